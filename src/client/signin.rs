@@ -1,0 +1,855 @@
+//! The client sign-in wizard (`spec/client-signin.txt`), step by step as the vendor's
+//! tutorial tells it:
+//!
+//! 1. `GET /api/v2/my/signin/wizard` — [`SignIn::start`]; the answer asks for
+//!    [`SignInStep::Credentials`].
+//! 2. `POST /api/v2/my/signin` — [`SignIn::submit_credentials`]; the answer's `workflow`
+//!    leads to [`SignInStep::Done`] (`Terminate`), [`SignInStep::Code`] (`2fa_google_auth`,
+//!    `2fa_sms_auth`), [`SignInStep::ChooseMethod`] (`2fa`) or
+//!    [`SignInStep::PasswordResetRequired`] (`reset_password_email`).
+//! 3. `POST /api/v2/my/signin/2fa` — [`SignIn::choose_method`], when both methods are on.
+//! 4. `POST /api/v2/my/2fa/google` or `/api/v2/my/2fa/sms` — [`SignIn::submit_code`].
+//!
+//! Forced reset: `POST .../signin/password/restore` ([`SignIn::request_reset_code`]) sends
+//! a code to the client's email, `POST .../signin/password/reset` ([`SignIn::reset_password`])
+//! sets the new password, and the client signs in again from step 1. The pages publish
+//! these paths but not their bodies: the field names are inferred (see `wire::inferred`).
+//!
+//! Every call returns the one request to send; every response goes to
+//! [`SignIn::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+
+use std::time::{Duration, SystemTime};
+
+use http::{Method as HttpMethod, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::{Endpoint, Reply};
+use crate::envelope;
+use crate::error::{ApiError, Error};
+use crate::fingerprint::DeviceFingerprint;
+use crate::guard::AttemptGuard;
+use crate::input;
+use crate::secret::Secret;
+use crate::token::TokenPair;
+use crate::wire::{self, inferred};
+
+const WIZARD: &str = "/api/v2/my/signin/wizard";
+const SIGN_IN: &str = "/api/v2/my/signin";
+const CHOOSE_METHOD: &str = "/api/v2/my/signin/2fa";
+const CODE_GOOGLE: &str = "/api/v2/my/2fa/google";
+const CODE_SMS: &str = "/api/v2/my/2fa/sms";
+const RESTORE: &str = "/api/v2/my/signin/password/restore";
+const RESET: &str = "/api/v2/my/signin/password/reset";
+
+/// The documented block after too many sign-in attempts: a 429 without `Retry-After`
+/// on the credentials step waits this long.
+const SIGN_IN_BLOCK: Duration = Duration::from_secs(10 * 60);
+/// The wait after a 429 without `Retry-After` on any other step.
+const DEFAULT_WAIT: Duration = Duration::from_secs(60);
+
+/// What the sign-in page shows, from the wizard's first answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct WizardOptions {
+    /// `recaptcha.enabled`: a reCAPTCHA response must go with the credentials.
+    pub recaptcha_enabled: bool,
+    /// `is_qr_available`: the page may offer QR sign-in (not driven by this crate).
+    pub qr_available: bool,
+    /// `is_password_recovery_available`: the page may show a password-recovery link.
+    pub password_recovery_available: bool,
+}
+
+/// A 2FA method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Method {
+    /// `google`: a code from the Google Authenticator app.
+    Google,
+    /// `sms`: a code sent to the client's phone.
+    Sms,
+}
+
+impl Method {
+    /// The name the API uses: `google` or `sms`.
+    ///
+    /// ```
+    /// assert_eq!(b2core_auth::client::Method::Sms.as_str(), "sms");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Google => "google",
+            Self::Sms => "sms",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "google" => Some(Self::Google),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+
+    fn code_path(self) -> &'static str {
+        match self {
+            Self::Google => CODE_GOOGLE,
+            Self::Sms => CODE_SMS,
+        }
+    }
+}
+
+/// What the client types on the sign-in page.
+///
+/// ```
+/// use b2core_auth::{client::Credentials, DeviceFingerprint};
+///
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// let creds = Credentials::new("username@example.com", "QAzqw123!", fp).with_recaptcha("03AGdBq2...");
+/// assert!(!format!("{creds:?}").contains("QAzqw123!"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: Secret<String>,
+    fingerprint: DeviceFingerprint,
+    recaptcha: Option<Secret<String>>,
+}
+
+impl Credentials {
+    /// Email, password and the device's fingerprint.
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<Secret<String>>,
+        fingerprint: DeviceFingerprint,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+            fingerprint,
+            recaptcha: None,
+        }
+    }
+
+    /// Adds the reCAPTCHA response token (required when [`WizardOptions::recaptcha_enabled`]).
+    #[must_use]
+    pub fn with_recaptcha(mut self, response: impl Into<Secret<String>>) -> Self {
+        self.recaptcha = Some(response.into());
+        self
+    }
+
+    /// The email.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    fn check(&self, options: WizardOptions) -> Result<(), Error> {
+        input::email(&self.email)?;
+        input::password("password", self.password.expose())?;
+        match &self.recaptcha {
+            Some(r) => input::text("recaptchaResponse", r.expose()),
+            None if options.recaptcha_enabled => Err(Error::invalid(
+                "recaptchaResponse",
+                "is required: the wizard enabled reCAPTCHA",
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What the sign-in flow needs next. Each variant says what the caller must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum SignInStep {
+    /// Ask for email and password, then call [`SignIn::submit_credentials`]. `rejected`
+    /// carries the server's refusal of the previous attempt (wrong password).
+    Credentials {
+        /// What the page shows (reCAPTCHA required, QR, recovery link).
+        options: WizardOptions,
+        /// The server's refusal of the previous attempt, if any.
+        rejected: Option<ApiError>,
+    },
+    /// Let the user pick one of `methods`, then call [`SignIn::choose_method`].
+    ChooseMethod {
+        /// The enabled methods, in the server's order.
+        methods: Vec<Method>,
+        /// The server's refusal of the previous choice, if any.
+        rejected: Option<ApiError>,
+    },
+    /// Ask for the code of `method`, then call [`SignIn::submit_code`].
+    Code {
+        /// Where the code comes from.
+        method: Method,
+        /// The server's refusal of the previous code (wrong code), if any.
+        rejected: Option<ApiError>,
+    },
+    /// The admin forced a password reset: call [`SignIn::request_reset_code`] to have a
+    /// verification code sent to the client's email.
+    PasswordResetRequired {
+        /// The server's refusal of the previous request, if any.
+        rejected: Option<ApiError>,
+    },
+    /// A code was sent to the client's email: ask for it and a new password, then call
+    /// [`SignIn::reset_password`].
+    ResetCode {
+        /// The server's refusal of the previous attempt, if any.
+        rejected: Option<ApiError>,
+    },
+    /// The password was changed: call [`SignIn::start`] and sign in with the new one.
+    PasswordChanged,
+    /// Rate limited: wait until this instant, then call [`SignIn::retry`].
+    RetryAt(SystemTime),
+    /// The server led to a workflow this crate does not model. The flow stops here; call
+    /// [`SignIn::start`] to begin again. `data` may hold secrets, hence the wrapper.
+    Unsupported {
+        /// The server's `workflow`.
+        workflow: String,
+        /// The server's `data`.
+        data: Secret<serde_json::Value>,
+    },
+    /// Signed in. The flow is finished; turn the tokens into a session.
+    Done(TokenPair),
+}
+
+/// Where the flow is. Private: the public face is [`SignInStep`] and the getters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum State {
+    New,
+    AwaitWizard,
+    Credentials {
+        uuid: String,
+        options: WizardOptions,
+        email: Option<String>,
+        rejected: Option<ApiError>,
+    },
+    AwaitCredentials {
+        uuid: String,
+        options: WizardOptions,
+        credentials: Credentials,
+    },
+    ChooseMethod {
+        uuid: String,
+        methods: Vec<Method>,
+        rejected: Option<ApiError>,
+    },
+    AwaitMethod {
+        uuid: String,
+        methods: Vec<Method>,
+        chosen: Method,
+    },
+    Code {
+        uuid: String,
+        method: Method,
+        rejected: Option<ApiError>,
+    },
+    AwaitCode {
+        uuid: String,
+        method: Method,
+        code: Secret<String>,
+    },
+    ResetRequired {
+        uuid: String,
+        rejected: Option<ApiError>,
+    },
+    AwaitRestore {
+        uuid: String,
+    },
+    ResetCode {
+        uuid: String,
+        rejected: Option<ApiError>,
+    },
+    AwaitReset {
+        uuid: String,
+        code: Secret<String>,
+        new_password: Secret<String>,
+    },
+    PasswordChanged,
+    /// Rate limited; `resume` is the awaiting state whose request [`SignIn::retry`] resends.
+    Waiting {
+        retry_at: SystemTime,
+        resume: Box<State>,
+    },
+    Unsupported {
+        workflow: String,
+        data: Secret<serde_json::Value>,
+    },
+    Done,
+}
+
+impl State {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::New => "not started",
+            Self::AwaitWizard => "waiting for the wizard",
+            Self::Credentials { .. } => "asking for credentials",
+            Self::AwaitCredentials { .. } => "waiting for the credentials answer",
+            Self::ChooseMethod { .. } => "asking for a 2FA method",
+            Self::AwaitMethod { .. } => "waiting for the method answer",
+            Self::Code { .. } => "asking for a 2FA code",
+            Self::AwaitCode { .. } => "waiting for the code answer",
+            Self::ResetRequired { .. } => "asking to reset the password",
+            Self::AwaitRestore { .. } => "waiting for the reset code to be sent",
+            Self::ResetCode { .. } => "asking for the reset code and a new password",
+            Self::AwaitReset { .. } => "waiting for the password reset answer",
+            Self::PasswordChanged => "done with the password reset",
+            Self::Waiting { .. } => "rate limited",
+            Self::Unsupported { .. } => "stopped at an unsupported workflow",
+            Self::Done => "signed in",
+        }
+    }
+
+    /// The request this state is waiting for the answer to, as `(method, path)`.
+    fn awaiting(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::AwaitWizard => "GET /api/v2/my/signin/wizard",
+            Self::AwaitCredentials { .. } => "POST /api/v2/my/signin",
+            Self::AwaitMethod { .. } => "POST /api/v2/my/signin/2fa",
+            Self::AwaitCode {
+                method: Method::Google,
+                ..
+            } => "POST /api/v2/my/2fa/google",
+            Self::AwaitCode {
+                method: Method::Sms,
+                ..
+            } => "POST /api/v2/my/2fa/sms",
+            Self::AwaitRestore { .. } => "POST /api/v2/my/signin/password/restore",
+            Self::AwaitReset { .. } => "POST /api/v2/my/signin/password/reset",
+            _ => return None,
+        })
+    }
+
+    /// The step a caller sees in this state (`None` while a request is outstanding).
+    fn step(&self) -> Option<SignInStep> {
+        Some(match self {
+            Self::Credentials {
+                options, rejected, ..
+            } => SignInStep::Credentials {
+                options: *options,
+                rejected: rejected.clone(),
+            },
+            Self::ChooseMethod {
+                methods, rejected, ..
+            } => SignInStep::ChooseMethod {
+                methods: methods.clone(),
+                rejected: rejected.clone(),
+            },
+            Self::Code {
+                method, rejected, ..
+            } => SignInStep::Code {
+                method: *method,
+                rejected: rejected.clone(),
+            },
+            Self::ResetRequired { rejected, .. } => SignInStep::PasswordResetRequired {
+                rejected: rejected.clone(),
+            },
+            Self::ResetCode { rejected, .. } => SignInStep::ResetCode {
+                rejected: rejected.clone(),
+            },
+            Self::PasswordChanged => SignInStep::PasswordChanged,
+            Self::Waiting { retry_at, .. } => SignInStep::RetryAt(*retry_at),
+            Self::Unsupported { workflow, data } => SignInStep::Unsupported {
+                workflow: workflow.clone(),
+                data: data.clone(),
+            },
+            _ => return None,
+        })
+    }
+
+    /// The state to return to when the server refuses the outstanding request (4xx).
+    fn refused(&self, error: ApiError) -> Option<State> {
+        let rejected = Some(error);
+        Some(match self {
+            Self::AwaitCredentials {
+                uuid,
+                options,
+                credentials,
+            } => Self::Credentials {
+                uuid: uuid.clone(),
+                options: *options,
+                email: Some(credentials.email.clone()),
+                rejected,
+            },
+            Self::AwaitMethod { uuid, methods, .. } => Self::ChooseMethod {
+                uuid: uuid.clone(),
+                methods: methods.clone(),
+                rejected,
+            },
+            Self::AwaitCode { uuid, method, .. } => Self::Code {
+                uuid: uuid.clone(),
+                method: *method,
+                rejected,
+            },
+            Self::AwaitRestore { uuid } => Self::ResetRequired {
+                uuid: uuid.clone(),
+                rejected,
+            },
+            Self::AwaitReset { uuid, .. } => Self::ResetCode {
+                uuid: uuid.clone(),
+                rejected,
+            },
+            _ => return None,
+        })
+    }
+
+    fn uuid(&self) -> Option<&str> {
+        match self {
+            Self::Credentials { uuid, .. }
+            | Self::AwaitCredentials { uuid, .. }
+            | Self::ChooseMethod { uuid, .. }
+            | Self::AwaitMethod { uuid, .. }
+            | Self::Code { uuid, .. }
+            | Self::AwaitCode { uuid, .. }
+            | Self::ResetRequired { uuid, .. }
+            | Self::AwaitRestore { uuid }
+            | Self::ResetCode { uuid, .. }
+            | Self::AwaitReset { uuid, .. } => Some(uuid),
+            _ => None,
+        }
+    }
+}
+
+/// The client sign-in wizard as a sans-IO state machine.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
+///
+/// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+/// let request = flow.start().unwrap();
+/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin/wizard");
+///
+/// // ... send it with any HTTP client, then hand the answer back:
+/// let answer = http::Response::builder().status(200).body(
+///     r#"{"code":200,"data":{"recaptcha":{"enabled":false},"is_qr_available":true,
+///         "is_password_recovery_available":true},"done":false,
+///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
+/// ).unwrap();
+/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// assert!(matches!(step, SignInStep::Credentials { rejected: None, .. }));
+/// ```
+///
+/// The flow serializes with serde to be parked between browser requests; the serialized
+/// form holds whatever secrets are in flight (a password awaiting its answer, a code) and
+/// must be stored like one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignIn {
+    endpoint: Endpoint,
+    guard: AttemptGuard,
+    state: State,
+}
+
+impl SignIn {
+    /// A flow for this host, with the documented limit of 5 sign-in attempts a minute.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self::with_guard(endpoint, AttemptGuard::client_sign_in())
+    }
+
+    /// A flow that continues counting attempts on `guard` (e.g. from an earlier flow of the
+    /// same account, see [`SignIn::into_guard`]).
+    pub fn with_guard(endpoint: Endpoint, guard: AttemptGuard) -> Self {
+        Self {
+            endpoint,
+            guard,
+            state: State::New,
+        }
+    }
+
+    /// The attempt counter.
+    pub fn guard(&self) -> &AttemptGuard {
+        &self.guard
+    }
+
+    /// Ends the flow and keeps its attempt counter for the next one.
+    pub fn into_guard(self) -> AttemptGuard {
+        self.guard
+    }
+
+    /// What the flow waits for from the caller: `None` while a request is outstanding,
+    /// before [`SignIn::start`] and after [`SignInStep::Done`].
+    pub fn current_step(&self) -> Option<SignInStep> {
+        self.state.step()
+    }
+
+    /// True while a request is outstanding: the next call is [`SignIn::handle_response`].
+    pub fn is_awaiting_response(&self) -> bool {
+        self.state.awaiting().is_some()
+    }
+
+    /// The email of the last credentials the server refused, so the form can be refilled.
+    pub fn last_email(&self) -> Option<&str> {
+        match &self.state {
+            State::Credentials { email, .. } => email.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding;
+    /// it abandons any wizard in progress and begins a new one (the attempt count stays).
+    pub fn start(&mut self) -> Result<Request<Vec<u8>>, Error> {
+        if self.is_awaiting_response() || matches!(self.state, State::Waiting { .. }) {
+            return Err(self.out_of_order("start"));
+        }
+        self.send(State::AwaitWizard)
+    }
+
+    /// Step 2: `POST /api/v2/my/signin` with the credentials and the device fingerprint.
+    ///
+    /// Checked before anything is sent: a plausible email, a non-empty password, a
+    /// reCAPTCHA response when the wizard enabled reCAPTCHA, and the attempt guard (a
+    /// sixth attempt inside a minute is [`Error::RateLimited`] instead of being sent).
+    pub fn submit_credentials(
+        &mut self,
+        credentials: Credentials,
+        now: SystemTime,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let State::Credentials { uuid, options, .. } = &self.state else {
+            return Err(self.out_of_order("submit_credentials"));
+        };
+        credentials.check(*options)?;
+        self.guard.check(now)?;
+        let next = State::AwaitCredentials {
+            uuid: uuid.clone(),
+            options: *options,
+            credentials,
+        };
+        let request = self.send(next)?;
+        self.guard.record(now);
+        Ok(request)
+    }
+
+    /// Step 3: `POST /api/v2/my/signin/2fa` with one of the offered methods.
+    pub fn choose_method(&mut self, method: Method) -> Result<Request<Vec<u8>>, Error> {
+        let State::ChooseMethod { uuid, methods, .. } = &self.state else {
+            return Err(self.out_of_order("choose_method"));
+        };
+        if !methods.contains(&method) {
+            return Err(Error::invalid("type", "is not one of the offered methods"));
+        }
+        let next = State::AwaitMethod {
+            uuid: uuid.clone(),
+            methods: methods.clone(),
+            chosen: method,
+        };
+        self.send(next)
+    }
+
+    /// Step 4: `POST /api/v2/my/2fa/google` or `/api/v2/my/2fa/sms` with the code.
+    pub fn submit_code(
+        &mut self,
+        code: impl Into<Secret<String>>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let State::Code { uuid, method, .. } = &self.state else {
+            return Err(self.out_of_order("submit_code"));
+        };
+        let code = code.into();
+        input::text("code", code.expose())?;
+        let next = State::AwaitCode {
+            uuid: uuid.clone(),
+            method: *method,
+            code,
+        };
+        self.send(next)
+    }
+
+    /// Forced reset, first request: `POST /api/v2/my/signin/password/restore` (inferred
+    /// body `{uuid}`); the server emails a verification code.
+    pub fn request_reset_code(&mut self) -> Result<Request<Vec<u8>>, Error> {
+        let State::ResetRequired { uuid, .. } = &self.state else {
+            return Err(self.out_of_order("request_reset_code"));
+        };
+        let next = State::AwaitRestore { uuid: uuid.clone() };
+        self.send(next)
+    }
+
+    /// Forced reset, second request: `POST /api/v2/my/signin/password/reset` (inferred body
+    /// `{uuid, code, password, password_confirmation}`) with the emailed code.
+    pub fn reset_password(
+        &mut self,
+        code: impl Into<Secret<String>>,
+        new_password: impl Into<Secret<String>>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let State::ResetCode { uuid, .. } = &self.state else {
+            return Err(self.out_of_order("reset_password"));
+        };
+        let (code, new_password) = (code.into(), new_password.into());
+        input::text("code", code.expose())?;
+        input::password("password", new_password.expose())?;
+        let next = State::AwaitReset {
+            uuid: uuid.clone(),
+            code,
+            new_password,
+        };
+        self.send(next)
+    }
+
+    /// Sends the outstanding request again: after [`SignInStep::RetryAt`] once `now` has
+    /// reached it, or while a request is outstanding whose answer never came (a transport
+    /// error). Credentials count as a new attempt.
+    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        let pending = match &self.state {
+            State::Waiting { retry_at, .. } if now < *retry_at => {
+                return Err(Error::RateLimited {
+                    retry_at: *retry_at,
+                });
+            }
+            State::Waiting { resume, .. } => (**resume).clone(),
+            state if state.awaiting().is_some() => state.clone(),
+            _ => return Err(self.out_of_order("retry")),
+        };
+        let is_attempt = matches!(pending, State::AwaitCredentials { .. });
+        if is_attempt {
+            self.guard.check(now)?;
+        }
+        let request = self.send(pending)?;
+        if is_attempt {
+            self.guard.record(now);
+        }
+        Ok(request)
+    }
+
+    /// Hands the answer to the outstanding request to the flow and says what comes next.
+    ///
+    /// Expected refusals (HTTP 4xx: a wrong password, a wrong code) return to the step
+    /// where the user can try again, with the server's message in `rejected`. A 429 gives
+    /// [`SignInStep::RetryAt`]. A 5xx is [`Error::Refused`] and a response that breaks the
+    /// protocol is [`Error::Malformed`]; both leave the flow unchanged, still waiting.
+    pub fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        response: &Response<B>,
+        now: SystemTime,
+    ) -> Result<SignInStep, Error> {
+        let Some(step) = self.state.awaiting() else {
+            return Err(self.out_of_order("handle_response"));
+        };
+        let default_wait = if matches!(self.state, State::AwaitCredentials { .. }) {
+            SIGN_IN_BLOCK
+        } else {
+            DEFAULT_WAIT
+        };
+        let (next, done) = match self.endpoint.classify(step, response, now, default_wait)? {
+            Reply::RetryAt(retry_at) => {
+                if matches!(self.state, State::AwaitCredentials { .. }) {
+                    // The server's block outlives this flow: the guard carries it on.
+                    self.guard.block_until(retry_at);
+                }
+                (
+                    State::Waiting {
+                        retry_at,
+                        resume: Box::new(self.state.clone()),
+                    },
+                    None,
+                )
+            }
+            Reply::Refused(error) if error.status() < 500 => {
+                match self.state.refused(error.clone()) {
+                    Some(next) => (next, None),
+                    None => return Err(Error::Refused(error)),
+                }
+            }
+            Reply::Refused(error) => return Err(Error::Refused(error)),
+            Reply::Success { status, body } => self.advance(step, status, body)?,
+        };
+        self.state = next;
+        match done {
+            Some(tokens) => Ok(SignInStep::Done(tokens)),
+            None => self
+                .state
+                .step()
+                .ok_or_else(|| self.out_of_order("handle_response")),
+        }
+    }
+
+    /// The state a 2xx answer leads to, decided from `&self` so that an `Err` changes
+    /// nothing.
+    fn advance(
+        &self,
+        step: &'static str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(State, Option<TokenPair>), Error> {
+        let envelope = envelope::decode(step, status, body, self.state.uuid())?;
+        let uuid = envelope.uuid.clone();
+        if let State::AwaitRestore { .. } = self.state {
+            return Ok((
+                State::ResetCode {
+                    uuid,
+                    rejected: None,
+                },
+                None,
+            ));
+        }
+        if let State::AwaitReset { .. } = self.state {
+            return Ok((State::PasswordChanged, None));
+        }
+        let workflow = envelope.workflow.as_str();
+        if envelope.done && workflow != "Terminate" {
+            return Err(Error::malformed(
+                step,
+                "done",
+                format!("is true but workflow `{workflow}` needs more steps"),
+            ));
+        }
+        let next = match workflow {
+            "login" => {
+                let data: wire::SignInWizardData = envelope::data(step, &envelope)?;
+                let options = match (&self.state, data.recaptcha) {
+                    (State::AwaitCredentials { options, .. }, None) => *options,
+                    (_, recaptcha) => WizardOptions {
+                        recaptcha_enabled: recaptcha.is_some_and(|r| r.enabled),
+                        qr_available: data.is_qr_available.unwrap_or(false),
+                        password_recovery_available: data
+                            .is_password_recovery_available
+                            .unwrap_or(false),
+                    },
+                };
+                State::Credentials {
+                    uuid,
+                    options,
+                    email: None,
+                    rejected: None,
+                }
+            }
+            "Terminate" => {
+                if !envelope.done {
+                    return Err(Error::malformed(
+                        step,
+                        "done",
+                        "is false but workflow is `Terminate`",
+                    ));
+                }
+                let data: wire::SignInData = envelope::data(step, &envelope)?;
+                let tokens = TokenPair::from_wire_parts(
+                    data.access_token.as_ref(),
+                    data.refresh_token.as_ref(),
+                    step,
+                )?
+                .ok_or_else(|| {
+                    Error::malformed(step, "data.accessToken", "missing when signed in")
+                })?;
+                return Ok((State::Done, Some(tokens)));
+            }
+            "2fa_google_auth" => State::Code {
+                uuid,
+                method: Method::Google,
+                rejected: None,
+            },
+            "2fa_sms_auth" => State::Code {
+                uuid,
+                method: Method::Sms,
+                rejected: None,
+            },
+            "2fa" => {
+                let data: wire::SignInData = envelope::data(step, &envelope)?;
+                State::ChooseMethod {
+                    uuid,
+                    methods: offered_methods(step, &data.tfa_providers)?,
+                    rejected: None,
+                }
+            }
+            "reset_password_email" => State::ResetRequired {
+                uuid,
+                rejected: None,
+            },
+            other => State::Unsupported {
+                workflow: other.to_owned(),
+                data: Secret::new(envelope::raw_data(&envelope)),
+            },
+        };
+        Ok((next, None))
+    }
+
+    /// Moves to an awaiting state and builds its request; nothing changes on `Err`.
+    fn send(&mut self, next: State) -> Result<Request<Vec<u8>>, Error> {
+        let request = self.request_for(&next)?;
+        self.state = next;
+        Ok(request)
+    }
+
+    fn request_for(&self, state: &State) -> Result<Request<Vec<u8>>, Error> {
+        let e = &self.endpoint;
+        match state {
+            State::AwaitWizard => e.request(HttpMethod::GET, WIZARD, None::<&()>, None),
+            State::AwaitCredentials {
+                uuid, credentials, ..
+            } => {
+                let body = wire::SignInRequest {
+                    uuid,
+                    email: &credentials.email,
+                    password: credentials.password.expose(),
+                    device_fingerprint: credentials.fingerprint.encoded(),
+                    recaptcha_response: credentials.recaptcha.as_ref().map(|r| r.expose().as_str()),
+                };
+                e.request(HttpMethod::POST, SIGN_IN, Some(&body), None)
+            }
+            State::AwaitMethod { uuid, chosen, .. } => {
+                let body = wire::ChooseMethodRequest {
+                    uuid,
+                    method: chosen.as_str(),
+                };
+                e.request(HttpMethod::POST, CHOOSE_METHOD, Some(&body), None)
+            }
+            State::AwaitCode { uuid, method, code } => {
+                let body = wire::CodeRequest {
+                    uuid,
+                    code: code.expose(),
+                };
+                e.request(HttpMethod::POST, method.code_path(), Some(&body), None)
+            }
+            State::AwaitRestore { uuid } => {
+                let body = inferred::PasswordRestoreRequest { uuid };
+                e.request(HttpMethod::POST, RESTORE, Some(&body), None)
+            }
+            State::AwaitReset {
+                uuid,
+                code,
+                new_password,
+            } => {
+                let body = inferred::PasswordResetRequest {
+                    uuid,
+                    code: code.expose(),
+                    password: new_password.expose(),
+                    password_confirmation: new_password.expose(),
+                };
+                e.request(HttpMethod::POST, RESET, Some(&body), None)
+            }
+            _ => Err(self.out_of_order("send")),
+        }
+    }
+
+    fn out_of_order(&self, call: &'static str) -> Error {
+        Error::OutOfOrder {
+            call,
+            state: self.state.name(),
+        }
+    }
+}
+
+/// The methods to offer for workflow `2fa`: those `tfaProviders` marks enabled. The page
+/// says `2fa` means both methods are on, and its own example sends an empty list, so an
+/// empty list offers both.
+fn offered_methods(
+    step: &'static str,
+    providers: &[wire::TfaProvider],
+) -> Result<Vec<Method>, Error> {
+    if providers.is_empty() {
+        return Ok(vec![Method::Google, Method::Sms]);
+    }
+    let mut methods: Vec<Method> = Vec::with_capacity(2);
+    for method in providers
+        .iter()
+        .filter(|p| p.enabled)
+        .filter_map(|p| Method::from_name(&p.name))
+    {
+        if !methods.contains(&method) {
+            methods.push(method);
+        }
+    }
+    if methods.is_empty() {
+        return Err(Error::malformed(
+            step,
+            "data.tfaProviders",
+            "no known method is enabled",
+        ));
+    }
+    Ok(methods)
+}

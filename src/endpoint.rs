@@ -1,0 +1,362 @@
+//! [`Endpoint`]: where the B2Core API lives, and the one place requests are built and
+//! responses are first read.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::{Method, Request, Response, Uri};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, Error};
+use crate::time::parse_http_date;
+
+/// The default limit on a response body: larger bodies are refused without parsing.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The base URI of a B2Core host: `http` or `https`, a host, an optional path prefix.
+///
+/// ```
+/// use b2core_auth::Endpoint;
+///
+/// let endpoint = Endpoint::new("https://host.name/b2core/").unwrap();
+/// assert_eq!(endpoint.to_string(), "https://host.name/b2core");
+/// assert!(Endpoint::new("host.name").is_err());             // not absolute
+/// assert!(Endpoint::new("https://host.name/?a=1").is_err()); // a query
+/// assert!(Endpoint::new("ftp://host.name").is_err());        // not http(s)
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "EndpointRepr", into = "EndpointRepr")]
+pub struct Endpoint {
+    /// `scheme://authority/prefix`, without a trailing slash.
+    base: String,
+    body_limit: usize,
+}
+
+impl Endpoint {
+    /// Checks and stores a base URI.
+    ///
+    /// Refused: a relative URI, a scheme other than `http`/`https`, user info, a query or
+    /// fragment, a `.` or `..` path segment, control characters.
+    pub fn new(base: &str) -> Result<Self, Error> {
+        let invalid = |reason| Err(Error::invalid("base URI", reason));
+        if base.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return invalid("contains whitespace or control characters");
+        }
+        if base.contains('#') {
+            return invalid("has a fragment");
+        }
+        let Ok(uri) = base.parse::<Uri>() else {
+            return invalid("not a valid URI");
+        };
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            Some(_) => return invalid("scheme must be http or https"),
+            None => return invalid("not absolute (expected http:// or https://)"),
+        }
+        let Some(authority) = uri.authority() else {
+            return invalid("has no host");
+        };
+        if authority.as_str().contains('@') {
+            return invalid("has user info");
+        }
+        if authority.host().is_empty() {
+            return invalid("has no host");
+        }
+        if uri.query().is_some() || base.contains('?') {
+            return invalid("has a query");
+        }
+        let prefix = uri.path().trim_end_matches('/');
+        if prefix.split('/').any(|s| s == "." || s == "..") {
+            return invalid("path prefix has a `.` or `..` segment");
+        }
+        if prefix.contains("//") {
+            return invalid("path prefix has an empty segment");
+        }
+        Ok(Self {
+            base: format!(
+                "{}://{}{}",
+                uri.scheme_str().unwrap_or("https"),
+                authority,
+                prefix
+            ),
+            body_limit: DEFAULT_BODY_LIMIT,
+        })
+    }
+
+    /// Sets the largest response body the flows will read (default 1 MiB).
+    #[must_use]
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The base URI, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.base
+    }
+
+    /// Builds a request for an API path (`/api/v2/...`): `Accept` and `Content-Type` set to
+    /// `application/json` as the vendor's pages show, a JSON body when given, and a Bearer
+    /// header when given.
+    pub(crate) fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+        bearer: Option<&HeaderValue>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let body = match body {
+            Some(body) => serde_json::to_vec(body)
+                .map_err(|_| Error::invalid("request body", "cannot be written as JSON"))?,
+            None => Vec::new(),
+        };
+        let mut uri = String::with_capacity(self.base.len() + path.len());
+        uri.push_str(&self.base);
+        uri.push_str(path);
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(ACCEPT, APPLICATION_JSON)
+            .header(CONTENT_TYPE, APPLICATION_JSON);
+        if let Some(bearer) = bearer {
+            builder = builder.header(AUTHORIZATION, bearer.clone());
+        }
+        builder
+            .body(body)
+            .map_err(|_| Error::invalid("request", "cannot be built"))
+    }
+
+    /// Sorts a response into success, refusal or rate limit, before any body is parsed.
+    ///
+    /// `default_wait` is used for a 429 without a readable `Retry-After`.
+    pub(crate) fn classify<'a, B: AsRef<[u8]>>(
+        &self,
+        step: &'static str,
+        response: &'a Response<B>,
+        now: SystemTime,
+        default_wait: Duration,
+    ) -> Result<Reply<'a>, Error> {
+        let body = response.body().as_ref();
+        if body.len() > self.body_limit {
+            return Err(Error::malformed(
+                step,
+                "body",
+                format!("larger than the {} byte limit", self.body_limit),
+            ));
+        }
+        let status = response.status();
+        Ok(if status.as_u16() == 429 {
+            let retry_at = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry_after(v.trim(), now))
+                .unwrap_or(now + default_wait);
+            Reply::RetryAt(retry_at.max(now))
+        } else if status.is_success() {
+            Reply::Success {
+                status: status.as_u16(),
+                body,
+            }
+        } else {
+            Reply::Refused(ApiError::from_body(status.as_u16(), body))
+        })
+    }
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs: u64 = value.parse().ok()?;
+        return now.checked_add(Duration::from_secs(secs));
+    }
+    parse_http_date(value).ok()
+}
+
+/// A response sorted by [`Endpoint::classify`].
+#[derive(Debug)]
+pub(crate) enum Reply<'a> {
+    /// 2xx: the body is for the flow to decode.
+    Success { status: u16, body: &'a [u8] },
+    /// 4xx/5xx other than 429.
+    Refused(ApiError),
+    /// 429: wait until then.
+    RetryAt(SystemTime),
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Endpoint({})", self.base)
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+/// The parked form: checked again on the way back in.
+#[derive(Serialize, Deserialize)]
+struct EndpointRepr {
+    base: String,
+    body_limit: usize,
+}
+
+impl TryFrom<EndpointRepr> for Endpoint {
+    type Error = Error;
+    fn try_from(repr: EndpointRepr) -> Result<Self, Error> {
+        Ok(Self::new(&repr.base)?.with_body_limit(repr.body_limit))
+    }
+}
+
+impl From<Endpoint> for EndpointRepr {
+    fn from(e: Endpoint) -> Self {
+        Self {
+            base: e.base,
+            body_limit: e.body_limit,
+        }
+    }
+}
+
+impl std::str::FromStr for Endpoint {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn accepts_hosts_ports_and_prefixes() {
+        for (input, base) in [
+            ("https://host.name", "https://host.name"),
+            ("https://host.name/", "https://host.name"),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("https://host.name/b2core", "https://host.name/b2core"),
+            ("https://host.name/b2core/", "https://host.name/b2core"),
+            ("https://[::1]:8443/a/b", "https://[::1]:8443/a/b"),
+        ] {
+            assert_eq!(Endpoint::new(input).unwrap().as_str(), base, "{input}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_would_corrupt_a_request() {
+        for (input, reason) in [
+            ("host.name", "not absolute (expected http:// or https://)"),
+            ("/api", "not absolute (expected http:// or https://)"),
+            ("ftp://host.name", "scheme must be http or https"),
+            ("https://host.name/?q=1", "has a query"),
+            ("https://host.name/#top", "has a fragment"),
+            ("https://user:pw@host.name", "has user info"),
+            (
+                "https://host.name/a/../b",
+                "path prefix has a `.` or `..` segment",
+            ),
+            (
+                "https://host.name\r\nX: y",
+                "contains whitespace or control characters",
+            ),
+            (
+                "https://host.name/a\0",
+                "contains whitespace or control characters",
+            ),
+            ("", "not a valid URI"),
+        ] {
+            assert_eq!(
+                Endpoint::new(input),
+                Err(Error::InvalidInput {
+                    field: "base URI",
+                    reason
+                }),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn builds_json_requests() {
+        let e = Endpoint::new("https://host.name/b2core").unwrap();
+        let r = e
+            .request(
+                Method::POST,
+                "/api/v2/signin",
+                Some(&serde_json::json!({"a": 1})),
+                None,
+            )
+            .unwrap();
+        assert_eq!(r.uri(), "https://host.name/b2core/api/v2/signin");
+        assert_eq!(r.headers()[ACCEPT], "application/json");
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(r.body(), br#"{"a":1}"#);
+    }
+
+    #[test]
+    fn classifies_statuses_and_retry_after() {
+        let e = Endpoint::new("https://host.name").unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let wait = Duration::from_secs(60);
+        let resp = |status: u16, retry: Option<&str>| {
+            let mut b = Response::builder().status(status);
+            if let Some(r) = retry {
+                b = b.header(RETRY_AFTER, r);
+            }
+            b.body(Vec::new()).unwrap()
+        };
+        let at = |r: &Response<Vec<u8>>| match e.classify("test", r, now, wait).unwrap() {
+            Reply::RetryAt(t) => t,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at(&resp(429, None)), now + wait);
+        assert_eq!(at(&resp(429, Some("120"))), now + Duration::from_secs(120));
+        assert_eq!(
+            at(&resp(429, Some("Thu, 01 Jan 1970 00:20:00 GMT"))),
+            now + Duration::from_secs(200)
+        );
+        // A date in the past means "now"; garbage means the documented default.
+        assert_eq!(at(&resp(429, Some("Thu, 01 Jan 1970 00:00:00 GMT"))), now);
+        assert_eq!(at(&resp(429, Some("soon"))), now + wait);
+        assert_eq!(at(&resp(429, Some("99999999999999999999999"))), now + wait);
+        assert!(
+            matches!(e.classify("t", &resp(500, None), now, wait), Ok(Reply::Refused(a)) if a.status() == 500)
+        );
+        assert!(matches!(
+            e.classify("t", &resp(202, None), now, wait),
+            Ok(Reply::Success { status: 202, .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_oversized_bodies_without_parsing() {
+        let e = Endpoint::new("https://host.name")
+            .unwrap()
+            .with_body_limit(8);
+        let r = Response::builder().status(200).body(vec![b' '; 9]).unwrap();
+        assert!(matches!(
+            e.classify("test", &r, UNIX_EPOCH, Duration::ZERO),
+            Err(Error::Malformed { field: "body", .. })
+        ));
+    }
+
+    #[test]
+    fn parks_and_is_checked_again_on_resume() {
+        let e = Endpoint::new("https://host.name/b2core")
+            .unwrap()
+            .with_body_limit(10);
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"base":"https://host.name/b2core","body_limit":10}"#
+        );
+        assert_eq!(serde_json::from_str::<Endpoint>(&json).unwrap(), e);
+        assert!(serde_json::from_str::<Endpoint>(r#"{"base":"nope","body_limit":1}"#).is_err());
+    }
+}

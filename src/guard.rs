@@ -1,0 +1,141 @@
+//! [`AttemptGuard`]: counts attempts against a documented limit so a user never earns a
+//! server-side block by accident.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// A client-side rate limit: at most `limit` attempts in any `window`, plus any block the
+/// server announced with a 429.
+///
+/// Flows own one and consult it before sending; it can outlive a flow (take it back with
+/// the flow's `into_guard` and hand it to the next flow), because a user who restarts the
+/// wizard is still the same account to the server. Time comes only from the `now` given.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::AttemptGuard;
+///
+/// let mut guard = AttemptGuard::new(2, Duration::from_secs(60));
+/// let t0 = UNIX_EPOCH;
+/// guard.record(t0);
+/// guard.record(t0 + Duration::from_secs(10));
+/// assert_eq!(guard.next_allowed(t0 + Duration::from_secs(20)), Some(t0 + Duration::from_secs(60)));
+/// assert_eq!(guard.next_allowed(t0 + Duration::from_secs(60)), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptGuard {
+    limit: usize,
+    window: Duration,
+    /// Times of the attempts that may still count, oldest first; never more than `limit`.
+    recent: Vec<SystemTime>,
+    blocked_until: Option<SystemTime>,
+}
+
+impl AttemptGuard {
+    /// `limit` attempts per `window` (a limit of 0 is taken as 1).
+    pub fn new(limit: usize, window: Duration) -> Self {
+        Self {
+            limit: limit.max(1),
+            window,
+            recent: Vec::new(),
+            blocked_until: None,
+        }
+    }
+
+    /// The client sign-in limit of the vendor's page: 5 attempts a minute.
+    pub fn client_sign_in() -> Self {
+        Self::new(5, Duration::from_secs(60))
+    }
+
+    /// The Back Office sign-in limit: 5 attempts a minute.
+    pub fn staff_sign_in() -> Self {
+        Self::new(5, Duration::from_secs(60))
+    }
+
+    /// The Back Office 2FA confirmation limit: 3 attempts a minute.
+    pub fn staff_confirm() -> Self {
+        Self::new(3, Duration::from_secs(60))
+    }
+
+    /// The refresh limit: 5 refreshes a minute.
+    pub fn refresh() -> Self {
+        Self::new(5, Duration::from_secs(60))
+    }
+
+    /// `None` when an attempt may be made at `now`, else the first instant it may.
+    pub fn next_allowed(&self, now: SystemTime) -> Option<SystemTime> {
+        let blocked = self.blocked_until.filter(|&t| now < t);
+        let window_full = (self.recent.len() >= self.limit)
+            .then(|| {
+                self.recent
+                    .first()
+                    .and_then(|&t| t.checked_add(self.window))
+            })
+            .flatten()
+            .filter(|&t| now < t);
+        blocked.max(window_full)
+    }
+
+    /// Records an attempt made at `now`.
+    pub fn record(&mut self, now: SystemTime) {
+        if self.recent.len() >= self.limit {
+            self.recent.remove(0);
+        }
+        self.recent.push(now);
+    }
+
+    /// Records a block the server announced (a 429): nothing is allowed before `until`.
+    pub fn block_until(&mut self, until: SystemTime) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
+    }
+
+    /// `Ok` when an attempt may be made at `now`, else [`Error::RateLimited`].
+    pub(crate) fn check(&self, now: SystemTime) -> Result<(), Error> {
+        match self.next_allowed(now) {
+            None => Ok(()),
+            Some(retry_at) => Err(Error::RateLimited { retry_at }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn s(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn the_sixth_attempt_inside_a_minute_waits_for_the_first_to_age_out() {
+        let mut g = AttemptGuard::client_sign_in();
+        for t in [0, 5, 10, 15, 20] {
+            assert_eq!(g.check(s(t)), Ok(()));
+            g.record(s(t));
+        }
+        assert_eq!(g.check(s(59)), Err(Error::RateLimited { retry_at: s(60) }));
+        assert_eq!(g.check(s(60)), Ok(()));
+        g.record(s(60));
+        assert_eq!(g.next_allowed(s(61)), Some(s(65)));
+    }
+
+    #[test]
+    fn a_server_block_outlasts_the_window() {
+        let mut g = AttemptGuard::client_sign_in();
+        g.block_until(s(600));
+        g.block_until(s(300)); // an earlier block never shortens a later one
+        assert_eq!(g.next_allowed(s(100)), Some(s(600)));
+        assert_eq!(g.next_allowed(s(600)), None);
+    }
+
+    #[test]
+    fn a_clock_that_goes_back_still_counts_recent_attempts() {
+        let mut g = AttemptGuard::new(1, Duration::from_secs(60));
+        g.record(s(100));
+        assert_eq!(g.next_allowed(s(50)), Some(s(160)));
+    }
+}

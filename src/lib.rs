@@ -1,0 +1,88 @@
+//! # b2core-auth
+//!
+//! The B2Core authentication API (B2Broker's brokerage platform) as pure sans-IO state
+//! machines. Each flow takes decoded HTTP responses and emits the `http::Request` to send
+//! next. It never opens a socket, sleeps, reads the clock or spawns: time is always an
+//! argument. So the same flow runs under tokio, in a blocking loop, in WASM, or parked in
+//! a store between browser requests.
+//!
+//! ## The driver contract
+//!
+//! 1. A call on a flow (`start`, `submit_credentials`, `choose_method`, `submit_code`, ...)
+//!    returns the one request to send now.
+//! 2. Send it with any client; hand the response and `now` to `handle_response`.
+//! 3. The returned step says what the flow needs next: user input, a wait
+//!    (`RetryAt`), or `Done(tokens)`.
+//! 4. At most one request is outstanding. Any `Err` leaves the flow exactly where it was.
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use b2core_auth::{client::{Credentials, SignIn, SignInStep}, DeviceFingerprint, Endpoint, Error};
+//!
+//! # fn send(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+//! #     let body: &[u8] = match req.uri().path() {
+//! #         "/api/v2/my/signin/wizard" => br#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,"uuid":"u-1","workflow":"login"}"#,
+//! #         _ => br#"{"code":202,"data":{"accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"},"tfaProviders":[]},"done":true,"uuid":"u-1","workflow":"Terminate"}"#,
+//! #     };
+//! #     let status = if body.starts_with(br#"{"code":202"#) { 202 } else { 200 };
+//! #     http::Response::builder().status(status).body(body.to_vec()).unwrap()
+//! # }
+//! # fn ask_code() -> String { "678562".into() }
+//! # fn main() -> Result<(), Error> {
+//! let endpoint = Endpoint::new("https://host.name")?;
+//! let fingerprint = DeviceFingerprint::from_user_agent("my-app/1.0")?;
+//! let mut flow = SignIn::new(endpoint);
+//! let mut request = flow.start()?;
+//! let tokens = loop {
+//!     let response = send(request); // your HTTP client, any runtime
+//!     request = match flow.handle_response(&response, SystemTime::now())? {
+//!         SignInStep::Credentials { .. } => {
+//!             let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint.clone());
+//!             flow.submit_credentials(creds, SystemTime::now())?
+//!         }
+//!         SignInStep::ChooseMethod { methods, .. } => flow.choose_method(methods[0])?,
+//!         SignInStep::Code { .. } => flow.submit_code(ask_code())?,
+//!         SignInStep::RetryAt(at) => {
+//!             // sleep until `at` (your runtime's sleep), then:
+//!             flow.retry(at)?
+//!         }
+//!         SignInStep::Done(tokens) => break tokens,
+//!         other => panic!("not handled in this example: {other:?}"),
+//!     };
+//! };
+//! assert_eq!(tokens.bearer(), "Bearer a.b.c");
+//! # Ok(()) }
+//! ```
+//!
+//! ## Promises
+//!
+//! - No input from the network panics the crate; bad input is a typed [`Error`] naming
+//!   the field and step.
+//! - Secrets ([`Secret`], [`TokenPair`], [`DeviceFingerprint`]) print `[redacted]` in
+//!   `Debug` and `Display`, in every build. Serialized (parked) flows do contain them.
+//! - Field names, paths and limits follow the vendor's pages letter for letter; the few
+//!   bodies the vendor does not publish are inferred in one marked place.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod client;
+mod endpoint;
+mod envelope;
+mod error;
+mod fingerprint;
+mod guard;
+mod input;
+mod secret;
+pub mod time;
+mod token;
+mod wire;
+
+pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
+pub use error::{ApiError, Error};
+pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
+pub use guard::AttemptGuard;
+pub use input::MAX_FIELD_LEN;
+pub use secret::Secret;
+pub use time::TimestampError;
+pub use token::{Token, TokenPair, MAX_TOKEN_LEN};

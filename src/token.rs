@@ -1,0 +1,362 @@
+//! [`Token`] and [`TokenPair`]: the access and refresh tokens every flow ends with.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use http::header::HeaderValue;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::secret::Secret;
+use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::wire;
+
+/// The longest token accepted from a server (real JWTs are well under 4 KiB).
+pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// One token with its absolute lifetime.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    value: Secret<String>,
+    created_at: SystemTime,
+    expires_at: SystemTime,
+}
+
+impl Token {
+    /// Checks and builds a token: non-empty, at most [`MAX_TOKEN_LEN`] visible ASCII
+    /// characters (so it can always travel in a header), and not expiring before it was made.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::Token;
+    ///
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let token = Token::new("eyJ0eXAi.x.y".into(), t0, t0 + Duration::from_secs(900)).unwrap();
+    /// assert!(!token.is_expired(t0));
+    /// assert!(token.is_expired(t0 + Duration::from_secs(900)));
+    /// assert!(Token::new("".into(), t0, t0).is_err());
+    /// ```
+    pub fn new(
+        value: Secret<String>,
+        created_at: SystemTime,
+        expires_at: SystemTime,
+    ) -> Result<Self, Error> {
+        check_token_text(value.expose()).map_err(|reason| Error::invalid("token", reason))?;
+        if expires_at < created_at {
+            return Err(Error::invalid("token", "expires before it was created"));
+        }
+        Ok(Self {
+            value,
+            created_at,
+            expires_at,
+        })
+    }
+
+    /// The token itself.
+    pub fn secret(&self) -> &Secret<String> {
+        &self.value
+    }
+
+    /// When the server made it.
+    pub fn created_at(&self) -> SystemTime {
+        self.created_at
+    }
+
+    /// When it stops being valid.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// True from `expires_at` on.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        now >= self.expires_at
+    }
+
+    /// Reads `{token, createdAt, expiresAt}`, naming the field at fault.
+    fn from_wire(
+        wire: &wire::Token,
+        step: &'static str,
+        fields: [&'static str; 3],
+    ) -> Result<Self, Error> {
+        let [token_field, created_field, expires_field] = fields;
+        check_token_text(&wire.token)
+            .map_err(|reason| Error::malformed(step, token_field, reason))?;
+        let time = |text: &str, field| {
+            parse_rfc3339(text).map_err(|e| Error::malformed(step, field, e.to_string()))
+        };
+        let created_at = time(&wire.created_at, created_field)?;
+        let expires_at = time(&wire.expires_at, expires_field)?;
+        if expires_at < created_at {
+            return Err(Error::malformed(step, expires_field, "is before createdAt"));
+        }
+        Ok(Self {
+            value: Secret::new(wire.token.clone()),
+            created_at,
+            expires_at,
+        })
+    }
+
+    fn to_wire(&self) -> wire::Token {
+        let time = |t| format_rfc3339(t).unwrap_or_default();
+        wire::Token {
+            token: self.value.expose().clone(),
+            created_at: time(self.created_at),
+            expires_at: time(self.expires_at),
+        }
+    }
+}
+
+fn check_token_text(token: &str) -> Result<(), &'static str> {
+    if token.is_empty() {
+        Err("is empty")
+    } else if token.len() > MAX_TOKEN_LEN {
+        Err("is longer than the limit")
+    } else if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        Err("has characters a header cannot carry")
+    } else {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("value", &self.value)
+            .field(
+                "created_at",
+                &crate::error::DisplayTime(self.created_at).to_string(),
+            )
+            .field(
+                "expires_at",
+                &crate::error::DisplayTime(self.expires_at).to_string(),
+            )
+            .finish()
+    }
+}
+
+/// The access and refresh tokens a sign-in ends with.
+///
+/// Serde uses the vendor's shape, `{"accessToken":{"token","createdAt","expiresAt"},
+/// "refreshToken":{...}}`, so the serialized form contains both tokens: store it like a
+/// password.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::TokenPair;
+///
+/// let json = r#"{"accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+///                "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#;
+/// let pair: TokenPair = serde_json::from_str(json).unwrap();
+/// assert_eq!(pair.bearer(), "Bearer a.b.c");
+/// assert!(pair.is_expired(UNIX_EPOCH + Duration::from_secs(1_713_784_944)));
+/// assert!(!format!("{pair:?}").contains("a.b.c"));
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "wire::TokenPair", into = "wire::TokenPair")]
+pub struct TokenPair {
+    access: Token,
+    refresh: Token,
+    /// `Bearer <access>`, built once per token rather than once per request.
+    bearer: HeaderValue,
+}
+
+impl TokenPair {
+    /// Pairs an access and a refresh token.
+    pub fn new(access: Token, refresh: Token) -> Result<Self, Error> {
+        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", access.value.expose()))
+            .map_err(|_| Error::invalid("token", "has characters a header cannot carry"))?;
+        bearer.set_sensitive(true);
+        Ok(Self {
+            access,
+            refresh,
+            bearer,
+        })
+    }
+
+    /// Reads a token pair from its wire form, naming the field at fault.
+    pub(crate) fn from_wire(wire: &wire::TokenPair, step: &'static str) -> Result<Self, Error> {
+        let access = Token::from_wire(
+            &wire.access_token,
+            step,
+            [
+                "accessToken.token",
+                "accessToken.createdAt",
+                "accessToken.expiresAt",
+            ],
+        )?;
+        let refresh = Token::from_wire(
+            &wire.refresh_token,
+            step,
+            [
+                "refreshToken.token",
+                "refreshToken.createdAt",
+                "refreshToken.expiresAt",
+            ],
+        )?;
+        Self::new(access, refresh)
+            .map_err(|_| Error::malformed(step, "accessToken.token", "cannot be a header"))
+    }
+
+    /// Reads an optional pair (as in a wizard's `data`): both tokens or neither.
+    pub(crate) fn from_wire_parts(
+        access: Option<&wire::Token>,
+        refresh: Option<&wire::Token>,
+        step: &'static str,
+    ) -> Result<Option<Self>, Error> {
+        match (access, refresh) {
+            (None, None) => Ok(None),
+            (Some(a), Some(r)) => {
+                let wire = wire::TokenPair {
+                    access_token: a.clone(),
+                    refresh_token: r.clone(),
+                };
+                Self::from_wire(&wire, step).map(Some)
+            }
+            (None, Some(_)) => Err(Error::malformed(
+                step,
+                "accessToken",
+                "missing while refreshToken is given",
+            )),
+            (Some(_), None) => Err(Error::malformed(
+                step,
+                "refreshToken",
+                "missing while accessToken is given",
+            )),
+        }
+    }
+
+    /// The access token: it goes in `Authorization: Bearer ...`.
+    pub fn access(&self) -> &Token {
+        &self.access
+    }
+
+    /// The refresh token: it buys a new pair.
+    pub fn refresh(&self) -> &Token {
+        &self.refresh
+    }
+
+    /// True once the access token has expired at `now`.
+    pub fn is_expired(&self, now: SystemTime) -> bool {
+        self.access.is_expired(now)
+    }
+
+    /// The `Authorization` header value, `Bearer <access token>`, marked sensitive.
+    pub fn bearer(&self) -> &HeaderValue {
+        &self.bearer
+    }
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access", &self.access)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
+}
+
+impl TryFrom<wire::TokenPair> for TokenPair {
+    type Error = Error;
+    fn try_from(wire: wire::TokenPair) -> Result<Self, Error> {
+        Self::from_wire(&wire, "parked token pair")
+    }
+}
+
+impl From<TokenPair> for wire::TokenPair {
+    fn from(pair: TokenPair) -> Self {
+        Self {
+            access_token: pair.access.to_wire(),
+            refresh_token: pair.refresh.to_wire(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire_token(token: &str, created: &str, expires: &str) -> wire::Token {
+        wire::Token {
+            token: token.into(),
+            created_at: created.into(),
+            expires_at: expires.into(),
+        }
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let ok = wire_token(
+            "a",
+            "2024-04-22T11:07:24+00:00",
+            "2024-04-22T11:22:24+00:00",
+        );
+        let cases = [
+            (
+                wire_token("", "2024-04-22T11:07:24+00:00", "2024-04-22T11:22:24+00:00"),
+                ok.clone(),
+                "accessToken.token",
+            ),
+            (
+                ok.clone(),
+                wire_token(
+                    "a b",
+                    "2024-04-22T11:07:24+00:00",
+                    "2024-04-22T11:22:24+00:00",
+                ),
+                "refreshToken.token",
+            ),
+            (
+                wire_token("a", "yesterday", "2024-04-22T11:22:24+00:00"),
+                ok.clone(),
+                "accessToken.createdAt",
+            ),
+            (
+                ok.clone(),
+                wire_token(
+                    "a",
+                    "2024-04-22T11:07:24+00:00",
+                    "2024-04-22T11:00:00+00:00",
+                ),
+                "refreshToken.expiresAt",
+            ),
+            (
+                wire_token(
+                    &"x".repeat(MAX_TOKEN_LEN + 1),
+                    "2024-04-22T11:07:24+00:00",
+                    "2024-04-22T11:22:24+00:00",
+                ),
+                ok.clone(),
+                "accessToken.token",
+            ),
+        ];
+        for (access, refresh, field) in cases {
+            let wire = wire::TokenPair {
+                access_token: access,
+                refresh_token: refresh,
+            };
+            match TokenPair::from_wire(&wire, "step") {
+                Err(Error::Malformed {
+                    step: "step",
+                    field: f,
+                    ..
+                }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn vendor_shape_round_trips_and_stays_redacted() {
+        let json = r#"{"accessToken":{"token":"tok-A","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"tok-R","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#;
+        let pair: TokenPair = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&pair).unwrap(), json);
+        assert_eq!(pair.bearer(), "Bearer tok-A");
+        assert!(pair.bearer().is_sensitive());
+        let debug = format!("{pair:?} {:?}", pair.bearer());
+        assert!(
+            !debug.contains("tok-A") && !debug.contains("tok-R"),
+            "{debug}"
+        );
+        assert!(debug.contains("2024-04-22T11:22:24+00:00"), "{debug}");
+    }
+}

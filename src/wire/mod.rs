@@ -1,0 +1,219 @@
+//! Serde structs for every documented body, letter for letter from the vendor's pages.
+//! No logic lives here: flows turn these into domain types and check them.
+//!
+//! Requests borrow from the flow (no copies of secrets); responses borrow from the body
+//! where they can.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+pub(crate) mod inferred;
+
+// ---------------------------------------------------------------------------------------
+// Shared response shapes
+
+/// The wizard envelope: every `/api/v2/my/...` wizard response.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Envelope<'a> {
+    pub code: Option<u16>,
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
+    #[serde(default)]
+    pub done: bool,
+    pub uuid: String,
+    pub workflow: String,
+}
+
+/// `{token, createdAt, expiresAt}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Token {
+    pub token: String,
+    #[serde(rename = "createdAt")]
+    pub created_at: String,
+    #[serde(rename = "expiresAt")]
+    pub expires_at: String,
+}
+
+/// `{accessToken, refreshToken}`, both required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TokenPair {
+    #[serde(rename = "accessToken")]
+    pub access_token: Token,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: Token,
+}
+
+/// The error body seen in practice (not published by the vendor).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub error: Option<ErrorObject>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorObject {
+    pub code: Option<i64>,
+    #[serde(default)]
+    pub details: Vec<ErrorDetail>,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorDetail {
+    pub issue: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Client sign-in (spec/client-signin.txt)
+
+/// `data` of the Step 1 response (workflow `login`).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SignInWizardData {
+    pub recaptcha: Option<Recaptcha>,
+    pub is_qr_available: Option<bool>,
+    pub is_password_recovery_available: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Recaptcha {
+    pub enabled: bool,
+}
+
+/// `data` of the Step 2 and Step 4 responses: tokens when done, 2FA providers otherwise.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SignInData {
+    #[serde(rename = "accessToken")]
+    pub access_token: Option<Token>,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: Option<Token>,
+    #[serde(rename = "tfaProviders", default)]
+    pub tfa_providers: Vec<TfaProvider>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TfaProvider {
+    pub name: String,
+    #[serde(default)]
+    pub enabled: bool,
+}
+
+/// Step 2 body: `POST /api/v2/my/signin`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SignInRequest<'a> {
+    pub uuid: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub device_fingerprint: &'a str,
+    #[serde(rename = "recaptchaResponse", skip_serializing_if = "Option::is_none")]
+    pub recaptcha_response: Option<&'a str>,
+}
+
+/// Step 3 body: `POST /api/v2/my/signin/2fa`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChooseMethodRequest<'a> {
+    pub uuid: &'a str,
+    #[serde(rename = "type")]
+    pub method: &'a str,
+}
+
+/// Step 4 body: `POST /api/v2/my/2fa/google` or `/api/v2/my/2fa/sms`.
+#[derive(Debug, Serialize)]
+pub(crate) struct CodeRequest<'a> {
+    pub uuid: &'a str,
+    pub code: &'a str,
+}
+
+// ---------------------------------------------------------------------------------------
+// Client sign-up (spec/client-signup.txt)
+
+/// `POST /api/v2/my/signup/wizard`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SignUpWizardRequest<'a> {
+    pub url: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utm: Option<Utm<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Utm<'a> {
+    pub referral: &'a str,
+}
+
+/// `data` of the sign-up wizard response.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SignUpWizardData {
+    pub fields: Option<serde_json::Value>,
+}
+
+/// `POST /api/v2/my/signup`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SignUpRequest<'a> {
+    pub uuid: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+    pub password_confirmation: &'a str,
+    pub device_fingerprint: &'a str,
+    /// Keyed "0", "1", ... in order, as the page shows.
+    pub addresses: std::collections::BTreeMap<String, Address<'a>>,
+    pub info: Info<'a>,
+    #[serde(rename = "recaptchaResponse", skip_serializing_if = "Option::is_none")]
+    pub recaptcha_response: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Address<'a> {
+    pub country_code: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Info<'a> {
+    #[serde(rename = "familyName")]
+    pub family_name: &'a str,
+    #[serde(rename = "givenName")]
+    pub given_name: &'a str,
+}
+
+// ---------------------------------------------------------------------------------------
+// Back Office (spec/backoffice-auth.txt) and token sessions
+
+/// `POST /api/v2/signin`.
+#[derive(Debug, Serialize)]
+pub(crate) struct StaffSignInRequest<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// The `POST /api/v2/signin` response.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StaffSignInResponse {
+    #[serde(rename = "2faRequired")]
+    pub tfa_required: bool,
+    #[serde(rename = "2faDetails")]
+    pub tfa_details: Option<TfaDetails>,
+    #[serde(rename = "accessToken")]
+    pub access_token: Option<Token>,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: Option<Token>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TfaDetails {
+    pub token: String,
+    pub provider: String,
+    #[serde(rename = "expiresAt")]
+    pub expires_at: String,
+}
+
+/// `POST /api/v2/2fa/confirm`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ConfirmRequest<'a> {
+    pub token: &'a str,
+    pub code: &'a str,
+}
+
+/// `POST /api/v2/refresh` and (inferred) `POST /api/v2/my/refresh`.
+#[derive(Debug, Serialize)]
+pub(crate) struct RefreshRequest<'a> {
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: &'a str,
+}
