@@ -129,6 +129,20 @@ impl Endpoint {
             .map_err(|_| Error::invalid("request", "cannot be built"))
     }
 
+    /// `GET path` with no body.
+    pub(crate) fn get(&self, path: &str) -> Result<Request<Vec<u8>>, Error> {
+        self.request(Method::GET, path, None::<&()>, None)
+    }
+
+    /// `POST path` with a JSON body.
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        self.request(Method::POST, path, Some(body), None)
+    }
+
     /// Sorts a response into success, refusal or rate limit, before any body is parsed.
     ///
     /// `default_wait` is used for a 429 without a readable `Retry-After`.

@@ -73,6 +73,7 @@ mod error;
 mod fingerprint;
 mod guard;
 mod input;
+mod machine;
 mod secret;
 pub mod time;
 mod token;

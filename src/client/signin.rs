@@ -20,15 +20,16 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::{Method as HttpMethod, Request, Response};
+use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::{Endpoint, Reply};
+use crate::endpoint::Endpoint;
 use crate::envelope;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
+use crate::machine::{Advance, Driver, Protocol};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
@@ -264,11 +265,6 @@ enum State {
         new_password: Secret<String>,
     },
     PasswordChanged,
-    /// Rate limited; `resume` is the awaiting state whose request [`SignIn::retry`] resends.
-    Waiting {
-        retry_at: SystemTime,
-        resume: Box<State>,
-    },
     Unsupported {
         workflow: String,
         data: Secret<serde_json::Value>,
@@ -277,7 +273,106 @@ enum State {
 }
 
 impl State {
-    fn name(&self) -> &'static str {
+    fn uuid(&self) -> Option<&str> {
+        match self {
+            Self::Credentials { uuid, .. }
+            | Self::AwaitCredentials { uuid, .. }
+            | Self::ChooseMethod { uuid, .. }
+            | Self::AwaitMethod { uuid, .. }
+            | Self::Code { uuid, .. }
+            | Self::AwaitCode { uuid, .. }
+            | Self::ResetRequired { uuid, .. }
+            | Self::AwaitRestore { uuid }
+            | Self::ResetCode { uuid, .. }
+            | Self::AwaitReset { uuid, .. } => Some(uuid),
+            _ => None,
+        }
+    }
+
+    /// Where the server's `workflow` leads (steps 2 to 4 all answer this way).
+    fn follow_workflow(
+        &self,
+        step: &'static str,
+        envelope: &wire::Envelope<'_>,
+    ) -> Result<Advance<Self>, Error> {
+        let uuid = envelope.uuid.clone();
+        let workflow = envelope.workflow.as_str();
+        if envelope.done != (workflow == "Terminate") {
+            return Err(Error::malformed(
+                step,
+                "done",
+                format!("is {} with workflow `{workflow}`", envelope.done),
+            ));
+        }
+        Ok(Advance::To(match workflow {
+            "login" => {
+                let data: wire::SignInWizardData = envelope::data(step, envelope)?;
+                let options = match (self, data.recaptcha) {
+                    // A second `login` (a soft refusal) keeps what the wizard said.
+                    (Self::AwaitCredentials { options, .. }, None) => *options,
+                    (_, recaptcha) => WizardOptions {
+                        recaptcha_enabled: recaptcha.is_some_and(|r| r.enabled),
+                        qr_available: data.is_qr_available.unwrap_or(false),
+                        password_recovery_available: data
+                            .is_password_recovery_available
+                            .unwrap_or(false),
+                    },
+                };
+                Self::Credentials {
+                    uuid,
+                    options,
+                    email: None,
+                    rejected: None,
+                }
+            }
+            "Terminate" => {
+                let data: wire::SignInData = envelope::data(step, envelope)?;
+                let tokens = TokenPair::from_wire_parts(
+                    data.access_token.as_ref(),
+                    data.refresh_token.as_ref(),
+                    step,
+                )?
+                .ok_or_else(|| {
+                    Error::malformed(step, "data.accessToken", "missing when signed in")
+                })?;
+                return Ok(Advance::Finish(Self::Done, tokens));
+            }
+            "2fa_google_auth" => Self::Code {
+                uuid,
+                method: Method::Google,
+                rejected: None,
+            },
+            "2fa_sms_auth" => Self::Code {
+                uuid,
+                method: Method::Sms,
+                rejected: None,
+            },
+            "2fa" => {
+                let data: wire::SignInData = envelope::data(step, envelope)?;
+                Self::ChooseMethod {
+                    uuid,
+                    methods: offered_methods(step, &data.tfa_providers)?,
+                    rejected: None,
+                }
+            }
+            "reset_password_email" => Self::ResetRequired {
+                uuid,
+                rejected: None,
+            },
+            other => Self::Unsupported {
+                workflow: other.to_owned(),
+                data: Secret::new(envelope::raw_data(envelope)),
+            },
+        }))
+    }
+}
+
+impl Protocol for State {
+    type Step = SignInStep;
+    type Done = TokenPair;
+    type Guards = AttemptGuard;
+
+    fn describe(&self) -> &'static str {
         match self {
             Self::New => "not started",
             Self::AwaitWizard => "waiting for the wizard",
@@ -292,13 +387,11 @@ impl State {
             Self::ResetCode { .. } => "asking for the reset code and a new password",
             Self::AwaitReset { .. } => "waiting for the password reset answer",
             Self::PasswordChanged => "done with the password reset",
-            Self::Waiting { .. } => "rate limited",
             Self::Unsupported { .. } => "stopped at an unsupported workflow",
             Self::Done => "signed in",
         }
     }
 
-    /// The request this state is waiting for the answer to, as `(method, path)`.
     fn awaiting(&self) -> Option<&'static str> {
         Some(match self {
             Self::AwaitWizard => "GET /api/v2/my/signin/wizard",
@@ -318,45 +411,70 @@ impl State {
         })
     }
 
-    /// The step a caller sees in this state (`None` while a request is outstanding).
-    fn step(&self) -> Option<SignInStep> {
-        Some(match self {
-            Self::Credentials {
-                options, rejected, ..
-            } => SignInStep::Credentials {
-                options: *options,
-                rejected: rejected.clone(),
-            },
-            Self::ChooseMethod {
-                methods, rejected, ..
-            } => SignInStep::ChooseMethod {
-                methods: methods.clone(),
-                rejected: rejected.clone(),
-            },
-            Self::Code {
-                method, rejected, ..
-            } => SignInStep::Code {
-                method: *method,
-                rejected: rejected.clone(),
-            },
-            Self::ResetRequired { rejected, .. } => SignInStep::PasswordResetRequired {
-                rejected: rejected.clone(),
-            },
-            Self::ResetCode { rejected, .. } => SignInStep::ResetCode {
-                rejected: rejected.clone(),
-            },
-            Self::PasswordChanged => SignInStep::PasswordChanged,
-            Self::Waiting { retry_at, .. } => SignInStep::RetryAt(*retry_at),
-            Self::Unsupported { workflow, data } => SignInStep::Unsupported {
-                workflow: workflow.clone(),
-                data: data.clone(),
-            },
-            _ => return None,
-        })
+    fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error> {
+        match self {
+            Self::AwaitWizard => endpoint.get(WIZARD),
+            Self::AwaitCredentials {
+                uuid, credentials, ..
+            } => endpoint.post(
+                SIGN_IN,
+                &wire::SignInRequest {
+                    uuid,
+                    email: &credentials.email,
+                    password: credentials.password.expose(),
+                    device_fingerprint: credentials.fingerprint.encoded(),
+                    recaptcha_response: credentials.recaptcha.as_ref().map(|r| r.expose().as_str()),
+                },
+            ),
+            Self::AwaitMethod { uuid, chosen, .. } => endpoint.post(
+                CHOOSE_METHOD,
+                &wire::ChooseMethodRequest {
+                    uuid,
+                    method: chosen.as_str(),
+                },
+            ),
+            Self::AwaitCode { uuid, method, code } => endpoint.post(
+                method.code_path(),
+                &wire::CodeRequest {
+                    uuid,
+                    code: code.expose(),
+                },
+            ),
+            Self::AwaitRestore { uuid } => {
+                endpoint.post(RESTORE, &inferred::PasswordRestoreRequest { uuid })
+            }
+            Self::AwaitReset {
+                uuid,
+                code,
+                new_password,
+            } => endpoint.post(
+                RESET,
+                &inferred::PasswordResetRequest {
+                    uuid,
+                    code: code.expose(),
+                    password: new_password.expose(),
+                    password_confirmation: new_password.expose(),
+                },
+            ),
+            _ => Err(Error::OutOfOrder {
+                call: "send",
+                state: self.describe(),
+            }),
+        }
     }
 
-    /// The state to return to when the server refuses the outstanding request (4xx).
-    fn refused(&self, error: ApiError) -> Option<State> {
+    fn guard<'g>(&self, guard: &'g mut AttemptGuard) -> Option<&'g mut AttemptGuard> {
+        matches!(self, Self::AwaitCredentials { .. }).then_some(guard)
+    }
+
+    fn default_wait(&self) -> Duration {
+        match self {
+            Self::AwaitCredentials { .. } => SIGN_IN_BLOCK,
+            _ => DEFAULT_WAIT,
+        }
+    }
+
+    fn refused(&self, error: ApiError) -> Option<Self> {
         let rejected = Some(error);
         Some(match self {
             Self::AwaitCredentials {
@@ -391,20 +509,66 @@ impl State {
         })
     }
 
-    fn uuid(&self) -> Option<&str> {
+    fn advance(
+        &self,
+        step: &'static str,
+        status: u16,
+        body: &[u8],
+        _now: SystemTime,
+    ) -> Result<Advance<Self>, Error> {
+        let envelope = envelope::decode(step, status, body, self.uuid())?;
         match self {
-            Self::Credentials { uuid, .. }
-            | Self::AwaitCredentials { uuid, .. }
-            | Self::ChooseMethod { uuid, .. }
-            | Self::AwaitMethod { uuid, .. }
-            | Self::Code { uuid, .. }
-            | Self::AwaitCode { uuid, .. }
-            | Self::ResetRequired { uuid, .. }
-            | Self::AwaitRestore { uuid }
-            | Self::ResetCode { uuid, .. }
-            | Self::AwaitReset { uuid, .. } => Some(uuid),
-            _ => None,
+            // The reset bodies are inferred: any answer of this flow moves on.
+            Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {
+                uuid: envelope.uuid,
+                rejected: None,
+            })),
+            Self::AwaitReset { .. } => Ok(Advance::To(Self::PasswordChanged)),
+            _ => self.follow_workflow(step, &envelope),
         }
+    }
+
+    fn step(&self) -> Option<SignInStep> {
+        Some(match self {
+            Self::Credentials {
+                options, rejected, ..
+            } => SignInStep::Credentials {
+                options: *options,
+                rejected: rejected.clone(),
+            },
+            Self::ChooseMethod {
+                methods, rejected, ..
+            } => SignInStep::ChooseMethod {
+                methods: methods.clone(),
+                rejected: rejected.clone(),
+            },
+            Self::Code {
+                method, rejected, ..
+            } => SignInStep::Code {
+                method: *method,
+                rejected: rejected.clone(),
+            },
+            Self::ResetRequired { rejected, .. } => SignInStep::PasswordResetRequired {
+                rejected: rejected.clone(),
+            },
+            Self::ResetCode { rejected, .. } => SignInStep::ResetCode {
+                rejected: rejected.clone(),
+            },
+            Self::PasswordChanged => SignInStep::PasswordChanged,
+            Self::Unsupported { workflow, data } => SignInStep::Unsupported {
+                workflow: workflow.clone(),
+                data: data.clone(),
+            },
+            _ => return None,
+        })
+    }
+
+    fn retry_step(at: SystemTime) -> SignInStep {
+        SignInStep::RetryAt(at)
+    }
+
+    fn done_step(tokens: TokenPair) -> SignInStep {
+        SignInStep::Done(tokens)
     }
 }
 
@@ -431,11 +595,9 @@ impl State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (a password awaiting its answer, a code) and
 /// must be stored like one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignIn {
-    endpoint: Endpoint,
-    guard: AttemptGuard,
-    state: State,
+    driver: Driver<State>,
 }
 
 impl SignIn {
@@ -448,48 +610,53 @@ impl SignIn {
     /// same account, see [`SignIn::into_guard`]).
     pub fn with_guard(endpoint: Endpoint, guard: AttemptGuard) -> Self {
         Self {
-            endpoint,
-            guard,
-            state: State::New,
+            driver: Driver::new(endpoint, guard, State::New),
         }
     }
 
     /// The attempt counter.
     pub fn guard(&self) -> &AttemptGuard {
-        &self.guard
+        self.driver.guards()
     }
 
     /// Ends the flow and keeps its attempt counter for the next one.
     pub fn into_guard(self) -> AttemptGuard {
-        self.guard
+        self.driver.into_guards()
+    }
+
+    /// The host this flow talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.driver.endpoint()
     }
 
     /// What the flow waits for from the caller: `None` while a request is outstanding,
     /// before [`SignIn::start`] and after [`SignInStep::Done`].
     pub fn current_step(&self) -> Option<SignInStep> {
-        self.state.step()
+        self.driver.current_step()
     }
 
     /// True while a request is outstanding: the next call is [`SignIn::handle_response`].
     pub fn is_awaiting_response(&self) -> bool {
-        self.state.awaiting().is_some()
+        self.driver.is_awaiting_response()
     }
 
     /// The email of the last credentials the server refused, so the form can be refilled.
     pub fn last_email(&self) -> Option<&str> {
-        match &self.state {
-            State::Credentials { email, .. } => email.as_deref(),
+        match self.driver.state() {
+            Some(State::Credentials { email, .. }) => email.as_deref(),
             _ => None,
         }
     }
 
-    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding;
-    /// it abandons any wizard in progress and begins a new one (the attempt count stays).
+    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding
+    /// and no rate limit is being waited out; it abandons any wizard in progress and begins
+    /// a new one (the attempt count stays).
     pub fn start(&mut self) -> Result<Request<Vec<u8>>, Error> {
-        if self.is_awaiting_response() || matches!(self.state, State::Waiting { .. }) {
-            return Err(self.out_of_order("start"));
+        match self.driver.state() {
+            Some(state) if state.awaiting().is_none() => {}
+            _ => return Err(self.driver.out_of_order("start")),
         }
-        self.send(State::AwaitWizard)
+        self.driver.send(State::AwaitWizard, None)
     }
 
     /// Step 2: `POST /api/v2/my/signin` with the credentials and the device fingerprint.
@@ -502,25 +669,22 @@ impl SignIn {
         credentials: Credentials,
         now: SystemTime,
     ) -> Result<Request<Vec<u8>>, Error> {
-        let State::Credentials { uuid, options, .. } = &self.state else {
-            return Err(self.out_of_order("submit_credentials"));
+        let Some(State::Credentials { uuid, options, .. }) = self.driver.state() else {
+            return Err(self.driver.out_of_order("submit_credentials"));
         };
         credentials.check(*options)?;
-        self.guard.check(now)?;
         let next = State::AwaitCredentials {
             uuid: uuid.clone(),
             options: *options,
             credentials,
         };
-        let request = self.send(next)?;
-        self.guard.record(now);
-        Ok(request)
+        self.driver.send(next, Some(now))
     }
 
     /// Step 3: `POST /api/v2/my/signin/2fa` with one of the offered methods.
     pub fn choose_method(&mut self, method: Method) -> Result<Request<Vec<u8>>, Error> {
-        let State::ChooseMethod { uuid, methods, .. } = &self.state else {
-            return Err(self.out_of_order("choose_method"));
+        let Some(State::ChooseMethod { uuid, methods, .. }) = self.driver.state() else {
+            return Err(self.driver.out_of_order("choose_method"));
         };
         if !methods.contains(&method) {
             return Err(Error::invalid("type", "is not one of the offered methods"));
@@ -530,7 +694,7 @@ impl SignIn {
             methods: methods.clone(),
             chosen: method,
         };
-        self.send(next)
+        self.driver.send(next, None)
     }
 
     /// Step 4: `POST /api/v2/my/2fa/google` or `/api/v2/my/2fa/sms` with the code.
@@ -538,8 +702,8 @@ impl SignIn {
         &mut self,
         code: impl Into<Secret<String>>,
     ) -> Result<Request<Vec<u8>>, Error> {
-        let State::Code { uuid, method, .. } = &self.state else {
-            return Err(self.out_of_order("submit_code"));
+        let Some(State::Code { uuid, method, .. }) = self.driver.state() else {
+            return Err(self.driver.out_of_order("submit_code"));
         };
         let code = code.into();
         input::text("code", code.expose())?;
@@ -548,17 +712,17 @@ impl SignIn {
             method: *method,
             code,
         };
-        self.send(next)
+        self.driver.send(next, None)
     }
 
     /// Forced reset, first request: `POST /api/v2/my/signin/password/restore` (inferred
     /// body `{uuid}`); the server emails a verification code.
     pub fn request_reset_code(&mut self) -> Result<Request<Vec<u8>>, Error> {
-        let State::ResetRequired { uuid, .. } = &self.state else {
-            return Err(self.out_of_order("request_reset_code"));
+        let Some(State::ResetRequired { uuid, .. }) = self.driver.state() else {
+            return Err(self.driver.out_of_order("request_reset_code"));
         };
         let next = State::AwaitRestore { uuid: uuid.clone() };
-        self.send(next)
+        self.driver.send(next, None)
     }
 
     /// Forced reset, second request: `POST /api/v2/my/signin/password/reset` (inferred body
@@ -568,8 +732,8 @@ impl SignIn {
         code: impl Into<Secret<String>>,
         new_password: impl Into<Secret<String>>,
     ) -> Result<Request<Vec<u8>>, Error> {
-        let State::ResetCode { uuid, .. } = &self.state else {
-            return Err(self.out_of_order("reset_password"));
+        let Some(State::ResetCode { uuid, .. }) = self.driver.state() else {
+            return Err(self.driver.out_of_order("reset_password"));
         };
         let (code, new_password) = (code.into(), new_password.into());
         input::text("code", code.expose())?;
@@ -579,32 +743,14 @@ impl SignIn {
             code,
             new_password,
         };
-        self.send(next)
+        self.driver.send(next, None)
     }
 
     /// Sends the outstanding request again: after [`SignInStep::RetryAt`] once `now` has
     /// reached it, or while a request is outstanding whose answer never came (a transport
     /// error). Credentials count as a new attempt.
     pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        let pending = match &self.state {
-            State::Waiting { retry_at, .. } if now < *retry_at => {
-                return Err(Error::RateLimited {
-                    retry_at: *retry_at,
-                });
-            }
-            State::Waiting { resume, .. } => (**resume).clone(),
-            state if state.awaiting().is_some() => state.clone(),
-            _ => return Err(self.out_of_order("retry")),
-        };
-        let is_attempt = matches!(pending, State::AwaitCredentials { .. });
-        if is_attempt {
-            self.guard.check(now)?;
-        }
-        let request = self.send(pending)?;
-        if is_attempt {
-            self.guard.record(now);
-        }
-        Ok(request)
+        self.driver.retry(now)
     }
 
     /// Hands the answer to the outstanding request to the flow and says what comes next.
@@ -618,209 +764,7 @@ impl SignIn {
         response: &Response<B>,
         now: SystemTime,
     ) -> Result<SignInStep, Error> {
-        let Some(step) = self.state.awaiting() else {
-            return Err(self.out_of_order("handle_response"));
-        };
-        let default_wait = if matches!(self.state, State::AwaitCredentials { .. }) {
-            SIGN_IN_BLOCK
-        } else {
-            DEFAULT_WAIT
-        };
-        let (next, done) = match self.endpoint.classify(step, response, now, default_wait)? {
-            Reply::RetryAt(retry_at) => {
-                if matches!(self.state, State::AwaitCredentials { .. }) {
-                    // The server's block outlives this flow: the guard carries it on.
-                    self.guard.block_until(retry_at);
-                }
-                (
-                    State::Waiting {
-                        retry_at,
-                        resume: Box::new(self.state.clone()),
-                    },
-                    None,
-                )
-            }
-            Reply::Refused(error) if error.status() < 500 => {
-                match self.state.refused(error.clone()) {
-                    Some(next) => (next, None),
-                    None => return Err(Error::Refused(error)),
-                }
-            }
-            Reply::Refused(error) => return Err(Error::Refused(error)),
-            Reply::Success { status, body } => self.advance(step, status, body)?,
-        };
-        self.state = next;
-        match done {
-            Some(tokens) => Ok(SignInStep::Done(tokens)),
-            None => self
-                .state
-                .step()
-                .ok_or_else(|| self.out_of_order("handle_response")),
-        }
-    }
-
-    /// The state a 2xx answer leads to, decided from `&self` so that an `Err` changes
-    /// nothing.
-    fn advance(
-        &self,
-        step: &'static str,
-        status: u16,
-        body: &[u8],
-    ) -> Result<(State, Option<TokenPair>), Error> {
-        let envelope = envelope::decode(step, status, body, self.state.uuid())?;
-        let uuid = envelope.uuid.clone();
-        if let State::AwaitRestore { .. } = self.state {
-            return Ok((
-                State::ResetCode {
-                    uuid,
-                    rejected: None,
-                },
-                None,
-            ));
-        }
-        if let State::AwaitReset { .. } = self.state {
-            return Ok((State::PasswordChanged, None));
-        }
-        let workflow = envelope.workflow.as_str();
-        if envelope.done && workflow != "Terminate" {
-            return Err(Error::malformed(
-                step,
-                "done",
-                format!("is true but workflow `{workflow}` needs more steps"),
-            ));
-        }
-        let next = match workflow {
-            "login" => {
-                let data: wire::SignInWizardData = envelope::data(step, &envelope)?;
-                let options = match (&self.state, data.recaptcha) {
-                    (State::AwaitCredentials { options, .. }, None) => *options,
-                    (_, recaptcha) => WizardOptions {
-                        recaptcha_enabled: recaptcha.is_some_and(|r| r.enabled),
-                        qr_available: data.is_qr_available.unwrap_or(false),
-                        password_recovery_available: data
-                            .is_password_recovery_available
-                            .unwrap_or(false),
-                    },
-                };
-                State::Credentials {
-                    uuid,
-                    options,
-                    email: None,
-                    rejected: None,
-                }
-            }
-            "Terminate" => {
-                if !envelope.done {
-                    return Err(Error::malformed(
-                        step,
-                        "done",
-                        "is false but workflow is `Terminate`",
-                    ));
-                }
-                let data: wire::SignInData = envelope::data(step, &envelope)?;
-                let tokens = TokenPair::from_wire_parts(
-                    data.access_token.as_ref(),
-                    data.refresh_token.as_ref(),
-                    step,
-                )?
-                .ok_or_else(|| {
-                    Error::malformed(step, "data.accessToken", "missing when signed in")
-                })?;
-                return Ok((State::Done, Some(tokens)));
-            }
-            "2fa_google_auth" => State::Code {
-                uuid,
-                method: Method::Google,
-                rejected: None,
-            },
-            "2fa_sms_auth" => State::Code {
-                uuid,
-                method: Method::Sms,
-                rejected: None,
-            },
-            "2fa" => {
-                let data: wire::SignInData = envelope::data(step, &envelope)?;
-                State::ChooseMethod {
-                    uuid,
-                    methods: offered_methods(step, &data.tfa_providers)?,
-                    rejected: None,
-                }
-            }
-            "reset_password_email" => State::ResetRequired {
-                uuid,
-                rejected: None,
-            },
-            other => State::Unsupported {
-                workflow: other.to_owned(),
-                data: Secret::new(envelope::raw_data(&envelope)),
-            },
-        };
-        Ok((next, None))
-    }
-
-    /// Moves to an awaiting state and builds its request; nothing changes on `Err`.
-    fn send(&mut self, next: State) -> Result<Request<Vec<u8>>, Error> {
-        let request = self.request_for(&next)?;
-        self.state = next;
-        Ok(request)
-    }
-
-    fn request_for(&self, state: &State) -> Result<Request<Vec<u8>>, Error> {
-        let e = &self.endpoint;
-        match state {
-            State::AwaitWizard => e.request(HttpMethod::GET, WIZARD, None::<&()>, None),
-            State::AwaitCredentials {
-                uuid, credentials, ..
-            } => {
-                let body = wire::SignInRequest {
-                    uuid,
-                    email: &credentials.email,
-                    password: credentials.password.expose(),
-                    device_fingerprint: credentials.fingerprint.encoded(),
-                    recaptcha_response: credentials.recaptcha.as_ref().map(|r| r.expose().as_str()),
-                };
-                e.request(HttpMethod::POST, SIGN_IN, Some(&body), None)
-            }
-            State::AwaitMethod { uuid, chosen, .. } => {
-                let body = wire::ChooseMethodRequest {
-                    uuid,
-                    method: chosen.as_str(),
-                };
-                e.request(HttpMethod::POST, CHOOSE_METHOD, Some(&body), None)
-            }
-            State::AwaitCode { uuid, method, code } => {
-                let body = wire::CodeRequest {
-                    uuid,
-                    code: code.expose(),
-                };
-                e.request(HttpMethod::POST, method.code_path(), Some(&body), None)
-            }
-            State::AwaitRestore { uuid } => {
-                let body = inferred::PasswordRestoreRequest { uuid };
-                e.request(HttpMethod::POST, RESTORE, Some(&body), None)
-            }
-            State::AwaitReset {
-                uuid,
-                code,
-                new_password,
-            } => {
-                let body = inferred::PasswordResetRequest {
-                    uuid,
-                    code: code.expose(),
-                    password: new_password.expose(),
-                    password_confirmation: new_password.expose(),
-                };
-                e.request(HttpMethod::POST, RESET, Some(&body), None)
-            }
-            _ => Err(self.out_of_order("send")),
-        }
-    }
-
-    fn out_of_order(&self, call: &'static str) -> Error {
-        Error::OutOfOrder {
-            call,
-            state: self.state.name(),
-        }
+        self.driver.handle_response(response, now)
     }
 }
 

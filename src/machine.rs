@@ -1,0 +1,221 @@
+//! The one driver every flow runs on.
+//!
+//! A flow is a [`Protocol`]: an enum of states that knows, for each state, the request it
+//! is waiting on, how a refusal sends it back, and where a successful answer leads. The
+//! [`Driver`] does the rest, the same way for every flow: at most one request outstanding,
+//! rate limits (guards and 429), retries, and all-or-nothing transitions — every decision
+//! is made on `&self` and committed only when it succeeded, so an `Err` changes nothing.
+
+use std::fmt::Debug;
+use std::time::{Duration, SystemTime};
+
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::{Endpoint, Reply};
+use crate::error::{ApiError, Error};
+use crate::guard::AttemptGuard;
+
+/// Where a successful answer leads.
+pub(crate) enum Advance<P: Protocol> {
+    /// A new state (whose step the caller sees).
+    To(P),
+    /// The flow is over: `P` is its final state, the value goes to the caller.
+    Finish(P, P::Done),
+}
+
+/// One flow's states and rules. Implemented by each flow's private state enum.
+pub(crate) trait Protocol: Clone + Debug + PartialEq + Serialize + DeserializeOwned {
+    /// What the caller sees next (the public `...Step` enum).
+    type Step;
+    /// What a finished flow hands over (tokens, usually).
+    type Done;
+    /// The flow's rate-limit counters.
+    type Guards: Clone + Debug + PartialEq + Serialize + DeserializeOwned;
+
+    /// A short description of the state, for [`Error::OutOfOrder`].
+    fn describe(&self) -> &'static str;
+    /// The request this state awaits the answer to (`"POST /api/v2/..."`), if any.
+    fn awaiting(&self) -> Option<&'static str>;
+    /// Builds the request of an awaiting state.
+    fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error>;
+    /// The counter an awaiting state's request counts against, if any.
+    fn guard<'g>(&self, guards: &'g mut Self::Guards) -> Option<&'g mut AttemptGuard>;
+    /// How long a 429 without `Retry-After` waits.
+    fn default_wait(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+    /// Where an expected refusal (4xx) of the outstanding request leads; `None` makes it
+    /// an [`Error::Refused`] that leaves the flow waiting.
+    fn refused(&self, error: ApiError) -> Option<Self>;
+    /// Where a 2xx answer leads. Decided on `&self`: an `Err` changes nothing.
+    fn advance(
+        &self,
+        step: &'static str,
+        status: u16,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Advance<Self>, Error>;
+    /// The step the caller sees in this state (`None` while awaiting or when finished).
+    fn step(&self) -> Option<Self::Step>;
+    /// The step for "rate limited until `at`".
+    fn retry_step(at: SystemTime) -> Self::Step;
+    /// The step for a finished flow.
+    fn done_step(done: Self::Done) -> Self::Step;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Phase<P> {
+    At(P),
+    /// Rate limited; `resume` is the awaiting state whose request `retry` sends again.
+    Waiting {
+        retry_at: SystemTime,
+        resume: P,
+    },
+}
+
+/// A [`Protocol`] in motion: its endpoint, counters and current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(bound = "")]
+pub(crate) struct Driver<P: Protocol> {
+    endpoint: Endpoint,
+    guards: P::Guards,
+    phase: Phase<P>,
+}
+
+impl<P: Protocol> Driver<P> {
+    pub(crate) fn new(endpoint: Endpoint, guards: P::Guards, initial: P) -> Self {
+        Self {
+            endpoint,
+            guards,
+            phase: Phase::At(initial),
+        }
+    }
+
+    pub(crate) fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub(crate) fn guards(&self) -> &P::Guards {
+        &self.guards
+    }
+
+    pub(crate) fn into_guards(self) -> P::Guards {
+        self.guards
+    }
+
+    /// The current state, unless the flow is waiting out a rate limit.
+    pub(crate) fn state(&self) -> Option<&P> {
+        match &self.phase {
+            Phase::At(state) => Some(state),
+            Phase::Waiting { .. } => None,
+        }
+    }
+
+    pub(crate) fn is_awaiting_response(&self) -> bool {
+        self.state().is_some_and(|s| s.awaiting().is_some())
+    }
+
+    pub(crate) fn current_step(&self) -> Option<P::Step> {
+        match &self.phase {
+            Phase::At(state) => state.step(),
+            Phase::Waiting { retry_at, .. } => Some(P::retry_step(*retry_at)),
+        }
+    }
+
+    pub(crate) fn out_of_order(&self, call: &'static str) -> Error {
+        let state = match &self.phase {
+            Phase::At(state) => state.describe(),
+            Phase::Waiting { .. } => "rate limited",
+        };
+        Error::OutOfOrder { call, state }
+    }
+
+    /// Moves to `next`, an awaiting state, and returns its request. A guarded state is
+    /// sent with the `now` of the call: its guard is checked first and counts the attempt
+    /// once the request exists.
+    pub(crate) fn send(
+        &mut self,
+        next: P,
+        now: Option<SystemTime>,
+    ) -> Result<Request<Vec<u8>>, Error> {
+        let guarded = now.filter(|_| next.guard(&mut self.guards).is_some());
+        if let (Some(now), Some(guard)) = (guarded, next.guard(&mut self.guards)) {
+            guard.check(now)?;
+        }
+        let request = next.request(&self.endpoint)?;
+        if let (Some(now), Some(guard)) = (guarded, next.guard(&mut self.guards)) {
+            guard.record(now);
+        }
+        self.phase = Phase::At(next);
+        Ok(request)
+    }
+
+    /// Sends the outstanding request again: after a rate limit once `now` has reached it,
+    /// or while awaiting an answer that never came (a transport error).
+    pub(crate) fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        let pending = match &self.phase {
+            Phase::Waiting { retry_at, .. } if now < *retry_at => {
+                return Err(Error::RateLimited {
+                    retry_at: *retry_at,
+                });
+            }
+            Phase::Waiting { resume, .. } => resume.clone(),
+            Phase::At(state) if state.awaiting().is_some() => state.clone(),
+            Phase::At(_) => return Err(self.out_of_order("retry")),
+        };
+        self.send(pending, Some(now))
+    }
+
+    /// Hands the answer to the outstanding request to the flow.
+    ///
+    /// 429 → wait (and the state's guard learns the block); 4xx → the state's refusal
+    /// target, or [`Error::Refused`]; 5xx → [`Error::Refused`]; 2xx → [`Protocol::advance`].
+    pub(crate) fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        response: &Response<B>,
+        now: SystemTime,
+    ) -> Result<P::Step, Error> {
+        let Phase::At(state) = &self.phase else {
+            return Err(self.out_of_order("handle_response"));
+        };
+        let Some(step) = state.awaiting() else {
+            return Err(self.out_of_order("handle_response"));
+        };
+        let (next, done) =
+            match self
+                .endpoint
+                .classify(step, response, now, state.default_wait())?
+            {
+                Reply::RetryAt(retry_at) => {
+                    let resume = state.clone();
+                    if let Some(guard) = resume.guard(&mut self.guards) {
+                        // The server's block outlives this request: the guard carries it on.
+                        guard.block_until(retry_at);
+                    }
+                    (Phase::Waiting { retry_at, resume }, None)
+                }
+                Reply::Refused(error) if error.status() < 500 => match state.refused(error.clone())
+                {
+                    Some(next) => (Phase::At(next), None),
+                    None => return Err(Error::Refused(error)),
+                },
+                Reply::Refused(error) => return Err(Error::Refused(error)),
+                Reply::Success { status, body } => match state.advance(step, status, body, now)? {
+                    Advance::To(next) => (Phase::At(next), None),
+                    Advance::Finish(next, done) => (Phase::At(next), Some(done)),
+                },
+            };
+        let step = match (done, &next) {
+            (Some(done), _) => P::done_step(done),
+            (None, Phase::Waiting { retry_at, .. }) => P::retry_step(*retry_at),
+            (None, Phase::At(state)) => state.step().ok_or(Error::OutOfOrder {
+                call: "handle_response",
+                state: "led to a state without a step (a bug in this crate)",
+            })?,
+        };
+        self.phase = next;
+        Ok(step)
+    }
+}
