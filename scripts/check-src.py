@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Sans-IO and no-panic hygiene of library code.
+
+src/ must not read the clock, sleep, open sockets, spawn threads or keep global state, and
+must not unwrap/expect outside #[cfg(test)] items. Comments (doc examples included) are
+skipped; #[cfg(test)] items are skipped by brace counting.
+"""
+import pathlib
+import re
+import sys
+
+FORBIDDEN = re.compile(
+    r"SystemTime::now|Instant::now|std::thread|thread::sleep|std::net|TcpStream|UdpSocket"
+    r"|static mut|thread_local!|\.unwrap\(|\.expect\("
+)
+
+
+def library_lines(text):
+    """Yields (line number, code) outside comments and #[cfg(test)] items."""
+    skipping, depth, opened = False, 0, False
+    for number, line in enumerate(text.splitlines(), 1):
+        code = line.split("//", 1)[0]
+        if not skipping and code.strip().startswith("#[cfg(test)]"):
+            skipping, depth, opened = True, 0, False
+            continue
+        if skipping:
+            depth += code.count("{") - code.count("}")
+            opened = opened or "{" in code
+            if opened and depth <= 0 or (not opened and code.rstrip().endswith(";")):
+                skipping = False
+            continue
+        yield number, code
+
+
+def main():
+    failures = 0
+    for path in sorted(pathlib.Path("src").rglob("*.rs")):
+        for number, code in library_lines(path.read_text()):
+            if FORBIDDEN.search(code):
+                print(f"{path}:{number}: {code.strip()}")
+                failures += 1
+    if failures:
+        print("library code must not read the clock, block, use sockets/threads/globals, or unwrap/expect")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
