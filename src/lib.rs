@@ -84,6 +84,7 @@ pub use error::{ApiError, Error};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
 pub use guard::AttemptGuard;
 pub use input::MAX_FIELD_LEN;
+pub use machine::Transition;
 pub use secret::Secret;
 pub use time::TimestampError;
 pub use token::{Token, TokenPair, MAX_TOKEN_LEN};

@@ -17,6 +17,28 @@ use crate::endpoint::{Endpoint, Reply};
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 
+/// One row of a flow's documented transition table: in state `from`, `event` (a call, or
+/// an answer described by its status and `workflow`) leads to state `to`. State names are
+/// what the flow's `state()` getter returns.
+///
+/// Each flow publishes its table as a `TRANSITIONS` constant; its rustdoc shows the same
+/// table, and a test checks that the two agree. Calls and answers that end in an `Err`
+/// are not rows: they leave the state as it was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Transition {
+    /// The state before.
+    pub from: &'static str,
+    /// The call or answer.
+    pub event: &'static str,
+    /// The state after.
+    pub to: &'static str,
+}
+
+/// Shorthand for the tables.
+pub(crate) const fn row(from: &'static str, event: &'static str, to: &'static str) -> Transition {
+    Transition { from, event, to }
+}
+
 /// Where a successful answer leads.
 pub(crate) enum Advance<P: Protocol> {
     /// A new state (whose step the caller sees).
@@ -64,6 +86,9 @@ pub(crate) trait Protocol: Clone + Debug + PartialEq + Serialize + DeserializeOw
     /// The step for a finished flow.
     fn done_step(done: Self::Done) -> Self::Step;
 }
+
+/// The name of the state a flow is in while it waits out a rate limit.
+pub(crate) const RATE_LIMITED: &str = "rate limited";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Phase<P> {
@@ -124,12 +149,19 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
-    pub(crate) fn out_of_order(&self, call: &'static str) -> Error {
-        let state = match &self.phase {
+    /// The state's name, as in the transition tables.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match &self.phase {
             Phase::At(state) => state.describe(),
-            Phase::Waiting { .. } => "rate limited",
-        };
-        Error::OutOfOrder { call, state }
+            Phase::Waiting { .. } => RATE_LIMITED,
+        }
+    }
+
+    pub(crate) fn out_of_order(&self, call: &'static str) -> Error {
+        Error::OutOfOrder {
+            call,
+            state: self.state_name(),
+        }
     }
 
     /// Moves to `next`, an awaiting state, and returns its request. A guarded state is

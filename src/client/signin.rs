@@ -17,6 +17,42 @@
 //!
 //! Every call returns the one request to send; every response goes to
 //! [`SignIn::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+//!
+//! ## Transitions
+//!
+//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
+//! and the constant equal; the property tests fail if a row is never exercised). States
+//! are named as [`SignIn::state`] names them; answers by status and `workflow`.
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | not started | start | waiting for the wizard |
+//! | waiting for the wizard | 200 `login` | asking for credentials |
+//! | waiting for the wizard | 429 | rate limited |
+//! | asking for credentials | submit_credentials | waiting for the credentials answer |
+//! | waiting for the credentials answer | 202 `Terminate` | signed in |
+//! | waiting for the credentials answer | 200 `2fa_google_auth` | asking for a 2FA code |
+//! | waiting for the credentials answer | 200 `2fa_sms_auth` | asking for a 2FA code |
+//! | waiting for the credentials answer | 200 `2fa` | asking for a 2FA method |
+//! | waiting for the credentials answer | 200 `reset_password_email` | asking to reset the password |
+//! | waiting for the credentials answer | 200 other workflow | stopped at an unsupported workflow |
+//! | waiting for the credentials answer | 4xx | asking for credentials |
+//! | waiting for the credentials answer | 429 | rate limited |
+//! | rate limited | retry | waiting for the credentials answer |
+//! | rate limited | retry | waiting for the wizard |
+//! | asking for a 2FA method | choose_method | waiting for the method answer |
+//! | waiting for the method answer | 200 `2fa_google_auth` | asking for a 2FA code |
+//! | waiting for the method answer | 200 `2fa_sms_auth` | asking for a 2FA code |
+//! | waiting for the method answer | 4xx | asking for a 2FA method |
+//! | asking for a 2FA code | submit_code | waiting for the code answer |
+//! | waiting for the code answer | 202 `Terminate` | signed in |
+//! | waiting for the code answer | 4xx | asking for a 2FA code |
+//! | asking to reset the password | request_reset_code | waiting for the reset code to be sent |
+//! | waiting for the reset code to be sent | 200 | asking for the reset code and a new password |
+//! | asking for the reset code and a new password | reset_password | waiting for the password reset answer |
+//! | waiting for the password reset answer | 200 | done with the password reset |
+//! | waiting for the password reset answer | 4xx | asking for the reset code and a new password |
+//! | done with the password reset | start | waiting for the wizard |
 
 use std::time::{Duration, SystemTime};
 
@@ -29,18 +65,70 @@ use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
-use crate::machine::{Advance, Driver, Protocol};
+use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
 
-const WIZARD: &str = "/api/v2/my/signin/wizard";
-const SIGN_IN: &str = "/api/v2/my/signin";
-const CHOOSE_METHOD: &str = "/api/v2/my/signin/2fa";
-const CODE_GOOGLE: &str = "/api/v2/my/2fa/google";
-const CODE_SMS: &str = "/api/v2/my/2fa/sms";
-const RESTORE: &str = "/api/v2/my/signin/password/restore";
-const RESET: &str = "/api/v2/my/signin/password/reset";
+/// The documented transitions of the sign-in wizard (see the module docs).
+pub const TRANSITIONS: &[Transition] = &[
+    row(NEW, "start", AWAIT_WIZARD),
+    row(AWAIT_WIZARD, "200 `login`", CREDENTIALS),
+    row(AWAIT_WIZARD, "429", RATE_LIMITED),
+    row(CREDENTIALS, "submit_credentials", AWAIT_CREDENTIALS),
+    row(AWAIT_CREDENTIALS, "202 `Terminate`", DONE),
+    row(AWAIT_CREDENTIALS, "200 `2fa_google_auth`", CODE),
+    row(AWAIT_CREDENTIALS, "200 `2fa_sms_auth`", CODE),
+    row(AWAIT_CREDENTIALS, "200 `2fa`", CHOOSE_METHOD),
+    row(
+        AWAIT_CREDENTIALS,
+        "200 `reset_password_email`",
+        RESET_REQUIRED,
+    ),
+    row(AWAIT_CREDENTIALS, "200 other workflow", UNSUPPORTED),
+    row(AWAIT_CREDENTIALS, "4xx", CREDENTIALS),
+    row(AWAIT_CREDENTIALS, "429", RATE_LIMITED),
+    row(RATE_LIMITED, "retry", AWAIT_CREDENTIALS),
+    row(RATE_LIMITED, "retry", AWAIT_WIZARD),
+    row(CHOOSE_METHOD, "choose_method", AWAIT_METHOD),
+    row(AWAIT_METHOD, "200 `2fa_google_auth`", CODE),
+    row(AWAIT_METHOD, "200 `2fa_sms_auth`", CODE),
+    row(AWAIT_METHOD, "4xx", CHOOSE_METHOD),
+    row(CODE, "submit_code", AWAIT_CODE),
+    row(AWAIT_CODE, "202 `Terminate`", DONE),
+    row(AWAIT_CODE, "4xx", CODE),
+    row(RESET_REQUIRED, "request_reset_code", AWAIT_RESTORE),
+    row(AWAIT_RESTORE, "200", RESET_CODE),
+    row(RESET_CODE, "reset_password", AWAIT_RESET),
+    row(AWAIT_RESET, "200", PASSWORD_CHANGED),
+    row(AWAIT_RESET, "4xx", RESET_CODE),
+    row(PASSWORD_CHANGED, "start", AWAIT_WIZARD),
+];
+
+// State names, as `SignIn::state` gives them and the table uses them.
+const NEW: &str = "not started";
+const AWAIT_WIZARD: &str = "waiting for the wizard";
+const CREDENTIALS: &str = "asking for credentials";
+const AWAIT_CREDENTIALS: &str = "waiting for the credentials answer";
+const CHOOSE_METHOD: &str = "asking for a 2FA method";
+const AWAIT_METHOD: &str = "waiting for the method answer";
+const CODE: &str = "asking for a 2FA code";
+const AWAIT_CODE: &str = "waiting for the code answer";
+const RESET_REQUIRED: &str = "asking to reset the password";
+const AWAIT_RESTORE: &str = "waiting for the reset code to be sent";
+const RESET_CODE: &str = "asking for the reset code and a new password";
+const AWAIT_RESET: &str = "waiting for the password reset answer";
+const PASSWORD_CHANGED: &str = "done with the password reset";
+const UNSUPPORTED: &str = "stopped at an unsupported workflow";
+const DONE: &str = "signed in";
+
+const WIZARD_PATH: &str = "/api/v2/my/signin/wizard";
+const SIGN_IN_PATH: &str = "/api/v2/my/signin";
+const CHOOSE_METHOD_PATH: &str = "/api/v2/my/signin/2fa";
+const CODE_GOOGLE_PATH: &str = "/api/v2/my/2fa/google";
+const CODE_SMS_PATH: &str = "/api/v2/my/2fa/sms";
+const RESTORE_PATH: &str = "/api/v2/my/signin/password/restore";
+const RESET_PATH: &str = "/api/v2/my/signin/password/reset";
 
 /// The documented block after too many sign-in attempts: a 429 without `Retry-After`
 /// on the credentials step waits this long.
@@ -93,8 +181,8 @@ impl Method {
 
     fn code_path(self) -> &'static str {
         match self {
-            Self::Google => CODE_GOOGLE,
-            Self::Sms => CODE_SMS,
+            Self::Google => CODE_GOOGLE_PATH,
+            Self::Sms => CODE_SMS_PATH,
         }
     }
 }
@@ -374,21 +462,21 @@ impl Protocol for State {
 
     fn describe(&self) -> &'static str {
         match self {
-            Self::New => "not started",
-            Self::AwaitWizard => "waiting for the wizard",
-            Self::Credentials { .. } => "asking for credentials",
-            Self::AwaitCredentials { .. } => "waiting for the credentials answer",
-            Self::ChooseMethod { .. } => "asking for a 2FA method",
-            Self::AwaitMethod { .. } => "waiting for the method answer",
-            Self::Code { .. } => "asking for a 2FA code",
-            Self::AwaitCode { .. } => "waiting for the code answer",
-            Self::ResetRequired { .. } => "asking to reset the password",
-            Self::AwaitRestore { .. } => "waiting for the reset code to be sent",
-            Self::ResetCode { .. } => "asking for the reset code and a new password",
-            Self::AwaitReset { .. } => "waiting for the password reset answer",
-            Self::PasswordChanged => "done with the password reset",
-            Self::Unsupported { .. } => "stopped at an unsupported workflow",
-            Self::Done => "signed in",
+            Self::New => NEW,
+            Self::AwaitWizard => AWAIT_WIZARD,
+            Self::Credentials { .. } => CREDENTIALS,
+            Self::AwaitCredentials { .. } => AWAIT_CREDENTIALS,
+            Self::ChooseMethod { .. } => CHOOSE_METHOD,
+            Self::AwaitMethod { .. } => AWAIT_METHOD,
+            Self::Code { .. } => CODE,
+            Self::AwaitCode { .. } => AWAIT_CODE,
+            Self::ResetRequired { .. } => RESET_REQUIRED,
+            Self::AwaitRestore { .. } => AWAIT_RESTORE,
+            Self::ResetCode { .. } => RESET_CODE,
+            Self::AwaitReset { .. } => AWAIT_RESET,
+            Self::PasswordChanged => PASSWORD_CHANGED,
+            Self::Unsupported { .. } => UNSUPPORTED,
+            Self::Done => DONE,
         }
     }
 
@@ -413,11 +501,11 @@ impl Protocol for State {
 
     fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error> {
         match self {
-            Self::AwaitWizard => endpoint.get(WIZARD),
+            Self::AwaitWizard => endpoint.get(WIZARD_PATH),
             Self::AwaitCredentials {
                 uuid, credentials, ..
             } => endpoint.post(
-                SIGN_IN,
+                SIGN_IN_PATH,
                 &wire::SignInRequest {
                     uuid,
                     email: &credentials.email,
@@ -441,14 +529,14 @@ impl Protocol for State {
                 },
             ),
             Self::AwaitRestore { uuid } => {
-                endpoint.post(RESTORE, &inferred::PasswordRestoreRequest { uuid })
+                endpoint.post(RESTORE_PATH, &inferred::PasswordRestoreRequest { uuid })
             }
             Self::AwaitReset {
                 uuid,
                 code,
                 new_password,
             } => endpoint.post(
-                RESET,
+                RESET_PATH,
                 &inferred::PasswordResetRequest {
                     uuid,
                     code: code.expose(),
@@ -633,6 +721,19 @@ impl SignIn {
     /// before [`SignIn::start`] and after [`SignInStep::Done`].
     pub fn current_step(&self) -> Option<SignInStep> {
         self.driver.current_step()
+    }
+
+    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignIn, Endpoint};
+    /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), "not started");
+    /// let _request = flow.start().unwrap();
+    /// assert_eq!(flow.state(), "waiting for the wizard");
+    /// ```
+    pub fn state(&self) -> &'static str {
+        self.driver.state_name()
     }
 
     /// True while a request is outstanding: the next call is [`SignIn::handle_response`].
