@@ -515,7 +515,7 @@ impl Protocol for State {
                 },
             ),
             Self::AwaitMethod { uuid, chosen, .. } => endpoint.post(
-                CHOOSE_METHOD,
+                CHOOSE_METHOD_PATH,
                 &wire::ChooseMethodRequest {
                     uuid,
                     method: chosen.as_str(),
