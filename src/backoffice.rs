@@ -69,8 +69,8 @@ pub const MAX_TFA_TOKEN_LEN: usize = 4096;
 /// }
 /// let mut flow = StaffSignIn::with_guards(endpoint, guards);
 /// assert_eq!(
-///     flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(10)),
-///     Err(Error::RateLimited { retry_at: t0 + Duration::from_secs(60) }),
+///     flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(10)).unwrap_err(),
+///     Error::RateLimited { retry_at: t0 + Duration::from_secs(60) },
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
