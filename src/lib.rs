@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod backoffice;
 pub mod client;
 mod endpoint;
 mod envelope;

@@ -106,7 +106,7 @@ impl Token {
     }
 }
 
-fn check_token_text(token: &str) -> Result<(), &'static str> {
+pub(crate) fn check_token_text(token: &str) -> Result<(), &'static str> {
     if token.is_empty() {
         Err("is empty")
     } else if token.len() > MAX_TOKEN_LEN {
