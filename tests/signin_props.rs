@@ -154,7 +154,18 @@ impl Harness {
                     self.assert_done_is_final();
                 }
             }
-            Ok(_) => {}
+            Ok(Outcome::Request(req)) => {
+                assert!(
+                    self.flow.is_awaiting_response(),
+                    "a request was emitted but the flow does not await its answer"
+                );
+                assert!(req
+                    .uri()
+                    .to_string()
+                    .starts_with("https://host.name/api/v2/my/"));
+                assert_eq!(req.headers().len(), 2, "{:?}", req.headers());
+            }
+            Ok(Outcome::Nothing) => {}
         }
         self.shown.push(format!("{:?}", self.flow));
         let parked = serde_json::to_string(&self.flow).expect("a flow always serializes");
@@ -530,8 +541,14 @@ fn data() -> BoxedStrategy<Value> {
         providers
             .prop_map(|p| json!({"accessToken": null, "refreshToken": null, "tfaProviders": p})),
         Just(json!({"anything": [1, "two", {"three": 3.5}]})),
+        prop_oneof![0usize..8, 120usize..130].prop_map(nested),
     ]
     .boxed()
+}
+
+/// `depth` arrays inside each other.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(Value::Null, |inner, _| Value::Array(vec![inner]))
 }
 
 /// The code field: absent, equal to the HTTP status, or any value.
@@ -1033,4 +1050,30 @@ fn a_token_of_the_wrong_type_does_not_show_in_the_error() {
     for shown in [format!("{err:?}"), format!("{err}")] {
         assert!(!shown.contains("SECRETPART"), "the token shows: {shown}");
     }
+}
+
+/// A flow parked at an unsupported workflow must resume, whatever the server's `data`:
+/// here `data` nests 126 levels deep (the response itself is 127 deep, within
+/// serde_json's default limit of 128).
+#[test]
+fn an_unsupported_step_with_deeply_nested_data_parks_and_resumes() {
+    let mut flow = new_flow();
+    let _ = flow.start().unwrap();
+    let data = nested(126);
+    let step = flow
+        .handle_response(
+            &resp(200, envelope(200, data.clone(), false, UUID_A, "deep")),
+            t(0),
+        )
+        .unwrap();
+    assert_eq!(
+        step,
+        SignInStep::Unsupported {
+            workflow: "deep".to_owned(),
+            data: b2core_auth::Secret::new(data)
+        }
+    );
+    let parked = serde_json::to_string(&flow).unwrap();
+    let back = serde_json::from_str::<SignIn>(&parked);
+    assert_eq!(back.map_err(|e| e.to_string()), Ok(flow));
 }
