@@ -153,31 +153,30 @@ impl Endpoint {
         now: SystemTime,
         default_wait: Duration,
     ) -> Result<Reply<'a>, Error> {
-        let body = response.body().as_ref();
-        if body.len() > self.body_limit {
-            return Err(Error::malformed(
-                step,
-                "body",
-                format!("larger than the {} byte limit", self.body_limit),
-            ));
-        }
-        let status = response.status();
-        Ok(if status.as_u16() == 429 {
+        let status = response.status().as_u16();
+        if status == 429 {
+            // Read before the body limit: a block is a block, however long its page.
             let retry_at = response
                 .headers()
                 .get(RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| retry_after(v.trim(), now))
-                .unwrap_or(now + default_wait);
-            Reply::RetryAt(retry_at.max(now))
-        } else if status.is_success() {
-            Reply::Success {
-                status: status.as_u16(),
-                body,
-            }
-        } else {
-            Reply::Refused(ApiError::from_body(status.as_u16(), body))
-        })
+                .or_else(|| now.checked_add(default_wait))
+                .unwrap_or(now);
+            return Ok(Reply::RetryAt(retry_at.max(now)));
+        }
+        let body = response.body().as_ref();
+        if body.len() > self.body_limit {
+            let reason = format!("larger than the {} byte limit", self.body_limit);
+            return Err(Error::malformed(step, "body", reason));
+        }
+        match status {
+            200..=299 => Ok(Reply::Success { status, body }),
+            400..=599 => Ok(Reply::Refused(ApiError::from_body(status, body))),
+            // 1xx and 3xx never answer these requests: the caller's client should have
+            // handled them (e.g. followed the redirect).
+            _ => Err(Error::malformed(step, "status", format!("HTTP {status} is not an answer"))),
+        }
     }
 }
 
