@@ -122,7 +122,8 @@ pub enum SessionStep {
         already_revoked: bool,
     },
     /// The server refused the refresh token (HTTP 400, 401 or 403): the tokens are gone
-    /// and every call now says [`Error::SessionEnded`]. Sign in again.
+    /// and `authorize`, `refresh`, `sign_out` and `retry` now say [`Error::SessionEnded`].
+    /// Sign in again.
     Ended,
 }
 
@@ -373,9 +374,10 @@ fn decode_refresh(step: &'static str, status: u16, body: &[u8]) -> Result<TokenP
 ///   is being waited out), [`Session::authorize`], [`Session::refresh`] and
 ///   [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
 ///   [`Session::retry`] first.
-/// - [`Error::SessionEnded`] means "sign in again". It comes from every call once the
-///   session is signed out or the server refused its refresh token, and from a call that
-///   needs a refresh when the refresh token has expired at `now`. Like every `Err`, it
+/// - [`Error::SessionEnded`] means "sign in again". It comes from `authorize`, `refresh`,
+///   `sign_out` and `retry` once the session is signed out or the server refused its
+///   refresh token, and from a call that needs a refresh when the refresh token has
+///   expired at `now`. Like every `Err`, it
 ///   changes nothing: an expired session stays as it is (with its useless tokens) and
 ///   keeps saying so.
 ///
@@ -551,11 +553,15 @@ impl Session {
     /// once `now` has reached it, or while awaiting an answer that never came (a
     /// transport error). A refresh counts against the limit again, and is
     /// [`Error::SessionEnded`] instead of being sent once the refresh token has expired.
+    /// With nothing outstanding: [`Error::OutOfOrder`] on an active session,
+    /// [`Error::SessionEnded`] on a signed-out or ended one.
     pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        if let Stage::AwaitRefresh(tokens) = &self.driver.state_or_resume().stage {
-            if tokens.refresh().is_expired(now) {
-                return Err(Error::SessionEnded);
+        match &self.driver.state_or_resume().stage {
+            Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
+            Stage::AwaitRefresh(tokens) if tokens.refresh().is_expired(now) => {
+                return Err(Error::SessionEnded)
             }
+            _ => {}
         }
         self.driver.retry(now)
     }
