@@ -138,6 +138,15 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
+    /// The current state or, while waiting out a rate limit, the awaiting state that
+    /// [`Driver::retry`] will send again (what the flow holds, whatever the phase).
+    pub(crate) fn state_or_resume(&self) -> &P {
+        match &self.phase {
+            Phase::At(state) => state,
+            Phase::Waiting { resume, .. } => resume,
+        }
+    }
+
     pub(crate) fn is_awaiting_response(&self) -> bool {
         self.state().is_some_and(|s| s.awaiting().is_some())
     }

@@ -10,7 +10,8 @@
 //!   (see [`super::RefreshRequest`]); the answer is read bare or inside an envelope.
 //! - `POST /api/v2/my/signout` — no body, Bearer header, as the Back Office sign-out.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// `POST /api/v2/my/signin/password/restore` (inferred).
 #[derive(Debug, Serialize)]
@@ -25,4 +26,13 @@ pub(crate) struct PasswordResetRequest<'a> {
     pub code: &'a str,
     pub password: &'a str,
     pub password_confirmation: &'a str,
+}
+
+/// The outer shape of a refresh answer (inferred for the client realm, tolerated for
+/// both): a body with a `data` field is read as a wizard envelope whose `data` holds the
+/// pair; any other body as the bare `{accessToken, refreshToken}` of the Back Office page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefreshAnswerShape<'a> {
+    #[serde(borrow, default)]
+    pub data: Option<&'a RawValue>,
 }

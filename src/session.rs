@@ -1,0 +1,586 @@
+//! Token sessions for both realms: authorize API requests, refresh the tokens, sign out.
+//!
+//! A [`Session`] starts from the [`TokenPair`] any sign-in flow ends with and keeps it
+//! alive:
+//!
+//! - [`Session::authorize`] puts `Authorization: Bearer <access token>` on the caller's
+//!   own API requests, or, once the access token is (about to be) expired, hands back the
+//!   refresh request to send first ([`Authorized::RefreshFirst`]).
+//! - [`Session::refresh`] — `POST /api/v2/refresh` (Back Office, `spec/backoffice-auth.txt`)
+//!   or `POST /api/v2/my/refresh` (client) with `{"refreshToken": "..."}`, at most 5 a
+//!   minute. The answer is the new pair, bare (`{accessToken, refreshToken}`, as the Back
+//!   Office page shows) or inside a wizard envelope's `data`; both are read for both realms.
+//! - [`Session::sign_out`] — `POST /api/v2/signout` or `POST /api/v2/my/signout` with the
+//!   Bearer header and no body.
+//!
+//! The client paths are documented by the vendor without bodies: the refresh body, the
+//! refresh answer and the sign-out request are inferred from the Back Office page; the
+//! inference is recorded with the other inferred shapes in `src/wire/inferred.rs`.
+//!
+//! Every answer goes to [`Session::handle_response`]; at most one refresh or sign-out is
+//! outstanding, and every `Err` leaves the session exactly as it was.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::header::AUTHORIZATION;
+use http::{Method, Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::Endpoint;
+use crate::envelope;
+use crate::error::{describe_serde_error, ApiError, Error};
+use crate::guard::AttemptGuard;
+use crate::machine::{Advance, Driver, Protocol};
+use crate::token::TokenPair;
+use crate::wire::{self, inferred};
+
+/// How long before its `expiresAt` an access token is treated as expired by default.
+const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+
+/// Which side of B2Core a session belongs to: it decides the refresh and sign-out paths.
+///
+/// ```
+/// use b2core_auth::Realm;
+///
+/// assert_eq!(Realm::Client.refresh_path(), "/api/v2/my/refresh");
+/// assert_eq!(Realm::BackOffice.sign_out_path(), "/api/v2/signout");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Realm {
+    /// The client UI (`/api/v2/my/...`): `/api/v2/my/refresh`, `/api/v2/my/signout`.
+    Client,
+    /// The Back Office (staff): `/api/v2/refresh`, `/api/v2/signout`.
+    BackOffice,
+}
+
+impl Realm {
+    /// The refresh path: `/api/v2/my/refresh` or `/api/v2/refresh`.
+    pub fn refresh_path(self) -> &'static str {
+        match self {
+            Self::Client => "/api/v2/my/refresh",
+            Self::BackOffice => "/api/v2/refresh",
+        }
+    }
+
+    /// The sign-out path: `/api/v2/my/signout` or `/api/v2/signout`.
+    pub fn sign_out_path(self) -> &'static str {
+        match self {
+            Self::Client => "/api/v2/my/signout",
+            Self::BackOffice => "/api/v2/signout",
+        }
+    }
+
+    fn refresh_step(self) -> &'static str {
+        match self {
+            Self::Client => "POST /api/v2/my/refresh",
+            Self::BackOffice => "POST /api/v2/refresh",
+        }
+    }
+
+    fn sign_out_step(self) -> &'static str {
+        match self {
+            Self::Client => "POST /api/v2/my/signout",
+            Self::BackOffice => "POST /api/v2/signout",
+        }
+    }
+}
+
+/// What [`Session::handle_response`] found. Each variant says what the caller must do.
+///
+/// ```
+/// use b2core_auth::SessionStep;
+///
+/// fn next(step: SessionStep) -> &'static str {
+///     match step {
+///         SessionStep::Active => "authorize the request again",
+///         SessionStep::RetryAt(_) => "wait, then call retry",
+///         SessionStep::SignedOut { .. } => "forget the session",
+///         SessionStep::Ended => "sign in again",
+///         _ => "unknown",
+///     }
+/// }
+/// assert_eq!(next(SessionStep::Ended), "sign in again");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum SessionStep {
+    /// The refresh worked and the new tokens are in place: call [`Session::authorize`]
+    /// again (for the request that was waiting on [`Authorized::RefreshFirst`], if any).
+    Active,
+    /// Rate limited (HTTP 429): wait until this instant, then call [`Session::retry`],
+    /// which sends the refresh or sign-out again.
+    RetryAt(SystemTime),
+    /// Signed out: the tokens are gone and the session authorizes nothing. Drop it (and
+    /// any parked copy). `already_revoked` is true when the server answered 401: the
+    /// access token had already been revoked or had expired, so there was nothing left to
+    /// sign out of.
+    SignedOut {
+        /// The server answered 401 instead of 200.
+        already_revoked: bool,
+    },
+    /// The server refused the refresh token (HTTP 400, 401 or 403): the tokens are gone
+    /// and `authorize`, `refresh`, `sign_out` and `retry` now say [`Error::SessionEnded`].
+    /// Sign in again.
+    Ended,
+}
+
+/// What [`Session::authorize`] made of a request.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::{Authorized, Endpoint, Session, TokenPair};
+///
+/// let tokens: TokenPair = serde_json::from_str(r#"{
+///     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+///     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
+/// let mut session = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
+/// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
+///
+/// let request = http::Request::get("https://host.name/api/v2/my/accounts").body(()).unwrap();
+/// match session.authorize(request, now).unwrap() {
+///     Authorized::Ready(request) => assert_eq!(request.headers()["authorization"], "Bearer a.b.c"),
+///     Authorized::RefreshFirst { .. } => unreachable!("the access token is fresh"),
+///     _ => unreachable!(),
+/// }
+/// ```
+#[must_use]
+#[non_exhaustive]
+// Returned and destructured at once: a plain shape beats boxing the rare refresh path.
+#[allow(clippy::large_enum_variant)]
+pub enum Authorized<B> {
+    /// The request carries `Authorization: Bearer <access token>` (replacing any
+    /// `Authorization` it had): send it.
+    Ready(Request<B>),
+    /// The access token is expired or inside the leeway. Send `refresh` first, hand its
+    /// response to [`Session::handle_response`] and, on [`SessionStep::Active`], call
+    /// [`Session::authorize`] with `original` again.
+    RefreshFirst {
+        /// The refresh request to send now (its body holds the refresh token).
+        refresh: Request<Vec<u8>>,
+        /// The caller's request, untouched.
+        original: Request<B>,
+    },
+}
+
+/// Shows method and URI only: headers and the refresh body hold secrets.
+impl<B> fmt::Debug for Authorized<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fn line<T>(r: &Request<T>) -> String {
+            format!("{} {}", r.method(), r.uri())
+        }
+        match self {
+            Self::Ready(request) => f.debug_tuple("Ready").field(&line(request)).finish(),
+            Self::RefreshFirst { refresh, original } => f
+                .debug_struct("RefreshFirst")
+                .field("refresh", &line(refresh))
+                .field("original", &line(original))
+                .finish(),
+        }
+    }
+}
+
+/// Where the session is. Private: the public face is [`SessionStep`] and the getters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct State {
+    realm: Realm,
+    stage: Stage,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum Stage {
+    Active(TokenPair),
+    AwaitRefresh(TokenPair),
+    AwaitSignOut(TokenPair),
+    SignedOut { already_revoked: bool },
+    Ended,
+}
+
+impl State {
+    fn at(&self, stage: Stage) -> Self {
+        Self {
+            realm: self.realm,
+            stage,
+        }
+    }
+
+    fn tokens(&self) -> Option<&TokenPair> {
+        match &self.stage {
+            Stage::Active(t) | Stage::AwaitRefresh(t) | Stage::AwaitSignOut(t) => Some(t),
+            Stage::SignedOut { .. } | Stage::Ended => None,
+        }
+    }
+}
+
+impl Protocol for State {
+    type Step = SessionStep;
+    type Done = std::convert::Infallible;
+    type Guards = AttemptGuard;
+
+    fn describe(&self) -> &'static str {
+        match self.stage {
+            Stage::Active(_) => "active",
+            Stage::AwaitRefresh(_) => "waiting for the refresh answer",
+            Stage::AwaitSignOut(_) => "waiting for the sign-out answer",
+            Stage::SignedOut { .. } => "signed out",
+            Stage::Ended => "ended",
+        }
+    }
+
+    fn awaiting(&self) -> Option<&'static str> {
+        match self.stage {
+            Stage::AwaitRefresh(_) => Some(self.realm.refresh_step()),
+            Stage::AwaitSignOut(_) => Some(self.realm.sign_out_step()),
+            _ => None,
+        }
+    }
+
+    fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error> {
+        match &self.stage {
+            Stage::AwaitRefresh(tokens) => endpoint.post(
+                self.realm.refresh_path(),
+                &wire::RefreshRequest {
+                    refresh_token: tokens.refresh().secret().expose(),
+                },
+            ),
+            Stage::AwaitSignOut(tokens) => endpoint.request(
+                Method::POST,
+                self.realm.sign_out_path(),
+                None::<&()>,
+                Some(tokens.bearer()),
+            ),
+            _ => Err(Error::OutOfOrder {
+                call: "send",
+                state: self.describe(),
+            }),
+        }
+    }
+
+    fn guard<'g>(&self, guard: &'g mut AttemptGuard) -> Option<&'g mut AttemptGuard> {
+        matches!(self.stage, Stage::AwaitRefresh(_)).then_some(guard)
+    }
+
+    fn refused(&self, error: ApiError) -> Option<Self> {
+        match (&self.stage, error.status()) {
+            (Stage::AwaitRefresh(_), 400 | 401 | 403) => Some(self.at(Stage::Ended)),
+            (Stage::AwaitSignOut(_), 401) => Some(self.at(Stage::SignedOut {
+                already_revoked: true,
+            })),
+            _ => None,
+        }
+    }
+
+    fn advance(
+        &self,
+        step: &'static str,
+        status: u16,
+        body: &[u8],
+        _now: SystemTime,
+    ) -> Result<Advance<Self>, Error> {
+        Ok(Advance::To(match self.stage {
+            Stage::AwaitRefresh(_) => self.at(Stage::Active(decode_refresh(step, status, body)?)),
+            // The page promises 200 and no body: any 2xx signs out, the body is not read.
+            Stage::AwaitSignOut(_) => self.at(Stage::SignedOut {
+                already_revoked: false,
+            }),
+            _ => {
+                return Err(Error::OutOfOrder {
+                    call: "handle_response",
+                    state: self.describe(),
+                })
+            }
+        }))
+    }
+
+    fn step(&self) -> Option<SessionStep> {
+        Some(match self.stage {
+            Stage::Active(_) => SessionStep::Active,
+            Stage::SignedOut { already_revoked } => SessionStep::SignedOut { already_revoked },
+            Stage::Ended => SessionStep::Ended,
+            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => return None,
+        })
+    }
+
+    fn retry_step(at: SystemTime) -> SessionStep {
+        SessionStep::RetryAt(at)
+    }
+
+    fn done_step(done: std::convert::Infallible) -> SessionStep {
+        match done {}
+    }
+}
+
+/// What a call on an active session does.
+enum Plan<'a> {
+    /// Use these tokens as they are.
+    Use(&'a TokenPair),
+    /// Send a refresh first: move to this awaiting state.
+    Refresh(State),
+}
+
+/// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
+/// when the body has a `data` field. Nothing is kept unless the whole pair is valid.
+fn decode_refresh(step: &'static str, status: u16, body: &[u8]) -> Result<TokenPair, Error> {
+    let malformed_body =
+        |e: serde_json::Error| Error::malformed(step, "body", describe_serde_error(&e));
+    let shape: inferred::RefreshAnswerShape<'_> =
+        serde_json::from_slice(body).map_err(malformed_body)?;
+    let pair: wire::TokenPair = if shape.data.is_some() {
+        let envelope = envelope::decode(step, status, body, None)?;
+        envelope::data::<Option<wire::TokenPair>>(step, &envelope)?
+            .ok_or_else(|| Error::malformed(step, "data", "is missing"))?
+    } else {
+        serde_json::from_slice(body).map_err(malformed_body)?
+    };
+    TokenPair::from_wire(&pair, step)
+}
+
+/// A signed-in session of either realm, as a sans-IO state machine.
+///
+/// Any flow's final tokens become a session without copying a secret by hand:
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::{client::SignInStep, Endpoint, Session, SessionStep, TokenPair};
+///
+/// # let tokens: TokenPair = serde_json::from_str(r#"{
+/// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+/// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
+/// let endpoint = Endpoint::new("https://host.name").unwrap();
+/// let step = SignInStep::Done(tokens); // what `SignIn::handle_response` ended with
+/// let mut session = match step {
+///     SignInStep::Done(tokens) => Session::client(endpoint, tokens),
+///     _ => unreachable!(),
+/// };
+///
+/// // A proactive refresh, 20 minutes in (the access token lived 15):
+/// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044 + 20 * 60);
+/// let refresh = session.refresh(now).unwrap();
+/// assert_eq!(refresh.uri(), "https://host.name/api/v2/my/refresh");
+/// let answer = http::Response::builder().status(200).body(r#"{
+///     "accessToken":{"token":"g.h.i","createdAt":"2024-04-22T11:27:24+00:00","expiresAt":"2024-04-22T11:42:24+00:00"},
+///     "refreshToken":{"token":"j.k.l","createdAt":"2024-04-22T11:27:24+00:00","expiresAt":"2024-04-22T12:27:24+00:00"}}"#).unwrap();
+/// assert_eq!(session.handle_response(&answer, now).unwrap(), SessionStep::Active);
+/// assert_eq!(session.tokens().unwrap().bearer(), "Bearer g.h.i");
+/// ```
+///
+/// Rules, in one place:
+///
+/// - The access token counts as expired `leeway` (default 30 s, [`Session::with_leeway`])
+///   before its `expiresAt`, so that it does not expire on the way to the server.
+/// - At most one refresh or sign-out is outstanding. While one is (or while a 429 on one
+///   is being waited out), [`Session::authorize`], [`Session::refresh`] and
+///   [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
+///   [`Session::retry`] first.
+/// - [`Error::SessionEnded`] means "sign in again". It comes from `authorize`, `refresh`,
+///   `sign_out` and `retry` once the session is signed out or the server refused its
+///   refresh token, and from a call that needs a refresh when the refresh token has
+///   expired at `now`. Like every `Err`, it
+///   changes nothing: an expired session stays as it is (with its useless tokens) and
+///   keeps saying so.
+///
+/// The session serializes with serde to be parked between requests; the serialized form
+/// holds both tokens and must be stored like a password.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    driver: Driver<State>,
+    leeway: Duration,
+}
+
+impl Session {
+    /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5
+    /// refreshes a minute and a leeway of 30 s.
+    pub fn new(realm: Realm, endpoint: Endpoint, tokens: TokenPair) -> Self {
+        let state = State {
+            realm,
+            stage: Stage::Active(tokens),
+        };
+        Self {
+            driver: Driver::new(endpoint, AttemptGuard::refresh(), state),
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+
+    /// A client session (`/api/v2/my/refresh`, `/api/v2/my/signout`).
+    pub fn client(endpoint: Endpoint, tokens: TokenPair) -> Self {
+        Self::new(Realm::Client, endpoint, tokens)
+    }
+
+    /// A Back Office session (`/api/v2/refresh`, `/api/v2/signout`).
+    pub fn back_office(endpoint: Endpoint, tokens: TokenPair) -> Self {
+        Self::new(Realm::BackOffice, endpoint, tokens)
+    }
+
+    /// Treats the access token as expired `leeway` before its `expiresAt` (default 30 s).
+    #[must_use]
+    pub fn with_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The leeway before `expiresAt`.
+    pub fn leeway(&self) -> Duration {
+        self.leeway
+    }
+
+    /// The realm: it decides the paths.
+    pub fn realm(&self) -> Realm {
+        self.driver.state_or_resume().realm
+    }
+
+    /// The host this session talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.driver.endpoint()
+    }
+
+    /// The current tokens; `None` once signed out or ended. (While a refresh is
+    /// outstanding these are still the old ones.)
+    pub fn tokens(&self) -> Option<&TokenPair> {
+        self.driver.state_or_resume().tokens()
+    }
+
+    /// The refresh counter (5 a minute, plus any block a 429 announced).
+    pub fn guard(&self) -> &AttemptGuard {
+        self.driver.guards()
+    }
+
+    /// What the session says now: [`SessionStep::Active`] while usable,
+    /// [`SessionStep::RetryAt`] while a 429 is waited out, [`SessionStep::SignedOut`] or
+    /// [`SessionStep::Ended`] at the end; `None` while a request is outstanding.
+    pub fn current_step(&self) -> Option<SessionStep> {
+        self.driver.current_step()
+    }
+
+    /// True while a refresh or sign-out is outstanding: the next call is
+    /// [`Session::handle_response`] (or [`Session::retry`] after a transport error).
+    pub fn is_awaiting_response(&self) -> bool {
+        self.driver.is_awaiting_response()
+    }
+
+    /// True when the access token is expired at `now` or within the leeway of it.
+    fn needs_refresh(&self, tokens: &TokenPair, now: SystemTime) -> bool {
+        now.checked_add(self.leeway)
+            .map_or(true, |t| tokens.is_expired(t))
+    }
+
+    /// Authorizes one of the caller's API requests.
+    ///
+    /// - Access token fresh: [`Authorized::Ready`], the request with
+    ///   `Authorization: Bearer <access token>` (any other `Authorization` is replaced).
+    ///   This is a header clone, no formatting and no change to the session.
+    /// - Access token expired or within the leeway: [`Authorized::RefreshFirst`]; the
+    ///   session now awaits the refresh answer (the refresh counts against the limit, and a
+    ///   sixth inside a minute is [`Error::RateLimited`]).
+    /// - A refresh is needed but the refresh token has expired at `now`, or the session is
+    ///   signed out or ended: [`Error::SessionEnded`].
+    /// - A refresh or sign-out is outstanding or rate limited: [`Error::OutOfOrder`].
+    ///
+    /// On `Err` the request is dropped (and the session is unchanged).
+    pub fn authorize<B>(
+        &mut self,
+        mut request: Request<B>,
+        now: SystemTime,
+    ) -> Result<Authorized<B>, Error> {
+        match self.plan("authorize", now, false)? {
+            Plan::Use(tokens) => {
+                request
+                    .headers_mut()
+                    .insert(AUTHORIZATION, tokens.bearer().clone());
+                Ok(Authorized::Ready(request))
+            }
+            Plan::Refresh(next) => {
+                let refresh = self.driver.send(next, Some(now))?;
+                Ok(Authorized::RefreshFirst {
+                    refresh,
+                    original: request,
+                })
+            }
+        }
+    }
+
+    /// Decides, on `&self`, what `call` at `now` does: use the current tokens, or move to
+    /// awaiting a refresh (always when `force`, else when the access token needs one).
+    fn plan(&self, call: &'static str, now: SystemTime, force: bool) -> Result<Plan<'_>, Error> {
+        let current = self.driver.state_or_resume();
+        match &current.stage {
+            Stage::SignedOut { .. } | Stage::Ended => Err(Error::SessionEnded),
+            Stage::Active(tokens) if force || self.needs_refresh(tokens, now) => {
+                if tokens.refresh().is_expired(now) {
+                    return Err(Error::SessionEnded);
+                }
+                Ok(Plan::Refresh(
+                    current.at(Stage::AwaitRefresh(tokens.clone())),
+                ))
+            }
+            Stage::Active(tokens) => Ok(Plan::Use(tokens)),
+            // Also a rate-limited request: the driver resumes only awaiting states.
+            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => Err(self.driver.out_of_order(call)),
+        }
+    }
+
+    /// `POST /api/v2/refresh` or `/api/v2/my/refresh` with `{"refreshToken": "..."}`: a
+    /// refresh now, whether or not the access token is near its expiry (proactive).
+    ///
+    /// Refused before anything is sent: a sixth refresh inside a minute or one during a
+    /// server block ([`Error::RateLimited`]), an expired refresh token or an ended or
+    /// signed-out session ([`Error::SessionEnded`]), a request already outstanding
+    /// ([`Error::OutOfOrder`]).
+    pub fn refresh(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        match self.plan("refresh", now, true)? {
+            Plan::Refresh(next) => self.driver.send(next, Some(now)),
+            Plan::Use(_) => Err(self.driver.out_of_order("refresh")),
+        }
+    }
+
+    /// `POST /api/v2/signout` or `/api/v2/my/signout` with `Authorization: Bearer <access
+    /// token>` and no body. Allowed whenever the session is active, even with expired
+    /// tokens (the server then answers 401, reported as `already_revoked`).
+    pub fn sign_out(&mut self) -> Result<Request<Vec<u8>>, Error> {
+        let current = self.driver.state_or_resume();
+        let next = match &current.stage {
+            Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
+            Stage::Active(tokens) => current.at(Stage::AwaitSignOut(tokens.clone())),
+            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => {
+                return Err(self.driver.out_of_order("sign_out"))
+            }
+        };
+        self.driver.send(next, None)
+    }
+
+    /// Sends the outstanding refresh or sign-out again: after [`SessionStep::RetryAt`]
+    /// once `now` has reached it, or while awaiting an answer that never came (a
+    /// transport error). A refresh counts against the limit again, and is
+    /// [`Error::SessionEnded`] instead of being sent once the refresh token has expired.
+    /// With nothing outstanding: [`Error::OutOfOrder`] on an active session,
+    /// [`Error::SessionEnded`] on a signed-out or ended one.
+    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        match &self.driver.state_or_resume().stage {
+            Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
+            Stage::AwaitRefresh(tokens) if tokens.refresh().is_expired(now) => {
+                return Err(Error::SessionEnded)
+            }
+            _ => {}
+        }
+        self.driver.retry(now)
+    }
+
+    /// Hands the answer to the outstanding refresh or sign-out to the session.
+    ///
+    /// Refresh: 2xx with a valid pair (bare or in an envelope's `data`) →
+    /// [`SessionStep::Active`] with the new pair in place; 400, 401 or 403 →
+    /// [`SessionStep::Ended`]. Sign-out: 2xx → `SignedOut { already_revoked: false }`,
+    /// 401 → `SignedOut { already_revoked: true }`. Either: 429 → [`SessionStep::RetryAt`].
+    ///
+    /// Any other refusal is [`Error::Refused`] and an answer that breaks the protocol is
+    /// [`Error::Malformed`]; both leave the session unchanged, still awaiting (the old
+    /// pair stays): [`Session::retry`] sends the request again.
+    pub fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        response: &Response<B>,
+        now: SystemTime,
+    ) -> Result<SessionStep, Error> {
+        self.driver.handle_response(response, now)
+    }
+}

@@ -1,0 +1,1089 @@
+//! Token sessions of both realms: the Back Office page's curl and response examples as
+//! vectors, a transcript per branch, and properties over arbitrary answers and calls.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use b2core_auth::time::format_rfc3339;
+use b2core_auth::{ApiError, Authorized, Endpoint, Error, Realm, Session, SessionStep, TokenPair};
+use http::{Request, Response};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+/// 2024-04-22T11:07:24Z, the instant the first pair was made.
+const T0: u64 = 1_713_784_044;
+
+/// The refresh token of the Back Office page's curl example.
+const PAGE_REFRESH: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIiwiaWF0IjoxNjU2MDY3MTU0LCJleHAiOjE2NTYxMDMxNTQsImlzcyI6Imh0dHBzOlwvXC9hcC52ZW5kb3IuY29tIn0.u6HuS_oQ4udk2EEUa-7XutJ0CAKIZty1OcFaqTckLRGYEr3xcWXZEHCfrhDl31N6_t0XP6_m-ESue_NoWx_f1sGMv6XMT0pPg1NQ1XJ1JJ4slaeEWjSuGIl8_Jbj-20zZOvwzUZbed7UQg0jUM11OUt0l1jVVSF19vKJJpVGFDYMIOHkS7tlFeKiypReYRd2af-Pf_au1v6vG3V42SFpZER3eKqALZkoT617B35enJdtUqmyrRgb_rCIOCwAHQdUcOuosyBUk9U-Cz3WEoHx5nqtvFVAeXKqlbn0Cbqk4joFt1FY8nUqlyVZNI9E3-dbjFPzod8Vej6rkAVd312M3w";
+/// The access token of the Back Office page's response examples.
+const PAGE_ACCESS: &str = "wyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIiwiaWF0IjoxNjU2MDY3MTU0LCJleHAiOjE2NTYxMDMxNTQsImlzcyI6Imh0dHBzOlwvXC9hcC52ZW5kb3IuY29tIn0.u6HuS_oQ4udk2EEUa-7XutJ0CAKIZty1OcFaqTckLRGYEr3xcWXZEHCfrhDl31N6_t0XP6_m-ESue_NoWx_f1sGMv6XMT0pPg1NQ1XJ1JJ4slaeEWjSuGIl8_Jbj-20zZOvwzUZbed7UQg0jUM11OUt0l1jVVSF19vKJJpVGFDYMIOHkS7tlFeKiypReYRd2af-Pf_au1v6vG3V42SFpZER3eKqALZkoT617B35enJdtUqmyrRgb_rCIOCwAHQdUcOuosyBUk9U-Cz3WEoHx5nqtvFVAeXKqlbn0Cbqk4joFt1FY8nUqlyVZNI9E3-dbjFPzod8Vej6rkAVd312M3w";
+
+/// The refresh answer of the Back Office page, verbatim.
+const PAGE_REFRESH_ANSWER: &str = r#"{
+"accessToken": {
+"token": "wyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIiwiaWF0IjoxNjU2MDY3MTU0LCJleHAiOjE2NTYxMDMxNTQsImlzcyI6Imh0dHBzOlwvXC9hcC52ZW5kb3IuY29tIn0.u6HuS_oQ4udk2EEUa-7XutJ0CAKIZty1OcFaqTckLRGYEr3xcWXZEHCfrhDl31N6_t0XP6_m-ESue_NoWx_f1sGMv6XMT0pPg1NQ1XJ1JJ4slaeEWjSuGIl8_Jbj-20zZOvwzUZbed7UQg0jUM11OUt0l1jVVSF19vKJJpVGFDYMIOHkS7tlFeKiypReYRd2af-Pf_au1v6vG3V42SFpZER3eKqALZkoT617B35enJdtUqmyrRgb_rCIOCwAHQdUcOuosyBUk9U-Cz3WEoHx5nqtvFVAeXKqlbn0Cbqk4joFt1FY8nUqlyVZNI9E3-dbjFPzod8Vej6rkAVd312M3w",
+"createdAt": "2022-01-01T00:00:00+00:00",
+"expiresAt": "2022-01-01T00:00:00+00:00"
+},
+"refreshToken": {
+"token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiIxIiwiaWF0IjoxNjU2MDY3MTU0LCJleHAiOjE2NTYxMDMxNTQsImlzcyI6Imh0dHBzOlwvXC9hcC52ZW5kb3IuY29tIn0.u6HuS_oQ4udk2EEUa-7XutJ0CAKIZty1OcFaqTckLRGYEr3xcWXZEHCfrhDl31N6_t0XP6_m-ESue_NoWx_f1sGMv6XMT0pPg1NQ1XJ1JJ4slaeEWjSuGIl8_Jbj-20zZOvwzUZbed7UQg0jUM11OUt0l1jVVSF19vKJJpVGFDYMIOHkS7tlFeKiypReYRd2af-Pf_au1v6vG3V42SFpZER3eKqALZkoT617B35enJdtUqmyrRgb_rCIOCwAHQdUcOuosyBUk9U-Cz3WEoHx5nqtvFVAeXKqlbn0Cbqk4joFt1FY8nUqlyVZNI9E3-dbjFPzod8Vej6rkAVd312M3w",
+"createdAt": "2022-01-01T00:00:00+00:00",
+"expiresAt": "2022-01-01T00:00:00+00:00"
+}
+}"#;
+
+const ACCESS_1: &str = "ACCESS-first-7q2Wz9Lk";
+const REFRESH_1: &str = "REFRESH-first-4Hn8Pd3X";
+const ACCESS_2: &str = "ACCESS-second-Vb6Tr1Qm";
+const REFRESH_2: &str = "REFRESH-second-Jc5Ye2Gs";
+
+/// Access tokens live 15 minutes, refresh tokens an hour.
+const ACCESS_TTL: u64 = 900;
+const REFRESH_TTL: u64 = 3600;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+fn ts(secs: u64) -> String {
+    format_rfc3339(at(secs)).unwrap()
+}
+
+/// A pair made `created` seconds after T0, in the vendor's shape.
+fn pair_json(access: &str, refresh: &str, created: u64) -> Value {
+    json!({
+        "accessToken": {"token": access, "createdAt": ts(created), "expiresAt": ts(created + ACCESS_TTL)},
+        "refreshToken": {"token": refresh, "createdAt": ts(created), "expiresAt": ts(created + REFRESH_TTL)},
+    })
+}
+
+fn pair(access: &str, refresh: &str, created: u64) -> TokenPair {
+    serde_json::from_value(pair_json(access, refresh, created)).unwrap()
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new("https://host.name").unwrap()
+}
+
+fn client() -> Session {
+    Session::client(endpoint(), pair(ACCESS_1, REFRESH_1, 0))
+}
+
+fn back_office() -> Session {
+    Session::back_office(endpoint(), pair(ACCESS_1, REFRESH_1, 0))
+}
+
+fn answer(status: u16, body: impl Into<Vec<u8>>) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .body(body.into())
+        .unwrap()
+}
+
+fn json_answer(status: u16, body: &Value) -> Response<Vec<u8>> {
+    answer(status, serde_json::to_vec(body).unwrap())
+}
+
+/// The second pair, made at `created`, bare.
+fn new_pair_answer(created: u64) -> Response<Vec<u8>> {
+    json_answer(200, &pair_json(ACCESS_2, REFRESH_2, created))
+}
+
+fn api_request() -> Request<()> {
+    Request::get("https://host.name/api/v2/my/accounts")
+        .body(())
+        .unwrap()
+}
+
+/// Asserts the whole request: method, URI, every header, and the body as JSON (or empty).
+fn assert_request(
+    request: &Request<Vec<u8>>,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) {
+    assert_eq!(request.method(), method);
+    assert_eq!(request.uri(), uri);
+    let mut got: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    match body {
+        Some(body) => assert_eq!(
+            serde_json::from_slice::<Value>(request.body()).unwrap(),
+            body
+        ),
+        None => assert!(request.body().is_empty()),
+    }
+}
+
+const JSON_HEADERS: [(&str, &str); 2] = [
+    ("accept", "application/json"),
+    ("content-type", "application/json"),
+];
+
+fn refresh_headers() -> Vec<(&'static str, &'static str)> {
+    JSON_HEADERS.to_vec()
+}
+
+fn assert_refresh_request(request: &Request<Vec<u8>>, uri: &str, refresh_token: &str) {
+    assert_request(
+        request,
+        "POST",
+        uri,
+        &refresh_headers(),
+        Some(json!({ "refreshToken": refresh_token })),
+    );
+}
+
+fn assert_sign_out_request(request: &Request<Vec<u8>>, uri: &str, access_token: &str) {
+    let bearer = format!("Bearer {access_token}");
+    let mut headers = refresh_headers();
+    headers.push(("authorization", &bearer));
+    assert_request(request, "POST", uri, &headers, None);
+}
+
+fn ready<B>(outcome: Authorized<B>) -> Request<B> {
+    match outcome {
+        Authorized::Ready(request) => request,
+        other => panic!("expected Ready, got {other:?}"),
+    }
+}
+
+fn refresh_first<B>(outcome: Authorized<B>) -> (Request<Vec<u8>>, Request<B>) {
+    match outcome {
+        Authorized::RefreshFirst { refresh, original } => (refresh, original),
+        other => panic!("expected RefreshFirst, got {other:?}"),
+    }
+}
+
+fn bearer_of<B>(request: &Request<B>) -> Vec<&str> {
+    request
+        .headers()
+        .get_all("authorization")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
+}
+
+/// Parks and resumes the session: it must come back `==`.
+fn park(session: &Session) {
+    let parked = serde_json::to_string(session).unwrap();
+    let resumed: Session = serde_json::from_str(&parked).unwrap();
+    assert_eq!(&resumed, session);
+}
+
+// ---------------------------------------------------------------------------------------
+// The page's vectors
+
+#[test]
+fn back_office_refresh_is_the_pages_curl() {
+    let tokens = pair(PAGE_ACCESS, PAGE_REFRESH, 0);
+    let mut session = Session::back_office(endpoint(), tokens);
+    let request = session.refresh(at(60)).unwrap();
+    assert_refresh_request(&request, "https://host.name/api/v2/refresh", PAGE_REFRESH);
+}
+
+#[test]
+fn back_office_sign_out_is_the_pages_curl() {
+    let mut session = Session::back_office(endpoint(), pair(PAGE_ACCESS, PAGE_REFRESH, 0));
+    let request = session.sign_out().unwrap();
+    assert_sign_out_request(&request, "https://host.name/api/v2/signout", PAGE_ACCESS);
+}
+
+#[test]
+fn the_pages_refresh_answer_decodes_into_active() {
+    let mut session = back_office();
+    let _ = session.refresh(at(60)).unwrap();
+    let step = session
+        .handle_response(&answer(200, PAGE_REFRESH_ANSWER), at(61))
+        .unwrap();
+    assert_eq!(step, SessionStep::Active);
+    let tokens = session.tokens().unwrap();
+    assert_eq!(tokens.access().secret().expose(), PAGE_ACCESS);
+    assert_eq!(tokens.refresh().secret().expose(), PAGE_REFRESH);
+    let page_time = UNIX_EPOCH + Duration::from_secs(1_640_995_200);
+    assert_eq!(tokens.access().expires_at(), page_time);
+    assert_eq!(tokens.refresh().created_at(), page_time);
+    // The page's example pair expired in 2022: now it can only end the session.
+    assert_eq!(
+        session.authorize(api_request(), at(62)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+}
+
+#[test]
+fn both_realms_use_their_own_paths() {
+    assert_eq!(back_office().realm(), Realm::BackOffice);
+    assert_eq!(client().realm(), Realm::Client);
+    for (mut session, refresh, sign_out) in [
+        (
+            client(),
+            "https://host.name/api/v2/my/refresh",
+            "https://host.name/api/v2/my/signout",
+        ),
+        (
+            back_office(),
+            "https://host.name/api/v2/refresh",
+            "https://host.name/api/v2/signout",
+        ),
+        (
+            Session::new(
+                Realm::Client,
+                Endpoint::new("https://host.name/b2core/").unwrap(),
+                pair(ACCESS_1, REFRESH_1, 0),
+            ),
+            "https://host.name/b2core/api/v2/my/refresh",
+            "https://host.name/b2core/api/v2/my/signout",
+        ),
+    ] {
+        let request = session.refresh(at(10)).unwrap();
+        assert_refresh_request(&request, refresh, REFRESH_1);
+        assert_eq!(
+            session.handle_response(&new_pair_answer(10), at(11)),
+            Ok(SessionStep::Active)
+        );
+        let request = session.sign_out().unwrap();
+        assert_sign_out_request(&request, sign_out, ACCESS_2);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Transcripts
+
+#[test]
+fn authorize_while_valid_sets_exactly_the_bearer() {
+    let mut session = client();
+    let before = session.clone();
+    let request = ready(session.authorize(api_request(), at(0)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    assert_eq!(request.uri(), "https://host.name/api/v2/my/accounts");
+    assert!(request.headers()["authorization"].is_sensitive());
+    assert_eq!(session, before, "a Ready changes nothing");
+
+    // Any Authorization the caller set is replaced, every value of it.
+    let mut request = Request::post("https://host.name/api/v2/my/x")
+        .header("authorization", "Basic dXNlcjpwdw==")
+        .header("x-keep", "1")
+        .body(b"payload".to_vec())
+        .unwrap();
+    request
+        .headers_mut()
+        .append("authorization", "Bearer stale".parse().unwrap());
+    let request = ready(session.authorize(request, at(100)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    assert_eq!(request.headers()["x-keep"], "1");
+    assert_eq!(request.body(), b"payload");
+}
+
+#[test]
+fn authorize_inside_the_leeway_refreshes_first_then_uses_the_new_token() {
+    let mut session = client();
+    // 31 s before expiry: still fresh; 30 s before: inside the default leeway.
+    let _ = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 31))
+            .unwrap(),
+    );
+    let now = at(ACCESS_TTL - 30);
+    let (refresh, original) = refresh_first(session.authorize(api_request(), now).unwrap());
+    assert_refresh_request(&refresh, "https://host.name/api/v2/my/refresh", REFRESH_1);
+    assert!(bearer_of(&original).is_empty(), "the original is untouched");
+    assert_eq!(original.uri(), "https://host.name/api/v2/my/accounts");
+    assert!(session.is_awaiting_response());
+    assert_eq!(session.current_step(), None);
+    park(&session);
+
+    let step = session
+        .handle_response(&new_pair_answer(ACCESS_TTL - 30), now)
+        .unwrap();
+    assert_eq!(step, SessionStep::Active);
+    assert_eq!(session.current_step(), Some(SessionStep::Active));
+    park(&session);
+    let request = ready(session.authorize(original, now).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+}
+
+#[test]
+fn the_leeway_is_configurable() {
+    let mut session = client().with_leeway(Duration::ZERO);
+    assert_eq!(session.leeway(), Duration::ZERO);
+    let _ = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 1))
+            .unwrap(),
+    );
+    let _ = refresh_first(session.authorize(api_request(), at(ACCESS_TTL)).unwrap());
+
+    let mut session = client().with_leeway(Duration::from_secs(300));
+    let _ = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 301))
+            .unwrap(),
+    );
+    let _ = refresh_first(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 300))
+            .unwrap(),
+    );
+
+    // A leeway past the end of time: every token needs a refresh, nothing panics.
+    let mut session = client().with_leeway(Duration::MAX);
+    let _ = refresh_first(session.authorize(api_request(), at(0)).unwrap());
+}
+
+#[test]
+fn proactive_refresh_then_authorize_with_the_new_token() {
+    let mut session = back_office();
+    let request = session.refresh(at(120)).unwrap();
+    assert_refresh_request(&request, "https://host.name/api/v2/refresh", REFRESH_1);
+    // Old tokens stay until the answer is in.
+    assert_eq!(
+        session.tokens().unwrap().access().secret().expose(),
+        ACCESS_1
+    );
+    assert_eq!(
+        session.handle_response(&new_pair_answer(120), at(121)),
+        Ok(SessionStep::Active)
+    );
+    assert_eq!(session.tokens(), Some(&pair(ACCESS_2, REFRESH_2, 120)));
+    let request = ready(session.authorize(api_request(), at(122)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+    // The next refresh sends the new refresh token.
+    let request = session.refresh(at(130)).unwrap();
+    assert_refresh_request(&request, "https://host.name/api/v2/refresh", REFRESH_2);
+}
+
+#[test]
+fn refresh_answer_inside_an_envelope_client_realm() {
+    let mut session = client();
+    let _ = session.refresh(at(60)).unwrap();
+    let body = json!({
+        "code": 200,
+        "data": pair_json(ACCESS_2, REFRESH_2, 60),
+        "done": true,
+        "uuid": "36f59381-5b54-48bd-a0c7-3b908c476732",
+        "workflow": "Terminate",
+    });
+    assert_eq!(
+        session.handle_response(&json_answer(200, &body), at(61)),
+        Ok(SessionStep::Active)
+    );
+    assert_eq!(session.tokens(), Some(&pair(ACCESS_2, REFRESH_2, 60)));
+}
+
+#[test]
+fn refresh_answer_inside_an_envelope_back_office_realm() {
+    let mut session = back_office();
+    let _ = session.refresh(at(60)).unwrap();
+    let body = json!({"code": 200, "data": pair_json(ACCESS_2, REFRESH_2, 60), "done": true, "uuid": "u-1", "workflow": "refresh"});
+    assert_eq!(
+        session.handle_response(&json_answer(200, &body), at(61)),
+        Ok(SessionStep::Active)
+    );
+    assert_eq!(session.tokens(), Some(&pair(ACCESS_2, REFRESH_2, 60)));
+}
+
+#[test]
+fn refresh_rejected_ends_the_session() {
+    for status in [400, 401, 403] {
+        let mut session = client();
+        let _ = session.refresh(at(60)).unwrap();
+        let body = json!({"error": {"code": 0, "details": [{"issue": "Token expired"}]}});
+        assert_eq!(
+            session.handle_response(&json_answer(status, &body), at(61)),
+            Ok(SessionStep::Ended),
+            "{status}"
+        );
+        park(&session);
+        assert_eq!(session.current_step(), Some(SessionStep::Ended));
+        assert_eq!(session.tokens(), None);
+        let before = session.clone();
+        assert_eq!(
+            session.authorize(api_request(), at(62)).map(|_| ()),
+            Err(Error::SessionEnded)
+        );
+        assert_eq!(
+            session.refresh(at(62)).map(|_| ()),
+            Err(Error::SessionEnded)
+        );
+        assert_eq!(session.sign_out().map(|_| ()), Err(Error::SessionEnded));
+        assert_eq!(session.retry(at(62)).map(|_| ()), Err(Error::SessionEnded));
+        assert_eq!(session, before);
+    }
+}
+
+#[test]
+fn other_refusals_leave_the_refresh_outstanding() {
+    for status in [404, 409, 422, 500, 503] {
+        let mut session = client();
+        let request = session.refresh(at(60)).unwrap();
+        let before = session.clone();
+        let body = json!({"message": "nope"});
+        assert_eq!(
+            session.handle_response(&json_answer(status, &body), at(61)),
+            Err(Error::Refused(ApiError::new(
+                status,
+                None,
+                vec!["nope".into()]
+            ))),
+            "{status}"
+        );
+        assert_eq!(session, before);
+        let again = session.retry(at(62)).unwrap();
+        assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", REFRESH_1);
+        assert_eq!(again.body(), request.body());
+        assert_eq!(
+            session.handle_response(&new_pair_answer(62), at(63)),
+            Ok(SessionStep::Active)
+        );
+    }
+}
+
+#[test]
+fn a_malformed_refresh_answer_leaves_the_old_pair() {
+    let good = pair_json(ACCESS_2, REFRESH_2, 60);
+    let mut no_refresh = good.clone();
+    no_refresh.as_object_mut().unwrap().remove("refreshToken");
+    let mut bad_time = good.clone();
+    bad_time["refreshToken"]["expiresAt"] = json!("tomorrow");
+    let mut backwards = good.clone();
+    backwards["accessToken"]["expiresAt"] = json!(ts(0));
+    let mut empty_token = good.clone();
+    empty_token["accessToken"]["token"] = json!("");
+    let text = serde_json::to_string(&good).unwrap();
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (text.as_bytes()[..text.len() / 2].to_vec(), "body"),
+        (Vec::new(), "body"),
+        (b"not json".to_vec(), "body"),
+        (serde_json::to_vec(&no_refresh).unwrap(), "body"),
+        (
+            serde_json::to_vec(&bad_time).unwrap(),
+            "refreshToken.expiresAt",
+        ),
+        (
+            serde_json::to_vec(&backwards).unwrap(),
+            "accessToken.expiresAt",
+        ),
+        (
+            serde_json::to_vec(&empty_token).unwrap(),
+            "accessToken.token",
+        ),
+        (
+            serde_json::to_vec(&json!({"code": 202, "data": good, "uuid": "u", "workflow": "w"}))
+                .unwrap(),
+            "code",
+        ),
+        (
+            serde_json::to_vec(&json!({"code": 200, "data": good, "uuid": "", "workflow": "w"}))
+                .unwrap(),
+            "uuid",
+        ),
+        (
+            serde_json::to_vec(
+                &json!({"code": 200, "data": {"accessToken": 1}, "uuid": "u", "workflow": "w"}),
+            )
+            .unwrap(),
+            "data",
+        ),
+    ];
+    for (body, field) in cases {
+        let mut session = client();
+        let _ = session.refresh(at(60)).unwrap();
+        let before = session.clone();
+        match session.handle_response(&answer(200, body.clone()), at(61)) {
+            Err(Error::Malformed {
+                step: "POST /api/v2/my/refresh",
+                field: f,
+                reason,
+            }) => {
+                assert_eq!(f, field, "{}", String::from_utf8_lossy(&body));
+                assert!(!reason.contains(ACCESS_2) && !reason.contains(REFRESH_2));
+            }
+            other => panic!("{other:?} for {}", String::from_utf8_lossy(&body)),
+        }
+        assert_eq!(session, before, "nothing changes");
+        assert_eq!(
+            session.tokens().unwrap().access().secret().expose(),
+            ACCESS_1
+        );
+        // The proper answer still goes in.
+        assert_eq!(
+            session.handle_response(&new_pair_answer(60), at(62)),
+            Ok(SessionStep::Active)
+        );
+    }
+}
+
+#[test]
+fn the_sixth_refresh_inside_a_minute_is_not_sent() {
+    let mut session = client();
+    for t in [0, 10, 20, 30, 40] {
+        let _ = session.refresh(at(t)).unwrap();
+        assert_eq!(
+            session.handle_response(&json_answer(200, &pair_json(ACCESS_2, REFRESH_2, t)), at(t)),
+            Ok(SessionStep::Active)
+        );
+    }
+    let before = session.clone();
+    assert_eq!(
+        session.refresh(at(59)).map(|_| ()),
+        Err(Error::RateLimited { retry_at: at(60) })
+    );
+    assert_eq!(session, before, "a refused refresh changes nothing");
+    let request = session.refresh(at(60)).unwrap();
+    assert_refresh_request(&request, "https://host.name/api/v2/my/refresh", REFRESH_2);
+    assert_eq!(session.guard().next_allowed(at(61)), Some(at(70)));
+}
+
+#[test]
+fn an_authorize_that_needs_a_refresh_counts_against_the_limit() {
+    let mut session = client().with_leeway(Duration::from_secs(REFRESH_TTL));
+    // With a leeway this long every authorize asks for a refresh.
+    for t in [0, 1, 2, 3, 4] {
+        let _ = refresh_first(session.authorize(api_request(), at(t)).unwrap());
+        let _ = session
+            .handle_response(&json_answer(200, &pair_json(ACCESS_1, REFRESH_1, 0)), at(t))
+            .unwrap();
+    }
+    let before = session.clone();
+    assert_eq!(
+        session.authorize(api_request(), at(5)).map(|_| ()),
+        Err(Error::RateLimited { retry_at: at(60) })
+    );
+    assert_eq!(session, before);
+}
+
+#[test]
+fn a_429_waits_then_retry_resends() {
+    let mut session = client();
+    let first = session.refresh(at(100)).unwrap();
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "120")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        session.handle_response(&limited, at(101)),
+        Ok(SessionStep::RetryAt(at(221)))
+    );
+    assert_eq!(session.current_step(), Some(SessionStep::RetryAt(at(221))));
+    assert!(!session.is_awaiting_response());
+    park(&session);
+    // The old tokens are still held while the limit is waited out.
+    assert_eq!(
+        session.tokens().unwrap().access().secret().expose(),
+        ACCESS_1
+    );
+    let before = session.clone();
+    let rate_limited = Error::OutOfOrder {
+        call: "authorize",
+        state: "rate limited",
+    };
+    assert_eq!(
+        session.authorize(api_request(), at(150)).map(|_| ()),
+        Err(rate_limited)
+    );
+    assert_eq!(
+        session.sign_out().map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "sign_out",
+            state: "rate limited"
+        })
+    );
+    assert_eq!(
+        session.retry(at(220)).map(|_| ()),
+        Err(Error::RateLimited { retry_at: at(221) })
+    );
+    assert_eq!(session, before);
+    let again = session.retry(at(221)).unwrap();
+    assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", REFRESH_1);
+    assert_eq!(again.body(), first.body());
+    assert_eq!(
+        session.handle_response(&new_pair_answer(221), at(222)),
+        Ok(SessionStep::Active)
+    );
+    assert_eq!(
+        bearer_of(&ready(session.authorize(api_request(), at(223)).unwrap())),
+        [format!("Bearer {ACCESS_2}")]
+    );
+}
+
+#[test]
+fn a_429_without_retry_after_waits_a_minute_and_blocks_the_guard() {
+    let mut session = back_office();
+    let _ = session.refresh(at(0)).unwrap();
+    assert_eq!(
+        session.handle_response(&answer(429, Vec::new()), at(1)),
+        Ok(SessionStep::RetryAt(at(61)))
+    );
+    assert_eq!(session.guard().next_allowed(at(2)), Some(at(61)));
+}
+
+#[test]
+fn an_expired_refresh_token_ends_the_session_before_sending() {
+    let mut session = client();
+    let now = at(REFRESH_TTL);
+    let before = session.clone();
+    assert_eq!(
+        session.authorize(api_request(), now).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(session.refresh(now).map(|_| ()), Err(Error::SessionEnded));
+    // The Err changes nothing: the session keeps its (useless) tokens and says so again.
+    assert_eq!(session, before);
+    assert!(session.tokens().is_some());
+    assert_eq!(
+        session.authorize(api_request(), now).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    // One second earlier, it would have refreshed.
+    let _ = refresh_first(
+        session
+            .authorize(api_request(), at(REFRESH_TTL - 1))
+            .unwrap(),
+    );
+
+    // A refresh token that expires while a 429 is waited out is not sent again.
+    let mut session = client();
+    let _ = session.refresh(at(REFRESH_TTL - 10)).unwrap();
+    let _ = session
+        .handle_response(&answer(429, Vec::new()), at(REFRESH_TTL - 10))
+        .unwrap();
+    let before = session.clone();
+    assert_eq!(
+        session.retry(at(REFRESH_TTL + 50)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(session, before);
+
+    // Signing out needs no refresh: still allowed.
+    let mut session = client();
+    let request = session.sign_out().unwrap();
+    assert_sign_out_request(&request, "https://host.name/api/v2/my/signout", ACCESS_1);
+    assert_eq!(
+        session.handle_response(&answer(401, Vec::new()), at(REFRESH_TTL + 1)),
+        Ok(SessionStep::SignedOut {
+            already_revoked: true
+        })
+    );
+}
+
+#[test]
+fn sign_out_200_and_401() {
+    for (status, already_revoked) in [(200, false), (401, true)] {
+        let mut session = client();
+        let _ = session.sign_out().unwrap();
+        assert!(session.is_awaiting_response());
+        park(&session);
+        assert_eq!(
+            session.handle_response(&answer(status, Vec::new()), at(10)),
+            Ok(SessionStep::SignedOut { already_revoked })
+        );
+        park(&session);
+        assert_eq!(
+            session.current_step(),
+            Some(SessionStep::SignedOut { already_revoked })
+        );
+        assert_eq!(session.tokens(), None);
+    }
+}
+
+#[test]
+fn nothing_works_after_sign_out() {
+    let mut session = back_office();
+    let _ = session.sign_out().unwrap();
+    let _ = session
+        .handle_response(&answer(200, Vec::new()), at(10))
+        .unwrap();
+    let before = session.clone();
+    assert_eq!(
+        session.authorize(api_request(), at(11)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(
+        session.refresh(at(11)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(session.sign_out().map(|_| ()), Err(Error::SessionEnded));
+    assert_eq!(session.retry(at(11)).map(|_| ()), Err(Error::SessionEnded));
+    assert_eq!(
+        session.handle_response(&answer(200, Vec::new()), at(11)),
+        Err(Error::OutOfOrder {
+            call: "handle_response",
+            state: "signed out"
+        })
+    );
+    assert_eq!(session, before);
+}
+
+#[test]
+fn sign_out_429_and_5xx_keep_it_outstanding() {
+    let mut session = client();
+    let _ = session.sign_out().unwrap();
+    assert_eq!(
+        session.handle_response(&answer(500, Vec::new()), at(1)),
+        Err(Error::Refused(ApiError::new(500, None, vec![])))
+    );
+    assert_eq!(
+        session.handle_response(&answer(403, Vec::new()), at(1)),
+        Err(Error::Refused(ApiError::new(403, None, vec![])))
+    );
+    assert!(session.is_awaiting_response());
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "5")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        session.handle_response(&limited, at(2)),
+        Ok(SessionStep::RetryAt(at(7)))
+    );
+    // Sign-out does not count against the refresh limit.
+    assert_eq!(session.guard().next_allowed(at(2)), None);
+    let again = session.retry(at(7)).unwrap();
+    assert_sign_out_request(&again, "https://host.name/api/v2/my/signout", ACCESS_1);
+    assert_eq!(
+        session.handle_response(&answer(204, Vec::new()), at(8)),
+        Ok(SessionStep::SignedOut {
+            already_revoked: false
+        })
+    );
+}
+
+#[test]
+fn one_request_at_a_time() {
+    let mut session = client();
+    assert_eq!(
+        session.handle_response(&answer(200, Vec::new()), at(0)),
+        Err(Error::OutOfOrder {
+            call: "handle_response",
+            state: "active"
+        })
+    );
+    assert_eq!(
+        session.retry(at(0)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "retry",
+            state: "active"
+        })
+    );
+    let _ = session.refresh(at(0)).unwrap();
+    let before = session.clone();
+    let waiting = "waiting for the refresh answer";
+    assert_eq!(
+        session.authorize(api_request(), at(1)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "authorize",
+            state: waiting
+        })
+    );
+    assert_eq!(
+        session.refresh(at(1)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "refresh",
+            state: waiting
+        })
+    );
+    assert_eq!(
+        session.sign_out().map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "sign_out",
+            state: waiting
+        })
+    );
+    assert_eq!(session, before);
+
+    let mut session = client();
+    let _ = session.sign_out().unwrap();
+    assert_eq!(
+        session.authorize(api_request(), at(1)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "authorize",
+            state: "waiting for the sign-out answer"
+        })
+    );
+}
+
+#[test]
+fn a_lost_refresh_is_retried_as_is() {
+    let mut session = client();
+    let first = session.refresh(at(0)).unwrap();
+    // The transport failed: send the same refresh again (it counts again).
+    let again = session.retry(at(5)).unwrap();
+    assert_eq!(again.body(), first.body());
+    assert_eq!(again.uri(), first.uri());
+    assert_eq!(
+        session.handle_response(&new_pair_answer(5), at(6)),
+        Ok(SessionStep::Active)
+    );
+}
+
+#[test]
+fn nothing_secret_in_debug_or_display() {
+    let mut session = client();
+    let (refresh, original) =
+        refresh_first(session.authorize(api_request(), at(ACCESS_TTL)).unwrap());
+    let outcome = Authorized::RefreshFirst { refresh, original };
+    let text = format!("{session:?} {outcome:?} {:?}", session.tokens());
+    assert_eq!(
+        format!("{outcome:?}"),
+        "RefreshFirst { refresh: \"POST https://host.name/api/v2/my/refresh\", original: \"GET https://host.name/api/v2/my/accounts\" }"
+    );
+    for secret in [ACCESS_1, REFRESH_1] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    let step = session
+        .handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL))
+        .unwrap();
+    let ready = session.authorize(api_request(), at(ACCESS_TTL)).unwrap();
+    let text = format!("{session:?} {step:?} {ready:?}");
+    for secret in [ACCESS_1, REFRESH_1, ACCESS_2, REFRESH_2] {
+        assert!(!text.contains(secret), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties
+
+/// A call on the session, with the time that passes before it.
+#[derive(Debug, Clone)]
+enum Call {
+    Authorize {
+        after: u64,
+        with_header: bool,
+    },
+    Refresh {
+        after: u64,
+    },
+    SignOut,
+    Retry {
+        after: u64,
+    },
+    Respond {
+        after: u64,
+        status: u16,
+        retry_after: Option<String>,
+        body: Vec<u8>,
+    },
+}
+
+fn secret_token() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9]{14,24}".prop_map(|s| format!("SECRET{s}"))
+}
+
+fn timestamp() -> impl Strategy<Value = String> {
+    prop_oneof![
+        8 => (0u64..2 * REFRESH_TTL).prop_map(ts),
+        1 => "\\PC{0,30}",
+        1 => Just("2024-02-30T00:00:00Z".to_owned()),
+    ]
+}
+
+fn wire_token() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            9 => secret_token(),
+            1 => Just("x".repeat(20_000)),
+            1 => Just(String::new()),
+        ],
+        timestamp(),
+        timestamp(),
+    )
+        .prop_map(|(token, created, expires)| {
+            json!({"token": token, "createdAt": created, "expiresAt": expires})
+        })
+}
+
+fn body() -> impl Strategy<Value = Vec<u8>> {
+    let pair = || {
+        (wire_token(), wire_token()).prop_map(|(a, r)| json!({"accessToken": a, "refreshToken": r}))
+    };
+    let valid_pair = || {
+        (secret_token(), secret_token(), 0u64..REFRESH_TTL)
+            .prop_map(|(a, r, t)| pair_json(&a, &r, t))
+    };
+    prop_oneof![
+        4 => valid_pair().prop_map(|p| serde_json::to_vec(&p).unwrap()),
+        3 => pair().prop_map(|p| serde_json::to_vec(&p).unwrap()),
+        3 => (valid_pair(), prop_oneof![Just(200u16), Just(202), 0u16..600], "\\PC{0,12}", "\\PC{0,12}")
+            .prop_map(|(p, code, uuid, workflow)| serde_json::to_vec(
+                &json!({"code": code, "data": p, "done": true, "uuid": uuid, "workflow": workflow})
+            ).unwrap()),
+        2 => (valid_pair(), any::<prop::sample::Index>()).prop_map(|(p, cut)| {
+            let text = serde_json::to_vec(&p).unwrap();
+            text[..cut.index(text.len())].to_vec()
+        }),
+        1 => Just(br#"{"accessToken":[],"refreshToken":"x","data":7}"#.to_vec()),
+        1 => Just(br#"{"data":null,"uuid":1}"#.to_vec()),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+        1 => Just(Vec::new()),
+    ]
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        6 => Just(200u16),
+        1 => Just(204),
+        1 => Just(400),
+        2 => Just(401),
+        1 => Just(403),
+        2 => Just(429),
+        1 => Just(500),
+        1 => 100u16..600,
+    ]
+}
+
+fn call() -> impl Strategy<Value = Call> {
+    let after = prop_oneof![3 => 0u64..20, 2 => 0u64..1000, 1 => 0u64..5000];
+    prop_oneof![
+        3 => (after.clone(), any::<bool>())
+            .prop_map(|(after, with_header)| Call::Authorize { after, with_header }),
+        2 => after.clone().prop_map(|after| Call::Refresh { after }),
+        1 => Just(Call::SignOut),
+        1 => after.clone().prop_map(|after| Call::Retry { after }),
+        5 => (
+            after,
+            status(),
+            prop::option::of(prop_oneof!["[0-9]{1,4}", "\\PC{0,20}"]),
+            body(),
+        )
+            .prop_map(|(after, status, retry_after, body)| Call::Respond { after, status, retry_after, body }),
+    ]
+}
+
+/// Every secret-looking string in the calls: none may show in any Debug or Display.
+fn secrets_in(calls: &[Call]) -> Vec<String> {
+    let mut secrets = vec![ACCESS_1.to_owned(), REFRESH_1.to_owned()];
+    for call in calls {
+        if let Call::Respond { body, .. } = call {
+            let text = String::from_utf8_lossy(body);
+            for (i, _) in text.match_indices("SECRET") {
+                let token: String = text[i..]
+                    .chars()
+                    .take_while(char::is_ascii_alphanumeric)
+                    .collect();
+                if token.len() >= 12 {
+                    secrets.push(token);
+                }
+            }
+        }
+    }
+    secrets
+}
+
+fn assert_no_secret(text: &str, secrets: &[String]) {
+    for secret in secrets {
+        assert!(!text.contains(secret.as_str()), "secret leaked: {text}");
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// Arbitrary calls and answers in any order: no panic, every `Err` leaves the session
+    /// `==` a clone taken before, parking round-trips, and no secret is ever shown.
+    #[test]
+    fn arbitrary_calls_never_panic_and_errors_change_nothing(
+        back_office_realm in any::<bool>(),
+        calls in prop::collection::vec(call(), 1..40),
+    ) {
+        let secrets = secrets_in(&calls);
+        let mut session = if back_office_realm { back_office() } else { client() };
+        let mut now = at(0);
+        for call in calls {
+            let before = session.clone();
+            let shown = match call {
+                Call::Authorize { after, with_header } => {
+                    now += Duration::from_secs(after);
+                    let mut request = api_request();
+                    if with_header {
+                        request.headers_mut().insert("authorization", "Basic old".parse().unwrap());
+                    }
+                    match session.authorize(request, now) {
+                        Ok(Authorized::Ready(r)) => {
+                            let tokens = session.tokens().unwrap();
+                            prop_assert_eq!(bearer_of(&r), [tokens.bearer().to_str().unwrap()]);
+                            prop_assert_eq!(&session, &before);
+                            String::new()
+                        }
+                        Ok(other) => {
+                            prop_assert!(session.is_awaiting_response());
+                            format!("{other:?}")
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(&session, &before);
+                            format!("{e:?} {e}")
+                        }
+                    }
+                }
+                Call::Refresh { after } => {
+                    now += Duration::from_secs(after);
+                    match session.refresh(now) {
+                        Ok(r) => {
+                            let body: Value = serde_json::from_slice(r.body()).unwrap();
+                            let refresh = before.tokens().unwrap().refresh().secret().expose().clone();
+                            prop_assert_eq!(body, json!({"refreshToken": refresh}));
+                            String::new()
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(&session, &before);
+                            format!("{e:?} {e}")
+                        }
+                    }
+                }
+                Call::SignOut => match session.sign_out() {
+                    Ok(_) => String::new(),
+                    Err(e) => {
+                        prop_assert_eq!(&session, &before);
+                        format!("{e:?} {e}")
+                    }
+                },
+                Call::Retry { after } => {
+                    now += Duration::from_secs(after);
+                    match session.retry(now) {
+                        Ok(_) => String::new(),
+                        Err(e) => {
+                            prop_assert_eq!(&session, &before);
+                            format!("{e:?} {e}")
+                        }
+                    }
+                }
+                Call::Respond { after, status, retry_after, body } => {
+                    now += Duration::from_secs(after);
+                    let mut response = Response::builder().status(status);
+                    if let Some(value) = retry_after.as_deref().filter(|v| http::HeaderValue::from_str(v).is_ok()) {
+                        response = response.header("retry-after", value);
+                    }
+                    let response = response.body(body).unwrap();
+                    match session.handle_response(&response, now) {
+                        Ok(step) => {
+                            prop_assert_eq!(session.tokens().is_none(), matches!(step, SessionStep::SignedOut { .. } | SessionStep::Ended));
+                            if let Some(current) = session.current_step() {
+                                prop_assert_eq!(&current, &step);
+                            }
+                            format!("{step:?}")
+                        }
+                        Err(e) => {
+                            prop_assert_eq!(&session, &before);
+                            format!("{e:?} {e}")
+                        }
+                    }
+                }
+            };
+            assert_no_secret(&shown, &secrets);
+            assert_no_secret(&format!("{session:?} {:?}", session.current_step()), &secrets);
+            let parked = serde_json::to_string(&session).unwrap();
+            let resumed: Session = serde_json::from_str(&parked).unwrap();
+            prop_assert_eq!(&resumed, &session);
+        }
+    }
+}
