@@ -160,19 +160,30 @@ impl fmt::Display for DisplayTime {
 }
 
 /// A serde error described without any of the input's values: serde_json quotes the
-/// offending string in "invalid type" messages, and that string may be a secret.
+/// offending string in "invalid type" messages, and that string may be a secret. Quoted
+/// text is dropped, escapes (`\"`) included; field names (in backticks) stay.
 pub(crate) fn describe_serde_error(e: &serde_json::Error) -> String {
-    let mut out = String::new();
-    let mut quoted = false;
-    for c in e.to_string().chars() {
-        match (c, quoted) {
-            ('"', false) => quoted = true,
-            ('"', true) => quoted = false,
-            (_, true) => {}
-            (c, false) => out.push(c),
+    let message = e.to_string();
+    let mut out = String::with_capacity(message.len());
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
         }
+        // Skip to the closing quote, stepping over escaped characters.
+        while let Some(q) = chars.next() {
+            match q {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => break,
+                _ => {}
+            }
+        }
+        out.push_str("(value hidden)");
     }
-    out.replace(" ,", ",")
+    out
 }
 
 #[cfg(test)]
@@ -206,9 +217,18 @@ mod tests {
 
     #[test]
     fn serde_descriptions_drop_quoted_values() {
-        let err = serde_json::from_str::<u32>("\"hunter2\"").unwrap_err();
-        let text = describe_serde_error(&err);
-        assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains("invalid type"), "{text}");
+        for secret in [r#""hunter2-secret""#, r#""a\"hunter2-secret""#, r#""\\\"hunter2-secret\\""#] {
+            let err = serde_json::from_str::<u32>(secret).unwrap_err();
+            let text = describe_serde_error(&err);
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.starts_with("invalid type: string (value hidden), expected u32"), "{text}");
+        }
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Named {
+            token: String,
+        }
+        let err = serde_json::from_str::<Named>("{}").unwrap_err();
+        assert!(describe_serde_error(&err).starts_with("missing field `token`"));
     }
 }
