@@ -74,6 +74,9 @@ mod fingerprint;
 mod guard;
 mod input;
 mod secret;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod time;
 mod token;
 mod wire;
