@@ -1455,3 +1455,78 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The crate's own client flow against the simulator: both must agree, with no violation.
+
+/// Drives `SignIn` to the end, answering each step; returns the steps' names.
+fn drive(server: &mut Server, password: &str, new_password: &str, now: SystemTime) -> Vec<String> {
+    use crate::client::{Credentials, Method as M, SignIn, SignInStep};
+    use crate::{DeviceFingerprint, Endpoint};
+
+    let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    let mut request = flow.start().unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..12 {
+        let response = server.handle(&request, now);
+        let step = flow.handle_response(&response, now).unwrap();
+        seen.push(
+            format!("{step:?}")
+                .split([' ', '(', '{'])
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+        request = match step {
+            SignInStep::Credentials { .. } => {
+                let fp = DeviceFingerprint::from_user_agent("sim-test/1.0").unwrap();
+                flow.submit_credentials(Credentials::new(EMAIL, password, fp), now)
+                    .unwrap()
+            }
+            SignInStep::ChooseMethod { methods, .. } => {
+                assert_eq!(methods, [M::Google, M::Sms]);
+                flow.choose_method(M::Sms).unwrap()
+            }
+            SignInStep::Code { method: M::Sms, .. } => {
+                let phone = ClientAccount::new(EMAIL, "").with_sms().phone;
+                let sent = server.last_code_to(&phone).unwrap().to_owned();
+                flow.submit_code(sent).unwrap()
+            }
+            SignInStep::Code { .. } => flow
+                .submit_code(server.google_code(EMAIL, now).unwrap())
+                .unwrap(),
+            SignInStep::PasswordResetRequired { .. } => flow.request_reset_code().unwrap(),
+            SignInStep::ResetCode { .. } => {
+                let sent = server.last_code_to(EMAIL).unwrap().to_owned();
+                flow.reset_password(sent, new_password.to_owned()).unwrap()
+            }
+            SignInStep::PasswordChanged | SignInStep::Done(_) => break,
+            other => panic!("unexpected {other:?}"),
+        };
+    }
+    seen
+}
+
+#[test]
+fn the_crates_sign_in_flow_conforms() {
+    let account = ClientAccount::new(EMAIL, PASSWORD)
+        .with_google()
+        .with_sms()
+        .with_forced_reset();
+    let mut server = server_with(account);
+    let steps = drive(&mut server, PASSWORD, "N3wPassw0rd!", t0());
+    assert_eq!(
+        steps,
+        [
+            "Credentials",
+            "ChooseMethod",
+            "Code",
+            "PasswordResetRequired",
+            "ResetCode",
+            "PasswordChanged"
+        ]
+    );
+    let steps = drive(&mut server, "N3wPassw0rd!", "", t0());
+    assert_eq!(steps, ["Credentials", "ChooseMethod", "Code", "Done"]);
+    assert_eq!(server.violations(), []);
+}
