@@ -77,6 +77,9 @@ mod input;
 mod machine;
 mod secret;
 pub mod session;
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 pub mod time;
 mod token;
 mod wire;

@@ -1,0 +1,764 @@
+//! A sans-IO simulator of the B2Core authentication server, for conformance tests and
+//! examples (feature `sim`).
+//!
+//! [`Server::handle`] takes an `http::Request` and the current time and answers the way
+//! the vendor's pages describe, strictly: every request that a conforming client would
+//! never send (unknown path, wrong method, missing header, body that is not the
+//! documented JSON, unknown `uuid`, a step out of order, a bad `device_fingerprint`, a
+//! missing Bearer header) is answered with an error **and** recorded as a [`Violation`].
+//! What a conforming client may well meet (a wrong password, a wrong code, an expired or
+//! revoked token, a rate limit) is answered the same way but is not a violation.
+//!
+//! The simulator is deterministic: no clock reads (time is the `now` argument), no OS
+//! randomness (uuids, tokens and codes come from a SplitMix64 generator seeded by
+//! [`SimConfig::seed`]), no global state, only ordered maps. Two servers built and driven
+//! the same way answer byte for byte the same.
+//!
+//! # Endpoints
+//!
+//! | request | answer |
+//! |---|---|
+//! | `GET /api/v2/my/signin/wizard` | 200 envelope, workflow `login`, a fresh `uuid` |
+//! | `POST /api/v2/my/signin` | 202 `Terminate` with tokens; 200 `2fa_google_auth`, `2fa_sms_auth`, `2fa`, `reset_password_email`; 400 wrong credentials |
+//! | `POST /api/v2/my/signin/2fa` | 200 `2fa_google_auth` / `2fa_sms_auth`, `data: null` |
+//! | `POST /api/v2/my/2fa/google`, `/api/v2/my/2fa/sms` | 202 `Terminate` with tokens (or 200 `reset_password_email`); 400 wrong code |
+//! | `POST /api/v2/my/signin/password/restore` | 200 envelope, workflow `reset_password_code`, a code by email |
+//! | `POST /api/v2/my/signin/password/reset` | 200 envelope, workflow `login`; the flow ends |
+//! | `POST /api/v2/my/signup/wizard` | 202 envelope, workflow `basic_register_form`, `data.fields: {}` |
+//! | `POST /api/v2/my/signup` | 202 envelope, workflow `login`, `data: {}`; 400 existing email or passwords differ |
+//! | `POST /api/v2/signin` | 200 `{"2faRequired":false, accessToken, refreshToken}` or `{"2faRequired":true,"2faDetails":{..}}` |
+//! | `POST /api/v2/2fa/confirm` | 200 `{accessToken, refreshToken}`; 400 wrong code; 401 expired, used or unknown 2FA token |
+//! | `POST /api/v2/refresh`, `/api/v2/my/refresh` | 200 `{accessToken, refreshToken}`, the old pair revoked; 401 unknown, expired or revoked |
+//! | `POST /api/v2/signout`, `/api/v2/my/signout` | 200 (empty body), the pair revoked; 401 unknown, expired or revoked |
+//!
+//! The rate limits are in the `limits` table of the assumptions below; a refused request
+//! is answered 429 with `Retry-After: <seconds>`.
+//!
+//! # Assumptions
+//!
+//! The pages do not publish everything. Where they are silent, the simulator assumes:
+//!
+//! - **Forced reset bodies and workflows** (same field names as `wire::inferred`, but
+//!   written separately here): `restore` takes `{"uuid"}` at the step after
+//!   `reset_password_email` (again to resend), emails a six-digit code to the account's
+//!   email and answers `{"code":200,"data":null,"done":false,"uuid":..,"workflow":"reset_password_code"}`.
+//!   `reset` takes `{"uuid","code","password","password_confirmation"}`, sets the
+//!   password, clears the force flag and answers `{"code":200,"data":null,"done":false,
+//!   "uuid":..,"workflow":"login"}`; the uuid then dies and the client signs in again with
+//!   a new wizard. A wrong code, differing passwords or an empty password: 400, the flow
+//!   stays. The answer to `reset_password_email` itself carries `data: null`.
+//! - **Forced reset with 2FA**: following the vendor's how-to ("the client signs in (2FA
+//!   if enabled), verifies the email, sets a new password"), an account with 2FA and a
+//!   forced reset first passes 2FA; the correct code then answers `reset_password_email`
+//!   instead of `Terminate`.
+//! - **Error body**: `{"error":{"code":<HTTP status>,"details":[{"issue":"<text>"}]}}`,
+//!   `Content-Type: application/json`, for every 4xx and 5xx. The issue texts never
+//!   contain a password, code or token.
+//! - **Status codes**: wrong credentials, wrong codes, differing passwords, an existing
+//!   email, a refused reCAPTCHA: 400. Expired/used/unknown 2FA token, unknown/expired/
+//!   revoked refresh or access token: 401. Violations: unknown path 404; wrong method 405
+//!   with `Allow`; body over 64 KiB 413; missing Bearer header 401; everything else 400.
+//! - **429**: status 429, `Retry-After` in whole seconds (at least 1), error body. Client
+//!   sign-in: the 6th attempt within 60 s starts a 10-minute block (`Retry-After: 600`,
+//!   then the remaining seconds); a refused attempt is not counted and does not extend
+//!   the block. Back Office sign-in (5), 2FA confirm (3), refresh (5): a sliding 60-second
+//!   window, `Retry-After` is the time until the oldest attempt leaves it (the pages say
+//!   only "a certain period"). Counted per: client and staff sign-in per account email
+//!   (ASCII case-insensitive, also for emails with no account); 2FA confirm per staff
+//!   account; refresh per session (the chain of pairs that one sign-in started, so
+//!   rotating does not reset it). Every well-formed attempt counts, successful or not;
+//!   violations do not. A 429 is never a violation.
+//! - **Sessions**: client refresh `POST /api/v2/my/refresh` takes `{"refreshToken"}` like
+//!   the Back Office and answers the bare pair `{"accessToken","refreshToken"}` (not an
+//!   envelope). Sign-out of both realms takes only `Authorization: Bearer <access>` (a
+//!   body is ignored) and answers 200 with an empty body. A token is valid strictly before
+//!   its `expiresAt`. Tokens of one realm are unknown to the other.
+//! - **Revocation**: a refresh revokes the old access **and** refresh token; a sign-out
+//!   revokes the access and refresh token of that pair. Other sessions of the same
+//!   account are untouched, and a password reset does not revoke anything.
+//!   [`Server::is_revoked`] is true only for tokens revoked this way (not for expired or
+//!   never-issued ones).
+//! - **Headers**: the sign-in page shows `Accept: application/json` and `Content-Type:
+//!   application/json` on every wizard request; the simulator requires both on every
+//!   client wizard request (sign-in, 2FA, restore/reset and, though its page's curl omits
+//!   them, sign-up). `Accept` may list other types; `Content-Type` may carry parameters.
+//!   Back Office, refresh and sign-out requests are not checked for them (their pages
+//!   show none).
+//! - **Bodies**: must be a JSON object with exactly the documented fields (unknown fields
+//!   are violations: the simulator exists to catch a misspelt name), required fields
+//!   present, every field of its documented type. A query string is a violation.
+//!   Sign-up `addresses` is an object of `{"country_code": string}` keyed `"0"`, `"1"`, ...
+//!   as the page shows; `info` holds optional `familyName` / `givenName` strings.
+//! - **Fingerprint**: standard padded Base64 of a JSON object with a string
+//!   `user_agent`. Note the sign-up page's own example (`"dwqdnNFJ..."`) is not valid
+//!   Base64 and is refused as a violation.
+//! - **Wizard data**: `is_qr_available` and `is_password_recovery_available` are
+//!   `false` (QR sign-in and voluntary recovery are not simulated). For workflows
+//!   `2fa_google_auth` / `2fa_sms_auth` after credentials, `data` is `{"accessToken":null,
+//!   "refreshToken":null,"tfaProviders":[<that method>]}`; for `2fa`, both methods.
+//!   `localizedCaption` is `Google Authenticator` / `SMS`.
+//! - **uuids**: a uuid belongs to one flow (sign-in or sign-up) and dies when it ends
+//!   (`Terminate`, a completed reset, a completed sign-up); using it again is a
+//!   violation. The sign-up wizard answers `done: true` and `code: 202` as its page shows,
+//!   yet the uuid stays open for `POST /api/v2/my/signup`.
+//! - **2FA codes**: SMS and email codes do not expire within their flow; a new one
+//!   replaces the old. Google codes are six digits per 30-second period, derived from a
+//!   per-account secret (not RFC 6238: no HMAC in the allowed dependencies); the current
+//!   and the previous period's codes are accepted. Client 2FA code attempts have no
+//!   documented limit and none is applied.
+//! - **reCAPTCHA**: only sign-in checks it. When required, a missing `recaptchaResponse`
+//!   is a violation (the wizard announced it), a different one is a 400 refusal.
+//! - **Accounts**: a signed-up client has no 2FA and no phone. Adding an account with
+//!   an existing email replaces it. Back Office 2FA tokens are uuid-shaped, as on the
+//!   page, and live [`SimConfig::tfa_token_lifetime`].
+//! - **Paths**: exactly as documented, from the root (a base URI with a path prefix is
+//!   not simulated). The scheme and host of the request URI are ignored.
+//!
+//! # Example: the crate's own sign-in flow against the simulator
+//!
+//! ```
+//! use std::time::{Duration, UNIX_EPOCH};
+//! use b2core_auth::client::{Credentials, SignIn, SignInStep};
+//! use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+//! use b2core_auth::{DeviceFingerprint, Endpoint};
+//!
+//! let mut server = Server::new(SimConfig::default());
+//! server.add_client(ClientAccount::new("username@example.com", "QAzqw123!").with_google());
+//! let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+//!
+//! let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+//! let mut request = flow.start().unwrap();
+//! let tokens = loop {
+//!     let response = server.handle(&request, now);
+//!     request = match flow.handle_response(&response, now).unwrap() {
+//!         SignInStep::Credentials { .. } => {
+//!             let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+//!             let creds = Credentials::new("username@example.com", "QAzqw123!", fp);
+//!             flow.submit_credentials(creds, now).unwrap()
+//!         }
+//!         SignInStep::Code { .. } => {
+//!             let code = server.google_code("username@example.com", now).unwrap();
+//!             flow.submit_code(code).unwrap()
+//!         }
+//!         SignInStep::Done(tokens) => break tokens,
+//!         other => panic!("unexpected step {other:?}"),
+//!     };
+//! };
+//! assert_eq!(tokens.access().expires_at(), now + Duration::from_secs(15 * 60));
+//! assert!(server.violations().is_empty());
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+mod accounts;
+mod client;
+mod limits;
+mod requests;
+mod rng;
+mod staff;
+mod tokens;
+
+#[cfg(test)]
+mod tests;
+
+pub use accounts::{ClientAccount, StaffAccount};
+
+use accounts::{email_key, ClientRecord, StaffRecord};
+use limits::Limiter;
+use rng::Rng;
+
+/// The largest request body read; larger ones are a violation (413).
+const MAX_BODY: usize = 64 * 1024;
+/// The longest path kept in a [`Violation::request`].
+const MAX_LABEL_PATH: usize = 200;
+
+/// Lifetimes and the seed of a [`Server`].
+///
+/// ```
+/// use std::time::Duration;
+/// use b2core_auth::sim::SimConfig;
+///
+/// let config = SimConfig { seed: 42, ..SimConfig::default() };
+/// assert_eq!(config.access_lifetime, Duration::from_secs(15 * 60));
+/// assert_eq!(config.refresh_lifetime, Duration::from_secs(60 * 60));
+/// assert_eq!(config.tfa_token_lifetime, Duration::from_secs(5 * 60));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// How long an access token lives (default 15 minutes, as the page's example).
+    pub access_lifetime: Duration,
+    /// How long a refresh token lives (default 1 hour, as the page's example).
+    pub refresh_lifetime: Duration,
+    /// How long a Back Office 2FA token lives (default 5 minutes).
+    pub tfa_token_lifetime: Duration,
+    /// The seed of the generator of uuids, tokens and codes.
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            access_lifetime: Duration::from_secs(15 * 60),
+            refresh_lifetime: Duration::from_secs(60 * 60),
+            tfa_token_lifetime: Duration::from_secs(5 * 60),
+            seed: 0x5EED_B2C0_4E00_0001,
+        }
+    }
+}
+
+/// Where a code was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Channel {
+    /// By SMS, to a client's phone.
+    Sms,
+    /// By email: Back Office 2FA codes and client password-reset codes.
+    Email,
+}
+
+/// A code the server sent, as the simulated phone or mailbox received it.
+///
+/// `Debug` never shows the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SentCode {
+    /// SMS or email.
+    pub channel: Channel,
+    /// The phone number or email address.
+    pub to: String,
+    /// The code itself (six digits).
+    pub code: String,
+}
+
+impl fmt::Debug for SentCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentCode")
+            .field("channel", &self.channel)
+            .field("to", &self.to)
+            .field("code", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A request a conforming client would never send, and why it was refused.
+///
+/// The reason names fields and steps, never their secret values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Method and path, e.g. `POST /api/v2/my/signin`.
+    pub request: String,
+    /// What was wrong with it.
+    pub reason: String,
+}
+
+/// The simulated B2Core authentication server. See the [module docs](self) for the
+/// endpoints and every assumption beyond the vendor's pages.
+///
+/// `Debug` shows counts only: no password, token or code.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+///
+/// let mut server = Server::new(SimConfig::default());
+/// server.add_client(ClientAccount::new("username@example.com", "QAzqw123!"));
+/// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
+///
+/// let wizard = http::Request::get("https://host.name/api/v2/my/signin/wizard")
+///     .header("Accept", "application/json")
+///     .header("Content-Type", "application/json")
+///     .body(Vec::new())
+///     .unwrap();
+/// let response = server.handle(&wizard, now);
+/// assert_eq!(response.status(), 200);
+/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// assert_eq!(body["workflow"], "login");
+///
+/// let sign_in = serde_json::json!({
+///     "uuid": body["uuid"],
+///     "email": "username@example.com",
+///     "password": "QAzqw123!",
+///     "device_fingerprint": "eyJ1c2VyX2FnZW50IjoiY3VybCJ9", // {"user_agent":"curl"}
+/// });
+/// let request = http::Request::post("https://host.name/api/v2/my/signin")
+///     .header("Accept", "application/json")
+///     .header("Content-Type", "application/json")
+///     .body(serde_json::to_vec(&sign_in).unwrap())
+///     .unwrap();
+/// let response = server.handle(&request, now);
+/// assert_eq!(response.status(), 202);
+/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// assert_eq!(body["workflow"], "Terminate");
+/// assert_eq!(body["data"]["accessToken"]["expiresAt"], "2024-04-22T11:22:24+00:00");
+/// assert!(server.violations().is_empty());
+/// ```
+#[derive(Clone)]
+pub struct Server {
+    config: SimConfig,
+    rng: Rng,
+    recaptcha: Option<String>,
+    next_account_id: u64,
+    clients: BTreeMap<String, ClientRecord>,
+    staff: BTreeMap<String, StaffRecord>,
+    /// Open wizard flows by uuid.
+    flows: BTreeMap<String, client::Flow>,
+    /// Uuids whose flow ended (for a clearer violation reason).
+    ended_flows: BTreeSet<String>,
+    /// Back Office 2FA tokens.
+    staff_2fa: BTreeMap<String, staff::Pending>,
+    sessions: tokens::Sessions,
+    client_sign_in_limits: BTreeMap<String, Limiter>,
+    staff_sign_in_limits: BTreeMap<String, Limiter>,
+    staff_confirm_limits: BTreeMap<String, Limiter>,
+    violations: Vec<Violation>,
+    outbox: Vec<SentCode>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.config)
+            .field("recaptcha_required", &self.recaptcha.is_some())
+            .field("clients", &self.clients.len())
+            .field("staff", &self.staff.len())
+            .field("open_flows", &self.flows.len())
+            .field("sessions", &self.sessions.len())
+            .field("violations", &self.violations)
+            .field("outbox", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A server with no accounts and reCAPTCHA off.
+    pub fn new(config: SimConfig) -> Self {
+        Self {
+            rng: Rng::new(config.seed),
+            config,
+            recaptcha: None,
+            next_account_id: 1,
+            clients: BTreeMap::new(),
+            staff: BTreeMap::new(),
+            flows: BTreeMap::new(),
+            ended_flows: BTreeSet::new(),
+            staff_2fa: BTreeMap::new(),
+            sessions: tokens::Sessions::default(),
+            client_sign_in_limits: BTreeMap::new(),
+            staff_sign_in_limits: BTreeMap::new(),
+            staff_confirm_limits: BTreeMap::new(),
+            violations: Vec::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// Adds a client account (replacing one with the same email, ASCII case-insensitive).
+    /// Each gets its own Google Authenticator secret from the seeded generator.
+    pub fn add_client(&mut self, account: ClientAccount) {
+        let id = self.next_id();
+        let google_secret = self.rng.next_u64();
+        self.clients.insert(
+            email_key(&account.email),
+            ClientRecord {
+                account,
+                id,
+                google_secret,
+            },
+        );
+    }
+
+    /// Adds a Back Office account (replacing one with the same email).
+    pub fn add_staff(&mut self, account: StaffAccount) {
+        let id = self.next_id();
+        self.staff
+            .insert(email_key(&account.email), StaffRecord { account, id });
+    }
+
+    /// Turns reCAPTCHA on: the sign-in wizard then says `recaptcha.enabled: true`, and
+    /// client sign-in needs `recaptchaResponse` equal to `accepted_response`.
+    pub fn require_recaptcha(&mut self, accepted_response: &str) {
+        self.recaptcha = Some(accepted_response.to_owned());
+    }
+
+    /// Answers one request at `now`. Never panics; the status is always a valid HTTP
+    /// status, and every violation is also recorded in [`Server::violations`].
+    pub fn handle(&mut self, request: &Request<Vec<u8>>, now: SystemTime) -> Response<Vec<u8>> {
+        match self.dispatch(request, now) {
+            Ok(reply) => reply.into_response(),
+            Err(fail) => {
+                if let Fail::Violation { reason, .. } = &fail {
+                    self.violations.push(Violation {
+                        request: label(request),
+                        reason: reason.clone(),
+                    });
+                }
+                fail.into_response()
+            }
+        }
+    }
+
+    /// Every violation so far, oldest first.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Every code sent so far, oldest first: SMS codes of client sign-in, email codes of
+    /// Back Office 2FA and of client password resets.
+    pub fn outbox(&self) -> &[SentCode] {
+        &self.outbox
+    }
+
+    /// The last code sent to a phone number or email address (compared exactly).
+    pub fn last_code_to(&self, to: &str) -> Option<&str> {
+        self.outbox
+            .iter()
+            .rev()
+            .find(|sent| sent.to == to)
+            .map(|sent| sent.code.as_str())
+    }
+
+    /// The Google Authenticator code of a client account at `now` (six digits, a new one
+    /// every 30 seconds of Unix time), or `None` if there is no such client or its Google
+    /// 2FA is off.
+    pub fn google_code(&self, email: &str, now: SystemTime) -> Option<String> {
+        let record = self.clients.get(&email_key(email))?;
+        record
+            .account
+            .google
+            .then(|| accounts::google_code(record.google_secret, accounts::google_period(now)))
+    }
+
+    /// True if `token` (access or refresh) was issued and then revoked by a refresh or a
+    /// sign-out. Expired and never-issued tokens are not "revoked".
+    pub fn is_revoked(&self, token: &str) -> bool {
+        self.sessions.is_revoked(token)
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_account_id;
+        self.next_account_id = self.next_account_id.wrapping_add(1);
+        id
+    }
+
+    fn send_code(&mut self, channel: Channel, to: &str) -> String {
+        let code = self.rng.code();
+        self.outbox.push(SentCode {
+            channel,
+            to: to.to_owned(),
+            code: code.clone(),
+        });
+        code
+    }
+
+    fn dispatch(&mut self, request: &Request<Vec<u8>>, now: SystemTime) -> Outcome {
+        let path = request.uri().path();
+        let Some(&(_, ref method, route)) = ROUTES.iter().find(|(p, _, _)| *p == path) else {
+            return Err(Fail::violation(404, "no such endpoint"));
+        };
+        if request.method() != method {
+            return Err(Fail::Violation {
+                status: 405,
+                reason: format!("method not allowed here; the page documents {method}"),
+                allow: Some(method.as_str()),
+            });
+        }
+        if request.uri().query().is_some() {
+            return Err(Fail::violation(400, "unexpected query string"));
+        }
+        if request.body().len() > MAX_BODY {
+            return Err(Fail::violation(413, "body larger than 64 KiB"));
+        }
+        if route.is_client_wizard() {
+            check_wizard_headers(request)?;
+        }
+        let body = request.body();
+        match route {
+            Route::SignInWizard => Ok(self.sign_in_wizard()),
+            Route::SignIn => self.sign_in(decode(body)?, now),
+            Route::ChooseMethod => self.choose_method(decode(body)?),
+            Route::CodeGoogle => self.submit_code(client::Method::Google, decode(body)?, now),
+            Route::CodeSms => self.submit_code(client::Method::Sms, decode(body)?, now),
+            Route::Restore => self.restore(decode(body)?),
+            Route::Reset => self.reset(decode(body)?),
+            Route::SignUpWizard => self.sign_up_wizard(decode(body)?),
+            Route::SignUp => self.sign_up(decode(body)?),
+            Route::StaffSignIn => self.staff_sign_in(decode(body)?, now),
+            Route::StaffConfirm => self.staff_confirm(decode(body)?, now),
+            Route::StaffRefresh => self.refresh(tokens::Realm::Staff, decode(body)?, now),
+            Route::ClientRefresh => self.refresh(tokens::Realm::Client, decode(body)?, now),
+            Route::StaffSignOut => self.sign_out(tokens::Realm::Staff, request, now),
+            Route::ClientSignOut => self.sign_out(tokens::Realm::Client, request, now),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Route {
+    SignInWizard,
+    SignIn,
+    ChooseMethod,
+    CodeGoogle,
+    CodeSms,
+    Restore,
+    Reset,
+    SignUpWizard,
+    SignUp,
+    StaffSignIn,
+    StaffConfirm,
+    StaffRefresh,
+    ClientRefresh,
+    StaffSignOut,
+    ClientSignOut,
+}
+
+impl Route {
+    fn is_client_wizard(self) -> bool {
+        matches!(
+            self,
+            Self::SignInWizard
+                | Self::SignIn
+                | Self::ChooseMethod
+                | Self::CodeGoogle
+                | Self::CodeSms
+                | Self::Restore
+                | Self::Reset
+                | Self::SignUpWizard
+                | Self::SignUp
+        )
+    }
+}
+
+/// Every documented path, its one method, and what answers it.
+const ROUTES: &[(&str, Method, Route)] = &[
+    ("/api/v2/my/signin/wizard", Method::GET, Route::SignInWizard),
+    ("/api/v2/my/signin", Method::POST, Route::SignIn),
+    ("/api/v2/my/signin/2fa", Method::POST, Route::ChooseMethod),
+    ("/api/v2/my/2fa/google", Method::POST, Route::CodeGoogle),
+    ("/api/v2/my/2fa/sms", Method::POST, Route::CodeSms),
+    (
+        "/api/v2/my/signin/password/restore",
+        Method::POST,
+        Route::Restore,
+    ),
+    (
+        "/api/v2/my/signin/password/reset",
+        Method::POST,
+        Route::Reset,
+    ),
+    (
+        "/api/v2/my/signup/wizard",
+        Method::POST,
+        Route::SignUpWizard,
+    ),
+    ("/api/v2/my/signup", Method::POST, Route::SignUp),
+    ("/api/v2/signin", Method::POST, Route::StaffSignIn),
+    ("/api/v2/2fa/confirm", Method::POST, Route::StaffConfirm),
+    ("/api/v2/refresh", Method::POST, Route::StaffRefresh),
+    ("/api/v2/my/refresh", Method::POST, Route::ClientRefresh),
+    ("/api/v2/signout", Method::POST, Route::StaffSignOut),
+    ("/api/v2/my/signout", Method::POST, Route::ClientSignOut),
+];
+
+/// `METHOD /path`, the path cut to a sane length.
+fn label(request: &Request<Vec<u8>>) -> String {
+    let path: String = request.uri().path().chars().take(MAX_LABEL_PATH).collect();
+    format!("{} {}", request.method(), path)
+}
+
+/// The sign-in page's headers: `Accept` listing `application/json`, `Content-Type` of
+/// `application/json` (parameters allowed).
+fn check_wizard_headers(request: &Request<Vec<u8>>) -> Result<(), Fail> {
+    let media = |v: &str| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+    };
+    let accepts = request
+        .headers()
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(media));
+    if !accepts {
+        return Err(Fail::violation(
+            400,
+            "missing header `Accept: application/json`",
+        ));
+    }
+    let mut content_types = request.headers().get_all(CONTENT_TYPE).iter();
+    let ok = match (content_types.next(), content_types.next()) {
+        (Some(v), None) => v.to_str().map(media).unwrap_or(false),
+        _ => false,
+    };
+    if !ok {
+        return Err(Fail::violation(
+            400,
+            "missing header `Content-Type: application/json`",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a body as the simulator's own struct: it must be a JSON object with the
+/// documented fields. The reason never quotes a value from the body.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|_| Fail::violation(400, "body is not JSON"))?;
+    if !value.is_object() {
+        return Err(Fail::violation(400, "body is not a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| Fail::violation(400, describe(&e)))
+}
+
+/// A serde error as text that names fields but never echoes a value.
+fn describe(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" at line ").next().unwrap_or("");
+    if text.starts_with("missing field")
+        || text.starts_with("unknown field")
+        || text.starts_with("duplicate field")
+    {
+        // These quote only field names (ours or the client's key).
+        let mut text = text.to_owned();
+        text.truncate(300);
+        return text;
+    }
+    // `invalid type: string "hunter2", expected ...`: keep only what was expected.
+    match text.split_once(", expected ") {
+        Some((_, expected)) => format!("a field has the wrong type (expected {expected})"),
+        None => "body does not have the documented shape".to_owned(),
+    }
+}
+
+/// What a handler answers on success.
+pub(crate) struct Reply {
+    status: u16,
+    body: Option<Value>,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+        }
+    }
+
+    pub(crate) fn empty(status: u16) -> Self {
+        Self { status, body: None }
+    }
+
+    /// The wizard envelope, with the HTTP status equal to `code`.
+    pub(crate) fn envelope(code: u16, data: Value, done: bool, uuid: &str, workflow: &str) -> Self {
+        Self::json(
+            code,
+            json!({
+                "code": code,
+                "data": data,
+                "done": done,
+                "uuid": uuid,
+                "workflow": workflow,
+            }),
+        )
+    }
+
+    fn into_response(self) -> Response<Vec<u8>> {
+        match self.body {
+            Some(body) => json_response(self.status, &body),
+            None => {
+                let mut response = Response::new(Vec::new());
+                *response.status_mut() = status(self.status);
+                response
+            }
+        }
+    }
+}
+
+/// Why a handler refused.
+#[derive(Debug)]
+pub(crate) enum Fail {
+    /// A request a conforming client never sends: answered and recorded.
+    Violation {
+        status: u16,
+        reason: String,
+        allow: Option<&'static str>,
+    },
+    /// An expected refusal (wrong password, code, expired token).
+    Refused { status: u16, issue: &'static str },
+    /// Rate limited: 429 with `Retry-After`.
+    Limited { retry_after: u64 },
+    /// The simulator cannot answer (a `now` outside what timestamps can express).
+    Internal { issue: &'static str },
+}
+
+pub(crate) type Outcome = Result<Reply, Fail>;
+
+impl Fail {
+    pub(crate) fn violation(status: u16, reason: impl Into<String>) -> Self {
+        Self::Violation {
+            status,
+            reason: reason.into(),
+            allow: None,
+        }
+    }
+
+    pub(crate) fn refused(status: u16, issue: &'static str) -> Self {
+        Self::Refused { status, issue }
+    }
+
+    fn into_response(self) -> Response<Vec<u8>> {
+        match self {
+            Self::Violation {
+                status,
+                reason,
+                allow,
+            } => {
+                let mut response = error_response(status, &reason);
+                if let Some(allow) = allow {
+                    response
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static(allow));
+                }
+                response
+            }
+            Self::Refused { status, issue } => error_response(status, issue),
+            Self::Limited { retry_after } => {
+                let issue = format!("too many attempts; retry in {retry_after} seconds");
+                let mut response = error_response(429, &issue);
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+            }
+            Self::Internal { issue } => error_response(500, issue),
+        }
+    }
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn json_response(code: u16, body: &Value) -> Response<Vec<u8>> {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut response = Response::new(bytes);
+    *response.status_mut() = status(code);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
+    json_response(
+        code,
+        &json!({"error": {"code": code, "details": [{"issue": issue}]}}),
+    )
+}
