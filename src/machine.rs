@@ -113,6 +113,14 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
+    /// The current state or, while a rate limit is waited out, the awaiting state that
+    /// `retry` will send again.
+    pub(crate) fn latest_state(&self) -> &P {
+        match &self.phase {
+            Phase::At(state) | Phase::Waiting { resume: state, .. } => state,
+        }
+    }
+
     pub(crate) fn is_awaiting_response(&self) -> bool {
         self.state().is_some_and(|s| s.awaiting().is_some())
     }
