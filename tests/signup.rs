@@ -287,6 +287,20 @@ fn wizard_fields_are_handed_over_as_sent() {
         }
     );
     assert_eq!(flow.uuid(), Some("u-2"));
+
+    // No fields at all (absent, null) is an empty form, `{}` as in the page's example.
+    for data in [r#""data":{"fields":null},"#, r#""data":null,"#, ""] {
+        let mut flow = SignUp::new(endpoint());
+        let _ = flow.start(URL, None).unwrap();
+        let body = format!(
+            r#"{{"code":202,{data}"done":true,"uuid":"{UUID}","workflow":"basic_register_form"}}"#
+        );
+        assert_eq!(
+            flow.handle_response(&resp(202, &body), t0()).unwrap(),
+            form_step(),
+            "{body}"
+        );
+    }
 }
 
 #[test]
@@ -711,7 +725,6 @@ fn secrets_stay_out_of_debug_but_the_parked_form_keeps_them() {
     let parked = serde_json::to_string(&flow).unwrap();
     assert!(parked.contains(PASSWORD) && parked.contains(RECAPTCHA));
     assert_eq!(serde_json::from_str::<SignUp>(&parked).unwrap(), flow);
-    let mut flow = flow;
     let step = flow
         .handle_response(&resp(202, SIGNUP_TOKENS), t0())
         .unwrap();

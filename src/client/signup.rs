@@ -160,10 +160,11 @@ impl SignUpForm {
     }
 
     fn to_wire<'a>(&'a self, uuid: &'a str) -> wire::SignUpRequest<'a> {
-        let info = (self.given_name.is_some() || self.family_name.is_some()).then(|| wire::Info {
-            family_name: self.family_name.as_deref(),
-            given_name: self.given_name.as_deref(),
-        });
+        let info =
+            (self.given_name.is_some() || self.family_name.is_some()).then_some(wire::Info {
+                family_name: self.family_name.as_deref(),
+                given_name: self.given_name.as_deref(),
+            });
         wire::SignUpRequest {
             uuid,
             email: &self.email,
@@ -301,13 +302,13 @@ fn check_done(step: &'static str, status: u16, done: bool) -> Result<(), Error> 
     }
 }
 
-/// `data.fields`, or `{}` when the server sent none.
+/// `data.fields`, `None` when absent or `null`.
 fn form_fields(
     step: &'static str,
     envelope: &wire::Envelope<'_>,
 ) -> Result<Option<serde_json::Value>, Error> {
     let data: wire::SignUpWizardData = envelope::data(step, envelope)?;
-    Ok(data.fields.filter(|f| !f.is_null()))
+    Ok(data.fields)
 }
 
 impl Protocol for State {
