@@ -138,12 +138,11 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
-    /// The current state or, while waiting out a rate limit, the awaiting state that
-    /// [`Driver::retry`] will send again (what the flow holds, whatever the phase).
-    pub(crate) fn state_or_resume(&self) -> &P {
+    /// The current state or, while a rate limit is waited out, the awaiting state that
+    /// `retry` will send again (what the flow holds, whatever the phase).
+    pub(crate) fn latest_state(&self) -> &P {
         match &self.phase {
-            Phase::At(state) => state,
-            Phase::Waiting { resume, .. } => resume,
+            Phase::At(state) | Phase::Waiting { resume: state, .. } => state,
         }
     }
 

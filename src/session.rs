@@ -427,7 +427,7 @@ impl Session {
 
     /// The realm: it decides the paths.
     pub fn realm(&self) -> Realm {
-        self.driver.state_or_resume().realm
+        self.driver.latest_state().realm
     }
 
     /// The host this session talks to.
@@ -438,7 +438,7 @@ impl Session {
     /// The current tokens; `None` once signed out or ended. (While a refresh is
     /// outstanding these are still the old ones.)
     pub fn tokens(&self) -> Option<&TokenPair> {
-        self.driver.state_or_resume().tokens()
+        self.driver.latest_state().tokens()
     }
 
     /// The refresh counter (5 a minute, plus any block a 429 announced).
@@ -503,7 +503,7 @@ impl Session {
     /// Decides, on `&self`, what `call` at `now` does: use the current tokens, or move to
     /// awaiting a refresh (always when `force`, else when the access token needs one).
     fn plan(&self, call: &'static str, now: SystemTime, force: bool) -> Result<Plan<'_>, Error> {
-        let current = self.driver.state_or_resume();
+        let current = self.driver.latest_state();
         match &current.stage {
             Stage::SignedOut { .. } | Stage::Ended => Err(Error::SessionEnded),
             Stage::Active(tokens) if force || self.needs_refresh(tokens, now) => {
@@ -538,7 +538,7 @@ impl Session {
     /// token>` and no body. Allowed whenever the session is active, even with expired
     /// tokens (the server then answers 401, reported as `already_revoked`).
     pub fn sign_out(&mut self) -> Result<Request<Vec<u8>>, Error> {
-        let current = self.driver.state_or_resume();
+        let current = self.driver.latest_state();
         let next = match &current.stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
             Stage::Active(tokens) => current.at(Stage::AwaitSignOut(tokens.clone())),
@@ -556,7 +556,7 @@ impl Session {
     /// With nothing outstanding: [`Error::OutOfOrder`] on an active session,
     /// [`Error::SessionEnded`] on a signed-out or ended one.
     pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        match &self.driver.state_or_resume().stage {
+        match &self.driver.latest_state().stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
             Stage::AwaitRefresh(tokens) if tokens.refresh().is_expired(now) => {
                 return Err(Error::SessionEnded)

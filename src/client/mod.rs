@@ -2,5 +2,7 @@
 //! password reset) and the sign-up wizard.
 
 pub mod signin;
+pub mod signup;
 
 pub use signin::{Credentials, Method, SignIn, SignInStep, WizardOptions};
+pub use signup::{SignUp, SignUpForm, SignUpStep};

@@ -145,7 +145,8 @@ pub(crate) struct SignUpWizardData {
     pub fields: Option<serde_json::Value>,
 }
 
-/// `POST /api/v2/my/signup`.
+/// `POST /api/v2/my/signup`. Only `uuid`, `email`, `password`, `password_confirmation` and
+/// `device_fingerprint` are required by the page; the others are left out when empty.
 #[derive(Debug, Serialize)]
 pub(crate) struct SignUpRequest<'a> {
     pub uuid: &'a str,
@@ -153,11 +154,34 @@ pub(crate) struct SignUpRequest<'a> {
     pub password: &'a str,
     pub password_confirmation: &'a str,
     pub device_fingerprint: &'a str,
-    /// Keyed "0", "1", ... in order, as the page shows.
-    pub addresses: std::collections::BTreeMap<String, Address<'a>>,
-    pub info: Info<'a>,
+    #[serde(skip_serializing_if = "Addresses::is_empty")]
+    pub addresses: Addresses<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<Info<'a>>,
     #[serde(rename = "recaptchaResponse", skip_serializing_if = "Option::is_none")]
     pub recaptcha_response: Option<&'a str>,
+}
+
+/// `addresses`: an object keyed "0", "1", ... as the page shows, one `{country_code}` per
+/// country code, written in the order given (a `BTreeMap` would write "10" before "2").
+#[derive(Debug)]
+pub(crate) struct Addresses<'a>(pub &'a [String]);
+
+impl Addresses<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Addresses<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (index, country_code) in self.0.iter().enumerate() {
+            map.serialize_entry(&index.to_string(), &Address { country_code })?;
+        }
+        map.end()
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -167,10 +191,20 @@ pub(crate) struct Address<'a> {
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Info<'a> {
-    #[serde(rename = "familyName")]
-    pub family_name: &'a str,
-    #[serde(rename = "givenName")]
-    pub given_name: &'a str,
+    #[serde(rename = "familyName", skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<&'a str>,
+    #[serde(rename = "givenName", skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<&'a str>,
+}
+
+/// `data` of the sign-up answer: the tokens (as in sign-in) when the client is signed in,
+/// nothing (`{}`) when the client must sign in.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SignUpData {
+    #[serde(rename = "accessToken")]
+    pub access_token: Option<Token>,
+    #[serde(rename = "refreshToken")]
+    pub refresh_token: Option<Token>,
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,623 @@
+//! The client sign-up wizard (`spec/client-signup.txt`):
+//!
+//! 1. `POST /api/v2/my/signup/wizard` — [`SignUp::start`] with the registration-link
+//!    template and an optional referral code; the answer gives the flow its `uuid` and the
+//!    form to show, [`SignUpStep::Form`]. (The page's example answers `202` with
+//!    `done: true`: that only says the wizard is initialized, sign-up is not over.)
+//! 2. `POST /api/v2/my/signup` — [`SignUp::submit`] with the filled-in [`SignUpForm`]; the
+//!    answer leads to [`SignUpStep::Done`] (tokens), [`SignUpStep::SignInRequired`] (done,
+//!    no tokens: the page's own example), [`SignUpStep::Next`] (a confirmation step this
+//!    crate does not drive) or back to [`SignUpStep::Form`] with the server's refusal.
+//!
+//! The page documents no attempt limit for sign-up, so no client-side guard counts
+//! attempts; a server's 429 still gives [`SignUpStep::RetryAt`].
+//!
+//! Every call returns the one request to send; every response goes to
+//! [`SignUp::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+
+use std::time::SystemTime;
+
+use http::{Request, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::Endpoint;
+use crate::envelope;
+use crate::error::{ApiError, Error};
+use crate::fingerprint::DeviceFingerprint;
+use crate::guard::AttemptGuard;
+use crate::input;
+use crate::machine::{Advance, Driver, Protocol};
+use crate::secret::Secret;
+use crate::token::TokenPair;
+use crate::wire;
+
+const WIZARD: &str = "/api/v2/my/signup/wizard";
+const SIGN_UP: &str = "/api/v2/my/signup";
+
+/// What the client types on the registration form.
+///
+/// `email`, the password twice and the device fingerprint are required; country codes
+/// (sent as `addresses`), the names (sent as `info`) and the reCAPTCHA response are sent
+/// only when given. `Debug` shows neither the passwords, the fingerprint nor the
+/// reCAPTCHA response.
+///
+/// ```
+/// use b2core_auth::{client::SignUpForm, DeviceFingerprint};
+///
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// let form = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp)
+///     .with_country_code("16")
+///     .with_given_name("John")
+///     .with_family_name("Brown")
+///     .with_recaptcha("ut nu");
+/// assert_eq!(form.country_codes(), ["16"]);
+/// assert!(!format!("{form:?}").contains("Secret123"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUpForm {
+    email: String,
+    password: Secret<String>,
+    password_confirmation: Secret<String>,
+    fingerprint: DeviceFingerprint,
+    country_codes: Vec<String>,
+    given_name: Option<String>,
+    family_name: Option<String>,
+    recaptcha: Option<Secret<String>>,
+}
+
+impl SignUpForm {
+    /// Email, the password and its confirmation as typed, and the device's fingerprint.
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<Secret<String>>,
+        password_confirmation: impl Into<Secret<String>>,
+        fingerprint: DeviceFingerprint,
+    ) -> Self {
+        Self {
+            email: email.into(),
+            password: password.into(),
+            password_confirmation: password_confirmation.into(),
+            fingerprint,
+            country_codes: Vec::new(),
+            given_name: None,
+            family_name: None,
+            recaptcha: None,
+        }
+    }
+
+    /// Adds a country code; they are sent as `addresses` keyed `"0"`, `"1"`, ... in the
+    /// order added.
+    #[must_use]
+    pub fn with_country_code(mut self, country_code: impl Into<String>) -> Self {
+        self.country_codes.push(country_code.into());
+        self
+    }
+
+    /// Sets the first name (`info.givenName`).
+    #[must_use]
+    pub fn with_given_name(mut self, given_name: impl Into<String>) -> Self {
+        self.given_name = Some(given_name.into());
+        self
+    }
+
+    /// Sets the last name (`info.familyName`).
+    #[must_use]
+    pub fn with_family_name(mut self, family_name: impl Into<String>) -> Self {
+        self.family_name = Some(family_name.into());
+        self
+    }
+
+    /// Adds the reCAPTCHA response token (`recaptchaResponse`).
+    #[must_use]
+    pub fn with_recaptcha(mut self, response: impl Into<Secret<String>>) -> Self {
+        self.recaptcha = Some(response.into());
+        self
+    }
+
+    /// The email.
+    pub fn email(&self) -> &str {
+        &self.email
+    }
+
+    /// The country codes, in the order they are sent.
+    pub fn country_codes(&self) -> &[String] {
+        &self.country_codes
+    }
+
+    /// The first name, if given.
+    pub fn given_name(&self) -> Option<&str> {
+        self.given_name.as_deref()
+    }
+
+    /// The last name, if given.
+    pub fn family_name(&self) -> Option<&str> {
+        self.family_name.as_deref()
+    }
+
+    /// Everything that can be checked before anything is sent.
+    fn check(&self) -> Result<(), Error> {
+        input::email(&self.email)?;
+        input::password("password", self.password.expose())?;
+        if self.password != self.password_confirmation {
+            return Err(Error::invalid(
+                "password_confirmation",
+                "does not match the password",
+            ));
+        }
+        for country_code in &self.country_codes {
+            input::text("addresses.country_code", country_code)?;
+        }
+        if let Some(name) = &self.given_name {
+            input::text("info.givenName", name)?;
+        }
+        if let Some(name) = &self.family_name {
+            input::text("info.familyName", name)?;
+        }
+        if let Some(recaptcha) = &self.recaptcha {
+            input::text("recaptchaResponse", recaptcha.expose())?;
+        }
+        Ok(())
+    }
+
+    fn to_wire<'a>(&'a self, uuid: &'a str) -> wire::SignUpRequest<'a> {
+        let info =
+            (self.given_name.is_some() || self.family_name.is_some()).then_some(wire::Info {
+                family_name: self.family_name.as_deref(),
+                given_name: self.given_name.as_deref(),
+            });
+        wire::SignUpRequest {
+            uuid,
+            email: &self.email,
+            password: self.password.expose(),
+            password_confirmation: self.password_confirmation.expose(),
+            device_fingerprint: self.fingerprint.encoded(),
+            addresses: wire::Addresses(&self.country_codes),
+            info,
+            recaptcha_response: self.recaptcha.as_ref().map(|r| r.expose().as_str()),
+        }
+    }
+}
+
+/// What the sign-up flow needs next. Each variant says what the caller must do.
+///
+/// ```
+/// use b2core_auth::client::SignUpStep;
+///
+/// fn what_next(step: &SignUpStep) -> &'static str {
+///     match step {
+///         SignUpStep::Form { rejected: Some(_), .. } => "show the form again with the server's messages",
+///         SignUpStep::Form { .. } => "show the form, then call submit",
+///         SignUpStep::Done(_) => "signed up and signed in: keep the tokens",
+///         SignUpStep::SignInRequired => "signed up: run the sign-in flow with the same credentials",
+///         SignUpStep::Next { .. } => "a confirmation step this crate does not drive",
+///         SignUpStep::RetryAt(_) => "wait, then call retry",
+///         _ => "not known to this version",
+///     }
+/// }
+/// assert_eq!(what_next(&SignUpStep::SignInRequired),
+///            "signed up: run the sign-in flow with the same credentials");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum SignUpStep {
+    /// Show the registration form, then call [`SignUp::submit`]. `rejected` carries the
+    /// server's refusal of the previous submission (the user corrects the form and submits
+    /// again).
+    Form {
+        /// The server's `workflow` for the form (e.g. `basic_register_form`).
+        workflow: String,
+        /// The server's `data.fields`: the fields the form shows, as sent (`{}` when the
+        /// server sent none).
+        fields: serde_json::Value,
+        /// The server's refusal of the previous submission, if any.
+        rejected: Option<ApiError>,
+    },
+    /// The server leads to another step (an email or phone confirmation, say) that this
+    /// crate does not drive. The flow stops here; follow the server's `workflow` by other
+    /// means, or call [`SignUp::start`] to begin again. `data` may hold secrets, hence the
+    /// wrapper.
+    Next {
+        /// The server's `workflow`.
+        workflow: String,
+        /// The server's `data`.
+        data: Secret<serde_json::Value>,
+    },
+    /// Signed up, without tokens (`202`, `done`, empty `data`: the page's own example). The
+    /// flow is finished: sign in with the same email and password (the sign-in flow).
+    SignInRequired,
+    /// Rate limited: wait until this instant, then call [`SignUp::retry`].
+    RetryAt(SystemTime),
+    /// Signed up and signed in. The flow is finished; turn the tokens into a session.
+    Done(TokenPair),
+}
+
+/// Where the flow is. Private: the public face is [`SignUpStep`] and the getters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum State {
+    New,
+    AwaitWizard {
+        url: String,
+        referral: Option<String>,
+    },
+    Form {
+        uuid: String,
+        workflow: String,
+        fields: serde_json::Value,
+        email: Option<String>,
+        rejected: Option<ApiError>,
+    },
+    AwaitSubmit {
+        uuid: String,
+        workflow: String,
+        fields: serde_json::Value,
+        form: SignUpForm,
+    },
+    Next {
+        uuid: String,
+        workflow: String,
+        data: Secret<serde_json::Value>,
+    },
+    SignInRequired {
+        uuid: String,
+    },
+    Done {
+        uuid: String,
+    },
+}
+
+impl State {
+    fn uuid(&self) -> Option<&str> {
+        match self {
+            Self::Form { uuid, .. }
+            | Self::AwaitSubmit { uuid, .. }
+            | Self::Next { uuid, .. }
+            | Self::SignInRequired { uuid }
+            | Self::Done { uuid } => Some(uuid),
+            Self::New | Self::AwaitWizard { .. } => None,
+        }
+    }
+}
+
+/// `code` 200 is an intermediary step (`done: false`), 202 the final one (`done: true`);
+/// anything else is not a wizard answer.
+fn check_done(step: &'static str, status: u16, done: bool) -> Result<(), Error> {
+    match (status, done) {
+        (200, false) | (202, true) => Ok(()),
+        (202, false) => Err(Error::malformed(
+            step,
+            "done",
+            "is false with the final status 202",
+        )),
+        (200, true) => Err(Error::malformed(
+            step,
+            "done",
+            "is true with the intermediary status 200",
+        )),
+        (other, _) => Err(Error::malformed(
+            step,
+            "status",
+            format!("HTTP {other} is neither 200 nor 202"),
+        )),
+    }
+}
+
+/// `data.fields`, `None` when absent or `null`.
+fn form_fields(
+    step: &'static str,
+    envelope: &wire::Envelope<'_>,
+) -> Result<Option<serde_json::Value>, Error> {
+    let data: wire::SignUpWizardData = envelope::data(step, envelope)?;
+    Ok(data.fields)
+}
+
+impl Protocol for State {
+    type Step = SignUpStep;
+    type Done = TokenPair;
+    type Guards = ();
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Self::New => "not started",
+            Self::AwaitWizard { .. } => "waiting for the wizard",
+            Self::Form { .. } => "asking for the registration form",
+            Self::AwaitSubmit { .. } => "waiting for the sign-up answer",
+            Self::Next { .. } => "stopped at a step this crate does not drive",
+            Self::SignInRequired { .. } => "signed up, sign-in required",
+            Self::Done { .. } => "signed up",
+        }
+    }
+
+    fn awaiting(&self) -> Option<&'static str> {
+        match self {
+            Self::AwaitWizard { .. } => Some("POST /api/v2/my/signup/wizard"),
+            Self::AwaitSubmit { .. } => Some("POST /api/v2/my/signup"),
+            _ => None,
+        }
+    }
+
+    fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error> {
+        match self {
+            Self::AwaitWizard { url, referral } => endpoint.post(
+                WIZARD,
+                &wire::SignUpWizardRequest {
+                    url,
+                    utm: referral.as_deref().map(|referral| wire::Utm { referral }),
+                },
+            ),
+            Self::AwaitSubmit { uuid, form, .. } => endpoint.post(SIGN_UP, &form.to_wire(uuid)),
+            _ => Err(Error::OutOfOrder {
+                call: "send",
+                state: self.describe(),
+            }),
+        }
+    }
+
+    fn guard<'g>(&self, _guards: &'g mut ()) -> Option<&'g mut AttemptGuard> {
+        None
+    }
+
+    fn refused(&self, error: ApiError) -> Option<Self> {
+        match self {
+            Self::AwaitSubmit {
+                uuid,
+                workflow,
+                fields,
+                form,
+            } => Some(Self::Form {
+                uuid: uuid.clone(),
+                workflow: workflow.clone(),
+                fields: fields.clone(),
+                email: Some(form.email.clone()),
+                rejected: Some(error),
+            }),
+            _ => None,
+        }
+    }
+
+    fn advance(
+        &self,
+        step: &'static str,
+        status: u16,
+        body: &[u8],
+        _now: SystemTime,
+    ) -> Result<Advance<Self>, Error> {
+        let envelope = envelope::decode(step, status, body, self.uuid())?;
+        check_done(step, status, envelope.done)?;
+        match self {
+            Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
+                fields: form_fields(step, &envelope)?
+                    .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+                uuid: envelope.uuid,
+                workflow: envelope.workflow,
+                email: None,
+                rejected: None,
+            })),
+            Self::AwaitSubmit {
+                uuid,
+                workflow,
+                fields,
+                form,
+            } => {
+                if status == 202 {
+                    let data: wire::SignUpData = envelope::data(step, &envelope)?;
+                    return Ok(
+                        match TokenPair::from_wire_parts(
+                            data.access_token.as_ref(),
+                            data.refresh_token.as_ref(),
+                            step,
+                        )? {
+                            Some(tokens) => {
+                                Advance::Finish(Self::Done { uuid: uuid.clone() }, tokens)
+                            }
+                            None => Advance::To(Self::SignInRequired { uuid: uuid.clone() }),
+                        },
+                    );
+                }
+                if envelope.workflow == *workflow {
+                    // The form's own workflow again: the server shows the form once more.
+                    return Ok(Advance::To(Self::Form {
+                        fields: form_fields(step, &envelope)?.unwrap_or_else(|| fields.clone()),
+                        uuid: uuid.clone(),
+                        workflow: workflow.clone(),
+                        email: Some(form.email.clone()),
+                        rejected: None,
+                    }));
+                }
+                Ok(Advance::To(Self::Next {
+                    uuid: uuid.clone(),
+                    data: Secret::new(envelope::raw_data(&envelope)),
+                    workflow: envelope.workflow,
+                }))
+            }
+            _ => Err(Error::OutOfOrder {
+                call: "handle_response",
+                state: self.describe(),
+            }),
+        }
+    }
+
+    fn step(&self) -> Option<SignUpStep> {
+        Some(match self {
+            Self::Form {
+                workflow,
+                fields,
+                rejected,
+                ..
+            } => SignUpStep::Form {
+                workflow: workflow.clone(),
+                fields: fields.clone(),
+                rejected: rejected.clone(),
+            },
+            Self::Next { workflow, data, .. } => SignUpStep::Next {
+                workflow: workflow.clone(),
+                data: data.clone(),
+            },
+            Self::SignInRequired { .. } => SignUpStep::SignInRequired,
+            _ => return None,
+        })
+    }
+
+    fn retry_step(at: SystemTime) -> SignUpStep {
+        SignUpStep::RetryAt(at)
+    }
+
+    fn done_step(tokens: TokenPair) -> SignUpStep {
+        SignUpStep::Done(tokens)
+    }
+}
+
+/// The client sign-up wizard as a sans-IO state machine.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use b2core_auth::{client::{SignUp, SignUpForm, SignUpStep}, DeviceFingerprint, Endpoint};
+///
+/// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+/// let request = flow
+///     .start("https://host.name/register/{registration}/{code}", Some("29734fc149dc93809d18f49ae970810a"))
+///     .unwrap();
+/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signup/wizard");
+///
+/// // ... send it with any HTTP client, then hand the answer back:
+/// let answer = http::Response::builder().status(202).body(
+///     r#"{"code":202,"data":{"fields":{}},"done":true,
+///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"basic_register_form"}"#,
+/// ).unwrap();
+/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// assert!(matches!(step, SignUpStep::Form { rejected: None, .. }));
+/// assert_eq!(flow.uuid(), Some("36f59381-5b54-48bd-a0c7-3b908c476732"));
+///
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// let form = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp).with_country_code("16");
+/// let request = flow.submit(form).unwrap();
+/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signup");
+///
+/// let answer = http::Response::builder().status(202).body(
+///     r#"{"code":202,"data":{},"done":true,
+///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
+/// ).unwrap();
+/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// assert_eq!(step, SignUpStep::SignInRequired); // now sign in with the same credentials
+/// ```
+///
+/// The flow serializes with serde to be parked between browser requests; the serialized
+/// form holds whatever secrets are in flight (the passwords, fingerprint and reCAPTCHA
+/// response of a submitted form awaiting its answer) and must be stored like one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignUp {
+    driver: Driver<State>,
+}
+
+impl SignUp {
+    /// A flow for this host.
+    pub fn new(endpoint: Endpoint) -> Self {
+        Self {
+            driver: Driver::new(endpoint, (), State::New),
+        }
+    }
+
+    /// The host this flow talks to.
+    pub fn endpoint(&self) -> &Endpoint {
+        self.driver.endpoint()
+    }
+
+    /// The `uuid` the server gave this sign-up, once the wizard has answered.
+    pub fn uuid(&self) -> Option<&str> {
+        self.driver.latest_state().uuid()
+    }
+
+    /// What the flow waits for from the caller: `None` while a request is outstanding,
+    /// before [`SignUp::start`] and after [`SignUpStep::Done`].
+    pub fn current_step(&self) -> Option<SignUpStep> {
+        self.driver.current_step()
+    }
+
+    /// True while a request is outstanding: the next call is [`SignUp::handle_response`].
+    pub fn is_awaiting_response(&self) -> bool {
+        self.driver.is_awaiting_response()
+    }
+
+    /// The email of the last form the server answered (refused, or asked for again), so
+    /// the form can be refilled. The passwords are not kept.
+    pub fn last_email(&self) -> Option<&str> {
+        match self.driver.state() {
+            Some(State::Form { email, .. }) => email.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Step 1: `POST /api/v2/my/signup/wizard` with `url`, the template of the client
+    /// registration link (e.g. `https://host.name/register/{registration}/{code}`), and
+    /// `utm.referral` when a referral code is given (`utm` is left out otherwise).
+    ///
+    /// Both must be non-empty, at most [`crate::MAX_FIELD_LEN`] bytes and free of control
+    /// characters. Allowed whenever no request is outstanding and no rate limit is being
+    /// waited out; it abandons any sign-up in progress and begins a new one.
+    pub fn start(&mut self, url: &str, referral: Option<&str>) -> Result<Request<Vec<u8>>, Error> {
+        match self.driver.state() {
+            Some(state) if state.awaiting().is_none() => {}
+            _ => return Err(self.driver.out_of_order("start")),
+        }
+        input::text("url", url)?;
+        if let Some(referral) = referral {
+            input::text("utm.referral", referral)?;
+        }
+        let next = State::AwaitWizard {
+            url: url.to_owned(),
+            referral: referral.map(str::to_owned),
+        };
+        self.driver.send(next, None)
+    }
+
+    /// Step 2: `POST /api/v2/my/signup` with the form, the flow's `uuid` and the device
+    /// fingerprint.
+    ///
+    /// Checked before anything is sent, each with its own [`Error::InvalidInput`]: a
+    /// plausible email (`email`), a non-empty password (`password`), a confirmation equal
+    /// to it (`password_confirmation`), and country codes, names and reCAPTCHA response
+    /// (`addresses.country_code`, `info.givenName`, `info.familyName`, `recaptchaResponse`)
+    /// non-empty and free of control characters.
+    pub fn submit(&mut self, form: SignUpForm) -> Result<Request<Vec<u8>>, Error> {
+        let Some(State::Form {
+            uuid,
+            workflow,
+            fields,
+            ..
+        }) = self.driver.state()
+        else {
+            return Err(self.driver.out_of_order("submit"));
+        };
+        form.check()?;
+        let next = State::AwaitSubmit {
+            uuid: uuid.clone(),
+            workflow: workflow.clone(),
+            fields: fields.clone(),
+            form,
+        };
+        self.driver.send(next, None)
+    }
+
+    /// Sends the outstanding request again: after [`SignUpStep::RetryAt`] once `now` has
+    /// reached it, or while a request is outstanding whose answer never came (a transport
+    /// error).
+    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+        self.driver.retry(now)
+    }
+
+    /// Hands the answer to the outstanding request to the flow and says what comes next.
+    ///
+    /// A refused form (HTTP 4xx other than 429) returns to [`SignUpStep::Form`] with the
+    /// server's messages in `rejected`. A 429 gives [`SignUpStep::RetryAt`]. A refused
+    /// wizard initialization or a 5xx is [`Error::Refused`], and a response that breaks the
+    /// protocol (another flow's `uuid`, `done` that contradicts the status, a `code` other
+    /// than the status, half a token pair) is [`Error::Malformed`]; both leave the flow
+    /// unchanged, still waiting.
+    pub fn handle_response<B: AsRef<[u8]>>(
+        &mut self,
+        response: &Response<B>,
+        now: SystemTime,
+    ) -> Result<SignUpStep, Error> {
+        self.driver.handle_response(response, now)
+    }
+}
