@@ -28,11 +28,11 @@
 use std::time::SystemTime;
 
 use http::{Request, Response};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::decode;
 use crate::endpoint::Endpoint;
-use crate::error::{describe_serde_error, ApiError, Error};
+use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 use crate::input::{self, MAX_FIELD_LEN};
 use crate::machine::{Advance, Driver, Protocol};
@@ -202,12 +202,6 @@ enum State {
     Done,
 }
 
-/// A bare JSON answer (the Back Office API has no wizard envelope).
-fn decode<T: DeserializeOwned>(step: &'static str, body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body)
-        .map_err(|e| Error::malformed(step, "body", describe_serde_error(&e)))
-}
-
 impl Protocol for State {
     type Step = StaffStep;
     type Done = TokenPair;
@@ -291,7 +285,7 @@ impl Protocol for State {
     ) -> Result<Advance<Self>, Error> {
         match self {
             Self::AwaitSignIn { email, .. } => {
-                let answer: wire::StaffSignInResponse = decode(step, body)?;
+                let answer: wire::StaffSignInResponse = decode::bare(step, body)?;
                 if answer.tfa_required {
                     let details = answer.tfa_details.as_ref().ok_or_else(|| {
                         Error::malformed(step, "2faDetails", "missing while 2faRequired is true")
@@ -314,7 +308,7 @@ impl Protocol for State {
                 }
             }
             Self::AwaitConfirm { .. } => {
-                let answer: wire::TokenPair = decode(step, body)?;
+                let answer: wire::TokenPair = decode::bare(step, body)?;
                 Ok(Advance::Finish(
                     Self::Done,
                     TokenPair::from_wire(&answer, step)?,

@@ -175,7 +175,11 @@ impl Endpoint {
             400..=599 => Ok(Reply::Refused(ApiError::from_body(status, body))),
             // 1xx and 3xx never answer these requests: the caller's client should have
             // handled them (e.g. followed the redirect).
-            _ => Err(Error::malformed(step, "status", format!("HTTP {status} is not an answer"))),
+            _ => Err(Error::malformed(
+                step,
+                "status",
+                format!("HTTP {status} is not an answer"),
+            )),
         }
     }
 }

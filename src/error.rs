@@ -217,11 +217,18 @@ mod tests {
 
     #[test]
     fn serde_descriptions_drop_quoted_values() {
-        for secret in [r#""hunter2-secret""#, r#""a\"hunter2-secret""#, r#""\\\"hunter2-secret\\""#] {
+        for secret in [
+            r#""hunter2-secret""#,
+            r#""a\"hunter2-secret""#,
+            r#""\\\"hunter2-secret\\""#,
+        ] {
             let err = serde_json::from_str::<u32>(secret).unwrap_err();
             let text = describe_serde_error(&err);
             assert!(!text.contains("hunter2"), "{text}");
-            assert!(text.starts_with("invalid type: string (value hidden), expected u32"), "{text}");
+            assert!(
+                text.starts_with("invalid type: string (value hidden), expected u32"),
+                "{text}"
+            );
         }
         #[derive(Debug, serde::Deserialize)]
         #[allow(dead_code)]

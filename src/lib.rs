@@ -68,8 +68,8 @@
 
 pub mod backoffice;
 pub mod client;
+mod decode;
 mod endpoint;
-mod envelope;
 mod error;
 mod fingerprint;
 mod guard;

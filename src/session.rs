@@ -27,9 +27,9 @@ use http::header::AUTHORIZATION;
 use http::{Method, Request, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::decode;
 use crate::endpoint::Endpoint;
-use crate::envelope;
-use crate::error::{describe_serde_error, ApiError, Error};
+use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 use crate::machine::{Advance, Driver, Protocol};
 use crate::token::TokenPair;
@@ -323,16 +323,13 @@ enum Plan<'a> {
 /// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
 /// when the body has a `data` field. Nothing is kept unless the whole pair is valid.
 fn decode_refresh(step: &'static str, status: u16, body: &[u8]) -> Result<TokenPair, Error> {
-    let malformed_body =
-        |e: serde_json::Error| Error::malformed(step, "body", describe_serde_error(&e));
-    let shape: inferred::RefreshAnswerShape<'_> =
-        serde_json::from_slice(body).map_err(malformed_body)?;
+    let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, body)?;
     let pair: wire::TokenPair = if shape.data.is_some() {
-        let envelope = envelope::decode(step, status, body, None)?;
-        envelope::data::<Option<wire::TokenPair>>(step, &envelope)?
+        let envelope = decode::envelope(step, status, body, None)?;
+        decode::data::<Option<wire::TokenPair>>(step, &envelope)?
             .ok_or_else(|| Error::malformed(step, "data", "is missing"))?
     } else {
-        serde_json::from_slice(body).map_err(malformed_body)?
+        decode::bare(step, body)?
     };
     TokenPair::from_wire(&pair, step)
 }

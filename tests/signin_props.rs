@@ -1052,14 +1052,27 @@ fn a_token_of_the_wrong_type_does_not_show_in_the_error() {
     }
 }
 
-/// A flow parked at an unsupported workflow must resume, whatever the server's `data`:
-/// here `data` nests 126 levels deep (the response itself is 127 deep, within
-/// serde_json's default limit of 128).
+/// A flow parked at an unsupported workflow must resume. The flow keeps the server's free
+/// `data` only up to 64 levels deep (parking adds levels of its own, and serde_json reads
+/// at most 128): deeper is a malformed answer that changes nothing.
 #[test]
 fn an_unsupported_step_with_deeply_nested_data_parks_and_resumes() {
     let mut flow = new_flow();
     let _ = flow.start().unwrap();
-    let data = nested(126);
+    let before = flow.clone();
+    let too_deep = flow
+        .handle_response(
+            &resp(200, envelope(200, nested(65), false, UUID_A, "deep")),
+            t(0),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(too_deep, Error::Malformed { field: "data", .. }),
+        "{too_deep:?}"
+    );
+    assert_eq!(flow, before);
+
+    let data = nested(64);
     let step = flow
         .handle_response(
             &resp(200, envelope(200, data.clone(), false, UUID_A, "deep")),

@@ -59,8 +59,8 @@ use std::time::{Duration, SystemTime};
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::decode;
 use crate::endpoint::Endpoint;
-use crate::envelope;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
@@ -394,7 +394,7 @@ impl State {
         }
         Ok(Advance::To(match workflow {
             "login" => {
-                let data: wire::SignInWizardData = envelope::data(step, envelope)?;
+                let data: wire::SignInWizardData = decode::data(step, envelope)?;
                 let options = match (self, data.recaptcha) {
                     // A second `login` (a soft refusal) keeps what the wizard said.
                     (Self::AwaitCredentials { options, .. }, None) => *options,
@@ -414,7 +414,7 @@ impl State {
                 }
             }
             "Terminate" => {
-                let data: wire::SignInData = envelope::data(step, envelope)?;
+                let data: wire::SignInData = decode::data(step, envelope)?;
                 let tokens = TokenPair::from_wire_parts(
                     data.access_token.as_ref(),
                     data.refresh_token.as_ref(),
@@ -436,7 +436,7 @@ impl State {
                 rejected: None,
             },
             "2fa" => {
-                let data: wire::SignInData = envelope::data(step, envelope)?;
+                let data: wire::SignInData = decode::data(step, envelope)?;
                 Self::ChooseMethod {
                     uuid,
                     methods: offered_methods(step, &data.tfa_providers)?,
@@ -449,7 +449,7 @@ impl State {
             },
             other => Self::Unsupported {
                 workflow: other.to_owned(),
-                data: Secret::new(envelope::raw_data(envelope)),
+                data: Secret::new(decode::raw_data(step, envelope)?),
             },
         }))
     }
@@ -604,7 +604,7 @@ impl Protocol for State {
         body: &[u8],
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
-        let envelope = envelope::decode(step, status, body, self.uuid())?;
+        let envelope = decode::envelope(step, status, body, self.uuid())?;
         match self {
             // The reset bodies are inferred: any answer of this flow moves on.
             Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {

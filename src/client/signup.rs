@@ -20,8 +20,8 @@ use std::time::SystemTime;
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
+use crate::decode;
 use crate::endpoint::Endpoint;
-use crate::envelope;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
@@ -307,7 +307,7 @@ fn form_fields(
     step: &'static str,
     envelope: &wire::Envelope<'_>,
 ) -> Result<Option<serde_json::Value>, Error> {
-    let data: wire::SignUpWizardData = envelope::data(step, envelope)?;
+    let data: wire::SignUpWizardData = decode::data(step, envelope)?;
     Ok(data.fields)
 }
 
@@ -382,7 +382,7 @@ impl Protocol for State {
         body: &[u8],
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
-        let envelope = envelope::decode(step, status, body, self.uuid())?;
+        let envelope = decode::envelope(step, status, body, self.uuid())?;
         check_done(step, status, envelope.done)?;
         match self {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
@@ -400,7 +400,7 @@ impl Protocol for State {
                 form,
             } => {
                 if status == 202 {
-                    let data: wire::SignUpData = envelope::data(step, &envelope)?;
+                    let data: wire::SignUpData = decode::data(step, &envelope)?;
                     return Ok(
                         match TokenPair::from_wire_parts(
                             data.access_token.as_ref(),
@@ -426,7 +426,7 @@ impl Protocol for State {
                 }
                 Ok(Advance::To(Self::Next {
                     uuid: uuid.clone(),
-                    data: Secret::new(envelope::raw_data(&envelope)),
+                    data: Secret::new(decode::raw_data(step, &envelope)?),
                     workflow: envelope.workflow,
                 }))
             }
