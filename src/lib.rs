@@ -84,6 +84,11 @@ pub mod time;
 mod token;
 mod wire;
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, Error};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
