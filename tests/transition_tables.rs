@@ -65,3 +65,6 @@ fn the_checker_sees_a_drifted_row() {
         }],
     );
 }
+
+#[path = "support/coverage.rs"]
+mod coverage;
