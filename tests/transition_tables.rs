@@ -68,3 +68,11 @@ fn the_checker_sees_a_drifted_row() {
 
 #[path = "support/coverage.rs"]
 mod coverage;
+
+#[test]
+fn sign_up_docs_match_its_table() {
+    assert_same(
+        include_str!("../src/client/signup.rs"),
+        b2core_auth::client::signup::TRANSITIONS,
+    );
+}

@@ -22,7 +22,9 @@
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignIn::state`] names them; answers by status and `workflow`.
+//! are named as [`SignIn::state`] names them; answers by status and `workflow`. A forced
+//! reset of an account with 2FA answers the correct code with `reset_password_email`, and
+//! [`SignIn::start`] abandons the wizard from any step where no request is outstanding.
 //!
 //! | from | event | to |
 //! |---|---|---|
@@ -46,13 +48,22 @@
 //! | waiting for the method answer | 4xx | asking for a 2FA method |
 //! | asking for a 2FA code | submit_code | waiting for the code answer |
 //! | waiting for the code answer | 202 `Terminate` | signed in |
+//! | waiting for the code answer | 200 `reset_password_email` | asking to reset the password |
 //! | waiting for the code answer | 4xx | asking for a 2FA code |
 //! | asking to reset the password | request_reset_code | waiting for the reset code to be sent |
 //! | waiting for the reset code to be sent | 200 | asking for the reset code and a new password |
+//! | waiting for the reset code to be sent | 4xx | asking to reset the password |
 //! | asking for the reset code and a new password | reset_password | waiting for the password reset answer |
 //! | waiting for the password reset answer | 200 | done with the password reset |
 //! | waiting for the password reset answer | 4xx | asking for the reset code and a new password |
 //! | done with the password reset | start | waiting for the wizard |
+//! | asking for credentials | start | waiting for the wizard |
+//! | asking for a 2FA method | start | waiting for the wizard |
+//! | asking for a 2FA code | start | waiting for the wizard |
+//! | asking to reset the password | start | waiting for the wizard |
+//! | asking for the reset code and a new password | start | waiting for the wizard |
+//! | stopped at an unsupported workflow | start | waiting for the wizard |
+//! | signed in | start | waiting for the wizard |
 
 use std::time::{Duration, SystemTime};
 
@@ -96,13 +107,23 @@ pub const TRANSITIONS: &[Transition] = &[
     row(AWAIT_METHOD, "4xx", CHOOSE_METHOD),
     row(CODE, "submit_code", AWAIT_CODE),
     row(AWAIT_CODE, "202 `Terminate`", DONE),
+    row(AWAIT_CODE, "200 `reset_password_email`", RESET_REQUIRED),
     row(AWAIT_CODE, "4xx", CODE),
     row(RESET_REQUIRED, "request_reset_code", AWAIT_RESTORE),
     row(AWAIT_RESTORE, "200", RESET_CODE),
+    row(AWAIT_RESTORE, "4xx", RESET_REQUIRED),
     row(RESET_CODE, "reset_password", AWAIT_RESET),
     row(AWAIT_RESET, "200", PASSWORD_CHANGED),
     row(AWAIT_RESET, "4xx", RESET_CODE),
     row(PASSWORD_CHANGED, "start", AWAIT_WIZARD),
+    // `start` abandons a wizard at any step where no request is outstanding.
+    row(CREDENTIALS, "start", AWAIT_WIZARD),
+    row(CHOOSE_METHOD, "start", AWAIT_WIZARD),
+    row(CODE, "start", AWAIT_WIZARD),
+    row(RESET_REQUIRED, "start", AWAIT_WIZARD),
+    row(RESET_CODE, "start", AWAIT_WIZARD),
+    row(UNSUPPORTED, "start", AWAIT_WIZARD),
+    row(DONE, "start", AWAIT_WIZARD),
 ];
 
 // State names, as `SignIn::state` gives them and the table uses them.

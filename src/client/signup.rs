@@ -14,6 +14,34 @@
 //!
 //! Every call returns the one request to send; every response goes to
 //! [`SignUp::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+//!
+//! ## Transitions
+//!
+//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
+//! and the constant equal; the property tests fail if a row is never exercised). States
+//! are named as [`SignUp::state`] names them. Answers are named by status: `2xx` is the
+//! wizard's `200`/`202` envelope (whatever its `workflow`, the form's); after a submission,
+//! `202` with or without a token pair, `200` with the form's own `workflow` (the form
+//! again) or another one (a step this crate does not drive).
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | not started | start | waiting for the wizard |
+//! | waiting for the wizard | 2xx | asking for the registration form |
+//! | waiting for the wizard | 429 | rate limited |
+//! | asking for the registration form | submit | waiting for the sign-up answer |
+//! | waiting for the sign-up answer | 202 with tokens | signed up |
+//! | waiting for the sign-up answer | 202 without tokens | signed up, sign-in required |
+//! | waiting for the sign-up answer | 200 the form's workflow | asking for the registration form |
+//! | waiting for the sign-up answer | 200 other workflow | stopped at a step this crate does not drive |
+//! | waiting for the sign-up answer | 4xx | asking for the registration form |
+//! | waiting for the sign-up answer | 429 | rate limited |
+//! | rate limited | retry | waiting for the wizard |
+//! | rate limited | retry | waiting for the sign-up answer |
+//! | asking for the registration form | start | waiting for the wizard |
+//! | stopped at a step this crate does not drive | start | waiting for the wizard |
+//! | signed up, sign-in required | start | waiting for the wizard |
+//! | signed up | start | waiting for the wizard |
 
 use std::time::SystemTime;
 
@@ -26,10 +54,40 @@ use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
-use crate::machine::{Advance, Driver, Protocol};
+use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire;
+
+/// The documented transitions of the sign-up wizard (see the module docs).
+pub const TRANSITIONS: &[Transition] = &[
+    row(NEW, "start", AWAIT_WIZARD),
+    row(AWAIT_WIZARD, "2xx", FORM),
+    row(AWAIT_WIZARD, "429", RATE_LIMITED),
+    row(FORM, "submit", AWAIT_SUBMIT),
+    row(AWAIT_SUBMIT, "202 with tokens", DONE),
+    row(AWAIT_SUBMIT, "202 without tokens", SIGN_IN_REQUIRED),
+    row(AWAIT_SUBMIT, "200 the form's workflow", FORM),
+    row(AWAIT_SUBMIT, "200 other workflow", NEXT),
+    row(AWAIT_SUBMIT, "4xx", FORM),
+    row(AWAIT_SUBMIT, "429", RATE_LIMITED),
+    row(RATE_LIMITED, "retry", AWAIT_WIZARD),
+    row(RATE_LIMITED, "retry", AWAIT_SUBMIT),
+    // `start` abandons a sign-up at any step where no request is outstanding.
+    row(FORM, "start", AWAIT_WIZARD),
+    row(NEXT, "start", AWAIT_WIZARD),
+    row(SIGN_IN_REQUIRED, "start", AWAIT_WIZARD),
+    row(DONE, "start", AWAIT_WIZARD),
+];
+
+// State names, as `SignUp::state` gives them and the table uses them.
+const NEW: &str = "not started";
+const AWAIT_WIZARD: &str = "waiting for the wizard";
+const FORM: &str = "asking for the registration form";
+const AWAIT_SUBMIT: &str = "waiting for the sign-up answer";
+const NEXT: &str = "stopped at a step this crate does not drive";
+const SIGN_IN_REQUIRED: &str = "signed up, sign-in required";
+const DONE: &str = "signed up";
 
 const WIZARD: &str = "/api/v2/my/signup/wizard";
 const SIGN_UP: &str = "/api/v2/my/signup";
@@ -318,13 +376,13 @@ impl Protocol for State {
 
     fn describe(&self) -> &'static str {
         match self {
-            Self::New => "not started",
-            Self::AwaitWizard { .. } => "waiting for the wizard",
-            Self::Form { .. } => "asking for the registration form",
-            Self::AwaitSubmit { .. } => "waiting for the sign-up answer",
-            Self::Next { .. } => "stopped at a step this crate does not drive",
-            Self::SignInRequired { .. } => "signed up, sign-in required",
-            Self::Done { .. } => "signed up",
+            Self::New => NEW,
+            Self::AwaitWizard { .. } => AWAIT_WIZARD,
+            Self::Form { .. } => FORM,
+            Self::AwaitSubmit { .. } => AWAIT_SUBMIT,
+            Self::Next { .. } => NEXT,
+            Self::SignInRequired { .. } => SIGN_IN_REQUIRED,
+            Self::Done { .. } => DONE,
         }
     }
 
@@ -531,6 +589,19 @@ impl SignUp {
     /// before [`SignUp::start`] and after [`SignUpStep::Done`].
     pub fn current_step(&self) -> Option<SignUpStep> {
         self.driver.current_step()
+    }
+
+    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignUp, Endpoint};
+    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), "not started");
+    /// let _request = flow.start("https://host.name/register/{registration}/{code}", None).unwrap();
+    /// assert_eq!(flow.state(), "waiting for the wizard");
+    /// ```
+    pub fn state(&self) -> &'static str {
+        self.driver.state_name()
     }
 
     /// True while a request is outstanding: the next call is [`SignUp::handle_response`].
