@@ -1,0 +1,1282 @@
+//! Model-based property test of the client sign-in wizard (proptest-state-machine).
+//!
+//! The reference model is the documented protocol in plain Rust: which step the wizard
+//! is at and for which account, the virtual clock, the attempts the client's guard and the
+//! server's limiter have counted, each account's password and forced-reset flag. The
+//! system under test is the real [`SignIn`] flow answered by the in-process simulator
+//! (`b2core_auth::sim::Server`), with a few hand-built answers for what the simulator never
+//! says (a proxy's 429, an unknown workflow, a refused method choice or restore).
+//!
+//! After every transition: the flow's state and step equal the model's, every `Err` left
+//! the flow unchanged, the simulator saw no protocol violation, and a 429 to the client's
+//! own credentials only ever comes from attempts another device made on that account
+//! (the client's guard never lets it earn a block by itself). Every documented row of
+//! `signin::TRANSITIONS` must be taken at least once over the run.
+//!
+//! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]).
+
+#[path = "support/coverage.rs"]
+mod coverage;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use b2core_auth::client::signin::TRANSITIONS;
+use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::{DeviceFingerprint, Endpoint, Error, TokenPair};
+use http::{Request, Response};
+use proptest::prelude::*;
+use proptest::strategy::Union;
+use proptest::test_runner::{Config, TestRunner};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use serde_json::json;
+
+use coverage::Coverage;
+
+static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+
+const DEFAULT_CASES: u32 = 400;
+const MAX_TRANSITIONS: usize = 60;
+/// 2024-04-22T11:07:24Z, the vendor page's `createdAt`.
+const T0: u64 = 1_713_784_044;
+const HOST: &str = "https://host.name";
+const RECAPTCHA_OK: &str = "03AGdBq2-accepted";
+
+/// The accounts of every case. The last email has no account.
+const EMAILS: [&str; 7] = [
+    "plain@example.com",
+    "google@example.com",
+    "sms@example.com",
+    "both@example.com",
+    "reset@example.com",
+    "reset2fa@example.com",
+    "nobody@example.com",
+];
+const NOBODY: usize = 6;
+/// (Google, SMS, forced reset) of each account.
+const KINDS: [(bool, bool, bool); 6] = [
+    (false, false, false),
+    (true, false, false),
+    (false, true, false),
+    (true, true, false),
+    (false, false, true),
+    (true, false, true),
+];
+/// The documented limit: 5 sign-in attempts a minute, then a 10-minute block.
+const LIMIT: usize = 5;
+const WINDOW: u64 = 60;
+const BLOCK: u64 = 600;
+const ACCESS_LIFETIME: u64 = 15 * 60;
+const REFRESH_LIFETIME: u64 = 60 * 60;
+/// The largest clock jump of one `Tick`.
+const MAX_TICK: u64 = 3601;
+
+fn at(t: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + t)
+}
+
+fn initial_password(account: usize) -> String {
+    format!("Passw0rd-{account}!")
+}
+
+fn google_period(t: u64) -> u64 {
+    (T0 + t) / 30
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference model.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Captcha {
+    Missing,
+    Right,
+    Wrong,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Attempt {
+    account: usize,
+    password_ok: bool,
+    captcha: Captcha,
+}
+
+/// Where the wizard is, as the protocol says. `rejected`: the server refused the last try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    New,
+    AwaitWizard,
+    Credentials {
+        rejected: bool,
+    },
+    AwaitCredentials(Attempt),
+    ChooseMethod {
+        account: usize,
+        rejected: bool,
+    },
+    AwaitMethod {
+        account: usize,
+        method: Method,
+    },
+    Code {
+        account: usize,
+        method: Method,
+        rejected: bool,
+    },
+    AwaitCode {
+        account: usize,
+        method: Method,
+        right: bool,
+        sent_at: u64,
+    },
+    ResetRequired {
+        account: usize,
+        rejected: bool,
+    },
+    AwaitRestore {
+        account: usize,
+    },
+    ResetCode {
+        account: usize,
+        rejected: bool,
+    },
+    AwaitReset {
+        account: usize,
+        right: bool,
+        new_password: String,
+    },
+    PasswordChanged,
+    Unsupported,
+    Done,
+    RateLimited {
+        until: u64,
+        resume: Box<Phase>,
+    },
+}
+
+impl Phase {
+    /// The state name the flow's `state()` must give.
+    fn name(&self) -> &'static str {
+        match self {
+            Self::New => "not started",
+            Self::AwaitWizard => "waiting for the wizard",
+            Self::Credentials { .. } => "asking for credentials",
+            Self::AwaitCredentials(_) => "waiting for the credentials answer",
+            Self::ChooseMethod { .. } => "asking for a 2FA method",
+            Self::AwaitMethod { .. } => "waiting for the method answer",
+            Self::Code { .. } => "asking for a 2FA code",
+            Self::AwaitCode { .. } => "waiting for the code answer",
+            Self::ResetRequired { .. } => "asking to reset the password",
+            Self::AwaitRestore { .. } => "waiting for the reset code to be sent",
+            Self::ResetCode { .. } => "asking for the reset code and a new password",
+            Self::AwaitReset { .. } => "waiting for the password reset answer",
+            Self::PasswordChanged => "done with the password reset",
+            Self::Unsupported => "stopped at an unsupported workflow",
+            Self::Done => "signed in",
+            Self::RateLimited { .. } => "rate limited",
+        }
+    }
+
+    fn is_awaiting(&self) -> bool {
+        matches!(
+            self,
+            Self::AwaitWizard
+                | Self::AwaitCredentials(_)
+                | Self::AwaitMethod { .. }
+                | Self::AwaitCode { .. }
+                | Self::AwaitRestore { .. }
+                | Self::AwaitReset { .. }
+        )
+    }
+
+    /// Awaiting an answer that must carry the flow's `uuid`.
+    fn awaits_with_uuid(&self) -> bool {
+        self.is_awaiting() && *self != Self::AwaitWizard
+    }
+}
+
+/// What a step shows the caller, reduced to what the model predicts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum View {
+    Credentials {
+        recaptcha: bool,
+        rejected: bool,
+    },
+    ChooseMethod {
+        methods: Vec<Method>,
+        rejected: bool,
+    },
+    Code {
+        method: Method,
+        rejected: bool,
+    },
+    ResetRequired {
+        rejected: bool,
+    },
+    ResetCode {
+        rejected: bool,
+    },
+    PasswordChanged,
+    RetryAt(SystemTime),
+    Unsupported(String),
+    Done,
+}
+
+fn view_of(step: &SignInStep) -> View {
+    match step {
+        SignInStep::Credentials { options, rejected } => View::Credentials {
+            recaptcha: options.recaptcha_enabled,
+            rejected: rejected.is_some(),
+        },
+        SignInStep::ChooseMethod { methods, rejected } => View::ChooseMethod {
+            methods: methods.clone(),
+            rejected: rejected.is_some(),
+        },
+        SignInStep::Code { method, rejected } => View::Code {
+            method: *method,
+            rejected: rejected.is_some(),
+        },
+        SignInStep::PasswordResetRequired { rejected } => View::ResetRequired {
+            rejected: rejected.is_some(),
+        },
+        SignInStep::ResetCode { rejected } => View::ResetCode {
+            rejected: rejected.is_some(),
+        },
+        SignInStep::PasswordChanged => View::PasswordChanged,
+        SignInStep::RetryAt(t) => View::RetryAt(*t),
+        SignInStep::Unsupported { workflow, .. } => View::Unsupported(workflow.clone()),
+        SignInStep::Done(_) => View::Done,
+        other => panic!("a step the model does not know: {other:?}"),
+    }
+}
+
+/// The outcome of one call or answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Ok; for an answer, the step it returned.
+    Ok(Option<View>),
+    OutOfOrder,
+    InvalidInput,
+    RateLimited(SystemTime),
+    Malformed,
+    Refused,
+}
+
+fn outcome_of_error(error: &Error) -> Outcome {
+    match error {
+        Error::OutOfOrder { .. } => Outcome::OutOfOrder,
+        Error::InvalidInput { .. } => Outcome::InvalidInput,
+        Error::RateLimited { retry_at } => Outcome::RateLimited(*retry_at),
+        Error::Malformed { .. } => Outcome::Malformed,
+        Error::Refused(_) => Outcome::Refused,
+        other => panic!("an error the sign-in flow should never give: {other:?}"),
+    }
+}
+
+/// The client's attempt guard: 5 attempts a minute plus any block a 429 announced.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Guard {
+    recent: Vec<u64>,
+    blocked_until: Option<u64>,
+}
+
+impl Guard {
+    fn next_allowed(&self, now: u64) -> Option<u64> {
+        let blocked = self.blocked_until.filter(|&t| now < t);
+        let full = (self.recent.len() >= LIMIT)
+            .then(|| self.recent[0] + WINDOW)
+            .filter(|&t| now < t);
+        blocked.max(full)
+    }
+
+    fn record(&mut self, now: u64) {
+        if self.recent.len() >= LIMIT {
+            self.recent.remove(0);
+        }
+        self.recent.push(now);
+    }
+}
+
+/// The server's per-account limiter (5 a minute, the 6th starts a 10-minute block, a
+/// refused attempt is not counted). Each hit remembers whether another device made it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Limiter {
+    hits: Vec<(u64, bool)>,
+    /// Until when, and whether another device's attempts led to the block.
+    blocked: Option<(u64, bool)>,
+}
+
+impl Limiter {
+    /// `Err((seconds to wait, another device is to blame))`.
+    fn attempt(&mut self, now: u64, foreign: bool) -> Result<(), (u64, bool)> {
+        if let Some((until, blame)) = self.blocked {
+            if now < until {
+                return Err((until - now, blame));
+            }
+            self.blocked = None;
+            self.hits.clear();
+        }
+        self.hits.retain(|&(hit, _)| now - hit < WINDOW);
+        if self.hits.len() >= LIMIT {
+            let blame = foreign || self.hits.iter().any(|&(_, f)| f);
+            self.blocked = Some((now + BLOCK, blame));
+            self.hits.clear();
+            return Err((BLOCK, blame));
+        }
+        self.hits.push((now, foreign));
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    now: u64,
+    recaptcha: bool,
+    passwords: Vec<String>,
+    forced: Vec<bool>,
+    limits: Vec<Limiter>,
+    guard: Guard,
+    phase: Phase,
+    /// When the last sign-in finished (its tokens' `createdAt`).
+    signed_in_at: Option<u64>,
+    /// What the last transition must give.
+    expect: Outcome,
+    /// For `OtherDevice`: the status each of its attempts must get.
+    other_device: Vec<u16>,
+    /// The client's own attempt was answered 429 without another device to blame.
+    self_inflicted_block: bool,
+}
+
+#[derive(Clone, Debug)]
+enum T {
+    Start,
+    /// The simulator answers the outstanding request.
+    Deliver,
+    SubmitCredentials(Attempt),
+    ChooseMethod(Method),
+    SubmitCode {
+        right: bool,
+    },
+    RequestResetCode,
+    ResetPassword {
+        right: bool,
+        new_password: u8,
+    },
+    Retry,
+    Tick(u64),
+    /// Serialize the flow, drop it, deserialize it.
+    Park,
+    /// Another device tries wrong passwords on an account, `times` times.
+    OtherDevice {
+        account: usize,
+        times: usize,
+    },
+    /// A proxy answers the wizard request 429 (`Retry-After` in seconds, or none).
+    Wizard429(Option<u64>),
+    /// The credentials are answered with a workflow this crate does not model.
+    OtherWorkflow,
+    /// The outstanding request is refused with a 400 the simulator never sends here.
+    Refusal,
+    /// The outstanding request is answered with a 2xx of another wizard (stale or foreign).
+    Replay,
+    /// A garbage answer.
+    Garbage {
+        status: u16,
+        body: Vec<u8>,
+    },
+}
+
+fn methods_of(account: usize) -> (bool, bool) {
+    KINDS.get(account).map_or((false, false), |k| (k.0, k.1))
+}
+
+impl Model {
+    fn current_view(&self) -> Option<View> {
+        Some(match &self.phase {
+            Phase::Credentials { rejected } => View::Credentials {
+                recaptcha: self.recaptcha,
+                rejected: *rejected,
+            },
+            Phase::ChooseMethod { rejected, .. } => View::ChooseMethod {
+                methods: vec![Method::Google, Method::Sms],
+                rejected: *rejected,
+            },
+            Phase::Code {
+                method, rejected, ..
+            } => View::Code {
+                method: *method,
+                rejected: *rejected,
+            },
+            Phase::ResetRequired { rejected, .. } => View::ResetRequired {
+                rejected: *rejected,
+            },
+            Phase::ResetCode { rejected, .. } => View::ResetCode {
+                rejected: *rejected,
+            },
+            Phase::PasswordChanged => View::PasswordChanged,
+            Phase::RateLimited { until, .. } => View::RetryAt(at(*until)),
+            Phase::Unsupported => View::Unsupported(OTHER_WORKFLOW.to_owned()),
+            _ => return None,
+        })
+    }
+
+    /// The step an answer returns: the current step, or `Done`.
+    fn answer_view(&self) -> Option<View> {
+        match self.phase {
+            Phase::Done => Some(View::Done),
+            _ => self.current_view(),
+        }
+    }
+
+    /// Moves to `phase` after an answer.
+    fn answered(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.expect = Outcome::Ok(self.answer_view());
+    }
+
+    /// Credentials (and 2FA, if on) are good: a forced reset, or signed in.
+    fn authenticated(&mut self, account: usize) {
+        if self.forced[account] {
+            self.answered(Phase::ResetRequired {
+                account,
+                rejected: false,
+            });
+        } else {
+            self.signed_in_at = Some(self.now);
+            self.answered(Phase::Done);
+        }
+    }
+
+    /// Sends the request of awaiting phase `next` (a call or a retry); credentials pass
+    /// the guard first.
+    fn send(&mut self, next: Phase) {
+        if matches!(next, Phase::AwaitCredentials(_)) {
+            if let Some(t) = self.guard.next_allowed(self.now) {
+                self.expect = Outcome::RateLimited(at(t));
+                return;
+            }
+            self.guard.record(self.now);
+        }
+        self.phase = next;
+        self.expect = Outcome::Ok(None);
+    }
+
+    fn deliver(&mut self) {
+        let now = self.now;
+        match self.phase.clone() {
+            Phase::AwaitWizard => self.answered(Phase::Credentials { rejected: false }),
+            Phase::AwaitCredentials(attempt) => {
+                let account = attempt.account;
+                if let Err((wait, blame)) = self.limits[account].attempt(now, false) {
+                    self.self_inflicted_block |= !blame;
+                    let until = now + wait;
+                    self.guard.blocked_until =
+                        Some(self.guard.blocked_until.map_or(until, |t| t.max(until)));
+                    self.answered(Phase::RateLimited {
+                        until,
+                        resume: Box::new(Phase::AwaitCredentials(attempt)),
+                    });
+                    return;
+                }
+                let captcha_ok = !self.recaptcha || attempt.captcha == Captcha::Right;
+                if !captcha_ok || account == NOBODY || !attempt.password_ok {
+                    self.answered(Phase::Credentials { rejected: true });
+                    return;
+                }
+                match methods_of(account) {
+                    (true, true) => self.answered(Phase::ChooseMethod {
+                        account,
+                        rejected: false,
+                    }),
+                    (true, false) => self.answered(Phase::Code {
+                        account,
+                        method: Method::Google,
+                        rejected: false,
+                    }),
+                    (false, true) => self.answered(Phase::Code {
+                        account,
+                        method: Method::Sms,
+                        rejected: false,
+                    }),
+                    (false, false) => self.authenticated(account),
+                }
+            }
+            Phase::AwaitMethod { account, method } => self.answered(Phase::Code {
+                account,
+                method,
+                rejected: false,
+            }),
+            Phase::AwaitCode {
+                account,
+                method,
+                right,
+                sent_at,
+            } => {
+                // Google accepts the current and the previous 30-second period's code.
+                let in_time =
+                    method == Method::Sms || google_period(now) - google_period(sent_at) <= 1;
+                if right && in_time {
+                    self.authenticated(account);
+                } else {
+                    self.answered(Phase::Code {
+                        account,
+                        method,
+                        rejected: true,
+                    });
+                }
+            }
+            Phase::AwaitRestore { account } => self.answered(Phase::ResetCode {
+                account,
+                rejected: false,
+            }),
+            Phase::AwaitReset {
+                account,
+                right,
+                new_password,
+            } => {
+                if right {
+                    self.passwords[account] = new_password;
+                    self.forced[account] = false;
+                    self.answered(Phase::PasswordChanged);
+                } else {
+                    self.answered(Phase::ResetCode {
+                        account,
+                        rejected: true,
+                    });
+                }
+            }
+            _ => unreachable!("precondition: an outstanding request"),
+        }
+    }
+
+    fn apply(mut self, t: &T) -> Self {
+        self.other_device.clear();
+        self.expect = Outcome::Ok(None);
+        let now = self.now;
+        match t {
+            T::Start => {
+                if self.phase.is_awaiting() || matches!(self.phase, Phase::RateLimited { .. }) {
+                    self.expect = Outcome::OutOfOrder;
+                } else {
+                    self.send(Phase::AwaitWizard);
+                }
+            }
+            T::Deliver => self.deliver(),
+            T::SubmitCredentials(attempt) => match self.phase {
+                Phase::Credentials { .. } => {
+                    if self.recaptcha && attempt.captcha == Captcha::Missing {
+                        self.expect = Outcome::InvalidInput;
+                    } else {
+                        self.send(Phase::AwaitCredentials(attempt.clone()));
+                    }
+                }
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::ChooseMethod(method) => match self.phase {
+                Phase::ChooseMethod { account, .. } => self.send(Phase::AwaitMethod {
+                    account,
+                    method: *method,
+                }),
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::SubmitCode { right } => match self.phase {
+                Phase::Code {
+                    account, method, ..
+                } => self.send(Phase::AwaitCode {
+                    account,
+                    method,
+                    right: *right,
+                    sent_at: now,
+                }),
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::RequestResetCode => match self.phase {
+                Phase::ResetRequired { account, .. } => self.send(Phase::AwaitRestore { account }),
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::ResetPassword {
+                right,
+                new_password,
+            } => match self.phase {
+                Phase::ResetCode { account, .. } => self.send(Phase::AwaitReset {
+                    account,
+                    right: *right,
+                    new_password: new_password_text(*new_password),
+                }),
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::Retry => match self.phase.clone() {
+                Phase::RateLimited { until, .. } if now < until => {
+                    self.expect = Outcome::RateLimited(at(until));
+                }
+                Phase::RateLimited { resume, .. } => self.send(*resume),
+                _ => self.expect = Outcome::OutOfOrder,
+            },
+            T::Tick(secs) => self.now += secs,
+            T::Park => {}
+            T::OtherDevice { account, times } => {
+                for _ in 0..*times {
+                    let status = match self.limits[*account].attempt(now, true) {
+                        Ok(()) => 400,
+                        Err(_) => 429,
+                    };
+                    self.other_device.push(status);
+                }
+            }
+            T::Wizard429(secs) => self.answered(Phase::RateLimited {
+                until: now + secs.unwrap_or(60),
+                resume: Box::new(Phase::AwaitWizard),
+            }),
+            T::OtherWorkflow => self.answered(Phase::Unsupported),
+            T::Refusal => match self.phase {
+                Phase::AwaitMethod { account, .. } => self.answered(Phase::ChooseMethod {
+                    account,
+                    rejected: true,
+                }),
+                Phase::AwaitRestore { account } => self.answered(Phase::ResetRequired {
+                    account,
+                    rejected: true,
+                }),
+                // A refused wizard cannot be retried by the user: an error, still waiting.
+                _ => self.expect = Outcome::Refused,
+            },
+            T::Replay => self.expect = Outcome::Malformed,
+            T::Garbage { status, .. } => {
+                self.expect = if !self.phase.is_awaiting() {
+                    Outcome::OutOfOrder
+                } else if *status >= 500 {
+                    Outcome::Refused
+                } else {
+                    Outcome::Malformed
+                };
+            }
+        }
+        self
+    }
+}
+
+fn new_password_text(n: u8) -> String {
+    format!("Reset-{n}-Passw0rd!")
+}
+
+const OTHER_WORKFLOW: &str = "phone_confirmation";
+
+struct Reference;
+
+fn tick() -> BoxedStrategy<T> {
+    prop_oneof![
+        3 => (1u64..=10).prop_map(T::Tick),
+        1 => Just(T::Tick(29)),
+        1 => Just(T::Tick(31)),
+        2 => Just(T::Tick(WINDOW + 1)),
+        2 => Just(T::Tick(BLOCK + 1)),
+        1 => Just(T::Tick(ACCESS_LIFETIME + 1)),
+        1 => Just(T::Tick(MAX_TICK)),
+    ]
+    .boxed()
+}
+
+fn garbage() -> BoxedStrategy<T> {
+    let fixed: Vec<&'static [u8]> = vec![
+        b"",
+        b"{}",
+        b"null",
+        b"{\"code\":200,",
+        b"<html>502 Bad Gateway</html>",
+        br#"{"code":200,"data":null,"done":true,"uuid":"u-1","workflow":"login"}"#,
+        br#"{"code":202,"data":null,"done":false,"uuid":"u-1","workflow":"Terminate"}"#,
+    ];
+    let body = prop_oneof![
+        prop::sample::select(fixed).prop_map(<[u8]>::to_vec),
+        prop::collection::vec(any::<u8>(), 0..48),
+    ];
+    (prop::sample::select(vec![200u16, 202, 500, 503]), body)
+        .prop_map(|(status, body)| T::Garbage { status, body })
+        .boxed()
+}
+
+fn attempt() -> BoxedStrategy<Attempt> {
+    (
+        0..EMAILS.len(),
+        prop::bool::weighted(0.8),
+        prop_oneof![6 => Just(Captcha::Right), 1 => Just(Captcha::Wrong), 1 => Just(Captcha::Missing)],
+    )
+        .prop_map(|(account, password_ok, captcha)| Attempt {
+            account,
+            password_ok,
+            captcha,
+        })
+        .boxed()
+}
+
+/// Any call, whatever the state: misuse must be an error that changes nothing.
+fn any_call() -> BoxedStrategy<T> {
+    prop_oneof![
+        Just(T::Start),
+        attempt().prop_map(T::SubmitCredentials),
+        prop_oneof![Just(Method::Google), Just(Method::Sms)].prop_map(T::ChooseMethod),
+        any::<bool>().prop_map(|right| T::SubmitCode { right }),
+        Just(T::RequestResetCode),
+        (any::<bool>(), any::<u8>()).prop_map(|(right, new_password)| T::ResetPassword {
+            right,
+            new_password
+        }),
+        Just(T::Retry),
+    ]
+    .boxed()
+}
+
+impl ReferenceStateMachine for Reference {
+    type State = Model;
+    type Transition = T;
+
+    fn init_state() -> BoxedStrategy<Model> {
+        prop::bool::weighted(0.3)
+            .prop_map(|recaptcha| Model {
+                now: 0,
+                recaptcha,
+                passwords: (0..EMAILS.len()).map(initial_password).collect(),
+                forced: (0..EMAILS.len())
+                    .map(|a| KINDS.get(a).is_some_and(|k| k.2))
+                    .collect(),
+                limits: vec![Limiter::default(); EMAILS.len()],
+                guard: Guard::default(),
+                phase: Phase::New,
+                signed_in_at: None,
+                expect: Outcome::Ok(None),
+                other_device: Vec::new(),
+                self_inflicted_block: false,
+            })
+            .boxed()
+    }
+
+    fn transitions(state: &Model) -> BoxedStrategy<T> {
+        let mut options: Vec<(u32, BoxedStrategy<T>)> = vec![
+            (2, tick()),
+            (1, Just(T::Park).boxed()),
+            (1, garbage()),
+            (1, any_call()),
+            (
+                1,
+                (0..EMAILS.len(), 1usize..=6)
+                    .prop_map(|(account, times)| T::OtherDevice { account, times })
+                    .boxed(),
+            ),
+        ];
+        let progress: Vec<(u32, BoxedStrategy<T>)> = match &state.phase {
+            Phase::New | Phase::PasswordChanged | Phase::Unsupported | Phase::Done => {
+                vec![(12, Just(T::Start).boxed())]
+            }
+            Phase::AwaitWizard => vec![
+                (12, Just(T::Deliver).boxed()),
+                (
+                    2,
+                    prop::option::weighted(0.7, 1u64..=120)
+                        .prop_map(T::Wizard429)
+                        .boxed(),
+                ),
+                (1, Just(T::Refusal).boxed()),
+            ],
+            Phase::Credentials { .. } => vec![
+                (14, attempt().prop_map(T::SubmitCredentials).boxed()),
+                (1, Just(T::Start).boxed()),
+            ],
+            Phase::AwaitCredentials(_) => vec![
+                (12, Just(T::Deliver).boxed()),
+                (1, Just(T::OtherWorkflow).boxed()),
+                (1, Just(T::Replay).boxed()),
+            ],
+            Phase::ChooseMethod { .. } => vec![
+                (
+                    12,
+                    prop_oneof![Just(Method::Google), Just(Method::Sms)]
+                        .prop_map(T::ChooseMethod)
+                        .boxed(),
+                ),
+                (1, Just(T::Start).boxed()),
+            ],
+            Phase::AwaitMethod { .. } | Phase::AwaitRestore { .. } => vec![
+                (12, Just(T::Deliver).boxed()),
+                (2, Just(T::Refusal).boxed()),
+                (1, Just(T::Replay).boxed()),
+            ],
+            Phase::Code { .. } => vec![
+                (
+                    12,
+                    prop::bool::weighted(0.8)
+                        .prop_map(|right| T::SubmitCode { right })
+                        .boxed(),
+                ),
+                (1, Just(T::Start).boxed()),
+            ],
+            Phase::AwaitCode { .. } | Phase::AwaitReset { .. } => {
+                vec![(12, Just(T::Deliver).boxed()), (1, Just(T::Replay).boxed())]
+            }
+            Phase::ResetRequired { .. } => vec![
+                (12, Just(T::RequestResetCode).boxed()),
+                (1, Just(T::Start).boxed()),
+            ],
+            Phase::ResetCode { .. } => vec![
+                (
+                    12,
+                    (prop::bool::weighted(0.8), any::<u8>())
+                        .prop_map(|(right, new_password)| T::ResetPassword {
+                            right,
+                            new_password,
+                        })
+                        .boxed(),
+                ),
+                (1, Just(T::Start).boxed()),
+            ],
+            Phase::RateLimited { .. } => vec![
+                (6, Just(T::Retry).boxed()),
+                (
+                    4,
+                    prop_oneof![Just(T::Tick(WINDOW + 1)), Just(T::Tick(BLOCK + 1))].boxed(),
+                ),
+            ],
+        };
+        options.extend(progress);
+        Union::new_weighted(options).boxed()
+    }
+
+    fn preconditions(state: &Model, t: &T) -> bool {
+        match t {
+            T::Deliver => state.phase.is_awaiting(),
+            T::Wizard429(_) => state.phase == Phase::AwaitWizard,
+            T::OtherWorkflow => matches!(state.phase, Phase::AwaitCredentials(_)),
+            T::Refusal => matches!(
+                state.phase,
+                Phase::AwaitWizard | Phase::AwaitMethod { .. } | Phase::AwaitRestore { .. }
+            ),
+            T::Replay => state.phase.awaits_with_uuid(),
+            // A retry while awaiting resends a lost request: not modelled here.
+            T::Retry => !state.phase.is_awaiting(),
+            _ => true,
+        }
+    }
+
+    fn apply(state: Model, t: &T) -> Model {
+        state.apply(t)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The system under test: the real flow and the simulator.
+
+struct Sut {
+    server: Server,
+    accounts: Vec<ClientAccount>,
+    flow: SignIn,
+    pending: Option<Request<Vec<u8>>>,
+    /// The uuid of the wizard the flow is in (from its answers).
+    uuid: Option<String>,
+    /// 2xx answers seen so far, and one of another browser tab's wizard.
+    answers: Vec<Response<Vec<u8>>>,
+    tokens: Option<TokenPair>,
+    now: u64,
+}
+
+fn fingerprint() -> DeviceFingerprint {
+    DeviceFingerprint::from_user_agent("model-test/1.0").expect("a valid user agent")
+}
+
+fn uuid_of(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    value.get("uuid")?.as_str().map(str::to_owned)
+}
+
+fn envelope_response(status: u16, body: serde_json::Value) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .header("Content-Type", "application/json")
+        .body(serde_json::to_vec(&body).expect("json"))
+        .expect("a response")
+}
+
+fn error_response(status: u16, issue: &str) -> Response<Vec<u8>> {
+    envelope_response(
+        status,
+        json!({"error": {"code": status, "details": [{"issue": issue}]}}),
+    )
+}
+
+/// A six-digit code that differs from `code`.
+fn other_code(code: Option<&str>) -> String {
+    let n: u32 = code.and_then(|c| c.parse().ok()).unwrap_or(0);
+    format!("{:06}", (n + 500_000) % 1_000_000)
+}
+
+impl Sut {
+    fn now(&self) -> SystemTime {
+        at(self.now)
+    }
+
+    fn email(account: usize) -> &'static str {
+        EMAILS[account]
+    }
+
+    /// A wrong Google code: one that no period this run can reach accepts.
+    fn wrong_google_code(&self, account: usize) -> String {
+        let first = google_period(self.now).saturating_sub(1);
+        let horizon = (MAX_TRANSITIONS as u64 * MAX_TICK) / 30 + 2;
+        let valid: std::collections::BTreeSet<String> = (first..=first + horizon)
+            .filter_map(|p| {
+                let t = UNIX_EPOCH + Duration::from_secs(p * 30);
+                self.server.google_code(Self::email(account), t)
+            })
+            .collect();
+        (0..)
+            .map(|n: u32| format!("{n:06}"))
+            .find(|c| !valid.contains(c))
+            .expect("a free code")
+    }
+
+    /// Applies a call's result: the request becomes the pending one.
+    fn called(&mut self, result: Result<Request<Vec<u8>>, Error>) -> Outcome {
+        match result {
+            Ok(request) => {
+                self.pending = Some(request);
+                Outcome::Ok(None)
+            }
+            Err(error) => outcome_of_error(&error),
+        }
+    }
+
+    /// Hands `response` to the flow.
+    fn answer(&mut self, response: &Response<Vec<u8>>) -> Outcome {
+        match self.flow.handle_response(response, self.now()) {
+            Ok(step) => {
+                self.pending = None;
+                if response.status().is_success() {
+                    if let Some(uuid) = uuid_of(response.body()) {
+                        self.uuid = Some(uuid);
+                    }
+                    self.answers.push(response.clone());
+                }
+                if let SignInStep::Done(tokens) = &step {
+                    self.tokens = Some(tokens.clone());
+                }
+                Outcome::Ok(Some(view_of(&step)))
+            }
+            Err(error) => outcome_of_error(&error),
+        }
+    }
+
+    /// The documented label of an answer.
+    fn label(from: &str, response: &Response<Vec<u8>>, fake_workflow: bool) -> String {
+        let status = response.status().as_u16();
+        if fake_workflow {
+            return "200 other workflow".to_owned();
+        }
+        let reset_step = from == "waiting for the reset code to be sent"
+            || from == "waiting for the password reset answer";
+        if reset_step && response.status().is_success() {
+            // The reset bodies are inferred: any 2xx of the flow moves on.
+            return status.to_string();
+        }
+        coverage::answer_label(status, response.body())
+    }
+}
+
+struct Test;
+
+impl StateMachineTest for Test {
+    type SystemUnderTest = Sut;
+    type Reference = Reference;
+
+    fn init_test(model: &Model) -> Sut {
+        let mut server = Server::new(SimConfig::default());
+        if model.recaptcha {
+            server.require_recaptcha(RECAPTCHA_OK);
+        }
+        let accounts: Vec<ClientAccount> = KINDS
+            .iter()
+            .enumerate()
+            .map(|(i, &(google, sms, forced))| {
+                let mut account = ClientAccount::new(EMAILS[i], initial_password(i));
+                if google {
+                    account = account.with_google();
+                }
+                if sms {
+                    account = account.with_sms();
+                }
+                if forced {
+                    account = account.with_forced_reset();
+                }
+                account
+            })
+            .collect();
+        for account in &accounts {
+            server.add_client(account.clone());
+        }
+        // Another browser tab's wizard: its answer is foreign to the flow under test.
+        let mut tab = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
+        let request = tab.start().expect("start");
+        let foreign = server.handle(&request, at(0));
+        assert_eq!(foreign.status(), 200);
+        Sut {
+            server,
+            accounts,
+            flow: SignIn::new(Endpoint::new(HOST).expect("endpoint")),
+            pending: None,
+            uuid: None,
+            answers: vec![foreign],
+            tokens: None,
+            now: 0,
+        }
+    }
+
+    fn apply(mut sut: Sut, model: &Model, t: T) -> Sut {
+        let before = sut.flow.clone();
+        let from = sut.flow.state();
+        let mut event: Option<String> = None;
+        let outcome = match t {
+            T::Start => {
+                event = Some("start".into());
+                let result = sut.flow.start();
+                sut.called(result)
+            }
+            T::Deliver => {
+                let request = sut.pending.clone().expect("an outstanding request");
+                let response = sut.server.handle(&request, sut.now());
+                event = Some(Sut::label(from, &response, false));
+                sut.answer(&response)
+            }
+            T::SubmitCredentials(attempt) => {
+                event = Some("submit_credentials".into());
+                let password = if attempt.password_ok {
+                    model.passwords[attempt.account].clone()
+                } else {
+                    "Wrong-Passw0rd".to_owned()
+                };
+                let mut credentials =
+                    Credentials::new(Sut::email(attempt.account), password, fingerprint());
+                match attempt.captcha {
+                    Captcha::Missing => {}
+                    Captcha::Right => credentials = credentials.with_recaptcha(RECAPTCHA_OK),
+                    Captcha::Wrong => credentials = credentials.with_recaptcha("03AGdBq2-forged"),
+                }
+                let result = sut.flow.submit_credentials(credentials, sut.now());
+                sut.called(result)
+            }
+            T::ChooseMethod(method) => {
+                event = Some("choose_method".into());
+                let result = sut.flow.choose_method(method);
+                sut.called(result)
+            }
+            T::SubmitCode { right } => {
+                event = Some("submit_code".into());
+                let code = match (&before.current_step(), right) {
+                    (Some(SignInStep::Code { method, .. }), _) => {
+                        let Phase::AwaitCode { account, .. } = model.phase else {
+                            panic!("the model did not follow the code: {:?}", model.phase)
+                        };
+                        let email = Sut::email(account);
+                        match (method, right) {
+                            (Method::Google, true) => {
+                                sut.server.google_code(email, sut.now()).expect("google on")
+                            }
+                            (Method::Google, false) => sut.wrong_google_code(account),
+                            (_, right) => {
+                                let sent = sut.server.last_code_to(&sut.accounts[account].phone);
+                                if right {
+                                    sent.expect("an SMS was sent").to_owned()
+                                } else {
+                                    other_code(sent)
+                                }
+                            }
+                        }
+                    }
+                    _ => "123456".to_owned(),
+                };
+                let result = sut.flow.submit_code(code);
+                sut.called(result)
+            }
+            T::RequestResetCode => {
+                event = Some("request_reset_code".into());
+                let result = sut.flow.request_reset_code();
+                sut.called(result)
+            }
+            T::ResetPassword {
+                right,
+                new_password,
+            } => {
+                event = Some("reset_password".into());
+                let code = match &model.phase {
+                    Phase::AwaitReset { account, .. } => {
+                        let sent = sut.server.last_code_to(Sut::email(*account));
+                        if right {
+                            sent.expect("a reset code was emailed").to_owned()
+                        } else {
+                            other_code(sent)
+                        }
+                    }
+                    _ => "123456".to_owned(),
+                };
+                let result = sut
+                    .flow
+                    .reset_password(code, new_password_text(new_password));
+                sut.called(result)
+            }
+            T::Retry => {
+                event = Some("retry".into());
+                let result = sut.flow.retry(sut.now());
+                sut.called(result)
+            }
+            T::Tick(secs) => {
+                sut.now += secs;
+                Outcome::Ok(None)
+            }
+            T::Park => {
+                let parked = serde_json::to_string(&sut.flow).expect("a flow serializes");
+                let resumed: SignIn = serde_json::from_str(&parked).expect("and resumes");
+                assert_eq!(resumed, sut.flow, "a parked flow resumes as it was");
+                sut.flow = resumed;
+                Outcome::Ok(None)
+            }
+            T::OtherDevice { account, times } => {
+                let mut statuses = Vec::new();
+                for _ in 0..times {
+                    let mut other = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
+                    let wizard = sut.server.handle(&other.start().expect("start"), sut.now());
+                    let _ = other.handle_response(&wizard, sut.now()).expect("wizard");
+                    let mut credentials =
+                        Credentials::new(Sut::email(account), "Bot-guess-1", fingerprint());
+                    if model.recaptcha {
+                        credentials = credentials.with_recaptcha(RECAPTCHA_OK);
+                    }
+                    let request = other
+                        .submit_credentials(credentials, sut.now())
+                        .expect("a fresh flow's guard allows one attempt");
+                    statuses.push(sut.server.handle(&request, sut.now()).status().as_u16());
+                }
+                assert_eq!(statuses, model.other_device, "the other device's answers");
+                Outcome::Ok(None)
+            }
+            T::Wizard429(secs) => {
+                let mut response = error_response(429, "too many requests");
+                if let Some(secs) = secs {
+                    response
+                        .headers_mut()
+                        .insert("Retry-After", secs.to_string().parse().expect("header"));
+                }
+                event = Some(Sut::label(from, &response, false));
+                sut.answer(&response)
+            }
+            T::OtherWorkflow => {
+                let uuid = sut.uuid.clone().expect("the flow has a uuid");
+                let response = envelope_response(
+                    200,
+                    json!({"code": 200, "data": {"phone": "+15550000000"}, "done": false,
+                           "uuid": uuid, "workflow": OTHER_WORKFLOW}),
+                );
+                event = Some(Sut::label(from, &response, true));
+                sut.answer(&response)
+            }
+            T::Refusal => {
+                let response = error_response(400, "refused by the server");
+                event = Some(Sut::label(from, &response, false));
+                sut.answer(&response)
+            }
+            T::Replay => {
+                let current = sut.uuid.clone();
+                let stale = sut
+                    .answers
+                    .iter()
+                    .rev()
+                    .find(|r| uuid_of(r.body()) != current)
+                    .cloned()
+                    .expect("another wizard's answer");
+                sut.answer(&stale)
+            }
+            T::Garbage { status, body } => {
+                let response = Response::builder()
+                    .status(status)
+                    .body(body)
+                    .expect("a response");
+                sut.answer(&response)
+            }
+        };
+
+        assert_eq!(
+            outcome,
+            model.expect,
+            "the outcome of {t_name}",
+            t_name = from
+        );
+        match &outcome {
+            Outcome::Ok(_) => {
+                if let Some(event) = event {
+                    COVERAGE.record(from, &event, sut.flow.state());
+                }
+            }
+            _ => assert_eq!(sut.flow, before, "an Err must leave the flow as it was"),
+        }
+        assert!(
+            !model.self_inflicted_block,
+            "the guard let the client earn a server block on its own"
+        );
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, model: &Model) {
+        assert_eq!(sut.flow.state(), model.phase.name(), "the flow's state");
+        assert_eq!(
+            sut.flow.current_step().as_ref().map(view_of),
+            model.current_view(),
+            "the flow's step"
+        );
+        assert_eq!(sut.flow.is_awaiting_response(), model.phase.is_awaiting());
+        assert_eq!(
+            sut.server.violations(),
+            &[],
+            "the simulator saw a protocol violation"
+        );
+        match (&sut.tokens, model.signed_in_at) {
+            (None, None) => {}
+            (Some(tokens), Some(signed_in)) => {
+                assert_eq!(tokens.access().created_at(), at(signed_in));
+                assert_eq!(
+                    tokens.access().expires_at(),
+                    at(signed_in + ACCESS_LIFETIME)
+                );
+                assert_eq!(
+                    tokens.refresh().expires_at(),
+                    at(signed_in + REFRESH_LIFETIME)
+                );
+                assert_eq!(
+                    tokens.is_expired(sut.now()),
+                    model.now >= signed_in + ACCESS_LIFETIME
+                );
+            }
+            (tokens, signed_in) => panic!(
+                "tokens {} but the model signed in {signed_in:?}",
+                tokens.is_some()
+            ),
+        }
+    }
+}
+
+/// Runs the model-based property test and then demands that every documented row ran.
+#[test]
+fn sign_in_follows_its_model_and_takes_every_documented_transition() {
+    let mut config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = DEFAULT_CASES;
+    }
+    let mut runner = TestRunner::new(config.clone());
+    let result = runner.run(
+        &Reference::sequential_strategy(1..=MAX_TRANSITIONS),
+        |(initial, transitions, seen)| {
+            Test::test_sequential(config.clone(), initial, transitions, seen);
+            Ok(())
+        },
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    COVERAGE.assert_complete();
+}
