@@ -35,7 +35,7 @@ use coverage::Coverage;
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
 
-const DEFAULT_CASES: u32 = 400;
+const DEFAULT_CASES: u32 = 1000;
 const MAX_TRANSITIONS: usize = 60;
 /// 2024-04-22T11:07:24Z, the vendor page's `createdAt`.
 const T0: u64 = 1_713_784_044;
