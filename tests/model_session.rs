@@ -909,7 +909,7 @@ impl Sut {
     }
 
     /// Sends the copy's in-flight request to the simulator; checks the guard.
-    fn to_server(&mut self, copy: usize, now: u64) -> Response<Vec<u8>> {
+    fn deliver_to_server(&mut self, copy: usize, now: u64) -> Response<Vec<u8>> {
         let request = self.in_flight[copy].take().expect("a request in flight");
         let response = self.server.handle(&request, at(now));
         if request.uri().path() == self.realm.refresh_path() {
@@ -1014,12 +1014,12 @@ impl StateMachineTest for SessionTest {
                 sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Some));
             }
             Transition::Deliver { copy } => {
-                let response = sut.to_server(copy, now);
+                let response = sut.deliver_to_server(copy, now);
                 sut.answer(model, copy, &response, now);
             }
             Transition::LoseRequest { copy } => sut.in_flight[copy] = None,
             Transition::LoseResponse { copy } => {
-                let _ = sut.to_server(copy, now);
+                let _ = sut.deliver_to_server(copy, now);
             }
             Transition::Gateway429 { copy, secs } => {
                 sut.in_flight[copy] = None;

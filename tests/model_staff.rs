@@ -424,7 +424,8 @@ impl Model {
     }
 }
 
-/// A confirmation answer the model must make tokens of: the code was wrong → 400.
+/// The server's answer to the in-flight confirmation: a valid token with a wrong code is
+/// a 400 (the attempt counted); with the right code the token is used up.
 fn confirm_answer(model: &mut Model, right: bool) -> Answer {
     match model.server() {
         Answer::Tokens if !right => {
@@ -441,7 +442,7 @@ fn confirm_answer(model: &mut Model, right: bool) -> Answer {
     }
 }
 
-/// The model needs to remember whether the in-flight confirmation carries the right code.
+/// The model, and whether the in-flight confirmation carries the right code.
 #[derive(Clone, Debug)]
 struct Ref {
     model: Model,
@@ -813,7 +814,7 @@ impl Sut {
     }
 
     /// Sends the in-flight request to the simulator; checks the guard did its job.
-    fn to_server(&mut self, now: u64) -> (Request<Vec<u8>>, Response<Vec<u8>>) {
+    fn deliver_to_server(&mut self, now: u64) -> (Request<Vec<u8>>, Response<Vec<u8>>) {
         let request = self.in_flight.take().expect("a request in flight");
         let response = self.server.handle(&request, at(now));
         let path = request.uri().path().to_owned();
@@ -942,12 +943,12 @@ impl StateMachineTest for StaffTest {
             }
             Transition::Retry => sut.call(model, "retry", |f| f.retry(at(now))),
             Transition::Deliver => {
-                let (_, response) = sut.to_server(now);
+                let (_, response) = sut.deliver_to_server(now);
                 sut.answer(model, &response, now);
             }
             Transition::LoseRequest => sut.in_flight = None,
             Transition::LoseResponse => {
-                let _ = sut.to_server(now);
+                let _ = sut.deliver_to_server(now);
             }
             Transition::Gateway429 { secs } => {
                 sut.in_flight = None;
