@@ -24,6 +24,33 @@
 //! HTTP date; 60 s without one) and [`StaffSignIn::retry`] sends the same request again.
 //!
 //! Refresh and sign-out of the resulting tokens live in the session module, not here.
+//!
+//! ## Transitions
+//!
+//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
+//! and the constant equal; the model-based tests fail if a row is never exercised). States
+//! are named as [`StaffSignIn::state`] names them; answers by status and, for a 200 to the
+//! sign-in, by `2faRequired`. A `retry` while awaiting is the resend after a transport
+//! error.
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | asking for credentials | sign_in | waiting for the sign-in answer |
+//! | waiting for the sign-in answer | 200 `2faRequired: false` | signed in |
+//! | waiting for the sign-in answer | 200 `2faRequired: true` | asking for the emailed 2FA code |
+//! | waiting for the sign-in answer | 4xx | asking for credentials |
+//! | waiting for the sign-in answer | 429 | rate limited |
+//! | waiting for the sign-in answer | retry | waiting for the sign-in answer |
+//! | asking for the emailed 2FA code | submit_code | waiting for the 2FA confirmation answer |
+//! | asking for the emailed 2FA code | sign_in | waiting for the sign-in answer |
+//! | waiting for the 2FA confirmation answer | 200 | signed in |
+//! | waiting for the 2FA confirmation answer | 401 | asking for credentials |
+//! | waiting for the 2FA confirmation answer | 4xx but 401 | asking for the emailed 2FA code |
+//! | waiting for the 2FA confirmation answer | 429 | rate limited |
+//! | waiting for the 2FA confirmation answer | retry | waiting for the 2FA confirmation answer |
+//! | rate limited | retry | waiting for the sign-in answer |
+//! | rate limited | retry | waiting for the 2FA confirmation answer |
+//! | rate limited | sign_in | waiting for the sign-in answer |
 
 use std::time::SystemTime;
 
@@ -35,11 +62,38 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 use crate::input::{self, MAX_FIELD_LEN};
-use crate::machine::{Advance, Driver, Protocol};
+use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
 use crate::secret::Secret;
 use crate::time::parse_rfc3339;
 use crate::token::{check_token_text, TokenPair};
 use crate::wire;
+
+/// The documented transitions of the staff sign-in (see the module docs).
+pub const TRANSITIONS: &[Transition] = &[
+    row(CREDENTIALS, "sign_in", AWAIT_SIGN_IN),
+    row(AWAIT_SIGN_IN, "200 `2faRequired: false`", DONE),
+    row(AWAIT_SIGN_IN, "200 `2faRequired: true`", EMAIL_CODE),
+    row(AWAIT_SIGN_IN, "4xx", CREDENTIALS),
+    row(AWAIT_SIGN_IN, "429", RATE_LIMITED),
+    row(AWAIT_SIGN_IN, "retry", AWAIT_SIGN_IN),
+    row(EMAIL_CODE, "submit_code", AWAIT_CONFIRM),
+    row(EMAIL_CODE, "sign_in", AWAIT_SIGN_IN),
+    row(AWAIT_CONFIRM, "200", DONE),
+    row(AWAIT_CONFIRM, "401", CREDENTIALS),
+    row(AWAIT_CONFIRM, "4xx but 401", EMAIL_CODE),
+    row(AWAIT_CONFIRM, "429", RATE_LIMITED),
+    row(AWAIT_CONFIRM, "retry", AWAIT_CONFIRM),
+    row(RATE_LIMITED, "retry", AWAIT_SIGN_IN),
+    row(RATE_LIMITED, "retry", AWAIT_CONFIRM),
+    row(RATE_LIMITED, "sign_in", AWAIT_SIGN_IN),
+];
+
+// State names, as `StaffSignIn::state` gives them and the table uses them.
+const CREDENTIALS: &str = "asking for credentials";
+const AWAIT_SIGN_IN: &str = "waiting for the sign-in answer";
+const EMAIL_CODE: &str = "asking for the emailed 2FA code";
+const AWAIT_CONFIRM: &str = "waiting for the 2FA confirmation answer";
+const DONE: &str = "signed in";
 
 const SIGN_IN: &str = "/api/v2/signin";
 const CONFIRM: &str = "/api/v2/2fa/confirm";
@@ -209,11 +263,11 @@ impl Protocol for State {
 
     fn describe(&self) -> &'static str {
         match self {
-            Self::Credentials { .. } => "asking for credentials",
-            Self::AwaitSignIn { .. } => "waiting for the sign-in answer",
-            Self::EmailCode { .. } => "asking for the emailed 2FA code",
-            Self::AwaitConfirm { .. } => "waiting for the 2FA confirmation answer",
-            Self::Done => "signed in",
+            Self::Credentials { .. } => CREDENTIALS,
+            Self::AwaitSignIn { .. } => AWAIT_SIGN_IN,
+            Self::EmailCode { .. } => EMAIL_CODE,
+            Self::AwaitConfirm { .. } => AWAIT_CONFIRM,
+            Self::Done => DONE,
         }
     }
 
@@ -413,6 +467,20 @@ impl StaffSignIn {
     /// after [`StaffStep::Done`].
     pub fn current_step(&self) -> Option<StaffStep> {
         self.driver.current_step()
+    }
+
+    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
+    ///
+    /// ```
+    /// # use std::time::UNIX_EPOCH;
+    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
+    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), "asking for credentials");
+    /// let _request = flow.sign_in("foo@bar.com", "Secret123", UNIX_EPOCH).unwrap();
+    /// assert_eq!(flow.state(), "waiting for the sign-in answer");
+    /// ```
+    pub fn state(&self) -> &'static str {
+        self.driver.state_name()
     }
 
     /// True while a request is outstanding: the next call is [`StaffSignIn::handle_response`].

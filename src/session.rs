@@ -19,6 +19,32 @@
 //!
 //! Every answer goes to [`Session::handle_response`]; at most one refresh or sign-out is
 //! outstanding, and every `Err` leaves the session exactly as it was.
+//!
+//! ## Transitions
+//!
+//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
+//! and the constant equal; the model-based tests fail if a row is never exercised). States
+//! are named as [`Session::state`] names them; answers by status. `authorize` stays
+//! `active` when the access token is fresh ([`Authorized::Ready`]) and awaits a refresh
+//! otherwise ([`Authorized::RefreshFirst`]). A `retry` while awaiting is the resend after
+//! a transport error.
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | active | authorize | active |
+//! | active | authorize | waiting for the refresh answer |
+//! | active | refresh | waiting for the refresh answer |
+//! | active | sign_out | waiting for the sign-out answer |
+//! | waiting for the refresh answer | 2xx | active |
+//! | waiting for the refresh answer | 400, 401 or 403 | ended |
+//! | waiting for the refresh answer | 429 | rate limited |
+//! | waiting for the refresh answer | retry | waiting for the refresh answer |
+//! | waiting for the sign-out answer | 2xx | signed out |
+//! | waiting for the sign-out answer | 401 | signed out |
+//! | waiting for the sign-out answer | 429 | rate limited |
+//! | waiting for the sign-out answer | retry | waiting for the sign-out answer |
+//! | rate limited | retry | waiting for the refresh answer |
+//! | rate limited | retry | waiting for the sign-out answer |
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -31,9 +57,34 @@ use crate::decode;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
-use crate::machine::{Advance, Driver, Protocol};
+use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
+
+/// The documented transitions of a session (see the module docs).
+pub const TRANSITIONS: &[Transition] = &[
+    row(ACTIVE, "authorize", ACTIVE),
+    row(ACTIVE, "authorize", AWAIT_REFRESH),
+    row(ACTIVE, "refresh", AWAIT_REFRESH),
+    row(ACTIVE, "sign_out", AWAIT_SIGN_OUT),
+    row(AWAIT_REFRESH, "2xx", ACTIVE),
+    row(AWAIT_REFRESH, "400, 401 or 403", ENDED),
+    row(AWAIT_REFRESH, "429", RATE_LIMITED),
+    row(AWAIT_REFRESH, "retry", AWAIT_REFRESH),
+    row(AWAIT_SIGN_OUT, "2xx", SIGNED_OUT),
+    row(AWAIT_SIGN_OUT, "401", SIGNED_OUT),
+    row(AWAIT_SIGN_OUT, "429", RATE_LIMITED),
+    row(AWAIT_SIGN_OUT, "retry", AWAIT_SIGN_OUT),
+    row(RATE_LIMITED, "retry", AWAIT_REFRESH),
+    row(RATE_LIMITED, "retry", AWAIT_SIGN_OUT),
+];
+
+// State names, as `Session::state` gives them and the table uses them.
+const ACTIVE: &str = "active";
+const AWAIT_REFRESH: &str = "waiting for the refresh answer";
+const AWAIT_SIGN_OUT: &str = "waiting for the sign-out answer";
+const SIGNED_OUT: &str = "signed out";
+const ENDED: &str = "ended";
 
 /// How long before its `expiresAt` an access token is treated as expired by default.
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -221,11 +272,11 @@ impl Protocol for State {
 
     fn describe(&self) -> &'static str {
         match self.stage {
-            Stage::Active(_) => "active",
-            Stage::AwaitRefresh(_) => "waiting for the refresh answer",
-            Stage::AwaitSignOut(_) => "waiting for the sign-out answer",
-            Stage::SignedOut { .. } => "signed out",
-            Stage::Ended => "ended",
+            Stage::Active(_) => ACTIVE,
+            Stage::AwaitRefresh(_) => AWAIT_REFRESH,
+            Stage::AwaitSignOut(_) => AWAIT_SIGN_OUT,
+            Stage::SignedOut { .. } => SIGNED_OUT,
+            Stage::Ended => ENDED,
         }
     }
 
@@ -448,6 +499,22 @@ impl Session {
     /// [`SessionStep::Ended`] at the end; `None` while a request is outstanding.
     pub fn current_step(&self) -> Option<SessionStep> {
         self.driver.current_step()
+    }
+
+    /// What the session is doing now, in words: the state names of [`TRANSITIONS`].
+    ///
+    /// ```
+    /// # use b2core_auth::{Endpoint, Session, TokenPair};
+    /// # let tokens: TokenPair = serde_json::from_str(r#"{
+    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
+    /// let mut session = Session::back_office(Endpoint::new("https://host.name").unwrap(), tokens);
+    /// assert_eq!(session.state(), "active");
+    /// let _request = session.sign_out().unwrap();
+    /// assert_eq!(session.state(), "waiting for the sign-out answer");
+    /// ```
+    pub fn state(&self) -> &'static str {
+        self.driver.state_name()
     }
 
     /// True while a refresh or sign-out is outstanding: the next call is

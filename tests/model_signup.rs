@@ -15,6 +15,8 @@
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/runner.rs"]
+mod runner;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,7 +28,7 @@ use b2core_auth::{DeviceFingerprint, Endpoint, Error};
 use http::{Request, Response};
 use proptest::prelude::*;
 use proptest::strategy::Union;
-use proptest::test_runner::{Config, TestRng, TestRunner};
+use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
@@ -675,7 +677,7 @@ fn sign_up_follows_its_model_and_takes_every_documented_transition() {
     if std::env::var_os("PROPTEST_CASES").is_none() {
         config.cases = DEFAULT_CASES;
     }
-    let mut runner = runner(config.clone());
+    let mut runner = runner::new(config.clone());
     let result = runner.run(
         &Reference::sequential_strategy(1..=MAX_TRANSITIONS),
         |(initial, transitions, seen)| {
@@ -687,15 +689,4 @@ fn sign_up_follows_its_model_and_takes_every_documented_transition() {
         panic!("{failure}");
     }
     COVERAGE.assert_complete();
-}
-
-/// The default run (CI) uses a fixed seed, so that it and its coverage check are the same
-/// every time; a run with `PROPTEST_CASES` set explores with a fresh seed.
-fn runner(config: Config) -> TestRunner {
-    if std::env::var_os("PROPTEST_CASES").is_some() {
-        TestRunner::new(config)
-    } else {
-        let rng = TestRng::deterministic_rng(config.rng_algorithm);
-        TestRunner::new_with_rng(config, rng)
-    }
 }

@@ -47,6 +47,22 @@ fn sign_in_docs_match_its_table() {
 }
 
 #[test]
+fn staff_sign_in_docs_match_its_table() {
+    assert_same(
+        include_str!("../src/backoffice.rs"),
+        b2core_auth::backoffice::TRANSITIONS,
+    );
+}
+
+#[test]
+fn session_docs_match_its_table() {
+    assert_same(
+        include_str!("../src/session.rs"),
+        b2core_auth::session::TRANSITIONS,
+    );
+}
+
+#[test]
 fn the_checker_sees_a_drifted_row() {
     let source = "//! ## Transitions\n//!\n//! | from | event | to |\n//! |---|---|---|\n//! | a | go | b |\n";
     let table = [Transition {

@@ -1,0 +1,1129 @@
+//! Model-based tests of token sessions of both realms (`src/session.rs`).
+//!
+//! The reference model is the documented protocol (`spec/backoffice-auth.txt`, the
+//! inferred client paths, and the simulator's stated assumptions): the step each copy of
+//! the session should be at, a virtual clock, access tokens of 15 minutes and refresh
+//! tokens of an hour (the access token counts as expired `leeway` early), 5 refreshes a
+//! minute (the session's guard and the server's window per chain of pairs), rotation on
+//! refresh and revocation on sign-out. The system under test is the real [`Session`]
+//! (client tokens from a client sign-in, staff tokens from a staff sign-in, both against
+//! `b2core_auth::sim::Server` in-process) through a network that loses requests and
+//! answers, a proxy that answers 429 or 503 itself, garbage and answers from elsewhere.
+//! A second copy of the session (a parked copy resumed in another tab) goes stale when the
+//! first refreshes or signs out.
+//!
+//! After every transition: each copy's step, state and tokens equal the model's, nothing
+//! panicked, an `Err` changed nothing, the simulator saw no protocol violation, and no
+//! copy earned a server 429 its guard could have avoided. After the run, every row of
+//! [`TRANSITIONS`] must have been taken.
+
+#[path = "support/coverage.rs"]
+mod coverage;
+#[path = "support/runner.rs"]
+mod runner;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use b2core_auth::backoffice::{StaffSignIn, StaffStep};
+use b2core_auth::client::{Credentials, SignIn, SignInStep};
+use b2core_auth::session::TRANSITIONS;
+use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
+use b2core_auth::{Authorized, DeviceFingerprint, Endpoint, Error, Realm, Session, SessionStep};
+use coverage::Coverage;
+use http::{Request, Response};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+
+static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+
+/// 2024-04-22T11:07:24Z, a whole second: the virtual clock counts milliseconds from it.
+const T0_SECS: u64 = 1_713_784_044;
+const WINDOW: u64 = 60_000;
+const ACCESS_LIFETIME: u64 = 15 * 60_000;
+const REFRESH_LIFETIME: u64 = 60 * 60_000;
+const REFRESHES_PER_MINUTE: usize = 5;
+const SIGN_INS_PER_MINUTE: usize = 5;
+
+const CLIENT: (&str, &str) = ("trader@example.com", "Trader-Pass-1");
+const STAFF: (&str, &str) = ("clerk@example.com", "Clerk-Pass-1");
+
+fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0_SECS) + Duration::from_millis(ms)
+}
+
+fn ms_of(t: SystemTime) -> u64 {
+    let d = t.duration_since(at(0)).expect("times are after T0");
+    u64::try_from(d.as_millis()).expect("fits")
+}
+
+/// The server's timestamps drop the fraction of a second.
+fn floor_secs(ms: u64) -> u64 {
+    ms / 1000 * 1000
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new("https://host.name").expect("valid endpoint")
+}
+
+/// `PROPTEST_CASES` wins when set; otherwise `cases`.
+fn config(cases: u32) -> Config {
+    let base = if std::env::var_os("PROPTEST_CASES").is_some() {
+        Config::default()
+    } else {
+        Config::with_cases(cases)
+    };
+    Config {
+        failure_persistence: None,
+        max_shrink_iters: 2048,
+        ..base
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference model
+
+/// The client-side counter, as documented: `limit` attempts in any minute, plus any block a
+/// 429 announced.
+#[derive(Clone, Debug)]
+struct GuardModel {
+    limit: usize,
+    recent: Vec<u64>,
+    blocked_until: Option<u64>,
+}
+
+impl GuardModel {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            recent: Vec::new(),
+            blocked_until: None,
+        }
+    }
+
+    fn next_allowed(&self, now: u64) -> Option<u64> {
+        let blocked = self.blocked_until.filter(|&t| now < t);
+        let full = (self.recent.len() >= self.limit)
+            .then(|| self.recent[self.recent.len() - self.limit] + WINDOW)
+            .filter(|&t| now < t);
+        blocked.max(full)
+    }
+
+    fn block_until(&mut self, until: u64) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
+    }
+}
+
+/// The server's sliding window (`Retry-After`: whole seconds until the oldest attempt
+/// leaves it, at least 1).
+#[derive(Clone, Debug)]
+struct WindowModel {
+    limit: usize,
+    hits: Vec<u64>,
+}
+
+impl WindowModel {
+    fn attempt(&mut self, now: u64) -> Result<(), u64> {
+        self.hits.retain(|&hit| now - hit < WINDOW);
+        if self.hits.len() >= self.limit {
+            let oldest = self.hits.iter().copied().min().unwrap_or(now);
+            return Err((WINDOW - (now - oldest)).div_ceil(1000).max(1));
+        }
+        self.hits.push(now);
+        Ok(())
+    }
+}
+
+/// One sign-in's chain of pairs on the server; only generation `gen` is live.
+#[derive(Clone, Debug)]
+struct Chain {
+    gen: u32,
+    ended: bool,
+    access_exp: u64,
+    refresh_exp: u64,
+    /// Only successful refreshes count (the simulator's limiter is per chain).
+    refreshes: WindowModel,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Stage {
+    Active,
+    AwaitRefresh,
+    AwaitSignOut,
+    SignedOut { already_revoked: bool },
+    Ended,
+    Limited { until: u64, resume: Box<Stage> },
+}
+
+/// One copy of the session.
+#[derive(Clone, Debug)]
+struct Copy {
+    chain: usize,
+    gen: u32,
+    access_exp: u64,
+    refresh_exp: u64,
+    stage: Stage,
+    guard: GuardModel,
+    in_flight: bool,
+}
+
+impl Copy {
+    fn fresh(chain: usize, now: u64) -> Self {
+        Self {
+            chain,
+            gen: 0,
+            access_exp: floor_secs(now) + ACCESS_LIFETIME,
+            refresh_exp: floor_secs(now) + REFRESH_LIFETIME,
+            stage: Stage::Active,
+            guard: GuardModel::new(REFRESHES_PER_MINUTE),
+            in_flight: false,
+        }
+    }
+
+    /// The stage the session holds, whatever the phase.
+    fn latest(&self) -> &Stage {
+        match &self.stage {
+            Stage::Limited { resume, .. } => resume,
+            stage => stage,
+        }
+    }
+
+    fn awaiting(&self) -> bool {
+        matches!(self.stage, Stage::AwaitRefresh | Stage::AwaitSignOut)
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self.stage {
+            Stage::Active => "active",
+            Stage::AwaitRefresh => "waiting for the refresh answer",
+            Stage::AwaitSignOut => "waiting for the sign-out answer",
+            Stage::SignedOut { .. } => "signed out",
+            Stage::Ended => "ended",
+            Stage::Limited { .. } => "rate limited",
+        }
+    }
+
+    fn step(&self) -> Option<Step> {
+        match &self.stage {
+            Stage::Active => Some(Step::Active),
+            Stage::SignedOut { already_revoked } => Some(Step::SignedOut {
+                already_revoked: *already_revoked,
+            }),
+            Stage::Ended => Some(Step::Ended),
+            Stage::Limited { until, .. } => Some(Step::RetryAt(*until)),
+            Stage::AwaitRefresh | Stage::AwaitSignOut => None,
+        }
+    }
+
+    /// (access, refresh) expiry while the session holds tokens.
+    fn tokens(&self) -> Option<(u64, u64)> {
+        match self.latest() {
+            Stage::SignedOut { .. } | Stage::Ended => None,
+            _ => Some((self.access_exp, self.refresh_exp)),
+        }
+    }
+}
+
+/// A [`SessionStep`] reduced to what the model can know.
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Active,
+    RetryAt(u64),
+    SignedOut { already_revoked: bool },
+    Ended,
+}
+
+/// An [`Error`] reduced the same way.
+#[derive(Clone, Debug, PartialEq)]
+enum Fault {
+    OutOfOrder,
+    Malformed,
+    Refused(u16),
+    RateLimited(u64),
+    SessionEnded,
+}
+
+/// What the last transition should have produced.
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    Nothing,
+    /// A request to send (a refresh, a sign-out, or `RefreshFirst`).
+    Sent,
+    /// `Authorized::Ready`.
+    Ready,
+    Step(Step),
+    Fault(Fault),
+}
+
+enum Answer {
+    TooMany(u64),
+    /// 401: the simulator's refusal of an unknown, expired or revoked token.
+    Unauthorized,
+    Ok,
+    ServerError,
+}
+
+/// Answers taken from elsewhere that can never be a refresh answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// A staff sign-in answer that asks for 2FA.
+    TwoFactor,
+    /// A client sign-in wizard envelope (`login`).
+    Wizard,
+    /// A sign-out's empty 200.
+    SignedOut,
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    realm: Realm,
+    leeway: u64,
+    now: u64,
+    copies: Vec<Copy>,
+    chains: Vec<Chain>,
+    sign_ins: Vec<u64>,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug)]
+enum Transition {
+    Authorize {
+        copy: usize,
+    },
+    Refresh {
+        copy: usize,
+    },
+    SignOut {
+        copy: usize,
+    },
+    Retry {
+        copy: usize,
+    },
+    /// The copy's in-flight request reaches the server and its answer comes back.
+    Deliver {
+        copy: usize,
+    },
+    /// The in-flight request is lost before the server.
+    LoseRequest {
+        copy: usize,
+    },
+    /// The in-flight request reaches the server; its answer is lost.
+    LoseResponse {
+        copy: usize,
+    },
+    /// A proxy answers the in-flight request with 429 and `Retry-After`.
+    Gateway429 {
+        copy: usize,
+        secs: u64,
+    },
+    /// A proxy answers the in-flight request with 503.
+    Gateway503 {
+        copy: usize,
+    },
+    /// A 200 whose body is not a token pair.
+    Garbage {
+        copy: usize,
+        body: Vec<u8>,
+    },
+    /// A real answer from another flow or session, or replayed from this one's past.
+    Foreign {
+        copy: usize,
+        kind: Kind,
+        replay: bool,
+    },
+    /// Park the copy (serde round trip) and resume it.
+    Park {
+        copy: usize,
+    },
+    /// Park copy 0 and resume it as copy 1 (a second tab), replacing any copy 1.
+    Fork,
+    /// Copy 0 is replaced by the session of a new sign-in.
+    SignInAgain,
+    Advance(u64),
+    /// Always valid: one second passes.
+    Tick,
+}
+
+impl Model {
+    /// Moves the copy to `next` (an awaiting stage), checking the refresh guard.
+    fn send(&mut self, copy: usize, next: Stage) {
+        let now = self.now;
+        let c = &mut self.copies[copy];
+        if next == Stage::AwaitRefresh {
+            if let Some(t) = c.guard.next_allowed(now) {
+                self.outcome = Outcome::Fault(Fault::RateLimited(t));
+                return;
+            }
+            c.guard.recent.push(now);
+        }
+        c.stage = next;
+        c.in_flight = true;
+        self.outcome = Outcome::Sent;
+    }
+
+    /// `authorize`, `refresh`: the plan of the session.
+    fn plan(&mut self, copy: usize, force: bool) -> bool {
+        let now = self.now;
+        let c = &self.copies[copy];
+        match c.latest() {
+            Stage::SignedOut { .. } | Stage::Ended => {
+                self.outcome = Outcome::Fault(Fault::SessionEnded);
+                false
+            }
+            Stage::Active if force || now + self.leeway >= c.access_exp => {
+                if now >= c.refresh_exp {
+                    self.outcome = Outcome::Fault(Fault::SessionEnded);
+                } else {
+                    self.send(copy, Stage::AwaitRefresh);
+                }
+                false
+            }
+            Stage::Active => true,
+            _ => {
+                self.outcome = Outcome::Fault(Fault::OutOfOrder);
+                false
+            }
+        }
+    }
+
+    /// The simulator at work on the copy's in-flight request.
+    fn server(&mut self, copy: usize) -> Answer {
+        let now = self.now;
+        let c = &self.copies[copy];
+        let chain = &mut self.chains[c.chain];
+        let live = !chain.ended && chain.gen == c.gen;
+        match c.stage {
+            Stage::AwaitRefresh => {
+                if !live || now >= c.refresh_exp {
+                    return Answer::Unauthorized;
+                }
+                if let Err(secs) = chain.refreshes.attempt(now) {
+                    return Answer::TooMany(secs);
+                }
+                chain.gen += 1;
+                chain.access_exp = floor_secs(now) + ACCESS_LIFETIME;
+                chain.refresh_exp = floor_secs(now) + REFRESH_LIFETIME;
+                Answer::Ok
+            }
+            Stage::AwaitSignOut => {
+                if !live || now >= c.access_exp {
+                    return Answer::Unauthorized;
+                }
+                chain.ended = true;
+                Answer::Ok
+            }
+            _ => unreachable!("only awaiting copies have a request in flight"),
+        }
+    }
+
+    /// The copy handles `answer`.
+    fn handle(&mut self, copy: usize, answer: Answer) {
+        let c = &mut self.copies[copy];
+        if !c.awaiting() {
+            self.outcome = Outcome::Fault(Fault::OutOfOrder);
+            return;
+        }
+        let now = self.now;
+        c.stage = match (answer, &c.stage) {
+            (Answer::ServerError, _) => {
+                self.outcome = Outcome::Fault(Fault::Refused(503));
+                return;
+            }
+            (Answer::TooMany(secs), stage) => {
+                let until = now + secs * 1000;
+                if *stage == Stage::AwaitRefresh {
+                    c.guard.block_until(until);
+                }
+                Stage::Limited {
+                    until,
+                    resume: Box::new(stage.clone()),
+                }
+            }
+            (Answer::Unauthorized, Stage::AwaitRefresh) => Stage::Ended,
+            (Answer::Unauthorized, _) => Stage::SignedOut {
+                already_revoked: true,
+            },
+            (Answer::Ok, Stage::AwaitRefresh) => {
+                let chain = &self.chains[c.chain];
+                c.gen = chain.gen;
+                c.access_exp = chain.access_exp;
+                c.refresh_exp = chain.refresh_exp;
+                Stage::Active
+            }
+            (Answer::Ok, _) => Stage::SignedOut {
+                already_revoked: false,
+            },
+        };
+        self.outcome = Outcome::Step(c.step().expect("a stage with a step"));
+    }
+
+    fn recent_sign_ins(&self) -> usize {
+        self.sign_ins
+            .iter()
+            .filter(|&&t| self.now - t < WINDOW)
+            .count()
+    }
+}
+
+struct SessionModel;
+
+fn copy_index(copies: usize) -> BoxedStrategy<usize> {
+    if copies > 1 {
+        prop_oneof![3 => Just(0usize), 2 => Just(1usize)].boxed()
+    } else {
+        Just(0usize).boxed()
+    }
+}
+
+impl ReferenceStateMachine for SessionModel {
+    type State = Model;
+    type Transition = Transition;
+
+    fn init_state() -> BoxedStrategy<Model> {
+        let realm = prop_oneof![Just(Realm::Client), Just(Realm::BackOffice)];
+        let leeway = proptest::sample::select(vec![0u64, 30_000, 90_000]);
+        (realm, leeway)
+            .prop_map(|(realm, leeway)| Model {
+                realm,
+                leeway,
+                now: 0,
+                copies: vec![Copy::fresh(0, 0)],
+                chains: vec![Chain {
+                    gen: 0,
+                    ended: false,
+                    access_exp: ACCESS_LIFETIME,
+                    refresh_exp: REFRESH_LIFETIME,
+                    refreshes: WindowModel {
+                        limit: REFRESHES_PER_MINUTE,
+                        hits: Vec::new(),
+                    },
+                }],
+                sign_ins: vec![0],
+                outcome: Outcome::Nothing,
+            })
+            .boxed()
+    }
+
+    fn transitions(m: &Model) -> BoxedStrategy<Transition> {
+        // Clock jumps: small, past a window, and around what the copies wait on.
+        let mut jumps = vec![1_000, WINDOW, WINDOW + 1];
+        for c in &m.copies {
+            for target in [
+                c.access_exp.saturating_sub(m.leeway + 1),
+                c.access_exp.saturating_sub(m.leeway),
+                c.access_exp,
+                c.refresh_exp - 1,
+                c.refresh_exp,
+            ] {
+                jumps.push(target.saturating_sub(m.now));
+            }
+            if let Stage::Limited { until, .. } = c.stage {
+                jumps.push(until.saturating_sub(m.now));
+            }
+            if let Some(t) = c.guard.next_allowed(m.now) {
+                jumps.push(t - m.now);
+            }
+        }
+        let jumps: Vec<u64> = jumps.into_iter().filter(|&j| j > 0).collect();
+        let advance = prop_oneof![
+            (1u64..5_000).prop_map(Transition::Advance),
+            proptest::sample::select(jumps).prop_map(Transition::Advance),
+        ];
+        let garbage = prop_oneof![
+            Just(Vec::new()),
+            Just(b"not json".to_vec()),
+            Just(b"{}".to_vec()),
+            Just(br#"{"accessToken":null}"#.to_vec()),
+            Just(br#"{"data":{}}"#.to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..48),
+        ];
+        let kinds = proptest::sample::select(vec![Kind::TwoFactor, Kind::Wizard, Kind::SignedOut]);
+        let n = m.copies.len();
+        let mut options: Vec<(u32, BoxedStrategy<Transition>)> = vec![
+            (
+                5,
+                copy_index(n)
+                    .prop_map(|copy| Transition::Authorize { copy })
+                    .boxed(),
+            ),
+            (
+                3,
+                copy_index(n)
+                    .prop_map(|copy| Transition::Refresh { copy })
+                    .boxed(),
+            ),
+            (
+                2,
+                copy_index(n)
+                    .prop_map(|copy| Transition::SignOut { copy })
+                    .boxed(),
+            ),
+            (
+                2,
+                copy_index(n)
+                    .prop_map(|copy| Transition::Retry { copy })
+                    .boxed(),
+            ),
+            (
+                1,
+                (copy_index(n), garbage)
+                    .prop_map(|(copy, body)| Transition::Garbage { copy, body })
+                    .boxed(),
+            ),
+            (
+                1,
+                (copy_index(n), kinds, any::<bool>())
+                    .prop_map(|(copy, kind, replay)| Transition::Foreign { copy, kind, replay })
+                    .boxed(),
+            ),
+            (
+                1,
+                copy_index(n)
+                    .prop_map(|copy| Transition::Park { copy })
+                    .boxed(),
+            ),
+            (1, Just(Transition::Fork).boxed()),
+            (4, advance.boxed()),
+            (1, Just(Transition::Tick).boxed()),
+        ];
+        if m.recent_sign_ins() < SIGN_INS_PER_MINUTE {
+            options.push((1, Just(Transition::SignInAgain).boxed()));
+        }
+        for (copy, c) in m.copies.iter().enumerate() {
+            if c.in_flight {
+                options.push((10, Just(Transition::Deliver { copy }).boxed()));
+                options.push((1, Just(Transition::LoseRequest { copy }).boxed()));
+                options.push((1, Just(Transition::LoseResponse { copy }).boxed()));
+                options.push((
+                    1,
+                    (1u64..90)
+                        .prop_map(move |secs| Transition::Gateway429 { copy, secs })
+                        .boxed(),
+                ));
+                options.push((1, Just(Transition::Gateway503 { copy }).boxed()));
+            }
+            if let Stage::Limited { until, .. } = c.stage {
+                options.push((3, Just(Transition::Retry { copy }).boxed()));
+                options.push((
+                    2,
+                    Just(Transition::Advance(until.saturating_sub(m.now).max(1))).boxed(),
+                ));
+            }
+        }
+        proptest::strategy::Union::new_weighted(options).boxed()
+    }
+
+    fn preconditions(m: &Model, transition: &Transition) -> bool {
+        let exists = |copy: usize| copy < m.copies.len();
+        match *transition {
+            Transition::Authorize { copy }
+            | Transition::Refresh { copy }
+            | Transition::SignOut { copy }
+            | Transition::Retry { copy }
+            | Transition::Park { copy } => exists(copy),
+            Transition::Deliver { copy }
+            | Transition::LoseRequest { copy }
+            | Transition::LoseResponse { copy }
+            | Transition::Gateway429 { copy, .. }
+            | Transition::Gateway503 { copy } => exists(copy) && m.copies[copy].in_flight,
+            // Any 2xx answers a sign-out (the page promises 200 and no body), so nothing
+            // from elsewhere can be told apart there.
+            Transition::Garbage { copy, .. } | Transition::Foreign { copy, .. } => {
+                exists(copy) && m.copies[copy].stage != Stage::AwaitSignOut
+            }
+            Transition::SignInAgain => m.recent_sign_ins() < SIGN_INS_PER_MINUTE,
+            Transition::Fork | Transition::Advance(_) | Transition::Tick => true,
+        }
+    }
+
+    fn apply(mut m: Model, transition: &Transition) -> Model {
+        m.outcome = Outcome::Nothing;
+        match *transition {
+            Transition::Authorize { copy } => {
+                if m.plan(copy, false) {
+                    m.outcome = Outcome::Ready;
+                }
+            }
+            Transition::Refresh { copy } => {
+                let _ = m.plan(copy, true);
+            }
+            Transition::SignOut { copy } => match m.copies[copy].latest() {
+                Stage::SignedOut { .. } | Stage::Ended => {
+                    m.outcome = Outcome::Fault(Fault::SessionEnded);
+                }
+                Stage::Active => m.send(copy, Stage::AwaitSignOut),
+                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+            },
+            Transition::Retry { copy } => {
+                let now = m.now;
+                let c = &m.copies[copy];
+                match (c.latest(), &c.stage) {
+                    (Stage::SignedOut { .. } | Stage::Ended, _) => {
+                        m.outcome = Outcome::Fault(Fault::SessionEnded);
+                    }
+                    (Stage::AwaitRefresh, _) if now >= c.refresh_exp => {
+                        m.outcome = Outcome::Fault(Fault::SessionEnded);
+                    }
+                    (_, Stage::Limited { until, .. }) if now < *until => {
+                        m.outcome = Outcome::Fault(Fault::RateLimited(*until));
+                    }
+                    (resume, Stage::Limited { .. }) => {
+                        let resume = resume.clone();
+                        m.send(copy, resume);
+                    }
+                    (_, Stage::AwaitRefresh | Stage::AwaitSignOut) => {
+                        let again = c.stage.clone();
+                        m.send(copy, again);
+                    }
+                    _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+                }
+            }
+            Transition::Deliver { copy } => {
+                m.copies[copy].in_flight = false;
+                let answer = m.server(copy);
+                m.handle(copy, answer);
+            }
+            Transition::LoseRequest { copy } => m.copies[copy].in_flight = false,
+            Transition::LoseResponse { copy } => {
+                m.copies[copy].in_flight = false;
+                let _ = m.server(copy);
+            }
+            Transition::Gateway429 { copy, secs } => {
+                m.copies[copy].in_flight = false;
+                m.handle(copy, Answer::TooMany(secs));
+            }
+            Transition::Gateway503 { copy } => {
+                m.copies[copy].in_flight = false;
+                m.handle(copy, Answer::ServerError);
+            }
+            Transition::Garbage { copy, .. } | Transition::Foreign { copy, .. } => {
+                let c = &mut m.copies[copy];
+                c.in_flight = false;
+                m.outcome = Outcome::Fault(if c.awaiting() {
+                    Fault::Malformed
+                } else {
+                    Fault::OutOfOrder
+                });
+            }
+            Transition::Park { .. } => {}
+            Transition::Fork => {
+                let mut copy = m.copies[0].clone();
+                copy.in_flight = false;
+                m.copies.truncate(1);
+                m.copies.push(copy);
+            }
+            Transition::SignInAgain => {
+                let now = m.now;
+                m.sign_ins.push(now);
+                m.chains.push(Chain {
+                    gen: 0,
+                    ended: false,
+                    access_exp: floor_secs(now) + ACCESS_LIFETIME,
+                    refresh_exp: floor_secs(now) + REFRESH_LIFETIME,
+                    refreshes: WindowModel {
+                        limit: REFRESHES_PER_MINUTE,
+                        hits: Vec::new(),
+                    },
+                });
+                m.copies[0] = Copy::fresh(m.chains.len() - 1, now);
+            }
+            Transition::Advance(ms) => m.now += ms,
+            Transition::Tick => m.now += 1_000,
+        }
+        m
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The system under test
+
+struct Sut {
+    server: Server,
+    realm: Realm,
+    copies: Vec<Session>,
+    in_flight: Vec<Option<Request<Vec<u8>>>>,
+    /// Sign-out answers this test received (for replays).
+    history: Vec<(Kind, Response<Vec<u8>>)>,
+    /// Real answers of other flows on the same server.
+    elsewhere: Vec<(Kind, Response<Vec<u8>>)>,
+    /// Refreshes that reached the server, per copy slot: times.
+    delivered_refreshes: Vec<Vec<u64>>,
+}
+
+fn project_step(step: &SessionStep) -> Step {
+    match step {
+        SessionStep::Active => Step::Active,
+        SessionStep::RetryAt(t) => Step::RetryAt(ms_of(*t)),
+        SessionStep::SignedOut { already_revoked } => Step::SignedOut {
+            already_revoked: *already_revoked,
+        },
+        SessionStep::Ended => Step::Ended,
+        other => panic!("a step the model does not know: {other:?}"),
+    }
+}
+
+fn project_error(error: &Error) -> Fault {
+    match error {
+        Error::OutOfOrder { .. } => Fault::OutOfOrder,
+        Error::Malformed { .. } => Fault::Malformed,
+        Error::Refused(api) => Fault::Refused(api.status()),
+        Error::RateLimited { retry_at } => Fault::RateLimited(ms_of(*retry_at)),
+        Error::SessionEnded => Fault::SessionEnded,
+        other => panic!("an error the model does not know: {other:?}"),
+    }
+}
+
+fn answer_label(state: &str, status: u16) -> &'static str {
+    match (state, status) {
+        (_, 429) => "429",
+        (_, 200..=299) => "2xx",
+        ("waiting for the refresh answer", 400 | 401 | 403) => "400, 401 or 403",
+        ("waiting for the sign-out answer", 401) => "401",
+        _ => "unlabelled answer",
+    }
+}
+
+fn json_response(status: u16, body: Vec<u8>, retry_after: Option<u64>) -> Response<Vec<u8>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder.body(body).expect("valid response")
+}
+
+fn api_request() -> Request<()> {
+    Request::get("https://host.name/api/v2/my/accounts")
+        .body(())
+        .expect("valid request")
+}
+
+/// Signs in against the simulator and returns the session of `realm`.
+fn sign_in(server: &mut Server, realm: Realm, leeway: u64, now: u64) -> Session {
+    let now = at(now);
+    let tokens = match realm {
+        Realm::Client => {
+            let mut flow = SignIn::new(endpoint());
+            let mut request = flow.start().expect("start");
+            loop {
+                let response = server.handle(&request, now);
+                request = match flow.handle_response(&response, now).expect("sign-in step") {
+                    SignInStep::Credentials { .. } => {
+                        let fp = DeviceFingerprint::from_user_agent("model-test/1.0").expect("fp");
+                        let creds = Credentials::new(CLIENT.0, CLIENT.1, fp);
+                        flow.submit_credentials(creds, now).expect("credentials")
+                    }
+                    SignInStep::Done(tokens) => break tokens,
+                    other => panic!("unexpected sign-in step {other:?}"),
+                };
+            }
+        }
+        _ => {
+            let mut flow = StaffSignIn::new(endpoint());
+            let request = flow.sign_in(STAFF.0, STAFF.1, now).expect("sign in");
+            let response = server.handle(&request, now);
+            match flow.handle_response(&response, now).expect("staff sign-in") {
+                StaffStep::Done(tokens) => tokens,
+                other => panic!("unexpected staff step {other:?}"),
+            }
+        }
+    };
+    Session::new(realm, endpoint(), tokens).with_leeway(Duration::from_millis(leeway))
+}
+
+impl Sut {
+    fn new(model: &Model) -> Self {
+        let mut server = Server::new(SimConfig::default());
+        server.add_client(ClientAccount::new(CLIENT.0, CLIENT.1));
+        server.add_staff(StaffAccount::new(STAFF.0, STAFF.1));
+        server.add_staff(StaffAccount::new("side-2fa@example.com", "Side-Pass-1").with_email_2fa());
+        server.add_staff(StaffAccount::new("side@example.com", "Side-Pass-1"));
+        // Other people's flows and sessions on the same server, for answers from elsewhere.
+        let now = at(0);
+        let mut elsewhere = Vec::new();
+        let request = StaffSignIn::new(endpoint())
+            .sign_in("side-2fa@example.com", "Side-Pass-1", now)
+            .expect("sign in");
+        elsewhere.push((Kind::TwoFactor, server.handle(&request, now)));
+        let request = SignIn::new(endpoint()).start().expect("wizard");
+        elsewhere.push((Kind::Wizard, server.handle(&request, now)));
+        let mut side = StaffSignIn::new(endpoint());
+        let request = side
+            .sign_in("side@example.com", "Side-Pass-1", now)
+            .expect("sign in");
+        let answer = server.handle(&request, now);
+        let StaffStep::Done(tokens) = side.handle_response(&answer, now).expect("tokens") else {
+            panic!("the side account has no 2FA");
+        };
+        let request = Session::back_office(endpoint(), tokens)
+            .sign_out()
+            .expect("sign out");
+        elsewhere.push((Kind::SignedOut, server.handle(&request, now)));
+        assert!(elsewhere.iter().all(|(_, r)| r.status().is_success()));
+        let session = sign_in(&mut server, model.realm, model.leeway, 0);
+        Self {
+            server,
+            realm: model.realm,
+            copies: vec![session],
+            in_flight: vec![None],
+            history: Vec::new(),
+            elsewhere,
+            delivered_refreshes: vec![Vec::new()],
+        }
+    }
+
+    /// A call that may return a request: compared with the model and recorded.
+    fn call(
+        &mut self,
+        model: &Model,
+        copy: usize,
+        event: &'static str,
+        call: impl FnOnce(&mut Session) -> Result<Option<Request<Vec<u8>>>, Error>,
+    ) {
+        let before = self.copies[copy].clone();
+        let from = before.state();
+        match call(&mut self.copies[copy]) {
+            Ok(request) => {
+                let expected = if request.is_some() {
+                    Outcome::Sent
+                } else {
+                    Outcome::Ready
+                };
+                assert_eq!(model.outcome, expected, "{event} on copy {copy}");
+                COVERAGE.record(from, event, self.copies[copy].state());
+                if let Some(request) = request {
+                    self.in_flight[copy] = Some(request);
+                }
+            }
+            Err(error) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Fault(project_error(&error)),
+                    "{event} on copy {copy}: {error}"
+                );
+                assert_eq!(
+                    self.copies[copy], before,
+                    "an Err from {event} changed the session"
+                );
+            }
+        }
+    }
+
+    /// Sends the copy's in-flight request to the simulator; checks the guard.
+    fn deliver_to_server(&mut self, copy: usize, now: u64) -> Response<Vec<u8>> {
+        let request = self.in_flight[copy].take().expect("a request in flight");
+        let response = self.server.handle(&request, at(now));
+        if request.uri().path() == self.realm.refresh_path() {
+            let mine = &mut self.delivered_refreshes[copy];
+            mine.push(now);
+            let recent = mine.iter().filter(|t| now - **t < WINDOW).count();
+            assert!(
+                recent <= REFRESHES_PER_MINUTE,
+                "the guard let {recent} refreshes through within a minute"
+            );
+            // Every refresh of a chain comes from the copy that holds its live pair, with
+            // that copy's guard: a server 429 means the guard failed.
+            assert_ne!(
+                response.status(),
+                429,
+                "a server 429 the refresh guard could have avoided"
+            );
+        } else {
+            assert_eq!(request.uri().path(), self.realm.sign_out_path());
+        }
+        response
+    }
+
+    /// Hands an answer to the copy: compared with the model and recorded.
+    fn answer(&mut self, model: &Model, copy: usize, response: &Response<Vec<u8>>, now: u64) {
+        let before = self.copies[copy].clone();
+        let from = before.state();
+        match self.copies[copy].handle_response(response, at(now)) {
+            Ok(step) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Step(project_step(&step)),
+                    "answer {} on copy {copy}",
+                    response.status()
+                );
+                let status = response.status().as_u16();
+                COVERAGE.record(from, answer_label(from, status), self.copies[copy].state());
+                if from == "waiting for the sign-out answer" && status == 200 {
+                    self.history.push((Kind::SignedOut, response.clone()));
+                }
+            }
+            Err(error) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Fault(project_error(&error)),
+                    "answer {} on copy {copy}: {error}",
+                    response.status()
+                );
+                assert_eq!(
+                    self.copies[copy], before,
+                    "an Err from handle_response changed the session"
+                );
+            }
+        }
+    }
+}
+
+struct SessionTest;
+
+impl StateMachineTest for SessionTest {
+    type SystemUnderTest = Sut;
+    type Reference = SessionModel;
+
+    fn init_test(model: &Model) -> Sut {
+        Sut::new(model)
+    }
+
+    fn apply(mut sut: Sut, model: &Model, transition: Transition) -> Sut {
+        let now = model.now;
+        match transition {
+            Transition::Authorize { copy } => {
+                sut.call(model, copy, "authorize", |s| {
+                    match s.authorize(api_request(), at(now))? {
+                        Authorized::Ready(request) => {
+                            let bearer = s.tokens().expect("tokens while active").bearer();
+                            assert_eq!(
+                                request
+                                    .headers()
+                                    .get_all("authorization")
+                                    .iter()
+                                    .collect::<Vec<_>>(),
+                                vec![bearer]
+                            );
+                            Ok(None)
+                        }
+                        Authorized::RefreshFirst { refresh, original } => {
+                            assert_eq!(original.uri(), api_request().uri());
+                            assert!(original.headers().get("authorization").is_none());
+                            Ok(Some(refresh))
+                        }
+                        other => panic!("unknown authorization {other:?}"),
+                    }
+                });
+            }
+            Transition::Refresh { copy } => {
+                sut.call(model, copy, "refresh", |s| s.refresh(at(now)).map(Some));
+            }
+            Transition::SignOut { copy } => {
+                sut.call(model, copy, "sign_out", |s| s.sign_out().map(Some));
+            }
+            Transition::Retry { copy } => {
+                sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Some));
+            }
+            Transition::Deliver { copy } => {
+                let response = sut.deliver_to_server(copy, now);
+                sut.answer(model, copy, &response, now);
+            }
+            Transition::LoseRequest { copy } => sut.in_flight[copy] = None,
+            Transition::LoseResponse { copy } => {
+                let _ = sut.deliver_to_server(copy, now);
+            }
+            Transition::Gateway429 { copy, secs } => {
+                sut.in_flight[copy] = None;
+                let body = br#"{"error":{"code":429,"details":[{"issue":"slow down"}]}}"#.to_vec();
+                sut.answer(model, copy, &json_response(429, body, Some(secs)), now);
+            }
+            Transition::Gateway503 { copy } => {
+                sut.in_flight[copy] = None;
+                sut.answer(
+                    model,
+                    copy,
+                    &json_response(503, b"<html>busy</html>".to_vec(), None),
+                    now,
+                );
+            }
+            Transition::Garbage { copy, body } => {
+                sut.in_flight[copy] = None;
+                sut.answer(model, copy, &json_response(200, body, None), now);
+            }
+            Transition::Foreign { copy, kind, replay } => {
+                sut.in_flight[copy] = None;
+                let ours = replay
+                    .then(|| sut.history.iter().rev().find(|(k, _)| *k == kind))
+                    .flatten();
+                let theirs = sut.elsewhere.iter().find(|(k, _)| *k == kind);
+                let response = ours
+                    .or(theirs)
+                    .expect("every kind is in the pool")
+                    .1
+                    .clone();
+                sut.answer(model, copy, &response, now);
+            }
+            Transition::Park { copy } => {
+                let parked = serde_json::to_string(&sut.copies[copy]).expect("serializes");
+                let resumed: Session = serde_json::from_str(&parked).expect("resumes");
+                assert_eq!(resumed, sut.copies[copy], "parking lost something");
+                sut.copies[copy] = resumed;
+            }
+            Transition::Fork => {
+                let parked = serde_json::to_string(&sut.copies[0]).expect("serializes");
+                let resumed: Session = serde_json::from_str(&parked).expect("resumes");
+                sut.copies.truncate(1);
+                sut.in_flight.truncate(1);
+                sut.delivered_refreshes.truncate(1);
+                sut.copies.push(resumed);
+                sut.in_flight.push(None);
+                let mine = sut.delivered_refreshes[0].clone();
+                sut.delivered_refreshes.push(mine);
+            }
+            Transition::SignInAgain => {
+                let session = sign_in(&mut sut.server, sut.realm, model.leeway, now);
+                sut.copies[0] = session;
+                sut.in_flight[0] = None;
+                sut.delivered_refreshes[0].clear();
+            }
+            Transition::Advance(_) | Transition::Tick => {}
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, model: &Model) {
+        assert_eq!(sut.copies.len(), model.copies.len());
+        for (i, (s, c)) in sut.copies.iter().zip(&model.copies).enumerate() {
+            assert_eq!(s.state(), c.state_name(), "copy {i}");
+            assert_eq!(
+                s.current_step().as_ref().map(project_step),
+                c.step(),
+                "copy {i}"
+            );
+            assert_eq!(s.is_awaiting_response(), c.awaiting(), "copy {i}");
+            assert_eq!(sut.in_flight[i].is_some(), c.in_flight, "copy {i}");
+            assert_eq!(s.realm(), model.realm);
+            assert_eq!(s.leeway(), Duration::from_millis(model.leeway));
+            let tokens = s.tokens().map(|t| {
+                (
+                    ms_of(t.access().expires_at()),
+                    ms_of(t.refresh().expires_at()),
+                )
+            });
+            assert_eq!(tokens, c.tokens(), "copy {i}: token expiry");
+        }
+        assert!(
+            sut.server.violations().is_empty(),
+            "the simulator saw violations: {:?}",
+            sut.server.violations()
+        );
+    }
+}
+
+#[test]
+fn sessions_follow_the_model_and_take_every_documented_transition() {
+    let config = config(256);
+    let mut runner = runner::new(config.clone());
+    let result = runner.run(
+        &SessionModel::sequential_strategy(1..100),
+        |(initial, transitions, seen)| {
+            SessionTest::test_sequential(config.clone(), initial, transitions, seen);
+            Ok(())
+        },
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    COVERAGE.assert_complete();
+}

@@ -1,0 +1,1042 @@
+//! Model-based tests of the Back Office staff sign-in (`src/backoffice.rs`).
+//!
+//! The reference model is the documented protocol (`spec/backoffice-auth.txt` plus the
+//! simulator's stated assumptions): the step the flow should be at, the accounts, a virtual
+//! clock, 5 sign-ins and 3 confirmations a minute (the flow's guards and the server's
+//! windows), 2FA tokens that die at `expiresAt`. The system under test is the real
+//! [`StaffSignIn`] talking to `b2core_auth::sim::Server` in-process, through a network that
+//! loses requests and answers, a proxy that answers 429 or 503 itself, garbage, and answers
+//! replayed or taken from another flow.
+//!
+//! After every transition: the step and state equal the model's, nothing panicked, an
+//! `Err` changed nothing, the simulator saw no protocol violation, and the flow never
+//! earned a server 429 that its own guard could have avoided. After the run, every row of
+//! [`TRANSITIONS`] must have been taken.
+
+#[path = "support/coverage.rs"]
+mod coverage;
+#[path = "support/runner.rs"]
+mod runner;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use b2core_auth::backoffice::{StaffSignIn, StaffStep, TRANSITIONS};
+use b2core_auth::client::SignIn;
+use b2core_auth::sim::{Server, SimConfig, StaffAccount};
+use b2core_auth::{Endpoint, Error};
+use coverage::Coverage;
+use http::{Request, Response};
+use proptest::prelude::*;
+use proptest::test_runner::Config;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+
+static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+
+/// 2024-04-22T11:07:24Z, a whole second: the virtual clock counts milliseconds from it.
+const T0_SECS: u64 = 1_713_784_044;
+const WINDOW: u64 = 60_000;
+const TFA_LIFETIME: u64 = 5 * 60_000;
+const ACCESS_LIFETIME: u64 = 15 * 60_000;
+const REFRESH_LIFETIME: u64 = 60 * 60_000;
+const SIGN_INS_PER_MINUTE: usize = 5;
+const CONFIRMS_PER_MINUTE: usize = 3;
+
+/// The accounts the model signs in with: one with email 2FA, one without, one unknown to
+/// the server. (email, password).
+const ACCOUNTS: [(&str, &str); 3] = [
+    ("boss@example.com", "Boss-Pass-1"),
+    ("clerk@example.com", "Clerk-Pass-1"),
+    ("ghost@example.com", "Ghost-Pass-1"),
+];
+const BOSS: usize = 0;
+const CLERK: usize = 1;
+
+fn at(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0_SECS) + Duration::from_millis(ms)
+}
+
+fn ms_of(t: SystemTime) -> u64 {
+    let d = t.duration_since(at(0)).expect("times are after T0");
+    u64::try_from(d.as_millis()).expect("fits")
+}
+
+/// The server's timestamps drop the fraction of a second.
+fn floor_secs(ms: u64) -> u64 {
+    ms / 1000 * 1000
+}
+
+fn endpoint() -> Endpoint {
+    Endpoint::new("https://host.name").expect("valid endpoint")
+}
+
+/// `PROPTEST_CASES` wins when set; otherwise `cases`.
+fn config(cases: u32) -> Config {
+    let base = if std::env::var_os("PROPTEST_CASES").is_some() {
+        Config::default()
+    } else {
+        Config::with_cases(cases)
+    };
+    Config {
+        failure_persistence: None,
+        max_shrink_iters: 2048,
+        ..base
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The reference model
+
+/// The client-side counter, as documented: `limit` attempts in any minute, plus any block a
+/// 429 announced.
+#[derive(Clone, Debug)]
+struct GuardModel {
+    limit: usize,
+    recent: Vec<u64>,
+    blocked_until: Option<u64>,
+}
+
+impl GuardModel {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            recent: Vec::new(),
+            blocked_until: None,
+        }
+    }
+
+    fn next_allowed(&self, now: u64) -> Option<u64> {
+        let blocked = self.blocked_until.filter(|&t| now < t);
+        let full = (self.recent.len() >= self.limit)
+            .then(|| self.recent[self.recent.len() - self.limit] + WINDOW)
+            .filter(|&t| now < t);
+        blocked.max(full)
+    }
+
+    fn record(&mut self, now: u64) {
+        self.recent.push(now);
+    }
+
+    fn block_until(&mut self, until: u64) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
+    }
+}
+
+/// The server's sliding window (the simulator's assumption: `Retry-After` is the time until
+/// the oldest attempt leaves the window, in whole seconds, at least 1).
+#[derive(Clone, Debug)]
+struct WindowModel {
+    limit: usize,
+    hits: Vec<u64>,
+}
+
+impl WindowModel {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            hits: Vec::new(),
+        }
+    }
+
+    fn attempt(&mut self, now: u64) -> Result<(), u64> {
+        self.hits.retain(|&hit| now - hit < WINDOW);
+        if self.hits.len() >= self.limit {
+            let oldest = self.hits.iter().copied().min().unwrap_or(now);
+            let wait = WINDOW - (now - oldest);
+            return Err(wait.div_ceil(1000).max(1));
+        }
+        self.hits.push(now);
+        Ok(())
+    }
+}
+
+/// Where the flow should be.
+#[derive(Clone, Debug)]
+enum Flow {
+    Credentials { rejected: Option<u16> },
+    AwaitSignIn { account: usize, password_ok: bool },
+    EmailCode { token: usize, rejected: Option<u16> },
+    AwaitConfirm { token: usize },
+    Limited { until: u64, resume: Box<Flow> },
+    Done,
+}
+
+/// A 2FA token the server issued.
+#[derive(Clone, Debug)]
+struct TfaModel {
+    expires: u64,
+    used: bool,
+}
+
+/// A [`StaffStep`] reduced to what the model can know (no server texts, no secrets).
+#[derive(Clone, Debug, PartialEq)]
+enum Step {
+    Credentials {
+        rejected: Option<u16>,
+    },
+    EmailCode {
+        expires_at: u64,
+        rejected: Option<u16>,
+    },
+    RetryAt(u64),
+    Done {
+        access: u64,
+        refresh: u64,
+    },
+}
+
+/// An [`Error`] reduced the same way.
+#[derive(Clone, Debug, PartialEq)]
+enum Fault {
+    OutOfOrder,
+    InvalidInput,
+    Malformed,
+    Refused(u16),
+    RateLimited(u64),
+}
+
+/// What the last transition should have produced.
+#[derive(Clone, Debug, PartialEq)]
+enum Outcome {
+    Nothing,
+    Sent,
+    Step(Step),
+    Fault(Fault),
+}
+
+/// What the server (or a proxy) answers.
+#[derive(Clone, Debug)]
+enum Answer {
+    TooMany(u64),
+    Refused(u16),
+    TwoFactor(usize),
+    Tokens,
+    ServerError,
+}
+
+#[derive(Clone, Debug)]
+struct Model {
+    now: u64,
+    flow: Flow,
+    sign_in_guard: GuardModel,
+    confirm_guard: GuardModel,
+    /// The server's sign-in windows, per account email.
+    sign_in_windows: [WindowModel; 3],
+    /// The server's confirmation window of the 2FA account.
+    confirm_window: WindowModel,
+    tokens: Vec<TfaModel>,
+    /// A request was made and has not reached the network's end yet.
+    in_flight: bool,
+    outcome: Outcome,
+}
+
+/// Where an answer taken from elsewhere comes from (all real answers of the simulator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `{"2faRequired": true, "2faDetails": ...}`
+    TwoFactor,
+    /// `{"2faRequired": false, accessToken, refreshToken}`
+    SignedIn,
+    /// `{accessToken, refreshToken}` (a confirmation)
+    Pair,
+    /// A client wizard envelope.
+    Wizard,
+}
+
+#[derive(Clone, Debug)]
+enum Transition {
+    SignIn {
+        account: usize,
+        password_ok: bool,
+    },
+    SubmitCode {
+        right: bool,
+    },
+    Retry,
+    /// The in-flight request reaches the server and its answer comes back.
+    Deliver,
+    /// The in-flight request is lost before the server.
+    LoseRequest,
+    /// The in-flight request reaches the server; its answer is lost.
+    LoseResponse,
+    /// A proxy answers the in-flight request with 429 and `Retry-After`.
+    Gateway429 {
+        secs: u64,
+    },
+    /// A proxy answers the in-flight request with 503.
+    Gateway503,
+    /// A 200 whose body is not a sign-in answer.
+    Garbage(Vec<u8>),
+    /// A real answer, replayed from this flow's past or taken from another flow.
+    Foreign {
+        kind: Kind,
+        replay: bool,
+    },
+    /// Someone else tries a wrong password for the account (counts on the server only).
+    OtherDevice {
+        account: usize,
+    },
+    /// Park the flow (serde round trip) and resume it.
+    Park,
+    /// The user reloads: a new flow that keeps the counters.
+    Restart,
+    Advance(u64),
+    /// Always valid: one second passes.
+    Tick,
+}
+
+impl Model {
+    fn awaiting(&self) -> bool {
+        matches!(
+            self.flow,
+            Flow::AwaitSignIn { .. } | Flow::AwaitConfirm { .. }
+        )
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self.flow {
+            Flow::Credentials { .. } => "asking for credentials",
+            Flow::AwaitSignIn { .. } => "waiting for the sign-in answer",
+            Flow::EmailCode { .. } => "asking for the emailed 2FA code",
+            Flow::AwaitConfirm { .. } => "waiting for the 2FA confirmation answer",
+            Flow::Limited { .. } => "rate limited",
+            Flow::Done => "signed in",
+        }
+    }
+
+    /// What `current_step()` should say.
+    fn step(&self) -> Option<Step> {
+        match &self.flow {
+            Flow::Credentials { rejected } => Some(Step::Credentials {
+                rejected: *rejected,
+            }),
+            Flow::EmailCode { token, rejected } => Some(Step::EmailCode {
+                expires_at: self.tokens[*token].expires,
+                rejected: *rejected,
+            }),
+            Flow::Limited { until, .. } => Some(Step::RetryAt(*until)),
+            _ => None,
+        }
+    }
+
+    /// Moves to the awaiting state `next` if its guard allows.
+    fn send(&mut self, next: Flow) {
+        let guard = match next {
+            Flow::AwaitSignIn { .. } => &mut self.sign_in_guard,
+            _ => &mut self.confirm_guard,
+        };
+        match guard.next_allowed(self.now) {
+            Some(t) => self.outcome = Outcome::Fault(Fault::RateLimited(t)),
+            None => {
+                guard.record(self.now);
+                self.flow = next;
+                self.in_flight = true;
+                self.outcome = Outcome::Sent;
+            }
+        }
+    }
+
+    /// The simulator at work on the in-flight request.
+    fn server(&mut self) -> Answer {
+        let now = self.now;
+        match self.flow {
+            Flow::AwaitSignIn {
+                account,
+                password_ok,
+            } => {
+                if let Err(secs) = self.sign_in_windows[account].attempt(now) {
+                    return Answer::TooMany(secs);
+                }
+                if !password_ok || account > CLERK {
+                    Answer::Refused(400)
+                } else if account == CLERK {
+                    Answer::Tokens
+                } else {
+                    self.tokens.push(TfaModel {
+                        expires: floor_secs(now) + TFA_LIFETIME,
+                        used: false,
+                    });
+                    Answer::TwoFactor(self.tokens.len() - 1)
+                }
+            }
+            Flow::AwaitConfirm { token } => {
+                let tfa = &self.tokens[token];
+                if tfa.used || now >= tfa.expires {
+                    return Answer::Refused(401);
+                }
+                if let Err(secs) = self.confirm_window.attempt(now) {
+                    return Answer::TooMany(secs);
+                }
+                // The flow always holds the latest token, and "right" is its code.
+                Answer::Tokens
+            }
+            _ => unreachable!("only awaiting states have a request in flight"),
+        }
+    }
+
+    /// The flow handles `answer` (sets the outcome).
+    fn handle(&mut self, answer: Answer) {
+        if !self.awaiting() {
+            self.outcome = Outcome::Fault(Fault::OutOfOrder);
+            return;
+        }
+        let now = self.now;
+        let next = match (answer, &self.flow) {
+            (Answer::ServerError, _) => {
+                self.outcome = Outcome::Fault(Fault::Refused(503));
+                return;
+            }
+            (Answer::TooMany(secs), flow) => {
+                let until = now + secs * 1000;
+                match flow {
+                    Flow::AwaitSignIn { .. } => self.sign_in_guard.block_until(until),
+                    _ => self.confirm_guard.block_until(until),
+                }
+                Flow::Limited {
+                    until,
+                    resume: Box::new(flow.clone()),
+                }
+            }
+            (Answer::Refused(status), Flow::AwaitSignIn { .. }) => Flow::Credentials {
+                rejected: Some(status),
+            },
+            (Answer::Refused(401), Flow::AwaitConfirm { .. }) => Flow::Credentials {
+                rejected: Some(401),
+            },
+            (Answer::Refused(status), Flow::AwaitConfirm { token }) => Flow::EmailCode {
+                token: *token,
+                rejected: Some(status),
+            },
+            (Answer::TwoFactor(token), _) => Flow::EmailCode {
+                token,
+                rejected: None,
+            },
+            (Answer::Tokens, _) => {
+                self.flow = Flow::Done;
+                let created = floor_secs(now);
+                self.outcome = Outcome::Step(Step::Done {
+                    access: created + ACCESS_LIFETIME,
+                    refresh: created + REFRESH_LIFETIME,
+                });
+                return;
+            }
+            (Answer::Refused(_), _) => unreachable!("only awaiting states get answers"),
+        };
+        self.flow = next;
+        self.outcome = Outcome::Step(self.step().expect("a state with a step"));
+    }
+}
+
+/// The server's answer to the in-flight confirmation: a valid token with a wrong code is
+/// a 400 (the attempt counted); with the right code the token is used up.
+fn confirm_answer(model: &mut Model, right: bool) -> Answer {
+    match model.server() {
+        Answer::Tokens if !right => {
+            // The attempt counted; the code was wrong.
+            Answer::Refused(400)
+        }
+        Answer::Tokens => {
+            if let Flow::AwaitConfirm { token } = model.flow {
+                model.tokens[token].used = true;
+            }
+            Answer::Tokens
+        }
+        other => other,
+    }
+}
+
+/// The model, and whether the in-flight confirmation carries the right code.
+#[derive(Clone, Debug)]
+struct Ref {
+    model: Model,
+    right_code: bool,
+}
+
+struct StaffModel;
+
+impl ReferenceStateMachine for StaffModel {
+    type State = Ref;
+    type Transition = Transition;
+
+    fn init_state() -> BoxedStrategy<Ref> {
+        Just(Ref {
+            model: Model {
+                now: 0,
+                flow: Flow::Credentials { rejected: None },
+                sign_in_guard: GuardModel::new(SIGN_INS_PER_MINUTE),
+                confirm_guard: GuardModel::new(CONFIRMS_PER_MINUTE),
+                sign_in_windows: [
+                    WindowModel::new(SIGN_INS_PER_MINUTE),
+                    WindowModel::new(SIGN_INS_PER_MINUTE),
+                    WindowModel::new(SIGN_INS_PER_MINUTE),
+                ],
+                confirm_window: WindowModel::new(CONFIRMS_PER_MINUTE),
+                tokens: Vec::new(),
+                in_flight: false,
+                outcome: Outcome::Nothing,
+            },
+            right_code: false,
+        })
+        .boxed()
+    }
+
+    fn transitions(state: &Ref) -> BoxedStrategy<Transition> {
+        let m = &state.model;
+        // Clock jumps: small, past a rate-limit window, and around what the state waits on.
+        let mut jumps = vec![1_000, WINDOW, WINDOW + 1, 10 * 60_000];
+        match &m.flow {
+            Flow::EmailCode { token, .. } | Flow::AwaitConfirm { token } => {
+                let expires = m.tokens[*token].expires;
+                if expires > m.now {
+                    jumps.extend([expires - m.now - 1, expires - m.now]);
+                }
+            }
+            Flow::Limited { until, .. } if *until > m.now => jumps.push(*until - m.now),
+            _ => {}
+        }
+        if let Some(t) = m.sign_in_guard.next_allowed(m.now) {
+            jumps.push(t - m.now);
+        }
+        let jumps = jumps.into_iter().filter(|&j| j > 0).collect::<Vec<_>>();
+        let advance = prop_oneof![
+            (1u64..3_000).prop_map(Transition::Advance),
+            proptest::sample::select(jumps).prop_map(Transition::Advance),
+        ];
+        let kinds = proptest::sample::select(vec![
+            Kind::TwoFactor,
+            Kind::SignedIn,
+            Kind::Pair,
+            Kind::Wizard,
+        ]);
+        let garbage = prop_oneof![
+            Just(Vec::new()),
+            Just(b"not json".to_vec()),
+            Just(b"{}".to_vec()),
+            Just(br#"{"2faRequired":true}"#.to_vec()),
+            Just(br#"{"2faRequired":false}"#.to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..48),
+        ];
+        let base = prop_oneof![
+            6 => (0..3usize, proptest::bool::weighted(0.8))
+                .prop_map(|(account, password_ok)| Transition::SignIn { account, password_ok }),
+            6 => proptest::bool::weighted(0.7).prop_map(|right| Transition::SubmitCode { right }),
+            2 => Just(Transition::Retry),
+            1 => garbage.prop_map(Transition::Garbage),
+            1 => (kinds, any::<bool>()).prop_map(|(kind, replay)| Transition::Foreign { kind, replay }),
+            1 => (0..2usize).prop_map(|account| Transition::OtherDevice { account }),
+            1 => Just(Transition::Park),
+            1 => Just(Transition::Restart),
+            2 => advance,
+            1 => Just(Transition::Tick),
+        ];
+        if m.in_flight {
+            prop_oneof![
+                12 => Just(Transition::Deliver),
+                1 => Just(Transition::LoseRequest),
+                1 => Just(Transition::LoseResponse),
+                1 => (1u64..90).prop_map(|secs| Transition::Gateway429 { secs }),
+                1 => Just(Transition::Gateway503),
+                4 => base,
+            ]
+            .boxed()
+        } else if let Flow::Limited { until, .. } = m.flow {
+            // Wait the limit out and retry, more often than chance would.
+            let wait = until.saturating_sub(m.now).max(1);
+            prop_oneof![
+                3 => Just(Transition::Retry),
+                2 => Just(Transition::Advance(wait)),
+                4 => base,
+            ]
+            .boxed()
+        } else {
+            base.boxed()
+        }
+    }
+
+    fn preconditions(state: &Ref, transition: &Transition) -> bool {
+        let m = &state.model;
+        match transition {
+            Transition::Deliver
+            | Transition::LoseRequest
+            | Transition::LoseResponse
+            | Transition::Gateway429 { .. }
+            | Transition::Gateway503 => m.in_flight,
+            // Only answers that cannot be this step's: an answer of the right kind from
+            // another flow is indistinguishable from the real one.
+            Transition::Foreign { kind, .. } => match m.flow {
+                Flow::AwaitSignIn { .. } => matches!(kind, Kind::Pair | Kind::Wizard),
+                Flow::AwaitConfirm { .. } => matches!(kind, Kind::TwoFactor | Kind::Wizard),
+                _ => true,
+            },
+            _ => true,
+        }
+    }
+
+    fn apply(mut state: Ref, transition: &Transition) -> Ref {
+        let m = &mut state.model;
+        m.outcome = Outcome::Nothing;
+        match transition {
+            Transition::SignIn {
+                account,
+                password_ok,
+            } => match m.flow {
+                Flow::Credentials { .. } | Flow::EmailCode { .. } | Flow::Limited { .. } => {
+                    m.send(Flow::AwaitSignIn {
+                        account: *account,
+                        password_ok: *password_ok,
+                    });
+                }
+                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+            },
+            Transition::SubmitCode { right } => match m.flow {
+                Flow::EmailCode { token, .. } if m.now >= m.tokens[token].expires => {
+                    m.outcome = Outcome::Fault(Fault::InvalidInput);
+                }
+                Flow::EmailCode { token, .. } => {
+                    m.send(Flow::AwaitConfirm { token });
+                    if m.outcome == Outcome::Sent {
+                        state.right_code = *right;
+                    }
+                }
+                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+            },
+            Transition::Retry => match &m.flow {
+                Flow::Limited { until, .. } if m.now < *until => {
+                    m.outcome = Outcome::Fault(Fault::RateLimited(*until));
+                }
+                Flow::Limited { resume, .. } => {
+                    let resume = (**resume).clone();
+                    m.send(resume);
+                }
+                Flow::AwaitSignIn { .. } | Flow::AwaitConfirm { .. } => {
+                    let again = m.flow.clone();
+                    m.send(again);
+                }
+                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+            },
+            Transition::Deliver => {
+                m.in_flight = false;
+                let answer = match m.flow {
+                    Flow::AwaitConfirm { .. } => confirm_answer(m, state.right_code),
+                    _ => m.server(),
+                };
+                m.handle(answer);
+            }
+            Transition::LoseRequest => m.in_flight = false,
+            Transition::LoseResponse => {
+                m.in_flight = false;
+                match m.flow {
+                    Flow::AwaitConfirm { .. } => {
+                        let _ = confirm_answer(m, state.right_code);
+                    }
+                    _ => {
+                        let _ = m.server();
+                    }
+                }
+            }
+            Transition::Gateway429 { secs } => {
+                m.in_flight = false;
+                m.handle(Answer::TooMany(*secs));
+            }
+            Transition::Gateway503 => {
+                m.in_flight = false;
+                m.handle(Answer::ServerError);
+            }
+            Transition::Garbage(_) | Transition::Foreign { .. } => {
+                m.in_flight = false;
+                m.outcome = Outcome::Fault(if m.awaiting() {
+                    Fault::Malformed
+                } else {
+                    Fault::OutOfOrder
+                });
+            }
+            Transition::OtherDevice { account } => {
+                let _ = m.sign_in_windows[*account].attempt(m.now);
+            }
+            Transition::Park => {}
+            Transition::Restart => {
+                m.flow = Flow::Credentials { rejected: None };
+                m.in_flight = false;
+            }
+            Transition::Advance(ms) => m.now += ms,
+            Transition::Tick => m.now += 1_000,
+        }
+        state
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The system under test
+
+struct Sut {
+    server: Server,
+    flow: StaffSignIn,
+    in_flight: Option<Request<Vec<u8>>>,
+    /// Answers this flow received, by kind (for replays).
+    history: Vec<(Kind, Response<Vec<u8>>)>,
+    /// Real answers of other flows on the same server.
+    elsewhere: Vec<(Kind, Response<Vec<u8>>)>,
+    /// Our sign-ins that reached the server: (account, time).
+    our_sign_ins: Vec<(usize, u64)>,
+    /// Our confirmations that reached the server.
+    our_confirms: Vec<u64>,
+    /// Someone else's sign-ins: (account, time).
+    other_sign_ins: Vec<(usize, u64)>,
+}
+
+fn project_step(step: &StaffStep) -> Step {
+    match step {
+        StaffStep::Credentials { rejected } => Step::Credentials {
+            rejected: rejected.as_ref().map(|e| e.status()),
+        },
+        StaffStep::EmailCode {
+            provider,
+            expires_at,
+            rejected,
+        } => {
+            assert_eq!(provider, "email");
+            Step::EmailCode {
+                expires_at: ms_of(*expires_at),
+                rejected: rejected.as_ref().map(|e| e.status()),
+            }
+        }
+        StaffStep::RetryAt(t) => Step::RetryAt(ms_of(*t)),
+        StaffStep::Done(tokens) => Step::Done {
+            access: ms_of(tokens.access().expires_at()),
+            refresh: ms_of(tokens.refresh().expires_at()),
+        },
+        other => panic!("a step the model does not know: {other:?}"),
+    }
+}
+
+fn project_error(error: &Error) -> Fault {
+    match error {
+        Error::OutOfOrder { .. } => Fault::OutOfOrder,
+        Error::InvalidInput { .. } => Fault::InvalidInput,
+        Error::Malformed { .. } => Fault::Malformed,
+        Error::Refused(api) => Fault::Refused(api.status()),
+        Error::RateLimited { retry_at } => Fault::RateLimited(ms_of(*retry_at)),
+        other => panic!("an error the model does not know: {other:?}"),
+    }
+}
+
+/// The label of an answer in the table.
+fn answer_label(state: &str, response: &Response<Vec<u8>>) -> String {
+    let status = response.status().as_u16();
+    match (state, status) {
+        (_, 429) => "429".to_owned(),
+        ("waiting for the sign-in answer", 200) => {
+            let body: serde_json::Value =
+                serde_json::from_slice(response.body()).expect("a sign-in answer is JSON");
+            format!("200 `2faRequired: {}`", body["2faRequired"])
+        }
+        ("waiting for the 2FA confirmation answer", 401) => "401".to_owned(),
+        ("waiting for the 2FA confirmation answer", 400..=499) => "4xx but 401".to_owned(),
+        (_, 400..=499) => "4xx".to_owned(),
+        (_, status) => status.to_string(),
+    }
+}
+
+fn json_response(status: u16, body: Vec<u8>, retry_after: Option<u64>) -> Response<Vec<u8>> {
+    let mut builder = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if let Some(secs) = retry_after {
+        builder = builder.header("retry-after", secs.to_string());
+    }
+    builder.body(body).expect("valid response")
+}
+
+impl Sut {
+    fn new() -> Self {
+        let mut server = Server::new(SimConfig::default());
+        server.add_staff(StaffAccount::new(ACCOUNTS[BOSS].0, ACCOUNTS[BOSS].1).with_email_2fa());
+        server.add_staff(StaffAccount::new(ACCOUNTS[CLERK].0, ACCOUNTS[CLERK].1));
+        // Other people's flows on the same server, for answers taken from elsewhere.
+        server.add_staff(StaffAccount::new("side-2fa@example.com", "Side-Pass-1").with_email_2fa());
+        server.add_staff(StaffAccount::new("side@example.com", "Side-Pass-1"));
+        let now = at(0);
+        let mut elsewhere = Vec::new();
+        let mut side = StaffSignIn::new(endpoint());
+        let request = side
+            .sign_in("side-2fa@example.com", "Side-Pass-1", now)
+            .expect("sign in");
+        let answer = server.handle(&request, now);
+        let _step = side.handle_response(&answer, now).expect("2FA");
+        elsewhere.push((Kind::TwoFactor, answer));
+        let code = server
+            .last_code_to("side-2fa@example.com")
+            .expect("emailed")
+            .to_owned();
+        let request = side.submit_code(code, now).expect("confirm");
+        elsewhere.push((Kind::Pair, server.handle(&request, now)));
+        let mut side = StaffSignIn::new(endpoint());
+        let request = side
+            .sign_in("side@example.com", "Side-Pass-1", now)
+            .expect("sign in");
+        elsewhere.push((Kind::SignedIn, server.handle(&request, now)));
+        let request = SignIn::new(endpoint()).start().expect("wizard");
+        elsewhere.push((Kind::Wizard, server.handle(&request, now)));
+        assert!(elsewhere.iter().all(|(_, r)| r.status().is_success()));
+        Self {
+            server,
+            flow: StaffSignIn::new(endpoint()),
+            in_flight: None,
+            history: Vec::new(),
+            elsewhere,
+            our_sign_ins: Vec::new(),
+            our_confirms: Vec::new(),
+            other_sign_ins: Vec::new(),
+        }
+    }
+
+    /// A call that returns a request: compared with the model, recorded, kept in flight.
+    fn call(
+        &mut self,
+        model: &Model,
+        event: &'static str,
+        call: impl FnOnce(&mut StaffSignIn) -> Result<Request<Vec<u8>>, Error>,
+    ) {
+        let before = self.flow.clone();
+        let from = self.flow.state();
+        match call(&mut self.flow) {
+            Ok(request) => {
+                assert_eq!(model.outcome, Outcome::Sent, "{event} sent a request");
+                COVERAGE.record(from, event, self.flow.state());
+                self.in_flight = Some(request);
+            }
+            Err(error) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Fault(project_error(&error)),
+                    "{event}: {error}"
+                );
+                assert_eq!(self.flow, before, "an Err from {event} changed the flow");
+            }
+        }
+    }
+
+    /// Sends the in-flight request to the simulator; checks the guard did its job.
+    fn deliver_to_server(&mut self, now: u64) -> (Request<Vec<u8>>, Response<Vec<u8>>) {
+        let request = self.in_flight.take().expect("a request in flight");
+        let response = self.server.handle(&request, at(now));
+        let path = request.uri().path().to_owned();
+        let mut sign_in_account = None;
+        let (our_recent, limit) = if path == "/api/v2/signin" {
+            let body: serde_json::Value = serde_json::from_slice(request.body()).expect("JSON");
+            let account = ACCOUNTS
+                .iter()
+                .position(|(email, _)| body["email"] == *email)
+                .expect("one of the model's accounts");
+            self.our_sign_ins.push((account, now));
+            sign_in_account = Some(account);
+            let recent = self
+                .our_sign_ins
+                .iter()
+                .filter(|(a, t)| *a == account && now - t < WINDOW)
+                .count();
+            (recent, SIGN_INS_PER_MINUTE)
+        } else {
+            assert_eq!(path, "/api/v2/2fa/confirm");
+            self.our_confirms.push(now);
+            let recent = self
+                .our_confirms
+                .iter()
+                .filter(|t| now - *t < WINDOW)
+                .count();
+            (recent, CONFIRMS_PER_MINUTE)
+        };
+        assert!(
+            our_recent <= limit,
+            "the guard let {our_recent} attempts to {path} through within a minute (limit {limit})"
+        );
+        if response.status() == 429 {
+            // Only someone else's attempts can have filled the server's window.
+            let others = match sign_in_account {
+                Some(account) => self
+                    .other_sign_ins
+                    .iter()
+                    .filter(|(a, t)| *a == account && now - t < WINDOW)
+                    .count(),
+                None => 0,
+            };
+            assert!(
+                others > 0,
+                "a server 429 on {path} that the guard could have avoided ({our_recent} of our own attempts within a minute)"
+            );
+        }
+        (request, response)
+    }
+
+    /// Hands an answer to the flow: compared with the model, recorded.
+    fn answer(&mut self, model: &Model, response: &Response<Vec<u8>>, now: u64) {
+        let before = self.flow.clone();
+        let from = self.flow.state();
+        match self.flow.handle_response(response, at(now)) {
+            Ok(step) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Step(project_step(&step)),
+                    "answer {}",
+                    response.status()
+                );
+                COVERAGE.record(from, &answer_label(from, response), self.flow.state());
+                if response.status() == 200 {
+                    let kind = match from {
+                        "waiting for the 2FA confirmation answer" => Kind::Pair,
+                        _ if matches!(step, StaffStep::Done(_)) => Kind::SignedIn,
+                        _ => Kind::TwoFactor,
+                    };
+                    self.history.push((kind, response.clone()));
+                }
+            }
+            Err(error) => {
+                assert_eq!(
+                    model.outcome,
+                    Outcome::Fault(project_error(&error)),
+                    "answer {}: {error}",
+                    response.status()
+                );
+                assert_eq!(
+                    self.flow, before,
+                    "an Err from handle_response changed the flow"
+                );
+            }
+        }
+    }
+}
+
+struct StaffTest;
+
+impl StateMachineTest for StaffTest {
+    type SystemUnderTest = Sut;
+    type Reference = StaffModel;
+
+    fn init_test(_: &Ref) -> Sut {
+        Sut::new()
+    }
+
+    fn apply(mut sut: Sut, state: &Ref, transition: Transition) -> Sut {
+        let model = &state.model;
+        let now = model.now;
+        match transition {
+            Transition::SignIn {
+                account,
+                password_ok,
+            } => {
+                let (email, password) = ACCOUNTS[account];
+                let password = if password_ok {
+                    password.to_owned()
+                } else {
+                    format!("{password}x")
+                };
+                sut.call(model, "sign_in", |f| f.sign_in(email, password, at(now)));
+            }
+            Transition::SubmitCode { right } => {
+                // The code of the latest 2FA token (the one the flow holds), or another.
+                let code = match sut.server.last_code_to(ACCOUNTS[BOSS].0) {
+                    Some(code) if right => code.to_owned(),
+                    Some(code) => {
+                        let first = if code.starts_with('9') { '0' } else { '9' };
+                        format!("{first}{}", &code[1..])
+                    }
+                    None => "123456".to_owned(),
+                };
+                sut.call(model, "submit_code", |f| f.submit_code(code, at(now)));
+            }
+            Transition::Retry => sut.call(model, "retry", |f| f.retry(at(now))),
+            Transition::Deliver => {
+                let (_, response) = sut.deliver_to_server(now);
+                sut.answer(model, &response, now);
+            }
+            Transition::LoseRequest => sut.in_flight = None,
+            Transition::LoseResponse => {
+                let _ = sut.deliver_to_server(now);
+            }
+            Transition::Gateway429 { secs } => {
+                sut.in_flight = None;
+                let body = br#"{"error":{"code":429,"details":[{"issue":"slow down"}]}}"#.to_vec();
+                sut.answer(model, &json_response(429, body, Some(secs)), now);
+            }
+            Transition::Gateway503 => {
+                sut.in_flight = None;
+                sut.answer(
+                    model,
+                    &json_response(503, b"<html>busy</html>".to_vec(), None),
+                    now,
+                );
+            }
+            Transition::Garbage(body) => {
+                sut.in_flight = None;
+                sut.answer(model, &json_response(200, body, None), now);
+            }
+            Transition::Foreign { kind, replay } => {
+                sut.in_flight = None;
+                let ours = replay
+                    .then(|| sut.history.iter().rev().find(|(k, _)| *k == kind))
+                    .flatten();
+                let theirs = sut.elsewhere.iter().find(|(k, _)| *k == kind);
+                let response = ours
+                    .or(theirs)
+                    .expect("every kind is in the pool")
+                    .1
+                    .clone();
+                sut.answer(model, &response, now);
+            }
+            Transition::OtherDevice { account } => {
+                let mut other = StaffSignIn::new(endpoint());
+                let request = other
+                    .sign_in(ACCOUNTS[account].0, "someone-else's-guess", at(now))
+                    .expect("a fresh flow may sign in");
+                let response = sut.server.handle(&request, at(now));
+                assert!(matches!(response.status().as_u16(), 400 | 429));
+                sut.other_sign_ins.push((account, now));
+            }
+            Transition::Park => {
+                let parked = serde_json::to_string(&sut.flow).expect("serializes");
+                let resumed: StaffSignIn = serde_json::from_str(&parked).expect("resumes");
+                assert_eq!(resumed, sut.flow, "parking lost something");
+                sut.flow = resumed;
+            }
+            Transition::Restart => {
+                let guards = sut.flow.clone().into_guards();
+                sut.flow = StaffSignIn::with_guards(endpoint(), guards);
+                sut.in_flight = None;
+            }
+            Transition::Advance(_) | Transition::Tick => {}
+        }
+        sut
+    }
+
+    fn check_invariants(sut: &Sut, state: &Ref) {
+        let model = &state.model;
+        assert_eq!(sut.flow.state(), model.state_name());
+        assert_eq!(
+            sut.flow.current_step().as_ref().map(project_step),
+            model.step()
+        );
+        assert_eq!(sut.flow.is_awaiting_response(), model.awaiting());
+        assert_eq!(sut.in_flight.is_some(), model.in_flight);
+        assert!(
+            sut.server.violations().is_empty(),
+            "the simulator saw violations: {:?}",
+            sut.server.violations()
+        );
+    }
+}
+
+#[test]
+fn staff_sign_in_follows_the_model_and_takes_every_documented_transition() {
+    let config = config(256);
+    let mut runner = runner::new(config.clone());
+    let result = runner.run(
+        &StaffModel::sequential_strategy(1..100),
+        |(initial, transitions, seen)| {
+            StaffTest::test_sequential(config.clone(), initial, transitions, seen);
+            Ok(())
+        },
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+    COVERAGE.assert_complete();
+}
