@@ -1,0 +1,239 @@
+//! The client sign-in on tokio, with an async HTTP client (hyper, see
+//! `support/async_http.rs`). The flow is the same sans-IO `SignIn` as everywhere else: it
+//! lives across every `.await` (it is `Send`, checked at compile time below), and the
+//! whole sign-in runs as a spawned task.
+//!
+//! ```text
+//! cargo run --example async_tokio                       # against the simulator, in-process
+//! cargo run --example async_tokio -- --host URL --email E   # against a real host
+//! ```
+//!
+//! Without `--host`, the example serves the crate's simulator on an ephemeral loopback port
+//! (a real socket, in this process) and signs in to its demo account `both@example.com`,
+//! which has Google Authenticator and SMS on: it picks SMS and reads the code from the
+//! simulator's outbox, as a phone would. Exit 0 only if it signed in and the simulator saw
+//! no protocol violation.
+//!
+//! With `--host`, the password comes from `B2CORE_PASSWORD` (or one line of stdin), and a
+//! 2FA method choice and code from stdin, after a prompt on stderr. Secrets are never
+//! printed; on success the access token's expiry is.
+
+#[path = "support/async_http.rs"]
+mod async_http;
+#[path = "support/sim_http.rs"]
+mod sim_http;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::{DeviceFingerprint, Endpoint, Secret, TokenPair};
+
+const DEMO_EMAIL: &str = "both@example.com";
+const DEMO_PASSWORD: &str = "QAzqw123!";
+const DEMO_PHONE: &str = "+15550000002";
+
+/// Everything the flow holds between two `.await`s must be `Send` for a multi-threaded
+/// runtime (and for `tokio::spawn` on any runtime). This fails to compile if it is not.
+const _: () = {
+    const fn is_send<T: Send + 'static>() {}
+    is_send::<SignIn>();
+    is_send::<SignInStep>();
+    is_send::<TokenPair>();
+    is_send::<b2core_auth::Session>();
+};
+
+/// The same, for a whole future: it compiles only if `future` is `Send`.
+fn assert_send<F: std::future::Future + Send>(future: F) -> F {
+    future
+}
+
+/// Where answers come from: the in-process simulator, or the person at the terminal.
+#[derive(Clone)]
+enum Answers {
+    Simulator(Arc<sim_http::Running>),
+    Stdin,
+}
+
+impl Answers {
+    async fn method(&self, offered: &[Method]) -> Result<Method, String> {
+        match self {
+            Answers::Simulator(_) if offered.contains(&Method::Sms) => Ok(Method::Sms),
+            Answers::Simulator(_) => offered.first().copied().ok_or("no method offered".into()),
+            Answers::Stdin => {
+                let names: Vec<_> = offered.iter().map(|m| m.as_str()).collect();
+                let line =
+                    read_line(format!("choose a 2FA method ({})", names.join(" or "))).await?;
+                offered
+                    .iter()
+                    .copied()
+                    .find(|m| m.as_str() == line.trim())
+                    .ok_or_else(|| format!("`{}` is not one of {names:?}", line.trim()))
+            }
+        }
+    }
+
+    async fn code(&self, method: Method, email: &str) -> Result<String, String> {
+        match (self, method) {
+            // The lock is taken and released between awaits, never held across one.
+            (Answers::Simulator(sim), Method::Sms) => sim
+                .sim()
+                .last_code_to(DEMO_PHONE)
+                .map(str::to_owned)
+                .ok_or_else(|| "the simulator sent no SMS".to_owned()),
+            (Answers::Simulator(sim), _) => sim
+                .sim()
+                .google_code(email, SystemTime::now())
+                .ok_or_else(|| "the account has no Google Authenticator".to_owned()),
+            (Answers::Stdin, _) => read_line(format!("the {} code", method.as_str())).await,
+        }
+    }
+}
+
+/// One line of stdin, read on tokio's blocking pool so the runtime keeps running.
+async fn read_line(prompt: String) -> Result<String, String> {
+    tokio::task::spawn_blocking(move || {
+        eprintln!("{prompt}: reading one line from standard input");
+        let mut line = String::new();
+        match std::io::stdin().read_line(&mut line) {
+            Ok(0) => Err(format!("no answer for {prompt}: standard input ended")),
+            Ok(_) => Ok(line.trim_end_matches(['\r', '\n']).to_owned()),
+            Err(e) => Err(format!("cannot read standard input: {e}")),
+        }
+    })
+    .await
+    .map_err(|e| format!("the stdin task failed: {e}"))?
+}
+
+/// The whole sign-in. `flow`, `request` and `step` are held across the `.await`s.
+async fn sign_in(
+    http: async_http::Client,
+    endpoint: Endpoint,
+    email: String,
+    password: Secret<String>,
+    answers: Answers,
+) -> Result<TokenPair, String> {
+    let fingerprint = DeviceFingerprint::from_user_agent("b2core-auth-async-example/0.1")
+        .map_err(|e| e.to_string())?;
+    let mut flow = SignIn::new(endpoint);
+    let mut request = flow.start().map_err(|e| e.to_string())?;
+    loop {
+        let line = format!("{} {}", request.method(), request.uri().path());
+        let response = http.send(request).await?;
+        eprintln!("{line} -> {}", response.status().as_u16());
+        let step = flow
+            .handle_response(&response, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        request = match step {
+            SignInStep::Credentials { rejected: None, .. } => {
+                let credentials =
+                    Credentials::new(email.as_str(), password.clone(), fingerprint.clone());
+                flow.submit_credentials(credentials, SystemTime::now())
+            }
+            SignInStep::ChooseMethod {
+                methods,
+                rejected: None,
+            } => {
+                let method = answers.method(&methods).await?;
+                eprintln!("2FA by {}", method.as_str());
+                flow.choose_method(method)
+            }
+            SignInStep::Code {
+                method,
+                rejected: None,
+            } => {
+                let code = answers.code(method, &email).await?;
+                flow.submit_code(code)
+            }
+            SignInStep::RetryAt(at) => {
+                let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+                eprintln!("rate limited: waiting {} s", wait.as_secs());
+                tokio::time::sleep(wait).await;
+                flow.retry(SystemTime::now())
+            }
+            SignInStep::Done(tokens) => return Ok(tokens),
+            // Refusals and the rest: say what it was (steps print no secret) and stop.
+            other => return Err(format!("stopped at {other:?}")),
+        }
+        .map_err(|e| e.to_string())?;
+    }
+}
+
+fn demo_server() -> Server {
+    let mut server = Server::new(SimConfig::default());
+    server.add_client(
+        ClientAccount::new(DEMO_EMAIL, DEMO_PASSWORD)
+            .with_google()
+            .with_phone(DEMO_PHONE)
+            .with_sms(),
+    );
+    server
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    match run(flag("--host"), flag("--email")).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("async_tokio: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(host: Option<String>, email: Option<String>) -> Result<(), String> {
+    let http = async_http::Client::new()?;
+    let (base, email, password, answers) = match host {
+        Some(host) => {
+            let email = email.ok_or("--host needs --email")?;
+            let password = match std::env::var("B2CORE_PASSWORD") {
+                Ok(p) => p,
+                Err(_) => read_line("password (B2CORE_PASSWORD is unset)".into()).await?,
+            };
+            (host, email, password, Answers::Stdin)
+        }
+        None => {
+            let running = sim_http::Running::start("127.0.0.1:0", demo_server(), |_| {})
+                .map_err(|e| e.to_string())?;
+            eprintln!("the simulator listens on {}", running.base_uri());
+            let base = running.base_uri();
+            let answers = Answers::Simulator(Arc::new(running));
+            (
+                base,
+                DEMO_EMAIL.to_owned(),
+                DEMO_PASSWORD.to_owned(),
+                answers,
+            )
+        }
+    };
+    let endpoint = Endpoint::new(&base).map_err(|e| e.to_string())?;
+    // A spawned task must be `Send`: the compiler checks the whole sign-in here.
+    let task = tokio::spawn(assert_send(sign_in(
+        http,
+        endpoint,
+        email,
+        Secret::new(password),
+        answers.clone(),
+    )));
+    let tokens = task
+        .await
+        .map_err(|e| format!("the sign-in task failed: {e}"))??;
+    let until = b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default();
+    eprintln!("signed in; the access token is valid until {until}");
+    if let Answers::Simulator(running) = answers {
+        let violations = running.sim().violations().to_vec();
+        if !violations.is_empty() {
+            return Err(format!("the simulator recorded violations: {violations:?}"));
+        }
+        eprintln!("the simulator recorded no protocol violation");
+    }
+    Ok(())
+}
