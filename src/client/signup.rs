@@ -388,8 +388,8 @@ impl Protocol for State {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
                 fields: form_fields(step, &envelope)?
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
-                uuid: envelope.uuid,
-                workflow: envelope.workflow,
+                uuid: envelope.uuid.into_owned(),
+                workflow: envelope.workflow.into_owned(),
                 email: None,
                 rejected: None,
             })),
@@ -427,7 +427,7 @@ impl Protocol for State {
                 Ok(Advance::To(Self::Next {
                     uuid: uuid.clone(),
                     data: Secret::new(decode::raw_data(step, &envelope)?),
-                    workflow: envelope.workflow,
+                    workflow: envelope.workflow.into_owned(),
                 }))
             }
             _ => Err(Error::OutOfOrder {
