@@ -251,7 +251,7 @@ enum State {
         uuid: String,
         workflow: String,
         fields: serde_json::Value,
-        form: SignUpForm,
+        form: Box<SignUpForm>,
     },
     Next {
         uuid: String,
@@ -593,7 +593,7 @@ impl SignUp {
             uuid: uuid.clone(),
             workflow: workflow.clone(),
             fields: fields.clone(),
-            form,
+            form: Box::new(form),
         };
         self.driver.send(next, None)
     }
