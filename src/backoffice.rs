@@ -245,12 +245,12 @@ enum State {
     },
     EmailCode {
         email: String,
-        tfa: TwoFactor,
+        tfa: Box<TwoFactor>,
         rejected: Option<ApiError>,
     },
     AwaitConfirm {
         email: String,
-        tfa: TwoFactor,
+        tfa: Box<TwoFactor>,
         code: Secret<String>,
     },
     Done,
@@ -346,7 +346,7 @@ impl Protocol for State {
                     })?;
                     Ok(Advance::To(Self::EmailCode {
                         email: email.clone(),
-                        tfa: TwoFactor::from_wire(step, details)?,
+                        tfa: Box::new(TwoFactor::from_wire(step, details)?),
                         rejected: None,
                     }))
                 } else {

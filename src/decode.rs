@@ -2,7 +2,6 @@
 //! workflow}` of the client wizards, its `data`, and the bare JSON answers of the Back
 //! Office and refresh endpoints. Errors name the field and never quote a value.
 
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{describe_serde_error, Error};
@@ -43,9 +42,9 @@ pub(crate) fn envelope<'a>(
 }
 
 /// Decodes `data` into the step's type; `null` or absent gives the type's default.
-pub(crate) fn data<T: DeserializeOwned + Default>(
+pub(crate) fn data<'a, T: Deserialize<'a> + Default>(
     step: &'static str,
-    envelope: &Envelope<'_>,
+    envelope: &Envelope<'a>,
 ) -> Result<T, Error> {
     match envelope.data {
         None => Ok(T::default()),
@@ -105,7 +104,7 @@ mod tests {
         let body = br#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,"uuid":"u-1","workflow":"login","extra":1}"#;
         let env = envelope(STEP, 200, body, None).unwrap();
         assert_eq!(
-            (env.code, env.done, env.uuid.as_str(), env.workflow.as_str()),
+            (env.code, env.done, &*env.uuid, &*env.workflow),
             (Some(200), false, "u-1", "login")
         );
         assert!(env.data.is_some());

@@ -2,9 +2,11 @@
 //! responses are first read.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use http::uri::{self, Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, Uri};
 use serde::{Deserialize, Serialize};
 
@@ -30,9 +32,20 @@ const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "EndpointRepr", into = "EndpointRepr")]
 pub struct Endpoint {
-    /// `scheme://authority/prefix`, without a trailing slash.
-    base: String,
+    /// Parsed once, shared by every clone: a flow per sign-in costs no copy of the base.
+    base: Arc<Base>,
     body_limit: usize,
+}
+
+/// The base URI, as text and in the parts every request is built from.
+#[derive(PartialEq, Eq)]
+struct Base {
+    /// `scheme://authority/prefix`, without a trailing slash.
+    text: String,
+    scheme: Scheme,
+    authority: Authority,
+    /// The path prefix without a trailing slash (empty for none).
+    prefix: String,
 }
 
 impl Endpoint {
@@ -75,13 +88,14 @@ impl Endpoint {
         if prefix.contains("//") {
             return invalid("path prefix has an empty segment");
         }
+        let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTPS);
         Ok(Self {
-            base: format!(
-                "{}://{}{}",
-                uri.scheme_str().unwrap_or("https"),
-                authority,
-                prefix
-            ),
+            base: Arc::new(Base {
+                text: format!("{scheme}://{authority}{prefix}"),
+                scheme,
+                authority: authority.clone(),
+                prefix: prefix.to_owned(),
+            }),
             body_limit: DEFAULT_BODY_LIMIT,
         })
     }
@@ -95,7 +109,26 @@ impl Endpoint {
 
     /// The base URI, without a trailing slash.
     pub fn as_str(&self) -> &str {
-        &self.base
+        &self.base.text
+    }
+
+    /// `scheme://authority/prefix` + `path`, from the parts parsed once in [`Endpoint::new`]:
+    /// without a prefix the path is used as it is (no copy, no parse).
+    fn uri(&self, path: &'static str) -> Result<Uri, Error> {
+        let path_and_query = if self.base.prefix.is_empty() {
+            PathAndQuery::from_static(path)
+        } else {
+            let mut full = String::with_capacity(self.base.prefix.len() + path.len());
+            full.push_str(&self.base.prefix);
+            full.push_str(path);
+            PathAndQuery::try_from(full)
+                .map_err(|_| Error::invalid("request", "cannot be built"))?
+        };
+        let mut parts = uri::Parts::default();
+        parts.scheme = Some(self.base.scheme.clone());
+        parts.authority = Some(self.base.authority.clone());
+        parts.path_and_query = Some(path_and_query);
+        Uri::from_parts(parts).map_err(|_| Error::invalid("request", "cannot be built"))
     }
 
     /// Builds a request for an API path (`/api/v2/...`): `Accept` and `Content-Type` set to
@@ -104,40 +137,36 @@ impl Endpoint {
     pub(crate) fn request(
         &self,
         method: Method,
-        path: &str,
+        path: &'static str,
         body: Option<&impl Serialize>,
         bearer: Option<&HeaderValue>,
     ) -> Result<Request<Vec<u8>>, Error> {
         let body = match body {
-            Some(body) => serde_json::to_vec(body)
-                .map_err(|_| Error::invalid("request body", "cannot be written as JSON"))?,
+            Some(body) => json_body(body)?,
             None => Vec::new(),
         };
-        let mut uri = String::with_capacity(self.base.len() + path.len());
-        uri.push_str(&self.base);
-        uri.push_str(path);
-        let mut builder = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header(ACCEPT, APPLICATION_JSON)
-            .header(CONTENT_TYPE, APPLICATION_JSON);
+        let mut request = Request::new(body);
+        *request.method_mut() = method;
+        *request.uri_mut() = self.uri(path)?;
+        let headers = request.headers_mut();
+        headers.reserve(3);
+        headers.insert(ACCEPT, APPLICATION_JSON);
+        headers.insert(CONTENT_TYPE, APPLICATION_JSON);
         if let Some(bearer) = bearer {
-            builder = builder.header(AUTHORIZATION, bearer.clone());
+            headers.insert(AUTHORIZATION, bearer.clone());
         }
-        builder
-            .body(body)
-            .map_err(|_| Error::invalid("request", "cannot be built"))
+        Ok(request)
     }
 
     /// `GET path` with no body.
-    pub(crate) fn get(&self, path: &str) -> Result<Request<Vec<u8>>, Error> {
+    pub(crate) fn get(&self, path: &'static str) -> Result<Request<Vec<u8>>, Error> {
         self.request(Method::GET, path, None::<&()>, None)
     }
 
     /// `POST path` with a JSON body.
     pub(crate) fn post(
         &self,
-        path: &str,
+        path: &'static str,
         body: &impl Serialize,
     ) -> Result<Request<Vec<u8>>, Error> {
         self.request(Method::POST, path, Some(body), None)
@@ -184,6 +213,26 @@ impl Endpoint {
     }
 }
 
+/// A JSON body in one allocation of its exact size: a first pass counts the bytes.
+fn json_body(body: &impl Serialize) -> Result<Vec<u8>, Error> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let unwritable = |_| Error::invalid("request body", "cannot be written as JSON");
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, body).map_err(unwritable)?;
+    let mut bytes = Vec::with_capacity(count.0);
+    serde_json::to_writer(&mut bytes, body).map_err(unwritable)?;
+    Ok(bytes)
+}
+
 /// `Retry-After`: delay-seconds or an HTTP date.
 fn retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -206,13 +255,13 @@ pub(crate) enum Reply<'a> {
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Endpoint({})", self.base)
+        write!(f, "Endpoint({})", self.base.text)
     }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.base)
+        f.write_str(&self.base.text)
     }
 }
 
@@ -233,7 +282,7 @@ impl TryFrom<EndpointRepr> for Endpoint {
 impl From<Endpoint> for EndpointRepr {
     fn from(e: Endpoint) -> Self {
         Self {
-            base: e.base,
+            base: e.base.text.clone(),
             body_limit: e.body_limit,
         }
     }

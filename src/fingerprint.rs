@@ -1,6 +1,7 @@
 //! [`DeviceFingerprint`]: Base64 of a JSON object that carries a `user_agent`.
 
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -29,6 +30,13 @@ pub const MAX_FINGERPRINT_LEN: usize = 64 * 1024;
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DeviceFingerprint {
+    /// Shared: one device's fingerprint goes into every flow of that device, and a clone
+    /// costs no copy.
+    inner: Arc<Inner>,
+}
+
+#[derive(PartialEq, Eq)]
+struct Inner {
     encoded: Secret<String>,
     user_agent: Secret<String>,
 }
@@ -79,10 +87,7 @@ impl DeviceFingerprint {
         if encoded.len() > MAX_FINGERPRINT_LEN {
             return Err(Error::invalid("fingerprint", "is too long"));
         }
-        Ok(Self {
-            encoded: Secret::new(encoded),
-            user_agent: Secret::new(user_agent.to_owned()),
-        })
+        Ok(Self::from_parts(encoded, user_agent.to_owned()))
     }
 
     /// Accepts a fingerprint made elsewhere (e.g. by a browser), after checking that it is
@@ -106,27 +111,33 @@ impl DeviceFingerprint {
         if user_agent.chars().any(char::is_control) {
             return invalid("`user_agent` contains control characters");
         }
-        Ok(Self {
-            encoded: Secret::new(encoded.to_owned()),
-            user_agent: Secret::new(user_agent),
-        })
+        Ok(Self::from_parts(encoded.to_owned(), user_agent))
+    }
+
+    fn from_parts(encoded: String, user_agent: String) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                encoded: Secret::new(encoded),
+                user_agent: Secret::new(user_agent),
+            }),
+        }
     }
 
     /// The Base64 text sent as `device_fingerprint`.
     pub fn encoded(&self) -> &str {
-        self.encoded.expose()
+        self.inner.encoded.expose()
     }
 
     /// The `user_agent` inside.
     pub fn user_agent(&self) -> &str {
-        self.user_agent.expose()
+        self.inner.user_agent.expose()
     }
 }
 
 impl fmt::Debug for DeviceFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("DeviceFingerprint")
-            .field(&self.encoded)
+            .field(&self.inner.encoded)
             .finish()
     }
 }
@@ -140,7 +151,7 @@ impl TryFrom<String> for DeviceFingerprint {
 
 impl From<DeviceFingerprint> for String {
     fn from(value: DeviceFingerprint) -> Self {
-        value.encoded.into_inner()
+        value.encoded().to_owned()
     }
 }
 

@@ -65,6 +65,8 @@
 //! | stopped at an unsupported workflow | start | waiting for the wizard |
 //! | signed in | start | waiting for the wizard |
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::{Request, Response};
@@ -327,49 +329,49 @@ enum State {
     New,
     AwaitWizard,
     Credentials {
-        uuid: String,
+        uuid: Uuid,
         options: WizardOptions,
         email: Option<String>,
         rejected: Option<ApiError>,
     },
     AwaitCredentials {
-        uuid: String,
+        uuid: Uuid,
         options: WizardOptions,
         credentials: Credentials,
     },
     ChooseMethod {
-        uuid: String,
+        uuid: Uuid,
         methods: Vec<Method>,
         rejected: Option<ApiError>,
     },
     AwaitMethod {
-        uuid: String,
+        uuid: Uuid,
         methods: Vec<Method>,
         chosen: Method,
     },
     Code {
-        uuid: String,
+        uuid: Uuid,
         method: Method,
         rejected: Option<ApiError>,
     },
     AwaitCode {
-        uuid: String,
+        uuid: Uuid,
         method: Method,
         code: Secret<String>,
     },
     ResetRequired {
-        uuid: String,
+        uuid: Uuid,
         rejected: Option<ApiError>,
     },
     AwaitRestore {
-        uuid: String,
+        uuid: Uuid,
     },
     ResetCode {
-        uuid: String,
+        uuid: Uuid,
         rejected: Option<ApiError>,
     },
     AwaitReset {
-        uuid: String,
+        uuid: Uuid,
         code: Secret<String>,
         new_password: Secret<String>,
     },
@@ -381,8 +383,50 @@ enum State {
     Done,
 }
 
+/// The wizard's `uuid`, shared by the states of one flow: a step costs no copy of it.
+#[derive(Clone, PartialEq, Eq)]
+struct Uuid(Arc<str>);
+
+impl std::ops::Deref for Uuid {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Uuid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Serialize for Uuid {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Uuid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| Self(Arc::from(s)))
+    }
+}
+
 impl State {
     fn uuid(&self) -> Option<&str> {
+        self.shared_uuid().map(|uuid| &**uuid)
+    }
+
+    /// The `uuid` for the next state: the flow's own when the answer repeats it (every
+    /// answer after the first), else a new one.
+    fn next_uuid(&self, uuid: &str) -> Uuid {
+        match self.shared_uuid() {
+            Some(own) if **own == *uuid => own.clone(),
+            _ => Uuid(Arc::from(uuid)),
+        }
+    }
+
+    fn shared_uuid(&self) -> Option<&Uuid> {
         match self {
             Self::Credentials { uuid, .. }
             | Self::AwaitCredentials { uuid, .. }
@@ -404,8 +448,8 @@ impl State {
         step: &'static str,
         envelope: &wire::Envelope<'_>,
     ) -> Result<Advance<Self>, Error> {
-        let uuid = envelope.uuid.clone();
-        let workflow = envelope.workflow.as_str();
+        let uuid = self.next_uuid(&envelope.uuid);
+        let workflow = &*envelope.workflow;
         if envelope.done != (workflow == "Terminate") {
             return Err(Error::malformed(
                 step,
@@ -629,7 +673,7 @@ impl Protocol for State {
         match self {
             // The reset bodies are inferred: any answer of this flow moves on.
             Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {
-                uuid: envelope.uuid,
+                uuid: self.next_uuid(&envelope.uuid),
                 rejected: None,
             })),
             Self::AwaitReset { .. } => Ok(Advance::To(Self::PasswordChanged)),

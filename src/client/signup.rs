@@ -309,7 +309,7 @@ enum State {
         uuid: String,
         workflow: String,
         fields: serde_json::Value,
-        form: SignUpForm,
+        form: Box<SignUpForm>,
     },
     Next {
         uuid: String,
@@ -446,8 +446,8 @@ impl Protocol for State {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
                 fields: form_fields(step, &envelope)?
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
-                uuid: envelope.uuid,
-                workflow: envelope.workflow,
+                uuid: envelope.uuid.into_owned(),
+                workflow: envelope.workflow.into_owned(),
                 email: None,
                 rejected: None,
             })),
@@ -485,7 +485,7 @@ impl Protocol for State {
                 Ok(Advance::To(Self::Next {
                     uuid: uuid.clone(),
                     data: Secret::new(decode::raw_data(step, &envelope)?),
-                    workflow: envelope.workflow,
+                    workflow: envelope.workflow.into_owned(),
                 }))
             }
             _ => Err(Error::OutOfOrder {
@@ -664,7 +664,7 @@ impl SignUp {
             uuid: uuid.clone(),
             workflow: workflow.clone(),
             fields: fields.clone(),
-            form,
+            form: Box::new(form),
         };
         self.driver.send(next, None)
     }

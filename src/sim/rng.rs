@@ -39,18 +39,18 @@ impl Rng {
         self.fill(&mut b);
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-        format!(
-            "{}-{}-{}-{}-{}",
-            &hex[0..8],
-            &hex[8..12],
-            &hex[12..16],
-            &hex[16..20],
-            &hex[20..32]
-        )
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut uuid = String::with_capacity(36);
+        for (i, byte) in b.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                uuid.push('-');
+            }
+            uuid.push(char::from(HEX[usize::from(byte >> 4)]));
+            uuid.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        uuid
     }
 
-    /// A six-digit code, leading zeros kept.
     pub(crate) fn code(&mut self) -> String {
         format!("{:06}", self.below(1_000_000))
     }

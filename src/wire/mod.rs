@@ -4,6 +4,8 @@
 //! Requests borrow from the flow (no copies of secrets); responses borrow from the body
 //! where they can.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -12,7 +14,8 @@ pub(crate) mod inferred;
 // ---------------------------------------------------------------------------------------
 // Shared response shapes
 
-/// The wizard envelope: every `/api/v2/my/...` wizard response.
+/// The wizard envelope: every `/api/v2/my/...` wizard response. `uuid` and `workflow`
+/// borrow from the body unless they have escapes.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<'a> {
     pub code: Option<u16>,
@@ -20,27 +23,30 @@ pub(crate) struct Envelope<'a> {
     pub data: Option<&'a RawValue>,
     #[serde(default)]
     pub done: bool,
-    pub uuid: String,
-    pub workflow: String,
+    #[serde(borrow)]
+    pub uuid: Cow<'a, str>,
+    #[serde(borrow)]
+    pub workflow: Cow<'a, str>,
 }
 
-/// `{token, createdAt, expiresAt}`.
+/// `{token, createdAt, expiresAt}`, borrowed from the body unless it has escapes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Token {
-    pub token: String,
-    #[serde(rename = "createdAt")]
-    pub created_at: String,
-    #[serde(rename = "expiresAt")]
-    pub expires_at: String,
+pub(crate) struct Token<'a> {
+    #[serde(borrow)]
+    pub token: Cow<'a, str>,
+    #[serde(rename = "createdAt", borrow)]
+    pub created_at: Cow<'a, str>,
+    #[serde(rename = "expiresAt", borrow)]
+    pub expires_at: Cow<'a, str>,
 }
 
 /// `{accessToken, refreshToken}`, both required.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct TokenPair {
-    #[serde(rename = "accessToken")]
-    pub access_token: Token,
-    #[serde(rename = "refreshToken")]
-    pub refresh_token: Token,
+pub(crate) struct TokenPair<'a> {
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Token<'a>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Token<'a>,
 }
 
 /// The error body seen in practice (not published by the vendor).
@@ -81,18 +87,19 @@ pub(crate) struct Recaptcha {
 
 /// `data` of the Step 2 and Step 4 responses: tokens when done, 2FA providers otherwise.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct SignInData {
-    #[serde(rename = "accessToken")]
-    pub access_token: Option<Token>,
-    #[serde(rename = "refreshToken")]
-    pub refresh_token: Option<Token>,
-    #[serde(rename = "tfaProviders", default)]
-    pub tfa_providers: Vec<TfaProvider>,
+pub(crate) struct SignInData<'a> {
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Option<Token<'a>>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Option<Token<'a>>,
+    #[serde(rename = "tfaProviders", default, borrow)]
+    pub tfa_providers: Vec<TfaProvider<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct TfaProvider {
-    pub name: String,
+pub(crate) struct TfaProvider<'a> {
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
     #[serde(default)]
     pub enabled: bool,
 }
@@ -200,11 +207,11 @@ pub(crate) struct Info<'a> {
 /// `data` of the sign-up answer: the tokens (as in sign-in) when the client is signed in,
 /// nothing (`{}`) when the client must sign in.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct SignUpData {
-    #[serde(rename = "accessToken")]
-    pub access_token: Option<Token>,
-    #[serde(rename = "refreshToken")]
-    pub refresh_token: Option<Token>,
+pub(crate) struct SignUpData<'a> {
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Option<Token<'a>>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Option<Token<'a>>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -219,15 +226,15 @@ pub(crate) struct StaffSignInRequest<'a> {
 
 /// The `POST /api/v2/signin` response.
 #[derive(Debug, Deserialize)]
-pub(crate) struct StaffSignInResponse {
+pub(crate) struct StaffSignInResponse<'a> {
     #[serde(rename = "2faRequired")]
     pub tfa_required: bool,
     #[serde(rename = "2faDetails")]
     pub tfa_details: Option<TfaDetails>,
-    #[serde(rename = "accessToken")]
-    pub access_token: Option<Token>,
-    #[serde(rename = "refreshToken")]
-    pub refresh_token: Option<Token>,
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Option<Token<'a>>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Option<Token<'a>>,
 }
 
 #[derive(Debug, Deserialize)]

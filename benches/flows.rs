@@ -1,0 +1,1089 @@
+//! Benchmarks: every flow of the crate against the floor (the most direct typed code) and
+//! a hand-written peer (`serde_json::Value` and `format!`ed URLs), in one run, plus the
+//! simulator round trip.
+//!
+//! - crate: the public API, pre-recorded response bodies, no simulator in the loop.
+//! - floor: the same requests built with `http::Request::builder()` and typed serde
+//!   structs, the same bodies decoded into typed structs, the same timestamps parsed; no
+//!   state machine, no input checks beyond what the protocol needs.
+//! - peer: the same flow written the way in-house clients usually are.
+//!
+//! Before criterion runs, every implementation is run once and checked against the others
+//! (same requests, same tokens), then once more with a counting global allocator to report
+//! allocations and bytes per flow; the sizes of the flow types are printed too. These lines
+//! start with `REPORT` and are also written to `target/flows-report.json` for
+//! `scripts/bench.sh`.
+//!
+//! Run it all with `scripts/bench.sh` (one table), or `cargo bench --bench flows`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::mem::size_of;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use b2core_auth::backoffice::{StaffSignIn, StaffStep};
+use b2core_auth::client::{Credentials, Method as TfaMethod, SignIn, SignInStep, SignUp};
+use b2core_auth::client::{SignUpForm, SignUpStep};
+use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::time::parse_rfc3339;
+use b2core_auth::{Authorized, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
+use criterion::{BatchSize, Criterion, Throughput};
+use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{Request, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+// ---------------------------------------------------------------------------------------
+// Counting allocator
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // A reallocation is counted as an allocation of its new size.
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(new_size as u64, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations and bytes of one call of `f` (run once before, to warm lazy state).
+fn count<T>(mut f: impl FnMut() -> T) -> (u64, u64) {
+    drop(f());
+    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let out = f();
+    let counted = (ALLOCS.load(Relaxed) - a0, BYTES.load(Relaxed) - b0);
+    drop(out);
+    counted
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures: the vendor's example bodies, with two 600-character tokens
+
+const BASE: &str = "https://host.name";
+const UUID: &str = "36f59381-5b54-48bd-a0c7-3b908c476732";
+const EMAIL: &str = "username@example.com";
+const PASSWORD: &str = "QAzqw123!";
+const CODE: &str = "678562";
+const USER_AGENT: &str =
+    "Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:47.0) Gecko/20100101 Firefox/47.0";
+const TFA_TOKEN: &str = "b2fcf999-2b0b-451d-9888-094a79117aa5";
+const SIGNUP_URL: &str = "https://host.name/register/{registration}/{code}";
+const REFERRAL: &str = "29734fc149dc93809d18f49ae970810a";
+const TOKEN_LEN: usize = 600;
+
+/// 2024-04-22T11:07:24Z, when the recorded tokens were made.
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_713_784_044)
+}
+
+/// A JWT-shaped token of exactly 600 characters.
+fn token(seed: u8) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut t = String::from("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.");
+    let mut x = u32::from(seed).wrapping_mul(2_654_435_761).wrapping_add(1);
+    while t.len() < TOKEN_LEN {
+        if t.len() == 400 {
+            t.push('.');
+            continue;
+        }
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        t.push(char::from(ALPHABET[(x % 64) as usize]));
+    }
+    t
+}
+
+fn pair_json(access: &str, refresh: &str) -> String {
+    format!(
+        r#"{{"accessToken":{{"token":"{access}","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"}},"refreshToken":{{"token":"{refresh}","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}"#
+    )
+}
+
+fn response(status: u16, body: String) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        .body(body.into_bytes())
+        .expect("a fixture response")
+}
+
+/// Every recorded answer, by the request it answers.
+struct Fixtures {
+    access: String,
+    refresh: String,
+    wizard: Response<Vec<u8>>,
+    credentials_2fa: Response<Vec<u8>>,
+    method_google: Response<Vec<u8>>,
+    terminate: Response<Vec<u8>>,
+    staff_2fa: Response<Vec<u8>>,
+    staff_confirm: Response<Vec<u8>>,
+    signup_wizard: Response<Vec<u8>>,
+    signup_done: Response<Vec<u8>>,
+    refreshed: Response<Vec<u8>>,
+    fingerprint: DeviceFingerprint,
+    endpoint: Endpoint,
+    tokens: TokenPair,
+}
+
+impl Fixtures {
+    fn new() -> Self {
+        let (access, refresh) = (token(1), token(2));
+        assert_eq!((access.len(), refresh.len()), (TOKEN_LEN, TOKEN_LEN));
+        let pair = pair_json(&access, &refresh);
+        let wizard = format!(
+            r#"{{"code":200,"data":{{"recaptcha":{{"enabled":false}},"is_qr_available":true,"is_password_recovery_available":true}},"done":false,"uuid":"{UUID}","workflow":"login"}}"#
+        );
+        let credentials_2fa = format!(
+            r#"{{"code":200,"data":{{"accessToken":null,"refreshToken":null,"tfaProviders":[{{"name":"google","enabled":true}},{{"name":"sms","enabled":true}}]}},"done":false,"uuid":"{UUID}","workflow":"2fa"}}"#
+        );
+        let method_google = format!(
+            r#"{{"code":200,"data":null,"done":false,"uuid":"{UUID}","workflow":"2fa_google_auth"}}"#
+        );
+        let terminate = format!(
+            r#"{{"code":202,"data":{{{},"tfaProviders":[]}},"done":true,"uuid":"{UUID}","workflow":"Terminate"}}"#,
+            &pair[1..pair.len() - 1]
+        );
+        let staff_2fa = format!(
+            r#"{{"2faRequired":true,"2faDetails":{{"token":"{TFA_TOKEN}","provider":"email","expiresAt":"2024-04-22T11:12:24+00:00"}}}}"#
+        );
+        let signup_wizard = format!(
+            r#"{{"code":200,"data":{{"fields":{{}}}},"done":false,"uuid":"{UUID}","workflow":"basic_register_form"}}"#
+        );
+        let signup_done = format!(
+            r#"{{"code":202,"data":{pair},"done":true,"uuid":"{UUID}","workflow":"login"}}"#
+        );
+        let endpoint = Endpoint::new(BASE).expect("endpoint");
+        let tokens: TokenPair = serde_json::from_str(&pair).expect("pair");
+        Self {
+            wizard: response(200, wizard),
+            credentials_2fa: response(200, credentials_2fa),
+            method_google: response(200, method_google),
+            terminate: response(202, terminate),
+            staff_2fa: response(200, staff_2fa),
+            staff_confirm: response(200, pair.clone()),
+            signup_wizard: response(200, signup_wizard),
+            signup_done: response(202, signup_done),
+            refreshed: response(200, pair),
+            fingerprint: DeviceFingerprint::from_user_agent(USER_AGENT).expect("fingerprint"),
+            endpoint,
+            tokens,
+            access,
+            refresh,
+        }
+    }
+
+    /// The recorded answer to a request, by method and path (the same lookup for all
+    /// three implementations; the request is consumed so it is really built).
+    fn answer(&self, request: Request<Vec<u8>>) -> &Response<Vec<u8>> {
+        let request = black_box(request);
+        match request.uri().path() {
+            "/api/v2/my/signin/wizard" => &self.wizard,
+            "/api/v2/my/signin" => &self.credentials_2fa,
+            "/api/v2/my/signin/2fa" => &self.method_google,
+            "/api/v2/my/2fa/google" => &self.terminate,
+            "/api/v2/signin" => &self.staff_2fa,
+            "/api/v2/2fa/confirm" => &self.staff_confirm,
+            "/api/v2/my/signup/wizard" => &self.signup_wizard,
+            "/api/v2/my/signup" => &self.signup_done,
+            "/api/v2/my/refresh" => &self.refreshed,
+            other => panic!("no fixture for {other}"),
+        }
+    }
+}
+
+/// What every implementation ends a sign-in with: both tokens and their lifetimes.
+#[derive(Debug, PartialEq, Eq)]
+struct Tokens {
+    access: String,
+    access_created: SystemTime,
+    access_expires: SystemTime,
+    refresh: String,
+    refresh_created: SystemTime,
+    refresh_expires: SystemTime,
+}
+
+impl From<&TokenPair> for Tokens {
+    fn from(pair: &TokenPair) -> Self {
+        Self {
+            access: pair.access().secret().expose().clone(),
+            access_created: pair.access().created_at(),
+            access_expires: pair.access().expires_at(),
+            refresh: pair.refresh().secret().expose().clone(),
+            refresh_created: pair.refresh().created_at(),
+            refresh_expires: pair.refresh().expires_at(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Crate: the public API
+
+mod krate {
+    use super::*;
+
+    pub fn client_sign_in(fx: &Fixtures) -> TokenPair {
+        let now = now();
+        let mut flow = SignIn::new(fx.endpoint.clone());
+        let mut request = flow.start().expect("start");
+        loop {
+            let step = flow.handle_response(fx.answer(request), now).expect("step");
+            request = match step {
+                SignInStep::Credentials { .. } => {
+                    let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
+                    flow.submit_credentials(creds, now).expect("credentials")
+                }
+                SignInStep::ChooseMethod { .. } => {
+                    flow.choose_method(TfaMethod::Google).expect("method")
+                }
+                SignInStep::Code { .. } => flow.submit_code(CODE).expect("code"),
+                SignInStep::Done(tokens) => return tokens,
+                other => panic!("unexpected {other:?}"),
+            };
+        }
+    }
+
+    pub fn staff_sign_in(fx: &Fixtures) -> TokenPair {
+        let now = now();
+        let mut flow = StaffSignIn::new(fx.endpoint.clone());
+        let mut request = flow.sign_in(EMAIL, PASSWORD, now).expect("sign in");
+        loop {
+            let step = flow.handle_response(fx.answer(request), now).expect("step");
+            request = match step {
+                StaffStep::EmailCode { .. } => flow.submit_code(CODE, now).expect("code"),
+                StaffStep::Done(tokens) => return tokens,
+                other => panic!("unexpected {other:?}"),
+            };
+        }
+    }
+
+    pub fn sign_up(fx: &Fixtures) -> TokenPair {
+        let now = now();
+        let mut flow = SignUp::new(fx.endpoint.clone());
+        let mut request = flow.start(SIGNUP_URL, Some(REFERRAL)).expect("start");
+        loop {
+            let step = flow.handle_response(fx.answer(request), now).expect("step");
+            request = match step {
+                SignUpStep::Form { .. } => {
+                    let form = SignUpForm::new(EMAIL, PASSWORD, PASSWORD, fx.fingerprint.clone());
+                    flow.submit(form).expect("submit")
+                }
+                SignUpStep::Done(tokens) => return tokens,
+                other => panic!("unexpected {other:?}"),
+            };
+        }
+    }
+
+    pub fn refresh(fx: &Fixtures, mut session: Session) -> Session {
+        let now = now();
+        let request = session.refresh(now).expect("refresh");
+        match session.handle_response(fx.answer(request), now) {
+            Ok(SessionStep::Active) => session,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    pub fn authorize(session: &mut Session, request: Request<()>) -> Request<()> {
+        match session.authorize(request, now()) {
+            Ok(Authorized::Ready(request)) => request,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Floor: typed serde structs and `http::Request::builder()`, no state machine
+
+mod floor {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Envelope<'a, T> {
+        code: u16,
+        data: T,
+        done: bool,
+        #[serde(borrow)]
+        uuid: &'a str,
+        #[serde(borrow)]
+        workflow: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct WizardData {
+        recaptcha: Recaptcha,
+    }
+
+    #[derive(Deserialize)]
+    struct Recaptcha {
+        enabled: bool,
+    }
+
+    #[derive(Deserialize)]
+    struct TfaData<'a> {
+        #[serde(rename = "tfaProviders", borrow)]
+        tfa_providers: Vec<Provider<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Provider<'a> {
+        name: &'a str,
+        enabled: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub struct WireToken<'a> {
+        token: String,
+        #[serde(rename = "createdAt")]
+        created_at: &'a str,
+        #[serde(rename = "expiresAt")]
+        expires_at: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    pub struct WirePair<'a> {
+        #[serde(rename = "accessToken", borrow)]
+        access_token: WireToken<'a>,
+        #[serde(rename = "refreshToken", borrow)]
+        refresh_token: WireToken<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct SignInBody<'a> {
+        uuid: &'a str,
+        email: &'a str,
+        password: &'a str,
+        device_fingerprint: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct MethodBody<'a> {
+        uuid: &'a str,
+        #[serde(rename = "type")]
+        method: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct CodeBody<'a> {
+        uuid: &'a str,
+        code: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct StaffBody<'a> {
+        email: &'a str,
+        password: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct StaffAnswer<'a> {
+        #[serde(rename = "2faRequired")]
+        tfa_required: bool,
+        #[serde(rename = "2faDetails", borrow)]
+        tfa_details: Details<'a>,
+    }
+
+    #[derive(Deserialize)]
+    struct Details<'a> {
+        token: String,
+        #[serde(rename = "expiresAt")]
+        expires_at: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct ConfirmBody<'a> {
+        token: &'a str,
+        code: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct SignUpWizardBody<'a> {
+        url: &'a str,
+        utm: Utm<'a>,
+    }
+
+    #[derive(Serialize)]
+    struct Utm<'a> {
+        referral: &'a str,
+    }
+
+    #[derive(Serialize)]
+    struct SignUpBody<'a> {
+        uuid: &'a str,
+        email: &'a str,
+        password: &'a str,
+        password_confirmation: &'a str,
+        device_fingerprint: &'a str,
+    }
+
+    #[derive(Deserialize)]
+    struct FieldsData<'a> {
+        #[serde(borrow)]
+        fields: &'a serde_json::value::RawValue,
+    }
+
+    #[derive(Serialize)]
+    struct RefreshBody<'a> {
+        #[serde(rename = "refreshToken")]
+        refresh_token: &'a str,
+    }
+
+    fn get(path: &str) -> Request<Vec<u8>> {
+        Request::builder()
+            .method(http::Method::GET)
+            .uri(format!("{BASE}{path}"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(Vec::new())
+            .expect("request")
+    }
+
+    fn post(path: &str, body: &impl Serialize) -> Request<Vec<u8>> {
+        Request::builder()
+            .method(http::Method::POST)
+            .uri(format!("{BASE}{path}"))
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(serde_json::to_vec(body).expect("body"))
+            .expect("request")
+    }
+
+    fn envelope<'a, T: Deserialize<'a>>(
+        response: &'a Response<Vec<u8>>,
+        uuid: Option<&str>,
+        workflow: &str,
+    ) -> Envelope<'a, T> {
+        assert!(response.status().is_success());
+        let env: Envelope<'a, T> = serde_json::from_slice(response.body()).expect("envelope");
+        assert_eq!(env.code, response.status().as_u16());
+        assert_eq!(env.done, workflow == "Terminate");
+        assert_eq!(env.workflow, workflow);
+        if let Some(uuid) = uuid {
+            assert_eq!(env.uuid, uuid);
+        }
+        env
+    }
+
+    pub fn tokens(pair: WirePair<'_>) -> Tokens {
+        let time = |t: &str| parse_rfc3339(t).expect("time");
+        Tokens {
+            access_created: time(pair.access_token.created_at),
+            access_expires: time(pair.access_token.expires_at),
+            refresh_created: time(pair.refresh_token.created_at),
+            refresh_expires: time(pair.refresh_token.expires_at),
+            access: pair.access_token.token,
+            refresh: pair.refresh_token.token,
+        }
+    }
+
+    pub fn client_sign_in(fx: &Fixtures) -> Tokens {
+        let fingerprint = fx.fingerprint.encoded();
+        let wizard: Envelope<WizardData> =
+            envelope(fx.answer(get("/api/v2/my/signin/wizard")), None, "login");
+        assert!(!wizard.data.recaptcha.enabled);
+        let uuid = wizard.uuid.to_owned();
+        let body = SignInBody {
+            uuid: &uuid,
+            email: EMAIL,
+            password: PASSWORD,
+            device_fingerprint: fingerprint,
+        };
+        let answer: Envelope<TfaData> = envelope(
+            fx.answer(post("/api/v2/my/signin", &body)),
+            Some(&uuid),
+            "2fa",
+        );
+        assert!(answer
+            .data
+            .tfa_providers
+            .iter()
+            .any(|p| p.name == "google" && p.enabled));
+        let body = MethodBody {
+            uuid: &uuid,
+            method: "google",
+        };
+        let _: Envelope<Option<()>> = envelope(
+            fx.answer(post("/api/v2/my/signin/2fa", &body)),
+            Some(&uuid),
+            "2fa_google_auth",
+        );
+        let body = CodeBody {
+            uuid: &uuid,
+            code: CODE,
+        };
+        let done: Envelope<WirePair> = envelope(
+            fx.answer(post("/api/v2/my/2fa/google", &body)),
+            Some(&uuid),
+            "Terminate",
+        );
+        tokens(done.data)
+    }
+
+    pub fn staff_sign_in(fx: &Fixtures) -> Tokens {
+        let body = StaffBody {
+            email: EMAIL,
+            password: PASSWORD,
+        };
+        let response = fx.answer(post("/api/v2/signin", &body));
+        assert!(response.status().is_success());
+        let answer: StaffAnswer = serde_json::from_slice(response.body()).expect("answer");
+        assert!(answer.tfa_required);
+        let expires = parse_rfc3339(answer.tfa_details.expires_at).expect("time");
+        assert!(now() < expires);
+        let tfa_token = answer.tfa_details.token;
+        let body = ConfirmBody {
+            token: &tfa_token,
+            code: CODE,
+        };
+        let response = fx.answer(post("/api/v2/2fa/confirm", &body));
+        assert!(response.status().is_success());
+        tokens(serde_json::from_slice(response.body()).expect("pair"))
+    }
+
+    pub fn sign_up(fx: &Fixtures) -> Tokens {
+        let body = SignUpWizardBody {
+            url: SIGNUP_URL,
+            utm: Utm { referral: REFERRAL },
+        };
+        let wizard: Envelope<FieldsData> = envelope(
+            fx.answer(post("/api/v2/my/signup/wizard", &body)),
+            None,
+            "basic_register_form",
+        );
+        let _fields: Value = serde_json::from_str(wizard.data.fields.get()).expect("fields");
+        let uuid = wizard.uuid.to_owned();
+        let body = SignUpBody {
+            uuid: &uuid,
+            email: EMAIL,
+            password: PASSWORD,
+            password_confirmation: PASSWORD,
+            device_fingerprint: fx.fingerprint.encoded(),
+        };
+        let response = fx.answer(post("/api/v2/my/signup", &body));
+        assert_eq!(response.status(), 202);
+        let done: Envelope<WirePair> = serde_json::from_slice(response.body()).expect("envelope");
+        assert!(done.done && done.code == 202 && done.uuid == uuid);
+        tokens(done.data)
+    }
+
+    pub fn refresh(fx: &Fixtures, current: Tokens) -> Tokens {
+        let body = RefreshBody {
+            refresh_token: &current.refresh,
+        };
+        let response = fx.answer(post("/api/v2/my/refresh", &body));
+        assert!(response.status().is_success());
+        tokens(serde_json::from_slice(response.body()).expect("pair"))
+    }
+
+    pub fn authorize(
+        bearer: &HeaderValue,
+        expires: SystemTime,
+        mut request: Request<()>,
+    ) -> Request<()> {
+        assert!(now() + Duration::from_secs(30) < expires);
+        request.headers_mut().insert(AUTHORIZATION, bearer.clone());
+        request
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Peer: `serde_json::Value` and `format!`ed URLs, as in-house clients are usually written
+
+mod peer {
+    use super::*;
+
+    fn request(method: &str, url: String, body: Option<Value>) -> Request<Vec<u8>> {
+        let body = match body {
+            Some(body) => serde_json::to_vec(&body).unwrap(),
+            None => Vec::new(),
+        };
+        Request::builder()
+            .method(method)
+            .uri(url)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .unwrap()
+    }
+
+    fn call(fx: &Fixtures, req: Request<Vec<u8>>) -> Value {
+        let response = fx.answer(req);
+        if !response.status().is_success() {
+            panic!("HTTP {}", response.status());
+        }
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    fn check(v: &Value, status: u64, workflow: &str, uuid: Option<&str>) {
+        assert_eq!(v["code"].as_u64(), Some(status));
+        assert_eq!(v["workflow"].as_str(), Some(workflow));
+        if let Some(uuid) = uuid {
+            assert_eq!(v["uuid"].as_str(), Some(uuid));
+        }
+    }
+
+    fn tokens(data: &Value) -> Tokens {
+        let text = |v: &Value| v.as_str().unwrap().to_string();
+        let time = |v: &Value| parse_rfc3339(v.as_str().unwrap()).unwrap();
+        let (a, r) = (&data["accessToken"], &data["refreshToken"]);
+        Tokens {
+            access: text(&a["token"]),
+            access_created: time(&a["createdAt"]),
+            access_expires: time(&a["expiresAt"]),
+            refresh: text(&r["token"]),
+            refresh_created: time(&r["createdAt"]),
+            refresh_expires: time(&r["expiresAt"]),
+        }
+    }
+
+    pub fn client_sign_in(fx: &Fixtures) -> Tokens {
+        let base = BASE.to_string();
+        let v = call(
+            fx,
+            request("GET", format!("{}/api/v2/my/signin/wizard", base), None),
+        );
+        check(&v, 200, "login", None);
+        assert_eq!(v["data"]["recaptcha"]["enabled"], json!(false));
+        let uuid = v["uuid"].as_str().unwrap().to_string();
+        let body = json!({
+            "uuid": uuid,
+            "email": EMAIL,
+            "password": PASSWORD,
+            "device_fingerprint": fx.fingerprint.encoded(),
+        });
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/my/signin", base), Some(body)),
+        );
+        check(&v, 200, "2fa", Some(&uuid));
+        let providers = v["data"]["tfaProviders"].as_array().unwrap();
+        assert!(providers
+            .iter()
+            .any(|p| p["name"] == "google" && p["enabled"] == true));
+        let body = json!({"uuid": uuid, "type": "google"});
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/my/signin/2fa", base), Some(body)),
+        );
+        check(&v, 200, "2fa_google_auth", Some(&uuid));
+        let body = json!({"uuid": uuid, "code": CODE});
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/my/2fa/google", base), Some(body)),
+        );
+        check(&v, 202, "Terminate", Some(&uuid));
+        assert_eq!(v["done"], json!(true));
+        tokens(&v["data"])
+    }
+
+    pub fn staff_sign_in(fx: &Fixtures) -> Tokens {
+        let base = BASE.to_string();
+        let body = json!({"email": EMAIL, "password": PASSWORD});
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/signin", base), Some(body)),
+        );
+        assert_eq!(v["2faRequired"], json!(true));
+        let details = &v["2faDetails"];
+        let expires = parse_rfc3339(details["expiresAt"].as_str().unwrap()).unwrap();
+        assert!(now() < expires);
+        let tfa_token = details["token"].as_str().unwrap().to_string();
+        let body = json!({"token": tfa_token, "code": CODE});
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/2fa/confirm", base), Some(body)),
+        );
+        tokens(&v)
+    }
+
+    pub fn sign_up(fx: &Fixtures) -> Tokens {
+        let base = BASE.to_string();
+        let body = json!({"url": SIGNUP_URL, "utm": {"referral": REFERRAL}});
+        let v = call(
+            fx,
+            request(
+                "POST",
+                format!("{}/api/v2/my/signup/wizard", base),
+                Some(body),
+            ),
+        );
+        check(&v, 200, "basic_register_form", None);
+        let _fields = v["data"]["fields"].clone();
+        let uuid = v["uuid"].as_str().unwrap().to_string();
+        let body = json!({
+            "uuid": uuid,
+            "email": EMAIL,
+            "password": PASSWORD,
+            "password_confirmation": PASSWORD,
+            "device_fingerprint": fx.fingerprint.encoded(),
+        });
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/my/signup", base), Some(body)),
+        );
+        check(&v, 202, "login", Some(&uuid));
+        tokens(&v["data"])
+    }
+
+    pub fn refresh(fx: &Fixtures, current: Tokens) -> Tokens {
+        let body = json!({"refreshToken": current.refresh});
+        let v = call(
+            fx,
+            request("POST", format!("{}/api/v2/my/refresh", BASE), Some(body)),
+        );
+        tokens(&v)
+    }
+
+    pub fn authorize(token: &str, expires: SystemTime, mut request: Request<()>) -> Request<()> {
+        assert!(now() + Duration::from_secs(30) < expires);
+        let value = HeaderValue::from_str(&format!("Bearer {}", token)).unwrap();
+        request.headers_mut().insert("Authorization", value);
+        request
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Simulator round trip
+
+fn sim_server() -> Server {
+    let mut server = Server::new(SimConfig::default());
+    server.add_client(ClientAccount::new(EMAIL, PASSWORD).with_google().with_sms());
+    server
+}
+
+/// One full client sign-in (wizard, credentials, choose method, Google code, Terminate)
+/// with the simulator answering in-process.
+fn sim_sign_in(server: &mut Server, fx: &Fixtures) -> TokenPair {
+    let now = now();
+    let mut flow = SignIn::new(fx.endpoint.clone());
+    let mut request = flow.start().expect("start");
+    loop {
+        let response = server.handle(&request, now);
+        request = match flow.handle_response(&response, now).expect("step") {
+            SignInStep::Credentials { .. } => {
+                let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
+                flow.submit_credentials(creds, now).expect("credentials")
+            }
+            SignInStep::ChooseMethod { .. } => {
+                flow.choose_method(TfaMethod::Google).expect("method")
+            }
+            SignInStep::Code { .. } => {
+                let code = server.google_code(EMAIL, now).expect("google code");
+                flow.submit_code(code).expect("code")
+            }
+            SignInStep::Done(tokens) => return tokens,
+            other => panic!("unexpected {other:?}"),
+        };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks, allocation counts, sizes
+
+fn api_request() -> Request<()> {
+    Request::get("https://host.name/api/v2/my/accounts")
+        .header(ACCEPT, HeaderValue::from_static("application/json"))
+        .body(())
+        .expect("request")
+}
+
+fn floor_tokens(fx: &Fixtures) -> Tokens {
+    Tokens::from(&fx.tokens)
+}
+
+/// Runs each implementation once, checks that they agree, and returns the report lines.
+fn check_and_count(fx: &Fixtures) -> Vec<(String, Value)> {
+    let expected = Tokens {
+        access: fx.access.clone(),
+        access_created: now(),
+        access_expires: now() + Duration::from_secs(15 * 60),
+        refresh: fx.refresh.clone(),
+        refresh_created: now(),
+        refresh_expires: now() + Duration::from_secs(60 * 60),
+    };
+    // Same tokens from every implementation of every flow.
+    for got in [
+        Tokens::from(&krate::client_sign_in(fx)),
+        floor::client_sign_in(fx),
+        peer::client_sign_in(fx),
+        Tokens::from(&krate::staff_sign_in(fx)),
+        floor::staff_sign_in(fx),
+        peer::staff_sign_in(fx),
+        Tokens::from(&krate::sign_up(fx)),
+        floor::sign_up(fx),
+        peer::sign_up(fx),
+        Tokens::from(
+            krate::refresh(fx, Session::client(fx.endpoint.clone(), fx.tokens.clone()))
+                .tokens()
+                .expect("tokens"),
+        ),
+        floor::refresh(fx, floor_tokens(fx)),
+        peer::refresh(fx, floor_tokens(fx)),
+    ] {
+        assert_eq!(got, expected);
+    }
+    let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    let bearer = fx.tokens.bearer().clone();
+    let authorized = [
+        krate::authorize(&mut session, api_request()),
+        floor::authorize(&bearer, expected.access_expires, api_request()),
+        peer::authorize(&fx.access, expected.access_expires, api_request()),
+    ];
+    for request in &authorized {
+        assert_eq!(
+            request.headers()[AUTHORIZATION],
+            format!("Bearer {}", fx.access)
+        );
+    }
+    // The simulator agrees that the crate's sign-in is conforming.
+    let mut server = sim_server();
+    let tokens = sim_sign_in(&mut server, fx);
+    assert!(server.violations().is_empty(), "{:?}", server.violations());
+    assert_eq!(tokens.access().expires_at(), expected.access_expires);
+
+    let mut lines = Vec::new();
+    let mut allocs_of = std::collections::BTreeMap::new();
+    let mut report = |scenario: &str, imp: &str, (allocs, bytes): (u64, u64)| {
+        allocs_of.insert(format!("{scenario}/{imp}"), allocs);
+        println!("REPORT alloc {scenario} {imp} allocs={allocs} bytes={bytes}");
+        lines.push((
+            format!("alloc/{scenario}/{imp}"),
+            json!({"allocs": allocs, "bytes": bytes}),
+        ));
+    };
+    report(
+        "client_sign_in",
+        "crate",
+        count(|| krate::client_sign_in(fx)),
+    );
+    report(
+        "client_sign_in",
+        "floor",
+        count(|| floor::client_sign_in(fx)),
+    );
+    report("client_sign_in", "peer", count(|| peer::client_sign_in(fx)));
+    report("staff_sign_in", "crate", count(|| krate::staff_sign_in(fx)));
+    report("staff_sign_in", "floor", count(|| floor::staff_sign_in(fx)));
+    report("staff_sign_in", "peer", count(|| peer::staff_sign_in(fx)));
+    report("sign_up", "crate", count(|| krate::sign_up(fx)));
+    report("sign_up", "floor", count(|| floor::sign_up(fx)));
+    report("sign_up", "peer", count(|| peer::sign_up(fx)));
+    // Refresh: the session (or the floor's and peer's tokens) exists before the call.
+    let session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    report(
+        "refresh",
+        "crate",
+        count_with(|| session.clone(), |s| krate::refresh(fx, s)),
+    );
+    report(
+        "refresh",
+        "floor",
+        count_with(|| floor_tokens(fx), |t| floor::refresh(fx, t)),
+    );
+    report(
+        "refresh",
+        "peer",
+        count_with(|| floor_tokens(fx), |t| peer::refresh(fx, t)),
+    );
+    let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    report(
+        "authorize",
+        "crate",
+        count_with(api_request, |r| krate::authorize(&mut session, r)),
+    );
+    let expires = expected.access_expires;
+    report(
+        "authorize",
+        "floor",
+        count_with(api_request, |r| floor::authorize(&bearer, expires, r)),
+    );
+    report(
+        "authorize",
+        "peer",
+        count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
+    );
+    let server = sim_server();
+    report(
+        "sim_sign_in",
+        "crate+sim",
+        count_with(|| server.clone(), |mut s| sim_sign_in(&mut s, fx)),
+    );
+
+    // The deterministic targets fail the run; the timed ones are read from the table.
+    assert!(
+        allocs_of["client_sign_in/crate"] <= allocs_of["client_sign_in/floor"],
+        "a full client sign-in allocates more than the floor: {allocs_of:?}"
+    );
+    assert!(
+        allocs_of["authorize/crate"] <= 1,
+        "authorize allocates more than once"
+    );
+    for (name, size) in [
+        ("SignIn", size_of::<SignIn>()),
+        ("SignUp", size_of::<SignUp>()),
+        ("StaffSignIn", size_of::<StaffSignIn>()),
+        ("Session", size_of::<Session>()),
+    ] {
+        assert!(size <= 256, "size_of::<{name}>() is {size}, over 256 bytes");
+    }
+    for (name, size) in [
+        ("SignIn", size_of::<SignIn>()),
+        ("SignUp", size_of::<SignUp>()),
+        ("StaffSignIn", size_of::<StaffSignIn>()),
+        ("Session", size_of::<Session>()),
+        ("SignInStep", size_of::<SignInStep>()),
+        ("SignUpStep", size_of::<SignUpStep>()),
+        ("StaffStep", size_of::<StaffStep>()),
+        ("TokenPair", size_of::<TokenPair>()),
+        ("Endpoint", size_of::<Endpoint>()),
+    ] {
+        println!("REPORT size {name} {size}");
+        lines.push((format!("size/{name}"), json!(size)));
+    }
+    lines
+}
+
+/// Like [`count`], with an input made outside the counted region.
+fn count_with<I, T>(mut setup: impl FnMut() -> I, mut f: impl FnMut(I) -> T) -> (u64, u64) {
+    drop(f(setup()));
+    let input = setup();
+    let (a0, b0) = (ALLOCS.load(Relaxed), BYTES.load(Relaxed));
+    let out = f(input);
+    let counted = (ALLOCS.load(Relaxed) - a0, BYTES.load(Relaxed) - b0);
+    drop(out);
+    counted
+}
+
+// ---------------------------------------------------------------------------------------
+// Criterion
+
+fn benches(c: &mut Criterion, fx: &Fixtures) {
+    {
+        let mut g = c.benchmark_group("client_sign_in");
+        g.bench_function("crate", |b| b.iter(|| krate::client_sign_in(fx)));
+        g.bench_function("floor", |b| b.iter(|| floor::client_sign_in(fx)));
+        g.bench_function("peer", |b| b.iter(|| peer::client_sign_in(fx)));
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("staff_sign_in");
+        g.bench_function("crate", |b| b.iter(|| krate::staff_sign_in(fx)));
+        g.bench_function("floor", |b| b.iter(|| floor::staff_sign_in(fx)));
+        g.bench_function("peer", |b| b.iter(|| peer::staff_sign_in(fx)));
+        g.finish();
+    }
+    {
+        let mut g = c.benchmark_group("sign_up");
+        g.bench_function("crate", |b| b.iter(|| krate::sign_up(fx)));
+        g.bench_function("floor", |b| b.iter(|| floor::sign_up(fx)));
+        g.bench_function("peer", |b| b.iter(|| peer::sign_up(fx)));
+        g.finish();
+    }
+    {
+        let session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+        let mut g = c.benchmark_group("refresh");
+        g.bench_function("crate", |b| {
+            b.iter_batched(
+                || session.clone(),
+                |s| krate::refresh(fx, s),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("floor", |b| {
+            b.iter_batched(
+                || floor_tokens(fx),
+                |t| floor::refresh(fx, t),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("peer", |b| {
+            b.iter_batched(
+                || floor_tokens(fx),
+                |t| peer::refresh(fx, t),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+    {
+        let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+        let bearer = fx.tokens.bearer().clone();
+        let expires = fx.tokens.access().expires_at();
+        let mut g = c.benchmark_group("authorize");
+        g.bench_function("crate", |b| {
+            b.iter_batched(
+                api_request,
+                |r| krate::authorize(&mut session, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("floor", |b| {
+            b.iter_batched(
+                api_request,
+                |r| floor::authorize(&bearer, expires, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("peer", |b| {
+            b.iter_batched(
+                api_request,
+                |r| peer::authorize(&fx.access, expires, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+    {
+        // A fresh server per sign-in (made outside the timing): the simulator keeps every
+        // issued session, and one account may sign in only 5 times a minute.
+        let server = sim_server();
+        let mut g = c.benchmark_group("sim_sign_in");
+        g.throughput(Throughput::Elements(1));
+        g.bench_function("crate+sim", |b| {
+            b.iter_batched(
+                || server.clone(),
+                |mut s| (sim_sign_in(&mut s, fx), s),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
+}
+
+fn main() {
+    let fx = Fixtures::new();
+    let lines = check_and_count(&fx);
+    let report: serde_json::Map<String, Value> = lines.into_iter().collect();
+    let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let path = std::path::Path::new(&dir).join("flows-report.json");
+    if let Err(e) = std::fs::write(&path, Value::Object(report).to_string()) {
+        eprintln!("could not write {}: {e}", path.display());
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    benches(&mut c, &fx);
+    c.final_summary();
+}
