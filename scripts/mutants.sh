@@ -17,4 +17,8 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 args=()
 for f in "${files[@]}"; do args+=(--file "$f"); done
-cargo mutants --all-features --test-tool nextest --timeout-multiplier 3 "${args[@]}"
+# The socket tests drive the examples over real HTTP: slow, and they test the glue, not
+# the flows, so mutants skip them.
+cargo mutants --all-features --test-tool nextest --timeout-multiplier 3 "${args[@]}" \
+    -- -E 'not binary(sockets)'
+
