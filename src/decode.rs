@@ -16,6 +16,7 @@ pub(crate) fn envelope<'a>(
     body: &'a [u8],
     flow_uuid: Option<&str>,
 ) -> Result<Envelope<'a>, Error> {
+    object(step, "body", body)?;
     let envelope: Envelope<'a> = serde_json::from_slice(body)
         .map_err(|e| Error::malformed(step, "body", describe_serde_error(&e)))?;
     if let Some(code) = envelope.code {
@@ -49,15 +50,29 @@ pub(crate) fn data<'a, T: Deserialize<'a> + Default>(
     match envelope.data {
         None => Ok(T::default()),
         Some(raw) if raw.get() == "null" => Ok(T::default()),
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|e| Error::malformed(step, "data", describe_serde_error(&e))),
+        Some(raw) => {
+            object(step, "data", raw.get().as_bytes())?;
+            serde_json::from_str(raw.get())
+                .map_err(|e| Error::malformed(step, "data", describe_serde_error(&e)))
+        }
     }
 }
 
 /// A bare JSON answer (no envelope).
 pub(crate) fn bare<'a, T: Deserialize<'a>>(step: &'static str, body: &'a [u8]) -> Result<T, Error> {
+    object(step, "body", body)?;
     serde_json::from_slice(body)
         .map_err(|e| Error::malformed(step, "body", describe_serde_error(&e)))
+}
+
+/// Every documented body (and every `data` of a modelled step) is a JSON object. serde's
+/// derives would also read a struct from a JSON array of its fields in order (so
+/// `[200,{},false,"u","login"]` would pass for an envelope): that is refused here.
+fn object(step: &'static str, field: &'static str, json: &[u8]) -> Result<(), Error> {
+    match json.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        _ => Err(Error::malformed(step, field, "is not a JSON object")),
+    }
 }
 
 /// How deep `data` of an unmodelled workflow may nest: the flow keeps it, and a parked flow

@@ -62,6 +62,28 @@
 //!   `Debug` and `Display`, in every build. Serialized (parked) flows do contain them.
 //! - Field names, paths and limits follow the vendor's pages letter for letter; the few
 //!   bodies the vendor does not publish are inferred in one marked place.
+//!
+//! ## Strict and lenient
+//!
+//! Strict everywhere a wrong value could be acted on: every documented body (and every
+//! `data` of a modelled step) must be a JSON *object* (an array of the fields in order is
+//! refused, though serde would read it); `code` must equal the HTTP status; `done` must
+//! agree with the `workflow` (sign-in) or the status (sign-up); `uuid` must be the flow's;
+//! tokens must be non-empty visible ASCII of at most [`MAX_TOKEN_LEN`] bytes, with strict
+//! RFC 3339 times and `expiresAt` not before `createdAt`; both tokens or neither; a body
+//! over the endpoint's limit ([`Endpoint::with_body_limit`], default
+//! [`DEFAULT_BODY_LIMIT`]) is refused before it is parsed. What the caller types is checked
+//! before a request exists: no control characters (CR, LF, NUL, ...), no empty or over-long
+//! ([`MAX_FIELD_LEN`]) fields, a base URI without user info, query, fragment or `.`/`..`.
+//!
+//! Lenient only where the vendor leaves room: unknown fields are ignored; optional fields
+//! may be absent or `null` (`data`, `recaptcha`, `tfaProviders`, `fields`, ...); the
+//! refresh answer is read in both shapes (bare pair, or an envelope whose `data` holds it);
+//! a 429's unreadable `Retry-After` means the documented default wait; error bodies
+//! (unpublished) are read for messages when they can be, and otherwise still give the
+//! status; the `data` of a workflow the crate does not model is kept as free JSON (at most
+//! 64 levels deep). Within a token object, serde's derives still accept an array of the
+//! three fields in order.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -88,6 +110,10 @@ mod wire;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz;
 
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, Error};

@@ -956,7 +956,8 @@ fn drive_with_secrets(s: &Secrets) -> Harness {
     let _ = h.must(s.terminate());
 
     // Forced reset, then a new sign-in with SMS, ending in an unsupported workflow that
-    // carries the tokens in its data.
+    // carries the tokens in its data. A signed-in flow is final: a new flow begins.
+    h.flow = new_flow();
     let _ = h.must(Action::Start);
     let _ = h.must(respond(login(UUID_A, false)));
     // Refused inputs that contain the secrets.

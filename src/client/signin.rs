@@ -814,11 +814,14 @@ impl SignIn {
         }
     }
 
-    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding
-    /// and no rate limit is being waited out; it abandons any wizard in progress and begins
-    /// a new one (the attempt count stays).
+    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding,
+    /// no rate limit is being waited out and the flow is not signed in (a finished flow
+    /// emits nothing more); it abandons any wizard in progress and begins a new one (the
+    /// attempt count stays).
     pub fn start(&mut self) -> Result<Request<Vec<u8>>, Error> {
         match self.driver.state() {
+            // Signed in is final: the flow emits nothing more.
+            Some(State::Done) => return Err(self.driver.out_of_order("start")),
             Some(state) if state.awaiting().is_none() => {}
             _ => return Err(self.driver.out_of_order("start")),
         }

@@ -623,10 +623,15 @@ impl SignUp {
     /// `utm.referral` when a referral code is given (`utm` is left out otherwise).
     ///
     /// Both must be non-empty, at most [`crate::MAX_FIELD_LEN`] bytes and free of control
-    /// characters. Allowed whenever no request is outstanding and no rate limit is being
-    /// waited out; it abandons any sign-up in progress and begins a new one.
+    /// characters. Allowed whenever no request is outstanding, no rate limit is being
+    /// waited out and the sign-up is not finished (`Done`, `SignInRequired`: a finished
+    /// flow emits nothing more); it abandons any sign-up in progress and begins a new one.
     pub fn start(&mut self, url: &str, referral: Option<&str>) -> Result<Request<Vec<u8>>, Error> {
         match self.driver.state() {
+            // Signed up is final: the flow emits nothing more.
+            Some(State::Done { .. } | State::SignInRequired { .. }) => {
+                return Err(self.driver.out_of_order("start"))
+            }
             Some(state) if state.awaiting().is_none() => {}
             _ => return Err(self.driver.out_of_order("start")),
         }

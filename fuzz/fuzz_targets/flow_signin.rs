@@ -1,0 +1,79 @@
+//! The client sign-in wizard under an arbitrary sequence of calls and answers.
+#![no_main]
+
+mod common;
+
+use arbitrary::Arbitrary;
+use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::{DeviceFingerprint, Endpoint};
+use common::*;
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+enum Op {
+    Start,
+    Credentials {
+        email: Text,
+        password: Text,
+        agent: Text,
+        recaptcha: Option<Text>,
+    },
+    Choose(bool),
+    Code(Text),
+    RequestReset,
+    Reset(Text, Text),
+    Retry,
+    Respond(Answer),
+    Tick(u16),
+}
+
+fuzz_target!(|ops: Vec<Op>| {
+    let endpoint = Endpoint::new(HOST).expect("valid");
+    let mut h = Harness::new(SignIn::new(endpoint));
+    for op in ops.iter().take(64) {
+        let uuid = h.uuid.clone();
+        let step = |s: SignInStep| Outcome::Step(matches!(s, SignInStep::Done(_)));
+        match op {
+            Op::Start => h.call("start", JSON_HEADERS, |f, _| {
+                f.start().map(Outcome::Request)
+            }),
+            Op::Credentials {
+                email,
+                password,
+                agent,
+                recaptcha,
+            } => h.call("submit_credentials", JSON_HEADERS, |f, now| {
+                let fp = DeviceFingerprint::from_user_agent(&agent.get(AGENTS))?;
+                let mut creds = Credentials::new(email.get(EMAILS), password.get(PASSWORDS), fp);
+                if let Some(r) = recaptcha {
+                    creds = creds.with_recaptcha(r.get(&["03AGdBq2"]));
+                }
+                f.submit_credentials(creds, now).map(Outcome::Request)
+            }),
+            Op::Choose(google) => h.call("choose_method", JSON_HEADERS, |f, _| {
+                let m = if *google { Method::Google } else { Method::Sms };
+                f.choose_method(m).map(Outcome::Request)
+            }),
+            Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, _| {
+                f.submit_code(code.get(CODES)).map(Outcome::Request)
+            }),
+            Op::RequestReset => h.call("request_reset_code", JSON_HEADERS, |f, _| {
+                f.request_reset_code().map(Outcome::Request)
+            }),
+            Op::Reset(code, pw) => h.call("reset_password", JSON_HEADERS, |f, _| {
+                f.reset_password(code.get(CODES), pw.get(PASSWORDS))
+                    .map(Outcome::Request)
+            }),
+            Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
+                f.retry(now).map(Outcome::Request)
+            }),
+            Op::Respond(answer) => {
+                let response = answer.response(&uuid);
+                h.call("handle_response", JSON_HEADERS, |f, now| {
+                    f.handle_response(&response, now).map(step)
+                })
+            }
+            Op::Tick(s) => h.tick(*s),
+        }
+    }
+});
