@@ -556,7 +556,10 @@ impl Model {
         let now = self.now;
         match t {
             T::Start => {
-                if self.phase.is_awaiting() || matches!(self.phase, Phase::RateLimited { .. }) {
+                // A finished flow emits nothing more: `start` is refused once signed in.
+                if self.phase.is_awaiting()
+                    || matches!(self.phase, Phase::RateLimited { .. } | Phase::Done)
+                {
                     self.expect = Outcome::OutOfOrder;
                 } else {
                     self.send(Phase::AwaitWizard);

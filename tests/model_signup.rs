@@ -210,7 +210,13 @@ impl Model {
         let awaiting = self.phase.is_awaiting();
         match t {
             T::Start { .. } => {
-                if awaiting || matches!(self.phase, Phase::RateLimited { .. }) {
+                // A finished sign-up emits nothing more: `start` is refused once signed up.
+                if awaiting
+                    || matches!(
+                        self.phase,
+                        Phase::RateLimited { .. } | Phase::Done | Phase::SignInRequired { .. }
+                    )
+                {
                     self.expect = Outcome::OutOfOrder;
                 } else {
                     self.phase = Phase::AwaitWizard;

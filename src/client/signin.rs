@@ -63,7 +63,6 @@
 //! | asking to reset the password | start | waiting for the wizard |
 //! | asking for the reset code and a new password | start | waiting for the wizard |
 //! | stopped at an unsupported workflow | start | waiting for the wizard |
-//! | signed in | start | waiting for the wizard |
 
 use std::fmt;
 use std::sync::Arc;
@@ -125,7 +124,6 @@ pub const TRANSITIONS: &[Transition] = &[
     row(RESET_REQUIRED, "start", AWAIT_WIZARD),
     row(RESET_CODE, "start", AWAIT_WIZARD),
     row(UNSUPPORTED, "start", AWAIT_WIZARD),
-    row(DONE, "start", AWAIT_WIZARD),
 ];
 
 // State names, as `SignIn::state` gives them and the table uses them.

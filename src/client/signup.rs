@@ -40,8 +40,6 @@
 //! | rate limited | retry | waiting for the sign-up answer |
 //! | asking for the registration form | start | waiting for the wizard |
 //! | stopped at a step this crate does not drive | start | waiting for the wizard |
-//! | signed up, sign-in required | start | waiting for the wizard |
-//! | signed up | start | waiting for the wizard |
 
 use std::time::SystemTime;
 
@@ -76,8 +74,6 @@ pub const TRANSITIONS: &[Transition] = &[
     // `start` abandons a sign-up at any step where no request is outstanding.
     row(FORM, "start", AWAIT_WIZARD),
     row(NEXT, "start", AWAIT_WIZARD),
-    row(SIGN_IN_REQUIRED, "start", AWAIT_WIZARD),
-    row(DONE, "start", AWAIT_WIZARD),
 ];
 
 // State names, as `SignUp::state` gives them and the table uses them.
