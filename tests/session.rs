@@ -256,6 +256,46 @@ fn both_realms_use_their_own_paths() {
     }
 }
 
+#[test]
+fn errors_name_the_request_they_answer() {
+    for (mut session, refresh_step, sign_out_step) in [
+        (
+            client(),
+            "POST /api/v2/my/refresh",
+            "POST /api/v2/my/signout",
+        ),
+        (
+            back_office(),
+            "POST /api/v2/refresh",
+            "POST /api/v2/signout",
+        ),
+    ] {
+        let _ = session.refresh(at(10)).unwrap();
+        match session.handle_response(&answer(200, "{"), at(11)) {
+            Err(Error::Malformed {
+                step,
+                field: "body",
+                ..
+            }) => assert_eq!(step, refresh_step),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            session.handle_response(&new_pair_answer(10), at(11)),
+            Ok(SessionStep::Active)
+        );
+        let _ = session.sign_out().unwrap();
+        // A redirect never answers a sign-out: the error says which request it answered.
+        match session.handle_response(&answer(302, ""), at(12)) {
+            Err(Error::Malformed {
+                step,
+                field: "status",
+                ..
+            }) => assert_eq!(step, sign_out_step),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Transcripts
 
