@@ -54,6 +54,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Flows
+//!
+//! | flow | type | ends with |
+//! |---|---|---|
+//! | client sign-in wizard (fingerprint, reCAPTCHA, Google/SMS 2FA, forced reset) | [`client::SignIn`] | [`client::SignInStep::Done`] |
+//! | client sign-up wizard | [`client::SignUp`] | [`client::SignUpStep::Done`] or `SignInRequired` |
+//! | Back Office staff sign-in with email 2FA | [`backoffice::StaffSignIn`] | [`backoffice::StaffStep::Done`] |
+//! | a signed-in session of either realm: authorize, refresh, sign out | [`Session`] | [`SessionStep::SignedOut`] or `Ended` |
+//!
+//! Each flow's module shows its documented transition table; the same table is the flow's
+//! `TRANSITIONS` constant, which the model-based tests check row by row. The feature `sim`
+//! adds `sim::Server`, a sans-IO simulator of the B2Core server for conformance tests.
+//!
 //! ## Promises
 //!
 //! - No input from the network panics the crate; bad input is a typed [`Error`] naming
