@@ -584,6 +584,35 @@ fn inconsistent_sign_in_answers_name_the_field() {
 }
 
 #[test]
+fn the_provider_may_be_as_long_as_any_field_and_no_longer() {
+    let answer = |provider: &str| {
+        json!({"2faRequired": true, "2faDetails": {
+            "token": "b2fcf999-2b0b-451d-9888-094a79117aa5",
+            "provider": provider,
+            "expiresAt": "1970-01-01T01:00:00+00:00",
+        }})
+        .to_string()
+    };
+    let mut f = flow();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let before = f.clone();
+    let too_long = "e".repeat(b2core_auth::MAX_FIELD_LEN + 1);
+    match f.handle_response(&resp(200, &answer(&too_long)), t(1)) {
+        Err(Error::Malformed {
+            field: "2faDetails.provider",
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f, before);
+    let longest = "e".repeat(b2core_auth::MAX_FIELD_LEN);
+    match f.handle_response(&resp(200, &answer(&longest)), t(1)) {
+        Ok(StaffStep::EmailCode { provider, .. }) => assert_eq!(provider, longest),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn malformed_errors_never_quote_the_2fa_token() {
     let mut f = flow();
     let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
