@@ -223,6 +223,15 @@ impl TwoFactor {
         }
         let expires_at = parse_rfc3339(&details.expires_at)
             .map_err(|e| Error::malformed(step, "2faDetails.expiresAt", e.to_string()))?;
+        // The flow parks this instant with serde, which cannot write one before 1970 (and
+        // no 2FA token expired before B2Core existed).
+        if expires_at < std::time::UNIX_EPOCH {
+            return Err(Error::malformed(
+                step,
+                "2faDetails.expiresAt",
+                "is before 1970",
+            ));
+        }
         Ok(Self {
             token: Secret::new(details.token.clone()),
             provider: details.provider.clone(),

@@ -1105,3 +1105,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_guards_getter_shows_the_attempts_counted() {
+    let mut f = flow();
+    assert_eq!(f.guards(), &StaffGuards::default());
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let mut one = StaffGuards::default().sign_in().clone();
+    one.record(t(0));
+    assert_eq!(f.guards().sign_in(), &one);
+    assert_eq!(f.guards().confirm(), StaffGuards::default().confirm());
+}

@@ -1084,3 +1084,30 @@ proptest! {
         w.assert_nothing_shown();
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Crashes found by fuzzing, pinned
+
+/// Found by `decode_staff_answer` (10-minute run): a 2FA token "expiring" in the year 1011
+/// was accepted, and the flow holding it could no longer be parked (serde cannot write an
+/// instant before 1970). It is now a malformed answer that changes nothing.
+#[test]
+fn a_2fa_token_expiring_before_1970_is_malformed_and_the_flow_still_parks() {
+    let mut flow = staff_awaiting();
+    let body = json!({"2faRequired": true, "2faDetails": {
+        "token": "b2fcf999-2b0b-451d-9888-094aequi79117aa5",
+        "provider": "email",
+        "expiresAt": "1011-01-01T00:00:00+00:00",
+    }});
+    refused(
+        &mut flow,
+        malformed(
+            "POST /api/v2/signin",
+            "2faDetails.expiresAt",
+            "is before 1970",
+        ),
+        |f| f.handle_response(&answer(200, body.to_string()), t(0)),
+    );
+    let parked = serde_json::to_string(&flow).unwrap();
+    assert_eq!(serde_json::from_str::<StaffSignIn>(&parked).unwrap(), flow);
+}
