@@ -17,8 +17,9 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 args=()
 for f in "${files[@]}"; do args+=(--file "$f"); done
+# Ignored files (target/, fuzz corpora) are not copied into the scratch trees.
 # The socket tests drive the examples over real HTTP: slow, and they test the glue, not
 # the flows, so mutants skip them.
-cargo mutants --all-features --test-tool nextest --timeout-multiplier 3 "${args[@]}" \
+cargo mutants --all-features --gitignore true --test-tool nextest --timeout-multiplier 3 "${args[@]}" \
     -- -E 'not binary(sockets)'
 
