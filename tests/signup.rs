@@ -1099,3 +1099,19 @@ fn every_reachable_state_parks_and_resumes_where_it_was() {
     );
     assert_eq!(reachable(5).uuid(), Some(UUID));
 }
+
+#[test]
+fn the_form_getters_give_back_what_was_typed() {
+    let bare = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp());
+    assert_eq!(bare.email(), "foo@bar.com");
+    assert_eq!((bare.given_name(), bare.family_name()), (None, None));
+    assert!(bare.country_codes().is_empty());
+    let full = bare
+        .with_given_name("John")
+        .with_family_name("Brown")
+        .with_country_code("16")
+        .with_country_code("44");
+    assert_eq!(full.given_name(), Some("John"));
+    assert_eq!(full.family_name(), Some("Brown"));
+    assert_eq!(full.country_codes(), ["16", "44"]);
+}
