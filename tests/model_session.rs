@@ -19,27 +19,26 @@
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/ms_model.rs"]
+mod ms_model;
 #[path = "support/runner.rs"]
 mod runner;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{Credentials, SignIn, SignInStep};
 use b2core_auth::session::TRANSITIONS;
 use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
-use b2core_auth::{Authorized, DeviceFingerprint, Endpoint, Error, Realm, Session, SessionStep};
+use b2core_auth::{Authorized, DeviceFingerprint, Error, Realm, Session, SessionStep};
 use coverage::Coverage;
 use http::{Request, Response};
+use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
 
-/// 2024-04-22T11:07:24Z, a whole second: the virtual clock counts milliseconds from it.
-const T0_SECS: u64 = 1_713_784_044;
-const WINDOW: u64 = 60_000;
 const ACCESS_LIFETIME: u64 = 15 * 60_000;
 const REFRESH_LIFETIME: u64 = 60 * 60_000;
 const REFRESHES_PER_MINUTE: usize = 5;
@@ -48,91 +47,8 @@ const SIGN_INS_PER_MINUTE: usize = 5;
 const CLIENT: (&str, &str) = ("trader@example.com", "Trader-Pass-1");
 const STAFF: (&str, &str) = ("clerk@example.com", "Clerk-Pass-1");
 
-fn at(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0_SECS) + Duration::from_millis(ms)
-}
-
-fn ms_of(t: SystemTime) -> u64 {
-    let d = t.duration_since(at(0)).expect("times are after T0");
-    u64::try_from(d.as_millis()).expect("fits")
-}
-
-/// The server's timestamps drop the fraction of a second.
-fn floor_secs(ms: u64) -> u64 {
-    ms / 1000 * 1000
-}
-
-fn endpoint() -> Endpoint {
-    Endpoint::new("https://host.name").expect("valid endpoint")
-}
-
-/// `PROPTEST_CASES` wins when set; otherwise `cases`.
-fn config(cases: u32) -> Config {
-    let base = if std::env::var_os("PROPTEST_CASES").is_some() {
-        Config::default()
-    } else {
-        Config::with_cases(cases)
-    };
-    Config {
-        failure_persistence: None,
-        max_shrink_iters: 2048,
-        ..base
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The reference model
-
-/// The client-side counter, as documented: `limit` attempts in any minute, plus any block a
-/// 429 announced.
-#[derive(Clone, Debug)]
-struct GuardModel {
-    limit: usize,
-    recent: Vec<u64>,
-    blocked_until: Option<u64>,
-}
-
-impl GuardModel {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            recent: Vec::new(),
-            blocked_until: None,
-        }
-    }
-
-    fn next_allowed(&self, now: u64) -> Option<u64> {
-        let blocked = self.blocked_until.filter(|&t| now < t);
-        let full = (self.recent.len() >= self.limit)
-            .then(|| self.recent[self.recent.len() - self.limit] + WINDOW)
-            .filter(|&t| now < t);
-        blocked.max(full)
-    }
-
-    fn block_until(&mut self, until: u64) {
-        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
-    }
-}
-
-/// The server's sliding window (`Retry-After`: whole seconds until the oldest attempt
-/// leaves it, at least 1).
-#[derive(Clone, Debug)]
-struct WindowModel {
-    limit: usize,
-    hits: Vec<u64>,
-}
-
-impl WindowModel {
-    fn attempt(&mut self, now: u64) -> Result<(), u64> {
-        self.hits.retain(|&hit| now - hit < WINDOW);
-        if self.hits.len() >= self.limit {
-            let oldest = self.hits.iter().copied().min().unwrap_or(now);
-            return Err((WINDOW - (now - oldest)).div_ceil(1000).max(1));
-        }
-        self.hits.push(now);
-        Ok(())
-    }
-}
 
 /// One sign-in's chain of pairs on the server; only generation `gen` is live.
 #[derive(Clone, Debug)]
@@ -354,7 +270,7 @@ impl Model {
                 self.outcome = Outcome::Fault(Fault::RateLimited(t));
                 return;
             }
-            c.guard.recent.push(now);
+            c.guard.record(now);
         }
         c.stage = next;
         c.in_flight = true;
@@ -493,10 +409,7 @@ impl ReferenceStateMachine for SessionModel {
                     ended: false,
                     access_exp: ACCESS_LIFETIME,
                     refresh_exp: REFRESH_LIFETIME,
-                    refreshes: WindowModel {
-                        limit: REFRESHES_PER_MINUTE,
-                        hits: Vec::new(),
-                    },
+                    refreshes: WindowModel::new(REFRESHES_PER_MINUTE),
                 }],
                 sign_ins: vec![0],
                 outcome: Outcome::Nothing,
@@ -720,10 +633,7 @@ impl ReferenceStateMachine for SessionModel {
                     ended: false,
                     access_exp: floor_secs(now) + ACCESS_LIFETIME,
                     refresh_exp: floor_secs(now) + REFRESH_LIFETIME,
-                    refreshes: WindowModel {
-                        limit: REFRESHES_PER_MINUTE,
-                        hits: Vec::new(),
-                    },
+                    refreshes: WindowModel::new(REFRESHES_PER_MINUTE),
                 });
                 m.copies[0] = Copy::fresh(m.chains.len() - 1, now);
             }

@@ -15,26 +15,23 @@
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/ms_model.rs"]
+mod ms_model;
 #[path = "support/runner.rs"]
 mod runner;
-
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::backoffice::{StaffSignIn, StaffStep, TRANSITIONS};
 use b2core_auth::client::SignIn;
 use b2core_auth::sim::{Server, SimConfig, StaffAccount};
-use b2core_auth::{Endpoint, Error};
+use b2core_auth::Error;
 use coverage::Coverage;
 use http::{Request, Response};
+use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};
 use proptest::prelude::*;
-use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
 
-/// 2024-04-22T11:07:24Z, a whole second: the virtual clock counts milliseconds from it.
-const T0_SECS: u64 = 1_713_784_044;
-const WINDOW: u64 = 60_000;
 const TFA_LIFETIME: u64 = 5 * 60_000;
 const ACCESS_LIFETIME: u64 = 15 * 60_000;
 const REFRESH_LIFETIME: u64 = 60 * 60_000;
@@ -51,103 +48,8 @@ const ACCOUNTS: [(&str, &str); 3] = [
 const BOSS: usize = 0;
 const CLERK: usize = 1;
 
-fn at(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(T0_SECS) + Duration::from_millis(ms)
-}
-
-fn ms_of(t: SystemTime) -> u64 {
-    let d = t.duration_since(at(0)).expect("times are after T0");
-    u64::try_from(d.as_millis()).expect("fits")
-}
-
-/// The server's timestamps drop the fraction of a second.
-fn floor_secs(ms: u64) -> u64 {
-    ms / 1000 * 1000
-}
-
-fn endpoint() -> Endpoint {
-    Endpoint::new("https://host.name").expect("valid endpoint")
-}
-
-/// `PROPTEST_CASES` wins when set; otherwise `cases`.
-fn config(cases: u32) -> Config {
-    let base = if std::env::var_os("PROPTEST_CASES").is_some() {
-        Config::default()
-    } else {
-        Config::with_cases(cases)
-    };
-    Config {
-        failure_persistence: None,
-        max_shrink_iters: 2048,
-        ..base
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // The reference model
-
-/// The client-side counter, as documented: `limit` attempts in any minute, plus any block a
-/// 429 announced.
-#[derive(Clone, Debug)]
-struct GuardModel {
-    limit: usize,
-    recent: Vec<u64>,
-    blocked_until: Option<u64>,
-}
-
-impl GuardModel {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            recent: Vec::new(),
-            blocked_until: None,
-        }
-    }
-
-    fn next_allowed(&self, now: u64) -> Option<u64> {
-        let blocked = self.blocked_until.filter(|&t| now < t);
-        let full = (self.recent.len() >= self.limit)
-            .then(|| self.recent[self.recent.len() - self.limit] + WINDOW)
-            .filter(|&t| now < t);
-        blocked.max(full)
-    }
-
-    fn record(&mut self, now: u64) {
-        self.recent.push(now);
-    }
-
-    fn block_until(&mut self, until: u64) {
-        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
-    }
-}
-
-/// The server's sliding window (the simulator's assumption: `Retry-After` is the time until
-/// the oldest attempt leaves the window, in whole seconds, at least 1).
-#[derive(Clone, Debug)]
-struct WindowModel {
-    limit: usize,
-    hits: Vec<u64>,
-}
-
-impl WindowModel {
-    fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            hits: Vec::new(),
-        }
-    }
-
-    fn attempt(&mut self, now: u64) -> Result<(), u64> {
-        self.hits.retain(|&hit| now - hit < WINDOW);
-        if self.hits.len() >= self.limit {
-            let oldest = self.hits.iter().copied().min().unwrap_or(now);
-            let wait = WINDOW - (now - oldest);
-            return Err(wait.div_ceil(1000).max(1));
-        }
-        self.hits.push(now);
-        Ok(())
-    }
-}
 
 /// Where the flow should be.
 #[derive(Clone, Debug)]
