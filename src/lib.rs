@@ -16,7 +16,7 @@
 //! 4. At most one request is outstanding. Any `Err` leaves the flow exactly where it was.
 //!
 //! ```
-//! use std::time::SystemTime;
+//! use std::time::{Duration, SystemTime};
 //! use b2core_auth::{client::{Credentials, SignIn, SignInStep}, DeviceFingerprint, Endpoint, Error};
 //!
 //! # fn send(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
@@ -33,12 +33,14 @@
 //! let fingerprint = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 //! let mut flow = SignIn::new(endpoint);
 //! let mut request = flow.start()?;
+//! // Time is an argument: the wall clock in production, a virtual one here.
+//! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 //! let tokens = loop {
 //!     let response = send(request); // your HTTP client, any runtime
-//!     request = match flow.handle_response(&response, SystemTime::now())? {
+//!     request = match flow.handle_response(&response, now)? {
 //!         SignInStep::Credentials { .. } => {
 //!             let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint.clone());
-//!             flow.submit_credentials(creds, SystemTime::now())?
+//!             flow.submit_credentials(creds, now)?
 //!         }
 //!         SignInStep::ChooseMethod { methods, .. } => flow.choose_method(methods[0])?,
 //!         SignInStep::Code { .. } => flow.submit_code(ask_code())?,

@@ -726,20 +726,21 @@ impl Protocol for State {
 /// The client sign-in wizard as a sans-IO state machine.
 ///
 /// ```
-/// use std::time::SystemTime;
+/// use std::time::{Duration, SystemTime};
 /// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
 ///
 /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
 /// let request = flow.start().unwrap();
 /// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin/wizard");
 ///
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
 /// // ... send it with any HTTP client, then hand the answer back:
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"code":200,"data":{"recaptcha":{"enabled":false},"is_qr_available":true,
 ///         "is_password_recovery_available":true},"done":false,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
 /// ).unwrap();
-/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// let step = flow.handle_response(&answer, now).unwrap();
 /// assert!(matches!(step, SignInStep::Credentials { rejected: None, .. }));
 /// ```
 ///

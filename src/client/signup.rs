@@ -524,7 +524,7 @@ impl Protocol for State {
 /// The client sign-up wizard as a sans-IO state machine.
 ///
 /// ```
-/// use std::time::SystemTime;
+/// use std::time::{Duration, SystemTime};
 /// use b2core_auth::{client::{SignUp, SignUpForm, SignUpStep}, DeviceFingerprint, Endpoint};
 ///
 /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
@@ -533,12 +533,13 @@ impl Protocol for State {
 ///     .unwrap();
 /// assert_eq!(request.uri(), "https://host.name/api/v2/my/signup/wizard");
 ///
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
 /// // ... send it with any HTTP client, then hand the answer back:
 /// let answer = http::Response::builder().status(202).body(
 ///     r#"{"code":202,"data":{"fields":{}},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"basic_register_form"}"#,
 /// ).unwrap();
-/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// let step = flow.handle_response(&answer, now).unwrap();
 /// assert!(matches!(step, SignUpStep::Form { rejected: None, .. }));
 /// assert_eq!(flow.uuid(), Some("36f59381-5b54-48bd-a0c7-3b908c476732"));
 ///
@@ -551,7 +552,7 @@ impl Protocol for State {
 ///     r#"{"code":202,"data":{},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
 /// ).unwrap();
-/// let step = flow.handle_response(&answer, SystemTime::now()).unwrap();
+/// let step = flow.handle_response(&answer, now).unwrap();
 /// assert_eq!(step, SignUpStep::SignInRequired); // now sign in with the same credentials
 /// ```
 ///
