@@ -374,6 +374,19 @@ enum Plan<'a> {
 /// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
 /// when the body has a `data` field. Nothing is kept unless the whole pair is valid.
 fn decode_refresh(step: &'static str, status: u16, body: &[u8]) -> Result<TokenPair, Error> {
+    // The bare pair in one pass; any other body is read below, which names what is wrong.
+    if let Some(inferred::BareRefreshAnswer {
+        data: None,
+        access_token: Some(access_token),
+        refresh_token: Some(refresh_token),
+    }) = decode::once(body)
+    {
+        let pair = wire::TokenPair {
+            access_token,
+            refresh_token,
+        };
+        return TokenPair::from_wire(&pair, step);
+    }
     let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, body)?;
     let pair: wire::TokenPair = if shape.data.is_some() {
         let envelope = decode::envelope(step, status, body, None)?;
