@@ -4,11 +4,13 @@ use std::time::SystemTime;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::accounts::{email_key, google_code, google_period, ClientAccount, ClientRecord};
 use super::limits::{self, Limiter};
 use super::requests;
+use super::tokens::PairJson;
 use super::{Channel, Fail, Outcome, Reply, Server};
 
 /// A client 2FA method.
@@ -26,13 +28,72 @@ impl Method {
         }
     }
 
-    fn provider(self) -> Value {
+    fn provider(self) -> Provider {
         let (name, caption) = match self {
             Self::Google => ("google", "Google Authenticator"),
             Self::Sms => ("sms", "SMS"),
         };
-        json!({"name": name, "localizedCaption": caption, "enabled": true})
+        Provider {
+            enabled: true,
+            localized_caption: caption,
+            name,
+        }
     }
+}
+
+// The answers' `data`, each with its fields in key order (the bytes of the same object
+// built as a `serde_json::Value`).
+
+/// One of `tfaProviders`.
+#[derive(Serialize)]
+struct Provider {
+    enabled: bool,
+    #[serde(rename = "localizedCaption")]
+    localized_caption: &'static str,
+    name: &'static str,
+}
+
+/// `data` of the sign-in wizard (workflow `login`).
+#[derive(Serialize)]
+struct WizardData {
+    is_password_recovery_available: bool,
+    is_qr_available: bool,
+    recaptcha: Recaptcha,
+}
+
+#[derive(Serialize)]
+struct Recaptcha {
+    enabled: bool,
+}
+
+/// `data` of the 2FA workflows: no tokens yet, the providers.
+#[derive(Serialize)]
+struct NoTokens {
+    #[serde(rename = "accessToken")]
+    access_token: (),
+    #[serde(rename = "refreshToken")]
+    refresh_token: (),
+    #[serde(rename = "tfaProviders")]
+    tfa_providers: Vec<Provider>,
+}
+
+/// `data` of `Terminate`: the pair and no providers.
+#[derive(Serialize)]
+struct SignedIn {
+    #[serde(flatten)]
+    pair: PairJson,
+    #[serde(rename = "tfaProviders")]
+    tfa_providers: [Provider; 0],
+}
+
+/// `{}`.
+#[derive(Serialize)]
+struct Empty {}
+
+/// `data` of the sign-up wizard: `{"fields": {}}`.
+#[derive(Serialize)]
+struct FormData {
+    fields: Empty,
 }
 
 /// An open wizard, keyed by its uuid.
@@ -105,8 +166,12 @@ fn check_fingerprint(encoded: &str) -> Result<(), Fail> {
     }
 }
 
-fn no_tokens(providers: Vec<Value>) -> Value {
-    json!({"accessToken": null, "refreshToken": null, "tfaProviders": providers})
+fn no_tokens(providers: Vec<Provider>) -> NoTokens {
+    NoTokens {
+        access_token: (),
+        refresh_token: (),
+        tfa_providers: providers,
+    }
 }
 
 impl Server {
@@ -154,11 +219,13 @@ impl Server {
     pub(super) fn sign_in_wizard(&mut self) -> Reply {
         let uuid = self.fresh_uuid();
         self.flows.insert(uuid.clone(), Flow::SignIn(Stage::Login));
-        let data = json!({
-            "recaptcha": {"enabled": self.recaptcha.is_some()},
-            "is_qr_available": false,
-            "is_password_recovery_available": false,
-        });
+        let data = WizardData {
+            is_password_recovery_available: false,
+            is_qr_available: false,
+            recaptcha: Recaptcha {
+                enabled: self.recaptcha.is_some(),
+            },
+        };
         Reply::envelope(200, data, false, &uuid, "login")
     }
 
@@ -258,7 +325,7 @@ impl Server {
         );
         Ok(Reply::envelope(
             200,
-            Value::Null,
+            (),
             false,
             &body.uuid,
             method.workflow(),
@@ -312,7 +379,7 @@ impl Server {
             );
             return Ok(Reply::envelope(
                 200,
-                Value::Null,
+                (),
                 false,
                 uuid,
                 "reset_password_email",
@@ -320,12 +387,13 @@ impl Server {
         }
         let subject = record.id;
         let pair = self.issue_pair(super::tokens::Realm::Client, subject, now)?;
-        let mut data = pair;
-        if let Value::Object(map) = &mut data {
-            map.insert("tfaProviders".to_owned(), json!([]));
-        }
+        let data = SignedIn {
+            pair,
+            tfa_providers: [],
+        };
+        let reply = Reply::envelope(202, data, true, uuid, "Terminate");
         self.end_flow(uuid);
-        Ok(Reply::envelope(202, data, true, uuid, "Terminate"))
+        Ok(reply)
     }
 
     /// `POST /api/v2/my/signin/password/restore` (inferred body `{uuid}`).
@@ -344,7 +412,7 @@ impl Server {
         self.set_stage(&body.uuid, Stage::ResetCode { account, code });
         Ok(Reply::envelope(
             200,
-            Value::Null,
+            (),
             false,
             &body.uuid,
             "reset_password_code",
@@ -376,13 +444,7 @@ impl Server {
             record.account.force_password_reset = false;
         }
         self.end_flow(&body.uuid);
-        Ok(Reply::envelope(
-            200,
-            Value::Null,
-            false,
-            &body.uuid,
-            "login",
-        ))
+        Ok(Reply::envelope(200, (), false, &body.uuid, "login"))
     }
 
     /// `POST /api/v2/my/signup/wizard`.
@@ -391,7 +453,7 @@ impl Server {
         self.flows.insert(uuid.clone(), Flow::SignUp);
         Ok(Reply::envelope(
             202,
-            json!({"fields": {}}),
+            FormData { fields: Empty {} },
             true,
             &uuid,
             "basic_register_form",
@@ -424,7 +486,7 @@ impl Server {
         }
         self.add_client(ClientAccount::new(body.email, body.password));
         self.end_flow(&body.uuid);
-        Ok(Reply::envelope(202, json!({}), true, &body.uuid, "login"))
+        Ok(Reply::envelope(202, Empty {}, true, &body.uuid, "login"))
     }
 
     fn set_stage(&mut self, uuid: &str, stage: Stage) {

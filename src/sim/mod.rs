@@ -155,7 +155,8 @@ use std::time::{Duration, SystemTime};
 use http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 mod accounts;
 mod client;
@@ -609,6 +610,13 @@ fn check_wizard_headers(request: &Request<Vec<u8>>) -> Result<(), Fail> {
 /// Reads a body as the simulator's own struct: it must be a JSON object with the
 /// documented fields. The reason never quotes a value from the body.
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Fail> {
+    // One pass for a body that is an object of the documented shape. Anything else is read
+    // again below, which says why: a typed read accepts only what that path accepts.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        if let Ok(parsed) = serde_json::from_slice(body) {
+            return Ok(parsed);
+        }
+    }
     let value: Value =
         serde_json::from_slice(body).map_err(|_| Fail::violation(400, "body is not JSON"))?;
     if !value.is_object() {
@@ -637,17 +645,44 @@ fn describe(error: &serde_json::Error) -> String {
     }
 }
 
-/// What a handler answers on success.
+/// What a handler answers on success: the status and the JSON body, already written.
 pub(crate) struct Reply {
     status: u16,
-    body: Option<Value>,
+    body: Option<Vec<u8>>,
+}
+
+/// The wizard envelope as written. Every answer struct of the simulator lists its fields in
+/// key order, so its bytes are those of the same object built as a `serde_json::Value`.
+#[derive(Serialize)]
+struct Envelope<'a, D> {
+    code: u16,
+    data: D,
+    done: bool,
+    uuid: &'a str,
+    workflow: &'a str,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorObject<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    code: u16,
+    details: [ErrorDetail<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    issue: &'a str,
 }
 
 impl Reply {
-    pub(crate) fn json(status: u16, body: Value) -> Self {
+    pub(crate) fn json(status: u16, body: &impl Serialize) -> Self {
         Self {
             status,
-            body: Some(body),
+            body: Some(to_json(body)),
         }
     }
 
@@ -656,22 +691,28 @@ impl Reply {
     }
 
     /// The wizard envelope, with the HTTP status equal to `code`.
-    pub(crate) fn envelope(code: u16, data: Value, done: bool, uuid: &str, workflow: &str) -> Self {
+    pub(crate) fn envelope(
+        code: u16,
+        data: impl Serialize,
+        done: bool,
+        uuid: &str,
+        workflow: &str,
+    ) -> Self {
         Self::json(
             code,
-            json!({
-                "code": code,
-                "data": data,
-                "done": done,
-                "uuid": uuid,
-                "workflow": workflow,
-            }),
+            &Envelope {
+                code,
+                data,
+                done,
+                uuid,
+                workflow,
+            },
         )
     }
 
     fn into_response(self) -> Response<Vec<u8>> {
         match self.body {
-            Some(body) => json_response(self.status, &body),
+            Some(body) => json_response(self.status, body),
             None => {
                 let mut response = Response::new(Vec::new());
                 *response.status_mut() = status(self.status);
@@ -746,8 +787,12 @@ fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn json_response(code: u16, body: &Value) -> Response<Vec<u8>> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+/// Writes an answer body. The simulator's structs always serialize; `{}` is never used.
+fn to_json(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+fn json_response(code: u16, bytes: Vec<u8>) -> Response<Vec<u8>> {
     let mut response = Response::new(bytes);
     *response.status_mut() = status(code);
     response
@@ -759,6 +804,11 @@ fn json_response(code: u16, body: &Value) -> Response<Vec<u8>> {
 fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
     json_response(
         code,
-        &json!({"error": {"code": code, "details": [{"issue": issue}]}}),
+        to_json(&ErrorBody {
+            error: ErrorObject {
+                code,
+                details: [ErrorDetail { issue }],
+            },
+        }),
     )
 }

@@ -2,13 +2,39 @@
 
 use std::time::SystemTime;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::accounts::email_key;
 use super::limits::{self, Limiter};
 use super::requests;
-use super::tokens::{floor_secs, timestamp, Realm};
+use super::tokens::{floor_secs, timestamp, PairJson, Realm};
 use super::{Channel, Fail, Outcome, Reply, Server};
+
+/// The sign-in answer without 2FA (fields in key order).
+#[derive(Serialize)]
+struct SignedIn {
+    #[serde(rename = "2faRequired")]
+    tfa_required: bool,
+    #[serde(flatten)]
+    pair: PairJson,
+}
+
+/// The sign-in answer with email 2FA (fields in key order).
+#[derive(Serialize)]
+struct TfaAnswer<'a> {
+    #[serde(rename = "2faDetails")]
+    tfa_details: TfaDetails<'a>,
+    #[serde(rename = "2faRequired")]
+    tfa_required: bool,
+}
+
+#[derive(Serialize)]
+struct TfaDetails<'a> {
+    #[serde(rename = "expiresAt")]
+    expires_at: &'a str,
+    provider: &'a str,
+    token: &'a str,
+}
 
 /// An issued Back Office 2FA token.
 #[derive(Clone)]
@@ -39,11 +65,13 @@ impl Server {
         };
         if !account.account.email_2fa {
             let pair = self.issue_pair(Realm::Staff, account.id, now)?;
-            let mut body = json!({"2faRequired": false});
-            if let (Value::Object(out), Value::Object(pair)) = (&mut body, pair) {
-                out.extend(pair);
-            }
-            return Ok(Reply::json(200, body));
+            return Ok(Reply::json(
+                200,
+                &SignedIn {
+                    tfa_required: false,
+                    pair,
+                },
+            ));
         }
         let expires_at = floor_secs(now)
             .checked_add(self.config.tfa_token_lifetime)
@@ -58,8 +86,19 @@ impl Server {
             }
         };
         let code = self.send_code(Channel::Email, &account.account.email);
+        let reply = Reply::json(
+            200,
+            &TfaAnswer {
+                tfa_details: TfaDetails {
+                    expires_at: &expires_text,
+                    provider: "email",
+                    token: &token,
+                },
+                tfa_required: true,
+            },
+        );
         self.staff_2fa.insert(
-            token.clone(),
+            token,
             Pending {
                 account: key,
                 code,
@@ -67,17 +106,7 @@ impl Server {
                 used: false,
             },
         );
-        Ok(Reply::json(
-            200,
-            json!({
-                "2faRequired": true,
-                "2faDetails": {
-                    "token": token,
-                    "provider": "email",
-                    "expiresAt": expires_text,
-                },
-            }),
-        ))
+        Ok(reply)
     }
 
     /// `POST /api/v2/2fa/confirm`.
@@ -108,6 +137,6 @@ impl Server {
         if let Some(pending) = self.staff_2fa.get_mut(&body.token) {
             pending.used = true;
         }
-        Ok(Reply::json(200, pair))
+        Ok(Reply::json(200, &pair))
     }
 }

@@ -66,7 +66,14 @@ fn call(server: &mut Server, request: &Request<Vec<u8>>, now: SystemTime) -> Ans
     let body = if response.body().is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(response.body()).unwrap()
+        let value: Value = serde_json::from_slice(response.body()).unwrap();
+        // Byte for byte the object as a `serde_json::Value` writes it (keys in order, no
+        // spaces): what the simulator wrote when it built its answers as values.
+        assert_eq!(
+            std::str::from_utf8(response.body()).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+        value
     };
     Answer {
         status: response.status().as_u16(),

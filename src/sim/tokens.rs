@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use http::header::AUTHORIZATION;
 use http::Request;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::limits::{self, Limiter};
 use super::requests;
@@ -89,6 +89,25 @@ impl Sessions {
     }
 }
 
+/// `{accessToken, refreshToken}` as written (fields in key order, as everywhere in the
+/// simulator's answers).
+#[derive(Serialize)]
+pub(crate) struct PairJson {
+    #[serde(rename = "accessToken")]
+    access_token: TokenJson,
+    #[serde(rename = "refreshToken")]
+    refresh_token: TokenJson,
+}
+
+#[derive(Serialize)]
+struct TokenJson {
+    #[serde(rename = "createdAt")]
+    created_at: String,
+    #[serde(rename = "expiresAt")]
+    expires_at: String,
+    token: String,
+}
+
 /// `now` without its fraction of a second (timestamps look like the pages').
 pub(crate) fn floor_secs(now: SystemTime) -> SystemTime {
     match now.duration_since(UNIX_EPOCH) {
@@ -150,7 +169,11 @@ impl Server {
     }
 
     /// A new pair at `now` (as JSON `{accessToken, refreshToken}`) and its session parts.
-    fn new_pair(&mut self, subject: u64, now: SystemTime) -> Result<(Value, Issued, Issued), Fail> {
+    fn new_pair(
+        &mut self,
+        subject: u64,
+        now: SystemTime,
+    ) -> Result<(PairJson, Issued, Issued), Fail> {
         let created = floor_secs(now);
         let out_of_range = Fail::Internal {
             issue: "time out of range",
@@ -171,10 +194,18 @@ impl Server {
         );
         let access = self.mint("access", subject, created, access_exp);
         let refresh = self.mint("refresh", subject, created, refresh_exp);
-        let json = json!({
-            "accessToken": {"token": access, "createdAt": created_text, "expiresAt": access_text},
-            "refreshToken": {"token": refresh, "createdAt": created_text, "expiresAt": refresh_text},
-        });
+        let json = PairJson {
+            access_token: TokenJson {
+                created_at: created_text.clone(),
+                expires_at: access_text,
+                token: access.clone(),
+            },
+            refresh_token: TokenJson {
+                created_at: created_text,
+                expires_at: refresh_text,
+                token: refresh.clone(),
+            },
+        };
         Ok((
             json,
             Issued {
@@ -194,7 +225,7 @@ impl Server {
         realm: Realm,
         subject: u64,
         now: SystemTime,
-    ) -> Result<Value, Fail> {
+    ) -> Result<PairJson, Fail> {
         let (json, access, refresh) = self.new_pair(subject, now)?;
         let id = self.sessions.next_id;
         self.sessions.next_id = self.sessions.next_id.wrapping_add(1);
@@ -254,7 +285,7 @@ impl Server {
                 limiter,
             },
         );
-        Ok(Reply::json(200, json))
+        Ok(Reply::json(200, &json))
     }
 
     /// `POST /api/v2/signout` and `POST /api/v2/my/signout`.
