@@ -1071,8 +1071,27 @@ fn benches(c: &mut Criterion, fx: &Fixtures) {
     }
 }
 
+/// `FLOWS_LOOP=crate|floor|peer:N` runs that client sign-in N times and exits, without
+/// criterion: a plain loop for a profiler, e.g. instruction counts that ignore the
+/// machine's noise (`scripts/bench.sh --instructions`).
+fn profile_loop(spec: &str, fx: &Fixtures) {
+    let (imp, n) = spec.split_once(':').unwrap_or((spec, "1000"));
+    let n: u32 = n.parse().expect("FLOWS_LOOP=crate|floor|peer:N");
+    for _ in 0..n {
+        match imp {
+            "crate" => drop(black_box(krate::client_sign_in(fx))),
+            "floor" => drop(black_box(floor::client_sign_in(fx))),
+            "peer" => drop(black_box(peer::client_sign_in(fx))),
+            other => panic!("FLOWS_LOOP: no implementation {other}"),
+        }
+    }
+}
+
 fn main() {
     let fx = Fixtures::new();
+    if let Ok(spec) = std::env::var("FLOWS_LOOP") {
+        return profile_loop(&spec, &fx);
+    }
     let lines = check_and_count(&fx);
     let report: serde_json::Map<String, Value> = lines.into_iter().collect();
     let dir = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());

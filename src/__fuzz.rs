@@ -8,10 +8,31 @@ use crate::{decode, wire};
 
 const STEP: &str = "fuzz";
 
-/// The wizard envelope, then its `data` read as every step type the flows read.
+/// The body as text, checked as `Endpoint::classify` checks a 2xx body.
+fn text(body: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(body).map_err(|_| Error::malformed(STEP, "body", "is not UTF-8"))
+}
+
+/// The wizard envelope, then its `data` read as every step type the flows read, by the
+/// one-pass read and by the exact path. Panics if the two ever disagree.
 pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Result<(), Error> {
-    let envelope = decode::envelope(STEP, status, body, flow_uuid)?;
-    let signin: Result<wire::SignInData, _> = decode::data(STEP, &envelope);
+    let body = text(body)?;
+    fn agree<'a, T>(body: &'a str, status: u16, flow_uuid: Option<&str>) -> Result<T, Error>
+    where
+        T: serde::Deserialize<'a> + Default + From<wire::WizardData<'a>> + std::fmt::Debug,
+    {
+        let fast =
+            decode::wizard(STEP, status, body, flow_uuid).and_then(|w| w.data.read::<T>(STEP));
+        let exact = decode::envelope(STEP, status, body, flow_uuid)
+            .and_then(|envelope| decode::data::<T>(STEP, &envelope));
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{exact:?}"),
+            "one pass != exact path"
+        );
+        exact
+    }
+    let signin: Result<wire::SignInData, _> = agree(body, status, flow_uuid);
     if let Ok(data) = signin {
         TokenPair::from_wire_parts(
             data.access_token.as_ref(),
@@ -19,21 +40,25 @@ pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Res
             STEP,
         )?;
     }
-    let _: Result<wire::SignInWizardData, _> = decode::data(STEP, &envelope);
-    let _: Result<wire::SignUpWizardData, _> = decode::data(STEP, &envelope);
-    let _: Result<wire::SignUpData, _> = decode::data(STEP, &envelope);
-    decode::raw_data(STEP, &envelope).map(drop)
+    let _: Result<wire::SignInWizardData, _> = agree(body, status, flow_uuid);
+    let _: Result<wire::SignUpWizardData, _> = agree(body, status, flow_uuid);
+    let _: Result<wire::SignUpData, _> = agree(body, status, flow_uuid);
+    let fast = decode::wizard(STEP, status, body, flow_uuid).and_then(|w| w.data.free(STEP));
+    let exact = decode::envelope(STEP, status, body, flow_uuid)
+        .and_then(|envelope| decode::raw_data(STEP, &envelope));
+    assert_eq!(fast, exact, "one pass != exact path (free data)");
+    exact.map(drop)
 }
 
 /// A bare `{accessToken, refreshToken}` answer (Back Office confirm, refresh).
 pub fn decode_token_pair(body: &[u8]) -> Result<TokenPair, Error> {
-    let wire: wire::TokenPair = decode::bare(STEP, body)?;
+    let wire: wire::TokenPair = decode::bare(STEP, text(body)?)?;
     TokenPair::from_wire(&wire, STEP)
 }
 
 /// The Back Office sign-in answer's shape, and its tokens when it has them.
 pub fn decode_staff_answer(body: &[u8]) -> Result<Option<TokenPair>, Error> {
-    let answer: wire::StaffSignInResponse = decode::bare(STEP, body)?;
+    let answer: wire::StaffSignInResponse = decode::bare(STEP, text(body)?)?;
     TokenPair::from_wire_parts(
         answer.access_token.as_ref(),
         answer.refresh_token.as_ref(),

@@ -343,7 +343,7 @@ impl Protocol for State {
         &self,
         step: &'static str,
         _status: u16,
-        body: &[u8],
+        body: &str,
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
         match self {

@@ -76,7 +76,7 @@ pub(crate) trait Protocol: Clone + Debug + PartialEq + Serialize + DeserializeOw
         &self,
         step: &'static str,
         status: u16,
-        body: &[u8],
+        body: &str,
         now: SystemTime,
     ) -> Result<Advance<Self>, Error>;
     /// The step the caller sees in this state (`None` while awaiting or when finished).

@@ -327,7 +327,7 @@ impl Protocol for State {
         &self,
         step: &'static str,
         status: u16,
-        body: &[u8],
+        body: &str,
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
         Ok(Advance::To(match self.stage {
@@ -373,7 +373,20 @@ enum Plan<'a> {
 
 /// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
 /// when the body has a `data` field. Nothing is kept unless the whole pair is valid.
-fn decode_refresh(step: &'static str, status: u16, body: &[u8]) -> Result<TokenPair, Error> {
+fn decode_refresh(step: &'static str, status: u16, body: &str) -> Result<TokenPair, Error> {
+    // The bare pair in one pass; any other body is read below, which names what is wrong.
+    if let Some(inferred::BareRefreshAnswer {
+        data: None,
+        access_token: Some(access_token),
+        refresh_token: Some(refresh_token),
+    }) = decode::once(body)
+    {
+        let pair = wire::TokenPair {
+            access_token,
+            refresh_token,
+        };
+        return TokenPair::from_wire(&pair, step);
+    }
     let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, body)?;
     let pair: wire::TokenPair = if shape.data.is_some() {
         let envelope = decode::envelope(step, status, body, None)?;

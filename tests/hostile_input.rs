@@ -572,6 +572,45 @@ fn a_json_array_is_not_an_object() {
     );
 }
 
+#[test]
+fn a_success_body_that_is_not_utf8_is_malformed_in_every_flow() {
+    // JSON is UTF-8: a 2xx body is checked once, before any decoder reads it. The bytes
+    // sit inside a string, where a decoder reading bytes would have to catch them.
+    let not_utf8 = |prefix: &str| {
+        let mut body = prefix.as_bytes().to_vec();
+        body.extend_from_slice(b"\xff\xfe\"}");
+        body
+    };
+    let reason = "is not UTF-8";
+    let mut flow = signin_awaiting_credentials();
+    refused(
+        &mut flow,
+        malformed("POST /api/v2/my/signin", "body", reason),
+        |f| f.handle_response(&answer(200, not_utf8(r#"{"uuid":""#)), t(0)),
+    );
+    let mut staff = staff_awaiting();
+    refused(
+        &mut staff,
+        malformed("POST /api/v2/signin", "body", reason),
+        |f| f.handle_response(&answer(200, not_utf8(r#"{"2faDetails":{"token":""#)), t(0)),
+    );
+    let tokens: TokenPair = serde_json::from_value(good_pair()).unwrap();
+    let mut session = Session::client(endpoint(), tokens);
+    let _ = session.refresh(t(0)).unwrap();
+    refused(
+        &mut session,
+        malformed("POST /api/v2/my/refresh", "body", reason),
+        |f| f.handle_response(&answer(200, not_utf8(r#"{"accessToken":""#)), t(0)),
+    );
+    // An error body is read leniently, as before: still a refusal, not a decoding error.
+    let mut flow = signin_awaiting_credentials();
+    let refusal = flow.handle_response(&answer(400, not_utf8(r#"{"message":""#)), t(0));
+    assert!(
+        matches!(refusal, Ok(SignInStep::Credentials { .. })),
+        "{refusal:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // A finished flow emits nothing more (found by the flow fuzz targets)
 

@@ -444,20 +444,20 @@ impl State {
     fn follow_workflow(
         &self,
         step: &'static str,
-        envelope: &wire::Envelope<'_>,
+        answer: decode::Wizard<'_>,
     ) -> Result<Advance<Self>, Error> {
-        let uuid = self.next_uuid(&envelope.uuid);
-        let workflow = &*envelope.workflow;
-        if envelope.done != (workflow == "Terminate") {
+        let uuid = self.next_uuid(&answer.uuid);
+        let workflow = &*answer.workflow;
+        if answer.done != (workflow == "Terminate") {
             return Err(Error::malformed(
                 step,
                 "done",
-                format!("is {} with workflow `{workflow}`", envelope.done),
+                format!("is {} with workflow `{workflow}`", answer.done),
             ));
         }
         Ok(Advance::To(match workflow {
             "login" => {
-                let data: wire::SignInWizardData = decode::data(step, envelope)?;
+                let data: wire::SignInWizardData = answer.data.read(step)?;
                 let options = match (self, data.recaptcha) {
                     // A second `login` (a soft refusal) keeps what the wizard said.
                     (Self::AwaitCredentials { options, .. }, None) => *options,
@@ -477,7 +477,7 @@ impl State {
                 }
             }
             "Terminate" => {
-                let data: wire::SignInData = decode::data(step, envelope)?;
+                let data: wire::SignInData = answer.data.read(step)?;
                 let tokens = TokenPair::from_wire_parts(
                     data.access_token.as_ref(),
                     data.refresh_token.as_ref(),
@@ -499,7 +499,7 @@ impl State {
                 rejected: None,
             },
             "2fa" => {
-                let data: wire::SignInData = decode::data(step, envelope)?;
+                let data: wire::SignInData = answer.data.read(step)?;
                 Self::ChooseMethod {
                     uuid,
                     methods: offered_methods(step, &data.tfa_providers)?,
@@ -512,7 +512,7 @@ impl State {
             },
             other => Self::Unsupported {
                 workflow: other.to_owned(),
-                data: Secret::new(decode::raw_data(step, envelope)?),
+                data: Secret::new(answer.data.free(step)?),
             },
         }))
     }
@@ -664,18 +664,18 @@ impl Protocol for State {
         &self,
         step: &'static str,
         status: u16,
-        body: &[u8],
+        body: &str,
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
-        let envelope = decode::envelope(step, status, body, self.uuid())?;
+        let answer = decode::wizard(step, status, body, self.uuid())?;
         match self {
             // The reset bodies are inferred: any answer of this flow moves on.
             Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {
-                uuid: self.next_uuid(&envelope.uuid),
+                uuid: self.next_uuid(&answer.uuid),
                 rejected: None,
             })),
             Self::AwaitReset { .. } => Ok(Advance::To(Self::PasswordChanged)),
-            _ => self.follow_workflow(step, &envelope),
+            _ => self.follow_workflow(step, answer),
         }
     }
 

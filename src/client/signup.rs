@@ -359,9 +359,9 @@ fn check_done(step: &'static str, status: u16, done: bool) -> Result<(), Error> 
 /// `data.fields`, `None` when absent or `null`.
 fn form_fields(
     step: &'static str,
-    envelope: &wire::Envelope<'_>,
+    data: decode::Data<'_>,
 ) -> Result<Option<serde_json::Value>, Error> {
-    let data: wire::SignUpWizardData = decode::data(step, envelope)?;
+    let data: wire::SignUpWizardData = data.read(step)?;
     Ok(data.fields)
 }
 
@@ -433,14 +433,14 @@ impl Protocol for State {
         &self,
         step: &'static str,
         status: u16,
-        body: &[u8],
+        body: &str,
         _now: SystemTime,
     ) -> Result<Advance<Self>, Error> {
-        let envelope = decode::envelope(step, status, body, self.uuid())?;
+        let envelope = decode::wizard(step, status, body, self.uuid())?;
         check_done(step, status, envelope.done)?;
         match self {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
-                fields: form_fields(step, &envelope)?
+                fields: form_fields(step, envelope.data)?
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
                 uuid: envelope.uuid.into_owned(),
                 workflow: envelope.workflow.into_owned(),
@@ -454,7 +454,7 @@ impl Protocol for State {
                 form,
             } => {
                 if status == 202 {
-                    let data: wire::SignUpData = decode::data(step, &envelope)?;
+                    let data: wire::SignUpData = envelope.data.read(step)?;
                     return Ok(
                         match TokenPair::from_wire_parts(
                             data.access_token.as_ref(),
@@ -471,7 +471,7 @@ impl Protocol for State {
                 if envelope.workflow == *workflow {
                     // The form's own workflow again: the server shows the form once more.
                     return Ok(Advance::To(Self::Form {
-                        fields: form_fields(step, &envelope)?.unwrap_or_else(|| fields.clone()),
+                        fields: form_fields(step, envelope.data)?.unwrap_or_else(|| fields.clone()),
                         uuid: uuid.clone(),
                         workflow: workflow.clone(),
                         email: Some(form.email.clone()),
@@ -480,7 +480,7 @@ impl Protocol for State {
                 }
                 Ok(Advance::To(Self::Next {
                     uuid: uuid.clone(),
-                    data: Secret::new(decode::raw_data(step, &envelope)?),
+                    data: Secret::new(envelope.data.free(step)?),
                     workflow: envelope.workflow.into_owned(),
                 }))
             }

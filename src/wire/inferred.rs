@@ -36,3 +36,16 @@ pub(crate) struct RefreshAnswerShape<'a> {
     #[serde(borrow, default)]
     pub data: Option<&'a RawValue>,
 }
+
+/// A refresh answer read in one pass: when `data` is absent or `null` and both tokens are
+/// there, this is the bare pair; any other body is read by [`RefreshAnswerShape`] and then
+/// as the shape says.
+#[derive(Debug, Deserialize)]
+pub(crate) struct BareRefreshAnswer<'a> {
+    #[serde(default)]
+    pub data: Option<serde::de::IgnoredAny>,
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Option<super::Token<'a>>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Option<super::Token<'a>>,
+}

@@ -15,12 +15,13 @@ pub(crate) mod inferred;
 // Shared response shapes
 
 /// The wizard envelope: every `/api/v2/my/...` wizard response. `uuid` and `workflow`
-/// borrow from the body unless they have escapes.
+/// borrow from the body unless they have escapes. `data` is kept as its text by default,
+/// or read as `D` in the same pass (see `decode::wizard`).
 #[derive(Debug, Deserialize)]
-pub(crate) struct Envelope<'a> {
+pub(crate) struct Envelope<'a, D = &'a RawValue> {
     pub code: Option<u16>,
-    #[serde(borrow, default)]
-    pub data: Option<&'a RawValue>,
+    /// Absent reads as `None`, as every `Option` field does.
+    pub data: Option<D>,
     #[serde(default)]
     pub done: bool,
     #[serde(borrow)]
@@ -69,6 +70,24 @@ pub(crate) struct ErrorDetail {
     pub issue: Option<String>,
 }
 
+/// `data` of any client wizard answer: the fields of every workflow the crate models, so
+/// that `data` is read in the same pass as the envelope, before its `workflow` is known.
+/// Each workflow's own struct below says which of these fields it carries, and is what the
+/// flows read (`From` picks its fields out of this one).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WizardData<'a> {
+    pub recaptcha: Option<Recaptcha>,
+    pub is_qr_available: Option<bool>,
+    pub is_password_recovery_available: Option<bool>,
+    #[serde(rename = "accessToken", borrow)]
+    pub access_token: Option<Token<'a>>,
+    #[serde(rename = "refreshToken", borrow)]
+    pub refresh_token: Option<Token<'a>>,
+    #[serde(rename = "tfaProviders", default, borrow)]
+    pub tfa_providers: Vec<TfaProvider<'a>>,
+    pub fields: Option<serde_json::Value>,
+}
+
 // ---------------------------------------------------------------------------------------
 // Client sign-in (spec/client-signin.txt)
 
@@ -78,6 +97,16 @@ pub(crate) struct SignInWizardData {
     pub recaptcha: Option<Recaptcha>,
     pub is_qr_available: Option<bool>,
     pub is_password_recovery_available: Option<bool>,
+}
+
+impl From<WizardData<'_>> for SignInWizardData {
+    fn from(data: WizardData<'_>) -> Self {
+        Self {
+            recaptcha: data.recaptcha,
+            is_qr_available: data.is_qr_available,
+            is_password_recovery_available: data.is_password_recovery_available,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +123,16 @@ pub(crate) struct SignInData<'a> {
     pub refresh_token: Option<Token<'a>>,
     #[serde(rename = "tfaProviders", default, borrow)]
     pub tfa_providers: Vec<TfaProvider<'a>>,
+}
+
+impl<'a> From<WizardData<'a>> for SignInData<'a> {
+    fn from(data: WizardData<'a>) -> Self {
+        Self {
+            access_token: data.access_token,
+            refresh_token: data.refresh_token,
+            tfa_providers: data.tfa_providers,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +189,14 @@ pub(crate) struct Utm<'a> {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct SignUpWizardData {
     pub fields: Option<serde_json::Value>,
+}
+
+impl From<WizardData<'_>> for SignUpWizardData {
+    fn from(data: WizardData<'_>) -> Self {
+        Self {
+            fields: data.fields,
+        }
+    }
 }
 
 /// `POST /api/v2/my/signup`. Only `uuid`, `email`, `password`, `password_confirmation` and
@@ -212,6 +259,15 @@ pub(crate) struct SignUpData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
+}
+
+impl<'a> From<WizardData<'a>> for SignUpData<'a> {
+    fn from(data: WizardData<'a>) -> Self {
+        Self {
+            access_token: data.access_token,
+            refresh_token: data.refresh_token,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------
