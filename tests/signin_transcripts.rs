@@ -710,3 +710,27 @@ fn out_of_order_calls_are_refused_and_change_nothing() {
     assert_eq!(flow, before);
     assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE));
 }
+
+// ---------------------------------------------------------------------------------------
+// What a caller can read back (mutation testing found these unchecked)
+
+#[test]
+fn credentials_give_back_the_email_typed() {
+    assert_eq!(creds(PASSWORD).email(), EMAIL);
+    assert_eq!(
+        b2core_auth::client::Credentials::new("other@example.com", PASSWORD, fingerprint()).email(),
+        "other@example.com"
+    );
+}
+
+#[test]
+fn debug_of_a_flow_shows_its_uuid_and_step_but_no_secret() {
+    let mut s = started();
+    let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
+    let _ = s.sent(r);
+    let shown = format!("{:?}", s.flow);
+    // The wizard's uuid is no secret: it is what a support engineer needs to see.
+    assert!(shown.contains(&format!("{U:?}")), "{shown}");
+    assert!(shown.contains("AwaitCredentials"), "{shown}");
+    assert!(!shown.contains(PASSWORD), "{shown}");
+}

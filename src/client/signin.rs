@@ -415,13 +415,12 @@ impl State {
         self.shared_uuid().map(|uuid| &**uuid)
     }
 
-    /// The `uuid` for the next state: the flow's own when the answer repeats it (every
-    /// answer after the first), else a new one.
+    /// The `uuid` for the next state: the flow's own once it has one (the decoder has
+    /// checked that the answer repeats it), else the answer's.
     fn next_uuid(&self, uuid: &str) -> Uuid {
-        match self.shared_uuid() {
-            Some(own) if **own == *uuid => own.clone(),
-            _ => Uuid(Arc::from(uuid)),
-        }
+        self.shared_uuid()
+            .cloned()
+            .unwrap_or_else(|| Uuid(Arc::from(uuid)))
     }
 
     fn shared_uuid(&self) -> Option<&Uuid> {
