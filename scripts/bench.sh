@@ -57,6 +57,9 @@ print(line(head))
 print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 for r in table:
     print(line(r))
+interleaved = report.get("ratio/client_sign_in/interleaved")
+if interleaved:
+    print(f"\nclient sign-in crate/floor, interleaved rounds (median of 41): {interleaved:.2f}")
 sim = median("sim_sign_in", "crate+sim")
 if sim:
     print(f"\nsimulator round trip: full client sign-in {fmt_ns(sim)} median = "

@@ -1,7 +1,6 @@
 //! Every response body is decoded here: the wizard envelope `{code, data, done, uuid,
 //! workflow}` of the client wizards, its `data`, and the bare JSON answers of the Back
 //! Office and refresh endpoints. Errors name the field and never quote a value.
-
 //!
 //! Reading a body is one pass where it can be: [`wizard`] reads the envelope and every
 //! modelled field of `data` together, and [`once`] reads any body as one object. When that
