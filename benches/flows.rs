@@ -1080,18 +1080,29 @@ fn benches(c: &mut Criterion, fx: &Fixtures) {
     }
 }
 
-/// `FLOWS_LOOP=crate|floor|peer:N` runs that client sign-in N times and exits, without
-/// criterion: a plain loop for a profiler, e.g. instruction counts that ignore the
-/// machine's noise (`scripts/bench.sh --instructions`).
+/// `FLOWS_LOOP=IMPL:N[:FLOW]` runs one implementation (`crate`, `floor`, `peer`) of one
+/// flow (`client_sign_in`, the default, `staff_sign_in` or `sign_up`) N times and exits,
+/// without criterion: a plain loop for a profiler, e.g.
+/// `FLOWS_LOOP=crate:2000 valgrind --tool=callgrind target/release/deps/flows-*`, whose
+/// instruction counts ignore the machine's noise.
 fn profile_loop(spec: &str, fx: &Fixtures) {
-    let (imp, n) = spec.split_once(':').unwrap_or((spec, "1000"));
-    let n: u32 = n.parse().expect("FLOWS_LOOP=crate|floor|peer:N");
+    let usage = "FLOWS_LOOP=crate|floor|peer:N[:client_sign_in|staff_sign_in|sign_up]";
+    let mut parts = spec.split(':');
+    let imp = parts.next().unwrap_or_default();
+    let n: u32 = parts.next().unwrap_or("1000").parse().expect(usage);
+    let flow = parts.next().unwrap_or("client_sign_in");
     for _ in 0..n {
-        match imp {
-            "crate" => drop(black_box(krate::client_sign_in(fx))),
-            "floor" => drop(black_box(floor::client_sign_in(fx))),
-            "peer" => drop(black_box(peer::client_sign_in(fx))),
-            other => panic!("FLOWS_LOOP: no implementation {other}"),
+        match (imp, flow) {
+            ("crate", "client_sign_in") => drop(black_box(krate::client_sign_in(fx))),
+            ("floor", "client_sign_in") => drop(black_box(floor::client_sign_in(fx))),
+            ("peer", "client_sign_in") => drop(black_box(peer::client_sign_in(fx))),
+            ("crate", "staff_sign_in") => drop(black_box(krate::staff_sign_in(fx))),
+            ("floor", "staff_sign_in") => drop(black_box(floor::staff_sign_in(fx))),
+            ("peer", "staff_sign_in") => drop(black_box(peer::staff_sign_in(fx))),
+            ("crate", "sign_up") => drop(black_box(krate::sign_up(fx))),
+            ("floor", "sign_up") => drop(black_box(floor::sign_up(fx))),
+            ("peer", "sign_up") => drop(black_box(peer::sign_up(fx))),
+            _ => panic!("{usage}"),
         }
     }
 }
