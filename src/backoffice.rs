@@ -52,6 +52,7 @@
 //! | rate limited | retry | waiting for the 2FA confirmation answer |
 //! | rate limited | sign_in | waiting for the sign-in answer |
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::{Request, Response};
@@ -204,7 +205,7 @@ struct TwoFactor {
 }
 
 impl TwoFactor {
-    fn from_wire(step: &'static str, details: &wire::TfaDetails) -> Result<Self, Error> {
+    fn from_wire(step: &'static str, details: &wire::TfaDetails<'_>) -> Result<Self, Error> {
         const TOKEN: &str = "2faDetails.token";
         if details.token.len() > MAX_TFA_TOKEN_LEN {
             return Err(Error::malformed(
@@ -233,8 +234,8 @@ impl TwoFactor {
             ));
         }
         Ok(Self {
-            token: Secret::new(details.token.clone()),
-            provider: details.provider.clone(),
+            token: Secret::new(details.token.as_ref().to_owned()),
+            provider: details.provider.as_ref().to_owned(),
             expires_at,
         })
     }
@@ -245,21 +246,23 @@ impl TwoFactor {
 enum State {
     Credentials {
         /// The email of the refused attempt, to refill the form.
-        email: Option<String>,
+        email: Option<Arc<str>>,
         rejected: Option<ApiError>,
     },
+    // The email and the 2FA details are shared by the states of one sign-in: a step
+    // costs no copy of them.
     AwaitSignIn {
-        email: String,
+        email: Arc<str>,
         password: Secret<String>,
     },
     EmailCode {
-        email: String,
-        tfa: Box<TwoFactor>,
+        email: Arc<str>,
+        tfa: Arc<TwoFactor>,
         rejected: Option<ApiError>,
     },
     AwaitConfirm {
-        email: String,
-        tfa: Box<TwoFactor>,
+        email: Arc<str>,
+        tfa: Arc<TwoFactor>,
         code: Secret<String>,
     },
     Done,
@@ -355,7 +358,7 @@ impl Protocol for State {
                     })?;
                     Ok(Advance::To(Self::EmailCode {
                         email: email.clone(),
-                        tfa: Box::new(TwoFactor::from_wire(step, details)?),
+                        tfa: Arc::new(TwoFactor::from_wire(step, details)?),
                         rejected: None,
                     }))
                 } else {
@@ -529,7 +532,7 @@ impl StaffSignIn {
         input::email(email)?;
         input::password("password", password.expose())?;
         let next = State::AwaitSignIn {
-            email: email.to_owned(),
+            email: Arc::from(email),
             password,
         };
         self.driver.send(next, Some(now))

@@ -64,7 +64,6 @@
 //! | asking for the reset code and a new password | start | waiting for the wizard |
 //! | stopped at an unsupported workflow | start | waiting for the wizard |
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -382,33 +381,7 @@ enum State {
 }
 
 /// The wizard's `uuid`, shared by the states of one flow: a step costs no copy of it.
-#[derive(Clone, PartialEq, Eq)]
-struct Uuid(Arc<str>);
-
-impl std::ops::Deref for Uuid {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Serialize for Uuid {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Uuid {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(|s| Self(Arc::from(s)))
-    }
-}
+type Uuid = Arc<str>;
 
 impl State {
     fn uuid(&self) -> Option<&str> {
@@ -420,7 +393,7 @@ impl State {
     fn next_uuid(&self, uuid: &str) -> Uuid {
         self.shared_uuid()
             .cloned()
-            .unwrap_or_else(|| Uuid(Arc::from(uuid)))
+            .unwrap_or_else(|| Uuid::from(uuid))
     }
 
     fn shared_uuid(&self) -> Option<&Uuid> {

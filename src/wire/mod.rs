@@ -285,8 +285,8 @@ pub(crate) struct StaffSignInRequest<'a> {
 pub(crate) struct StaffSignInResponse<'a> {
     #[serde(rename = "2faRequired")]
     pub tfa_required: bool,
-    #[serde(rename = "2faDetails")]
-    pub tfa_details: Option<TfaDetails>,
+    #[serde(rename = "2faDetails", borrow)]
+    pub tfa_details: Option<TfaDetails<'a>>,
     #[serde(rename = "accessToken", borrow)]
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
@@ -294,11 +294,13 @@ pub(crate) struct StaffSignInResponse<'a> {
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct TfaDetails {
-    pub token: String,
-    pub provider: String,
-    #[serde(rename = "expiresAt")]
-    pub expires_at: String,
+pub(crate) struct TfaDetails<'a> {
+    #[serde(borrow)]
+    pub token: Cow<'a, str>,
+    #[serde(borrow)]
+    pub provider: Cow<'a, str>,
+    #[serde(rename = "expiresAt", borrow)]
+    pub expires_at: Cow<'a, str>,
 }
 
 /// `POST /api/v2/2fa/confirm`.
