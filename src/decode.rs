@@ -178,9 +178,9 @@ fn raw_data_as<'a, T: Deserialize<'a> + Default>(
     step: &'static str,
     data: Option<&'a RawValue>,
 ) -> Result<T, Error> {
+    // serde reads `"data": null` into `None` already.
     match data {
         None => Ok(T::default()),
-        Some(raw) if raw.get() == "null" => Ok(T::default()),
         Some(raw) => {
             object(step, "data", raw.get())?;
             serde_json::from_str(raw.get())
@@ -274,20 +274,34 @@ mod tests {
 
     #[test]
     fn free_data_nests_only_so_deep() {
-        let nested = |n: usize| {
-            format!(
-                r#"{{"uuid":"u","workflow":"w","data":{}1{}}}"#,
-                "[".repeat(n),
-                "]".repeat(n)
-            )
-        };
-        let ok = nested(MAX_FREE_DATA_DEPTH);
-        assert!(raw_data(STEP, &envelope(STEP, 200, &ok, None).unwrap()).is_ok());
-        let deep = nested(MAX_FREE_DATA_DEPTH + 1);
-        assert!(matches!(
-            raw_data(STEP, &envelope(STEP, 200, &deep, None).unwrap()),
-            Err(Error::Malformed { field: "data", .. })
-        ));
+        // Arrays, objects, and the two mixed: each wrapping is one level.
+        fn array(_: usize, inner: String) -> String {
+            format!("[{inner}]")
+        }
+        fn object(_: usize, inner: String) -> String {
+            format!(r#"{{"a":{inner}}}"#)
+        }
+        fn mixed(level: usize, inner: String) -> String {
+            if level % 2 == 0 {
+                array(level, inner)
+            } else {
+                object(level, inner)
+            }
+        }
+        let shapes: [fn(usize, String) -> String; 3] = [array, object, mixed];
+        for wrap in shapes {
+            let nested = |levels: usize| {
+                let data = (0..levels).fold("1".to_owned(), |inner, level| wrap(level, inner));
+                format!(r#"{{"uuid":"u","workflow":"w","data":{data}}}"#)
+            };
+            let ok = nested(MAX_FREE_DATA_DEPTH);
+            assert!(raw_data(STEP, &envelope(STEP, 200, &ok, None).unwrap()).is_ok());
+            let deep = nested(MAX_FREE_DATA_DEPTH + 1);
+            assert!(matches!(
+                raw_data(STEP, &envelope(STEP, 200, &deep, None).unwrap()),
+                Err(Error::Malformed { field: "data", .. })
+            ));
+        }
     }
 
     /// The one-pass read of [`wizard`] gives exactly what the exact path gives (values and
