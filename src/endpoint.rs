@@ -313,7 +313,10 @@ mod tests {
             ("https://host.name/b2core/", "https://host.name/b2core"),
             ("https://[::1]:8443/a/b", "https://[::1]:8443/a/b"),
         ] {
-            assert_eq!(Endpoint::new(input).unwrap().as_str(), base, "{input}");
+            let endpoint = Endpoint::new(input).unwrap();
+            assert_eq!(endpoint.as_str(), base, "{input}");
+            assert_eq!(endpoint.to_string(), base, "{input}");
+            assert_eq!(format!("{endpoint:?}"), format!("Endpoint({base})"), "{input}");
         }
     }
 
