@@ -316,7 +316,11 @@ mod tests {
             let endpoint = Endpoint::new(input).unwrap();
             assert_eq!(endpoint.as_str(), base, "{input}");
             assert_eq!(endpoint.to_string(), base, "{input}");
-            assert_eq!(format!("{endpoint:?}"), format!("Endpoint({base})"), "{input}");
+            assert_eq!(
+                format!("{endpoint:?}"),
+                format!("Endpoint({base})"),
+                "{input}"
+            );
         }
     }
 

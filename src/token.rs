@@ -310,6 +310,23 @@ mod tests {
     }
 
     #[test]
+    fn token_text_is_visible_ascii_up_to_the_limit() {
+        // Every visible ASCII character, and the longest token allowed.
+        let visible: String = ('!'..='~').collect();
+        assert_eq!(check_token_text(&visible), Ok(()));
+        assert_eq!(check_token_text(&"x".repeat(MAX_TOKEN_LEN)), Ok(()));
+        assert!(check_token_text(&"x".repeat(MAX_TOKEN_LEN + 1)).is_err());
+        // Just outside the visible range on either side, and beyond ASCII.
+        for bad in ["a b", "a\u{7f}b", "a\u{80}b", "aéb", "a\tb"] {
+            assert_eq!(
+                check_token_text(bad),
+                Err("has characters a header cannot carry"),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
     fn names_the_field_at_fault() {
         let long = "x".repeat(MAX_TOKEN_LEN + 1);
         let ok = wire_token(
