@@ -1150,3 +1150,22 @@ fn a_2fa_token_expiring_before_1970_is_malformed_and_the_flow_still_parks() {
     let parked = serde_json::to_string(&flow).unwrap();
     assert_eq!(serde_json::from_str::<StaffSignIn>(&parked).unwrap(), flow);
 }
+
+/// The edge of the rule above: a 2FA token expiring at the first instant of 1970 can be
+/// parked, so it is read (and has long expired).
+#[test]
+fn a_2fa_token_expiring_at_the_epoch_is_read_and_parks() {
+    let mut flow = staff_awaiting();
+    let body = json!({"2faRequired": true, "2faDetails": {
+        "token": "b2fcf999-2b0b-451d-9888-094a79117aa5",
+        "provider": "email",
+        "expiresAt": "1970-01-01T00:00:00+00:00",
+    }});
+    let step = flow.handle_response(&answer(200, body.to_string()), t(0));
+    assert!(
+        matches!(step, Ok(StaffStep::EmailCode { expires_at, .. }) if expires_at == UNIX_EPOCH),
+        "{step:?}"
+    );
+    let parked = serde_json::to_string(&flow).unwrap();
+    assert_eq!(serde_json::from_str::<StaffSignIn>(&parked).unwrap(), flow);
+}
