@@ -1109,8 +1109,9 @@ fn profile_loop(spec: &str, fx: &Fixtures) {
 
 /// crate/floor of the full client sign-in from rounds that alternate the two, so a burst
 /// of machine noise lands on both sides of a round: the median of the per-round ratios.
-/// Criterion times the crate and then the floor, seconds apart; this is the steadier
-/// ratio on a shared machine, and `scripts/bench.sh` prints both.
+/// Criterion times the crate and then the floor, seconds apart, so a burst of noise in
+/// between moves its ratio; this one is less exposed to that. `scripts/bench.sh` prints
+/// both.
 fn interleaved_ratio(fx: &Fixtures) -> f64 {
     const ROUNDS: usize = 41;
     const FLOWS: u32 = 500;
