@@ -78,15 +78,15 @@ impl<'a> Data<'a> {
     {
         match self {
             Self::Read(data, _) => Ok(data.map(T::from).unwrap_or_default()),
-            Self::Raw(raw) => raw_data_as(step, raw),
+            Self::Raw(raw) => data(step, raw),
         }
     }
 
     /// `data` as free JSON, for outcomes the crate does not model (unknown workflows).
     pub(crate) fn free(self, step: &'static str) -> Result<serde_json::Value, Error> {
         match self {
-            Self::Read(_, body) => raw_data(step, &envelope_text(step, body)?),
-            Self::Raw(raw) => free_data(step, raw),
+            Self::Read(_, body) => raw_data(step, envelope_text(step, body)?.data),
+            Self::Raw(raw) => raw_data(step, raw),
         }
     }
 }
@@ -169,13 +169,6 @@ fn check<D>(
 /// Decodes `data` into the step's type; `null` or absent gives the type's default.
 pub(crate) fn data<'a, T: Deserialize<'a> + Default>(
     step: &'static str,
-    envelope: &Envelope<'a>,
-) -> Result<T, Error> {
-    raw_data_as(step, envelope.data)
-}
-
-fn raw_data_as<'a, T: Deserialize<'a> + Default>(
-    step: &'static str,
     data: Option<&'a RawValue>,
 ) -> Result<T, Error> {
     // serde reads `"data": null` into `None` already.
@@ -212,12 +205,8 @@ pub(crate) const MAX_FREE_DATA_DEPTH: usize = 64;
 /// `data` as free JSON, for outcomes the crate does not model (unknown workflows).
 pub(crate) fn raw_data(
     step: &'static str,
-    envelope: &Envelope<'_>,
+    data: Option<&RawValue>,
 ) -> Result<serde_json::Value, Error> {
-    free_data(step, envelope.data)
-}
-
-fn free_data(step: &'static str, data: Option<&RawValue>) -> Result<serde_json::Value, Error> {
     let Some(raw) = data else {
         return Ok(serde_json::Value::Null);
     };
@@ -266,9 +255,9 @@ mod tests {
             r#"{"uuid":"u","workflow":"w"}"#,
         ] {
             let env = envelope(STEP, 200, body, Some("u")).unwrap();
-            let d: crate::wire::SignInData = data(STEP, &env).unwrap();
+            let d: crate::wire::SignInData = data(STEP, env.data).unwrap();
             assert!(d.access_token.is_none() && d.tfa_providers.is_empty());
-            assert_eq!(raw_data(STEP, &env), Ok(serde_json::Value::Null));
+            assert_eq!(raw_data(STEP, env.data), Ok(serde_json::Value::Null));
         }
     }
 
@@ -295,10 +284,10 @@ mod tests {
                 format!(r#"{{"uuid":"u","workflow":"w","data":{data}}}"#)
             };
             let ok = nested(MAX_FREE_DATA_DEPTH);
-            assert!(raw_data(STEP, &envelope(STEP, 200, &ok, None).unwrap()).is_ok());
+            assert!(raw_data(STEP, envelope(STEP, 200, &ok, None).unwrap().data).is_ok());
             let deep = nested(MAX_FREE_DATA_DEPTH + 1);
             assert!(matches!(
-                raw_data(STEP, &envelope(STEP, 200, &deep, None).unwrap()),
+                raw_data(STEP, envelope(STEP, 200, &deep, None).unwrap().data),
                 Err(Error::Malformed { field: "data", .. })
             ));
         }
@@ -314,7 +303,7 @@ mod tests {
             T: Deserialize<'a> + Default + From<WizardData<'a>> + std::fmt::Debug,
         {
             let fast = wizard(STEP, 200, body, None).and_then(|w| w.data.read::<T>(STEP));
-            let exact = envelope(STEP, 200, body, None).and_then(|e| data::<T>(STEP, &e));
+            let exact = envelope(STEP, 200, body, None).and_then(|e| data::<T>(STEP, e.data));
             (format!("{fast:?}"), format!("{exact:?}"))
         }
         let token = r#"{"token":"t\u0041","createdAt":"c","expiresAt":"e"}"#;
@@ -354,7 +343,7 @@ mod tests {
                 let (fast, exact) = both::<SignUpData>(body);
                 assert_eq!(fast, exact, "{data}");
                 let fast = wizard(STEP, 200, body, None).and_then(|w| w.data.free(STEP));
-                let exact = envelope(STEP, 200, body, None).and_then(|e| raw_data(STEP, &e));
+                let exact = envelope(STEP, 200, body, None).and_then(|e| raw_data(STEP, e.data));
                 assert_eq!(fast, exact, "{data}");
                 if let Ok(Wizard {
                     data: Data::Read(..),
@@ -396,7 +385,7 @@ mod tests {
             None,
         )
         .unwrap();
-        match data::<crate::wire::SignInData>(STEP, &env) {
+        match data::<crate::wire::SignInData>(STEP, env.data) {
             Err(Error::Malformed {
                 field: "data",
                 reason,

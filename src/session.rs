@@ -396,7 +396,7 @@ fn decode_refresh_exactly(step: &'static str, status: u16, body: &str) -> Result
     let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, body)?;
     let pair: wire::TokenPair = if shape.data.is_some() {
         let envelope = decode::envelope(step, status, body, None)?;
-        decode::data::<Option<wire::TokenPair>>(step, &envelope)?
+        decode::data::<Option<wire::TokenPair>>(step, envelope.data)?
             .ok_or_else(|| Error::malformed(step, "data", "is missing"))?
     } else {
         decode::bare(step, body)?
