@@ -21,10 +21,7 @@ pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Res
     where
         T: serde::Deserialize<'a> + Default + From<wire::WizardData<'a>> + std::fmt::Debug,
     {
-        let fast =
-            decode::wizard(STEP, status, body, flow_uuid).and_then(|w| w.data.read::<T>(STEP));
-        let exact = decode::envelope(STEP, status, body, flow_uuid)
-            .and_then(|envelope| decode::data::<T>(STEP, envelope.data));
+        let [fast, exact] = decode::read_both_ways::<T>(STEP, status, body, flow_uuid);
         assert_eq!(
             format!("{fast:?}"),
             format!("{exact:?}"),
@@ -43,9 +40,7 @@ pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Res
     let _: Result<wire::SignInWizardData, _> = agree(body, status, flow_uuid);
     let _: Result<wire::SignUpWizardData, _> = agree(body, status, flow_uuid);
     let _: Result<wire::SignUpData, _> = agree(body, status, flow_uuid);
-    let fast = decode::wizard(STEP, status, body, flow_uuid).and_then(|w| w.data.free(STEP));
-    let exact = decode::envelope(STEP, status, body, flow_uuid)
-        .and_then(|envelope| decode::raw_data(STEP, envelope.data));
+    let [fast, exact] = decode::free_both_ways(STEP, status, body, flow_uuid);
     assert_eq!(fast, exact, "one pass != exact path (free data)");
     exact.map(drop)
 }

@@ -117,6 +117,38 @@ pub(crate) fn wizard<'a>(
     })
 }
 
+/// `data` read as `T` by the one-pass read and by the exact path: what the test below
+/// and the `decode_envelope` fuzz target hold equal.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn read_both_ways<'a, T>(
+    step: &'static str,
+    status: u16,
+    body: &'a str,
+    flow_uuid: Option<&str>,
+) -> [Result<T, Error>; 2]
+where
+    T: Deserialize<'a> + Default + From<WizardData<'a>>,
+{
+    [
+        wizard(step, status, body, flow_uuid).and_then(|w| w.data.read(step)),
+        envelope(step, status, body, flow_uuid).and_then(|e| data(step, e.data)),
+    ]
+}
+
+/// `data` as free JSON by the one-pass read and by the exact path (see [`read_both_ways`]).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn free_both_ways(
+    step: &'static str,
+    status: u16,
+    body: &str,
+    flow_uuid: Option<&str>,
+) -> [Result<serde_json::Value, Error>; 2] {
+    [
+        wizard(step, status, body, flow_uuid).and_then(|w| w.data.free(step)),
+        envelope(step, status, body, flow_uuid).and_then(|e| raw_data(step, e.data)),
+    ]
+}
+
 /// The envelope of a body already read once, with `data` as text.
 fn envelope_text<'a>(step: &'static str, body: &'a str) -> Result<Envelope<'a>, Error> {
     object(step, "body", body)?;
@@ -302,8 +334,7 @@ mod tests {
         where
             T: Deserialize<'a> + Default + From<WizardData<'a>> + std::fmt::Debug,
         {
-            let fast = wizard(STEP, 200, body, None).and_then(|w| w.data.read::<T>(STEP));
-            let exact = envelope(STEP, 200, body, None).and_then(|e| data::<T>(STEP, e.data));
+            let [fast, exact] = read_both_ways::<T>(STEP, 200, body, None);
             (format!("{fast:?}"), format!("{exact:?}"))
         }
         let token = r#"{"token":"t\u0041","createdAt":"c","expiresAt":"e"}"#;
@@ -342,8 +373,7 @@ mod tests {
                 assert_eq!(fast, exact, "{data}");
                 let (fast, exact) = both::<SignUpData>(body);
                 assert_eq!(fast, exact, "{data}");
-                let fast = wizard(STEP, 200, body, None).and_then(|w| w.data.free(STEP));
-                let exact = envelope(STEP, 200, body, None).and_then(|e| raw_data(STEP, e.data));
+                let [fast, exact] = free_both_ways(STEP, 200, body, None);
                 assert_eq!(fast, exact, "{data}");
                 if let Ok(Wizard {
                     data: Data::Read(..),
