@@ -17,11 +17,15 @@ fn text(body: &[u8]) -> Result<&str, Error> {
 /// one-pass read and by the exact path. Panics if the two ever disagree.
 pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Result<(), Error> {
     let body = text(body)?;
-    fn agree<'a, T>(body: &'a str, status: u16, flow_uuid: Option<&str>) -> Result<T, Error>
+    let expect = match flow_uuid {
+        Some(uuid) => decode::Expect::Wizard(uuid),
+        None => decode::Expect::NewWizard,
+    };
+    fn agree<'a, T>(body: &'a str, status: u16, expect: decode::Expect<'_>) -> Result<T, Error>
     where
         T: serde::Deserialize<'a> + Default + From<wire::WizardData<'a>> + std::fmt::Debug,
     {
-        let [fast, exact] = decode::read_both_ways::<T>(STEP, status, body, flow_uuid);
+        let [fast, exact] = decode::read_both_ways::<T>(STEP, status, body, expect);
         assert_eq!(
             format!("{fast:?}"),
             format!("{exact:?}"),
@@ -29,7 +33,7 @@ pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Res
         );
         exact
     }
-    let signin: Result<wire::SignInData, _> = agree(body, status, flow_uuid);
+    let signin: Result<wire::SignInData, _> = agree(body, status, expect);
     if let Ok(data) = signin {
         TokenPair::from_wire_parts(
             data.access_token.as_ref(),
@@ -37,10 +41,10 @@ pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Res
             STEP,
         )?;
     }
-    let _: Result<wire::SignInWizardData, _> = agree(body, status, flow_uuid);
-    let _: Result<wire::SignUpWizardData, _> = agree(body, status, flow_uuid);
-    let _: Result<wire::SignUpData, _> = agree(body, status, flow_uuid);
-    let [fast, exact] = decode::free_both_ways(STEP, status, body, flow_uuid);
+    let _: Result<wire::SignInWizardData, _> = agree(body, status, expect);
+    let _: Result<wire::SignUpWizardData, _> = agree(body, status, expect);
+    let _: Result<wire::SignUpData, _> = agree(body, status, expect);
+    let [fast, exact] = decode::free_both_ways(STEP, status, body, expect);
     assert_eq!(fast, exact, "one pass != exact path (free data)");
     exact.map(drop)
 }

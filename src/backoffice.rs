@@ -59,6 +59,7 @@ use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::decode;
+use crate::deviation::{Answer, Deviation};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
@@ -342,13 +343,8 @@ impl Protocol for State {
         }
     }
 
-    fn advance(
-        &self,
-        step: &'static str,
-        _status: u16,
-        body: &str,
-        _now: SystemTime,
-    ) -> Result<Advance<Self>, Error> {
+    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+        let (step, body) = (answer.step, answer.body);
         match self {
             Self::AwaitSignIn { email, .. } => {
                 let answer: wire::StaffSignInResponse = decode::bare(step, body)?;
@@ -479,6 +475,31 @@ impl StaffSignIn {
     /// after [`StaffStep::Done`].
     pub fn current_step(&self) -> Option<StaffStep> {
         self.driver.current_step()
+    }
+
+    /// What the answers so far departed from the vendor's pages without deciding
+    /// anything (see [`Deviation`]), oldest first: at most
+    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
+    ///
+    /// ```
+    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
+    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.deviations().is_empty());
+    /// ```
+    pub fn deviations(&self) -> &[Deviation] {
+        self.driver.deviations()
+    }
+
+    /// Hands over the deviations seen so far (see [`StaffSignIn::deviations`]) and forgets
+    /// them, e.g. to log them after each answer.
+    ///
+    /// ```
+    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
+    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.take_deviations().is_empty());
+    /// ```
+    pub fn take_deviations(&mut self) -> Vec<Deviation> {
+        self.driver.take_deviations()
     }
 
     /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].

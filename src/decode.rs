@@ -16,6 +16,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::deviation::Answer;
 use crate::error::{describe_serde_error, Error};
 use crate::wire::{Envelope, WizardData};
 
@@ -49,10 +50,23 @@ pub(crate) fn once<'a, T: Deserialize<'a>>(body: &'a str) -> Option<T> {
         .map(|object| object.0)
 }
 
+/// Whose answer a body is, which says what its `uuid` and `workflow` must be.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expect<'f> {
+    /// The first answer of a wizard: it gives the flow its `uuid`.
+    NewWizard,
+    /// An answer within the wizard of this `uuid`.
+    Wizard(&'f str),
+    /// An answer that belongs to no wizard (a refresh): `uuid` and `workflow` may be
+    /// anything, `null` or absent.
+    NoWizard,
+}
+
 /// A 2xx wizard answer, checked as [`envelope`] checks it.
 #[derive(Debug)]
 pub(crate) struct Wizard<'a> {
-    pub done: bool,
+    pub code: Option<i64>,
+    pub done: Option<bool>,
     pub uuid: Cow<'a, str>,
     pub workflow: Cow<'a, str>,
     pub data: Data<'a>,
@@ -93,23 +107,21 @@ impl<'a> Data<'a> {
 
 /// Decodes a 2xx wizard body as [`envelope`] does, reading `data` in the same pass when it
 /// can (see the top of this file).
-pub(crate) fn wizard<'a>(
-    step: &'static str,
-    status: u16,
-    body: &'a str,
-    flow_uuid: Option<&str>,
-) -> Result<Wizard<'a>, Error> {
+pub(crate) fn wizard<'a>(answer: &mut Answer<'a>, expect: Expect<'_>) -> Result<Wizard<'a>, Error> {
+    let body = answer.body;
     if let Some(envelope) = once::<Envelope<'a, ObjectOnly<WizardData<'a>>>>(body) {
-        check(step, status, &envelope, flow_uuid)?;
+        check(answer, &envelope, expect)?;
         return Ok(Wizard {
+            code: envelope.code,
             done: envelope.done,
             uuid: envelope.uuid,
             workflow: envelope.workflow,
             data: Data::Read(envelope.data.map(|data| data.0), body),
         });
     }
-    let envelope = envelope(step, status, body, flow_uuid)?;
+    let envelope = envelope(answer, expect)?;
     Ok(Wizard {
+        code: envelope.code,
         done: envelope.done,
         uuid: envelope.uuid,
         workflow: envelope.workflow,
@@ -124,14 +136,15 @@ pub(crate) fn read_both_ways<'a, T>(
     step: &'static str,
     status: u16,
     body: &'a str,
-    flow_uuid: Option<&str>,
+    expect: Expect<'_>,
 ) -> [Result<T, Error>; 2]
 where
     T: Deserialize<'a> + Default + From<WizardData<'a>>,
 {
+    let answer = || Answer::new(step, status, body, false);
     [
-        wizard(step, status, body, flow_uuid).and_then(|w| w.data.read(step)),
-        envelope(step, status, body, flow_uuid).and_then(|e| data(step, e.data)),
+        wizard(&mut answer(), expect).and_then(|w| w.data.read(step)),
+        envelope(&mut answer(), expect).and_then(|e| data(step, e.data)),
     ]
 }
 
@@ -141,11 +154,12 @@ pub(crate) fn free_both_ways(
     step: &'static str,
     status: u16,
     body: &str,
-    flow_uuid: Option<&str>,
+    expect: Expect<'_>,
 ) -> [Result<serde_json::Value, Error>; 2] {
+    let answer = || Answer::new(step, status, body, false);
     [
-        wizard(step, status, body, flow_uuid).and_then(|w| w.data.free(step)),
-        envelope(step, status, body, flow_uuid).and_then(|e| raw_data(step, e.data)),
+        wizard(&mut answer(), expect).and_then(|w| w.data.free(step)),
+        envelope(&mut answer(), expect).and_then(|e| raw_data(step, e.data)),
     ]
 }
 
@@ -156,44 +170,43 @@ fn envelope_text<'a>(step: &'static str, body: &'a str) -> Result<Envelope<'a>, 
 }
 
 /// Decodes a 2xx wizard body and checks what every wizard response must satisfy: valid
-/// JSON of the envelope's shape, a `code` (when present) equal to the HTTP status, and,
-/// once a flow has its `uuid`, that same `uuid`.
+/// JSON of the envelope's shape; a `uuid` for a new wizard, the flow's own `uuid` (or none,
+/// a deviation) within one; a `workflow`. A `code` other than the HTTP status is a
+/// deviation.
 pub(crate) fn envelope<'a>(
-    step: &'static str,
-    status: u16,
-    body: &'a str,
-    flow_uuid: Option<&str>,
+    answer: &mut Answer<'a>,
+    expect: Expect<'_>,
 ) -> Result<Envelope<'a>, Error> {
-    let envelope = envelope_text(step, body)?;
-    check(step, status, &envelope, flow_uuid)?;
+    let envelope = envelope_text(answer.step, answer.body)?;
+    check(answer, &envelope, expect)?;
     Ok(envelope)
 }
 
 fn check<D>(
-    step: &'static str,
-    status: u16,
+    answer: &mut Answer<'_>,
     envelope: &Envelope<'_, D>,
-    flow_uuid: Option<&str>,
+    expect: Expect<'_>,
 ) -> Result<(), Error> {
-    if let Some(code) = envelope.code {
-        if code != status {
-            return Err(Error::malformed(
-                step,
-                "code",
-                format!("is {code} but the HTTP status is {status}"),
-            ));
+    answer.code_against_status(envelope.code)?;
+    let uuid = &*envelope.uuid;
+    match expect {
+        Expect::NoWizard => return Ok(()),
+        Expect::NewWizard if uuid.is_empty() => {
+            return Err(answer.malformed("uuid", "is missing: the wizard's next steps need it"));
         }
-    }
-    if envelope.uuid.is_empty() {
-        return Err(Error::malformed(step, "uuid", "is empty"));
-    }
-    if let Some(expected) = flow_uuid {
-        if envelope.uuid != expected {
-            return Err(Error::malformed(step, "uuid", "belongs to another flow"));
+        Expect::NewWizard => {}
+        Expect::Wizard(_) if uuid.is_empty() => answer.deviate(
+            "uuid",
+            "every wizard answer carries the procedure's uuid",
+            "no uuid".to_owned(),
+        )?,
+        Expect::Wizard(own) if uuid != own => {
+            return Err(answer.malformed("uuid", "belongs to another flow"));
         }
+        Expect::Wizard(_) => {}
     }
     if envelope.workflow.is_empty() {
-        return Err(Error::malformed(step, "workflow", "is empty"));
+        return Err(answer.malformed("workflow", "is missing: it names the next step"));
     }
     Ok(())
 }
@@ -269,13 +282,18 @@ mod tests {
 
     const STEP: &str = "GET /test";
 
+    /// The envelope as a lenient flow reads it.
+    fn env<'a>(status: u16, body: &'a str, expect: Expect<'_>) -> Result<Envelope<'a>, Error> {
+        envelope(&mut Answer::new(STEP, status, body, false), expect)
+    }
+
     #[test]
     fn decodes_the_sign_in_wizard_example() {
         let body = r#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,"uuid":"u-1","workflow":"login","extra":1}"#;
-        let env = envelope(STEP, 200, body, None).unwrap();
+        let env = env(200, body, Expect::NewWizard).unwrap();
         assert_eq!(
             (env.code, env.done, &*env.uuid, &*env.workflow),
-            (Some(200), false, "u-1", "login")
+            (Some(200), Some(false), "u-1", "login")
         );
         assert!(env.data.is_some());
     }
@@ -286,7 +304,7 @@ mod tests {
             r#"{"code":200,"data":null,"done":false,"uuid":"u","workflow":"w"}"#,
             r#"{"uuid":"u","workflow":"w"}"#,
         ] {
-            let env = envelope(STEP, 200, body, Some("u")).unwrap();
+            let env = env(200, body, Expect::Wizard("u")).unwrap();
             let d: crate::wire::SignInData = data(STEP, env.data).unwrap();
             assert!(d.access_token.is_none() && d.tfa_providers.is_empty());
             assert_eq!(raw_data(STEP, env.data), Ok(serde_json::Value::Null));
@@ -316,10 +334,10 @@ mod tests {
                 format!(r#"{{"uuid":"u","workflow":"w","data":{data}}}"#)
             };
             let ok = nested(MAX_FREE_DATA_DEPTH);
-            assert!(raw_data(STEP, envelope(STEP, 200, &ok, None).unwrap().data).is_ok());
+            assert!(raw_data(STEP, env(200, &ok, Expect::NewWizard).unwrap().data).is_ok());
             let deep = nested(MAX_FREE_DATA_DEPTH + 1);
             assert!(matches!(
-                raw_data(STEP, envelope(STEP, 200, &deep, None).unwrap().data),
+                raw_data(STEP, env(200, &deep, Expect::NewWizard).unwrap().data),
                 Err(Error::Malformed { field: "data", .. })
             ));
         }
@@ -334,7 +352,7 @@ mod tests {
         where
             T: Deserialize<'a> + Default + From<WizardData<'a>> + std::fmt::Debug,
         {
-            let [fast, exact] = read_both_ways::<T>(STEP, 200, body, None);
+            let [fast, exact] = read_both_ways::<T>(STEP, 200, body, Expect::NewWizard);
             (format!("{fast:?}"), format!("{exact:?}"))
         }
         let token = r#"{"token":"t\u0041","createdAt":"c","expiresAt":"e"}"#;
@@ -373,12 +391,12 @@ mod tests {
                 assert_eq!(fast, exact, "{data}");
                 let (fast, exact) = both::<SignUpData>(body);
                 assert_eq!(fast, exact, "{data}");
-                let [fast, exact] = free_both_ways(STEP, 200, body, None);
+                let [fast, exact] = free_both_ways(STEP, 200, body, Expect::NewWizard);
                 assert_eq!(fast, exact, "{data}");
                 if let Ok(Wizard {
                     data: Data::Read(..),
                     ..
-                }) = wizard(STEP, 200, body, None)
+                }) = wizard(&mut Answer::new(STEP, 200, body, false), Expect::NewWizard)
                 {
                     read_once += 1;
                 }
@@ -389,30 +407,30 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        let field = |status, body: &str, uuid| match envelope(STEP, status, body, uuid) {
+        let field = |status, body: &str, expect| match env(status, body, expect) {
             Err(Error::Malformed { field, .. }) => field,
             other => panic!("{other:?}"),
         };
-        assert_eq!(field(200, "{", None), "body");
-        assert_eq!(field(200, r#"{"uuid":1,"workflow":"w"}"#, None), "body");
+        let new = Expect::NewWizard;
+        assert_eq!(field(200, "{", new), "body");
+        assert_eq!(field(200, r#"{"uuid":1,"workflow":"w"}"#, new), "body");
         assert_eq!(
-            field(202, r#"{"code":200,"uuid":"u","workflow":"w"}"#, None),
-            "code"
-        );
-        assert_eq!(
-            field(200, r#"{"uuid":"other","workflow":"w"}"#, Some("u")),
+            field(200, r#"{"uuid":"other","workflow":"w"}"#, Expect::Wizard("u")),
             "uuid"
         );
-        assert_eq!(field(200, r#"{"uuid":"","workflow":"w"}"#, None), "uuid");
-        assert_eq!(
-            field(200, r#"{"uuid":"u","workflow":""}"#, None),
-            "workflow"
-        );
-        let env = envelope(
-            STEP,
+        for no_uuid in [r#""uuid":"","#, r#""uuid":null,"#, ""] {
+            let body = format!(r#"{{{no_uuid}"workflow":"w"}}"#);
+            assert_eq!(field(200, &body, new), "uuid", "{body}");
+        }
+        for no_workflow in [r#","workflow":"""#, r#","workflow":null"#, ""] {
+            let body = format!(r#"{{"uuid":"u"{no_workflow}}}"#);
+            assert_eq!(field(200, &body, new), "workflow", "{body}");
+            assert!(env(200, &body, Expect::NoWizard).is_ok(), "{body}");
+        }
+        let env = env(
             200,
             r#"{"uuid":"u","workflow":"w","data":{"tfaProviders":"secret-ish"}}"#,
-            None,
+            new,
         )
         .unwrap();
         match data::<crate::wire::SignInData>(STEP, env.data) {
@@ -422,6 +440,44 @@ mod tests {
                 ..
             }) => assert!(!reason.contains("secret-ish"), "{reason}"),
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// What the pages leave open is noted (or, strict, refused); what they decide is not.
+    #[test]
+    fn notes_what_departs_and_refuses_it_when_strict() {
+        let body = r#"{"code":200,"done":null,"workflow":"w"}"#;
+        let mut answer = Answer::new(STEP, 202, body, false);
+        let read = envelope(&mut answer, Expect::Wizard("u")).unwrap();
+        assert_eq!((read.code, read.done, &*read.uuid), (Some(200), None, ""));
+        let fields: Vec<String> = answer
+            .into_deviations()
+            .iter()
+            .map(|d| d.field().to_owned())
+            .collect();
+        assert_eq!(fields, ["code", "uuid"]);
+
+        for (status, body) in [
+            (202, r#"{"code":200,"uuid":"u","workflow":"w"}"#),
+            (200, r#"{"workflow":"w"}"#),
+        ] {
+            let mut strict = Answer::new(STEP, status, body, true);
+            assert!(
+                matches!(
+                    envelope(&mut strict, Expect::Wizard("u")),
+                    Err(Error::Malformed { .. })
+                ),
+                "{body}"
+            );
+        }
+        // Nothing to note: the status repeats `code`, or there is no `code`.
+        for body in [
+            r#"{"code":202,"uuid":"u","workflow":"w"}"#,
+            r#"{"uuid":"u","workflow":"w","extra":{"a":1}}"#,
+        ] {
+            let mut strict = Answer::new(STEP, 202, body, true);
+            assert!(envelope(&mut strict, Expect::Wizard("u")).is_ok(), "{body}");
+            assert!(strict.into_deviations().is_empty());
         }
     }
 }

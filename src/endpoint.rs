@@ -38,6 +38,8 @@ pub struct Endpoint {
     /// Parsed once, shared by every clone: a flow per sign-in costs no copy of the base.
     base: Arc<Base>,
     body_limit: usize,
+    /// Every deviation from the pages is an error (see [`Endpoint::strict`]).
+    strict: bool,
 }
 
 /// The base URI, as text and in the parts every request is built from.
@@ -100,6 +102,7 @@ impl Endpoint {
                 prefix: prefix.to_owned(),
             }),
             body_limit: DEFAULT_BODY_LIMIT,
+            strict: false,
         })
     }
 
@@ -108,6 +111,29 @@ impl Endpoint {
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// Strict mode, for testing a server's conformance to the vendor's pages: every
+    /// [`Deviation`](crate::Deviation) a flow would record and tolerate (a `code` that is
+    /// not the HTTP status, `done` against the `workflow`, ...) is an
+    /// [`Error::Malformed`] instead, as it would be from a host that broke the protocol.
+    ///
+    /// ```
+    /// use b2core_auth::Endpoint;
+    ///
+    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// assert!(!endpoint.is_strict());
+    /// assert!(endpoint.strict().is_strict());
+    /// ```
+    #[must_use]
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
+    /// True when deviations are errors (see [`Endpoint::strict`]).
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// The base URI, without a trailing slash.
@@ -258,7 +284,8 @@ pub(crate) enum Reply<'a> {
 
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Endpoint({})", self.base.text)
+        let strict = if self.strict { ", strict" } else { "" };
+        write!(f, "Endpoint({}{strict})", self.base.text)
     }
 }
 
@@ -273,12 +300,20 @@ impl fmt::Display for Endpoint {
 struct EndpointRepr {
     base: String,
     body_limit: usize,
+    /// Absent in flows parked before strict mode existed (and when off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    strict: bool,
 }
 
 impl TryFrom<EndpointRepr> for Endpoint {
     type Error = Error;
     fn try_from(repr: EndpointRepr) -> Result<Self, Error> {
-        Ok(Self::new(&repr.base)?.with_body_limit(repr.body_limit))
+        let endpoint = Self::new(&repr.base)?.with_body_limit(repr.body_limit);
+        Ok(if repr.strict {
+            endpoint.strict()
+        } else {
+            endpoint
+        })
     }
 }
 
@@ -287,6 +322,7 @@ impl From<Endpoint> for EndpointRepr {
         Self {
             base: e.base.text.clone(),
             body_limit: e.body_limit,
+            strict: e.strict,
         }
     }
 }

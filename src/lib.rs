@@ -106,6 +106,7 @@
 pub mod backoffice;
 pub mod client;
 mod decode;
+mod deviation;
 mod endpoint;
 mod error;
 mod fingerprint;
@@ -130,6 +131,7 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __fuzz;
 
+pub use deviation::{Deviation, MAX_DEVIATIONS};
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, Error};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};

@@ -13,6 +13,7 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::deviation::{Answer, Deviation, Deviations};
 use crate::endpoint::{Endpoint, Reply};
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
@@ -71,14 +72,9 @@ pub(crate) trait Protocol: Clone + Debug + PartialEq + Serialize + DeserializeOw
     /// Where an expected refusal (4xx) of the outstanding request leads; `None` makes it
     /// an [`Error::Refused`] that leaves the flow waiting.
     fn refused(&self, error: ApiError) -> Option<Self>;
-    /// Where a 2xx answer leads. Decided on `&self`: an `Err` changes nothing.
-    fn advance(
-        &self,
-        step: &'static str,
-        status: u16,
-        body: &str,
-        now: SystemTime,
-    ) -> Result<Advance<Self>, Error>;
+    /// Where a 2xx answer leads. Decided on `&self`: an `Err` changes nothing. What
+    /// departs from the pages without deciding anything is noted on `answer`.
+    fn advance(&self, answer: &mut Answer<'_>, now: SystemTime) -> Result<Advance<Self>, Error>;
     /// The step the caller sees in this state (`None` while awaiting or when finished).
     fn step(&self) -> Option<Self::Step>;
     /// The step for "rate limited until `at`".
@@ -107,6 +103,9 @@ pub(crate) struct Driver<P: Protocol> {
     endpoint: Endpoint,
     guards: P::Guards,
     phase: Phase<P>,
+    /// Boxed: most flows never see one, and a flow's size matters to those who park many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deviations: Option<Box<Deviations>>,
 }
 
 impl<P: Protocol> Driver<P> {
@@ -115,7 +114,21 @@ impl<P: Protocol> Driver<P> {
             endpoint,
             guards,
             phase: Phase::At(initial),
+            deviations: None,
         }
+    }
+
+    /// The deviations seen and not yet taken, oldest first.
+    pub(crate) fn deviations(&self) -> &[Deviation] {
+        self.deviations.as_deref().map_or(&[], Deviations::kept)
+    }
+
+    /// Hands over the deviations seen so far and forgets them.
+    pub(crate) fn take_deviations(&mut self) -> Vec<Deviation> {
+        self.deviations
+            .take()
+            .map(|log| log.kept().to_vec())
+            .unwrap_or_default()
     }
 
     pub(crate) fn endpoint(&self) -> &Endpoint {
@@ -223,6 +236,7 @@ impl<P: Protocol> Driver<P> {
         let Some(step) = state.awaiting() else {
             return Err(self.out_of_order("handle_response"));
         };
+        let mut noted = Vec::new();
         let (next, done) =
             match self
                 .endpoint
@@ -242,10 +256,15 @@ impl<P: Protocol> Driver<P> {
                     None => return Err(Error::Refused(error)),
                 },
                 Reply::Refused(error) => return Err(Error::Refused(error)),
-                Reply::Success { status, body } => match state.advance(step, status, body, now)? {
-                    Advance::To(next) => (Phase::At(next), None),
-                    Advance::Finish(next, done) => (Phase::At(next), Some(done)),
-                },
+                Reply::Success { status, body } => {
+                    let mut answer = Answer::new(step, status, body, self.endpoint.is_strict());
+                    let advance = state.advance(&mut answer, now)?;
+                    noted = answer.into_deviations();
+                    match advance {
+                        Advance::To(next) => (Phase::At(next), None),
+                        Advance::Finish(next, done) => (Phase::At(next), Some(done)),
+                    }
+                }
             };
         let step = match (done, &next) {
             (Some(done), _) => P::done_step(done),
@@ -256,6 +275,9 @@ impl<P: Protocol> Driver<P> {
             })?,
         };
         self.phase = next;
+        if !noted.is_empty() {
+            self.deviations.get_or_insert_with(Box::default).extend(noted);
+        }
         Ok(step)
     }
 }

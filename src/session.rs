@@ -53,7 +53,8 @@ use http::header::AUTHORIZATION;
 use http::{Method, Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::decode;
+use crate::decode::{self, Expect};
+use crate::deviation::{Answer, Deviation};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
@@ -323,19 +324,19 @@ impl Protocol for State {
         }
     }
 
-    fn advance(
-        &self,
-        step: &'static str,
-        status: u16,
-        body: &str,
-        _now: SystemTime,
-    ) -> Result<Advance<Self>, Error> {
+    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
         Ok(Advance::To(match self.stage {
-            Stage::AwaitRefresh(_) => self.at(Stage::Active(decode_refresh(step, status, body)?)),
+            Stage::AwaitRefresh(_) => self.at(Stage::Active(decode_refresh(answer)?)),
             // The page promises 200 and no body: any 2xx signs out, the body is not read.
-            Stage::AwaitSignOut(_) => self.at(Stage::SignedOut {
-                already_revoked: false,
-            }),
+            Stage::AwaitSignOut(_) => {
+                if answer.status != 200 {
+                    let found = format!("HTTP {}", answer.status);
+                    answer.deviate("status", "200 in case of success", found)?;
+                }
+                self.at(Stage::SignedOut {
+                    already_revoked: false,
+                })
+            }
             _ => {
                 return Err(Error::OutOfOrder {
                     call: "handle_response",
@@ -372,34 +373,37 @@ enum Plan<'a> {
 }
 
 /// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
-/// when the body has a `data` field. Nothing is kept unless the whole pair is valid.
-fn decode_refresh(step: &'static str, status: u16, body: &str) -> Result<TokenPair, Error> {
+/// when the body has a `data` field (a refresh belongs to no wizard: its `uuid` and
+/// `workflow` may be anything, `null` or absent). Nothing is kept unless the whole pair is
+/// valid.
+fn decode_refresh(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
     // The bare pair in one pass; any other body takes the exact path, which names what is
     // wrong (see `decode`).
     if let Some(inferred::BareRefreshAnswer {
         data: None,
         access_token: Some(access_token),
         refresh_token: Some(refresh_token),
-    }) = decode::once(body)
+    }) = decode::once(answer.body)
     {
         let pair = wire::TokenPair {
             access_token,
             refresh_token,
         };
-        return TokenPair::from_wire(&pair, step);
+        return TokenPair::from_wire(&pair, answer.step);
     }
-    decode_refresh_exactly(step, status, body)
+    decode_refresh_exactly(answer)
 }
 
 /// [`decode_refresh`] without the one-pass read.
-fn decode_refresh_exactly(step: &'static str, status: u16, body: &str) -> Result<TokenPair, Error> {
-    let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, body)?;
+fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
+    let step = answer.step;
+    let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, answer.body)?;
     let pair: wire::TokenPair = if shape.data.is_some() {
-        let envelope = decode::envelope(step, status, body, None)?;
+        let envelope = decode::envelope(answer, Expect::NoWizard)?;
         decode::data::<Option<wire::TokenPair>>(step, envelope.data)?
             .ok_or_else(|| Error::malformed(step, "data", "is missing"))?
     } else {
-        decode::bare(step, body)?
+        decode::bare(step, answer.body)?
     };
     TokenPair::from_wire(&pair, step)
 }
@@ -518,6 +522,37 @@ impl Session {
     /// [`SessionStep::Ended`] at the end; `None` while a request is outstanding.
     pub fn current_step(&self) -> Option<SessionStep> {
         self.driver.current_step()
+    }
+
+    /// What the answers so far departed from the vendor's pages without deciding
+    /// anything (see [`Deviation`]), oldest first: at most
+    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
+    ///
+    /// ```
+    /// # use b2core_auth::{Endpoint, Session, TokenPair};
+    /// # let tokens: TokenPair = serde_json::from_str(r#"{
+    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
+    /// let mut flow = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
+    /// assert!(flow.deviations().is_empty());
+    /// ```
+    pub fn deviations(&self) -> &[Deviation] {
+        self.driver.deviations()
+    }
+
+    /// Hands over the deviations seen so far (see [`Session::deviations`]) and forgets
+    /// them, e.g. to log them after each answer.
+    ///
+    /// ```
+    /// # use b2core_auth::{Endpoint, Session, TokenPair};
+    /// # let tokens: TokenPair = serde_json::from_str(r#"{
+    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
+    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
+    /// let mut flow = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
+    /// assert!(flow.take_deviations().is_empty());
+    /// ```
+    pub fn take_deviations(&mut self) -> Vec<Deviation> {
+        self.driver.take_deviations()
     }
 
     /// What the session is doing now, in words: the state names of [`TRANSITIONS`].
@@ -695,15 +730,23 @@ mod tests {
             format!(
                 r#"{{"data":{{"accessToken":{a},"refreshToken":{r}}},"uuid":"u","workflow":"w"}}"#
             ),
+            format!(
+                r#"{{"code":200,"data":{{"accessToken":{a},"refreshToken":{r}}},"done":true,"uuid":null,"workflow":null}}"#
+            ),
+            format!(r#"{{"code":200,"data":{{"accessToken":{a},"refreshToken":{r}}}}}"#),
             format!(r#"{{"accessToken":{},"refreshToken":{r}}}"#, token("")),
             String::from("{"),
         ];
         let mut ok = 0;
         for body in &bodies {
-            let fast = decode_refresh("step", 200, body);
-            assert_eq!(fast, decode_refresh_exactly("step", 200, body), "{body}");
+            let answer = || Answer::new("step", 200, body, false);
+            let fast = decode_refresh(&mut answer());
+            assert_eq!(fast, decode_refresh_exactly(&mut answer()), "{body}");
             ok += usize::from(fast.is_ok());
         }
-        assert_eq!(ok, 3, "the two bare answers and the envelope are read");
+        assert_eq!(
+            ok, 6,
+            "the two bare answers, the bare pair beside an envelope's, and the three envelopes"
+        );
     }
 }

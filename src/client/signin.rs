@@ -22,39 +22,45 @@
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignIn::state`] names them; answers by status and `workflow`. A forced
-//! reset of an account with 2FA answers the correct code with `reset_password_email`, and
-//! [`SignIn::start`] abandons the wizard from any step where no request is outstanding.
+//! are named as [`SignIn::state`] names them; answers by their `workflow`, which decides
+//! the next step whatever the 2xx status (hosts send `202` answers as HTTP 200 or 202).
+//! An answer's `code` and `done` are compared with its workflow and a disagreement is a
+//! [`Deviation`], never a reason to refuse it. A workflow the table does not list after
+//! the request is refused ([`Error::Malformed`], field `workflow`, the flow unchanged);
+//! only the credentials step may lead to a workflow the page does not name at all. A
+//! forced reset of an account with 2FA answers the correct code with
+//! `reset_password_email`, and [`SignIn::start`] abandons the wizard from any step where
+//! no request is outstanding.
 //!
 //! | from | event | to |
 //! |---|---|---|
 //! | not started | start | waiting for the wizard |
-//! | waiting for the wizard | 200 `login` | asking for credentials |
+//! | waiting for the wizard | 2xx `login` | asking for credentials |
 //! | waiting for the wizard | 429 | rate limited |
 //! | asking for credentials | submit_credentials | waiting for the credentials answer |
-//! | waiting for the credentials answer | 202 `Terminate` | signed in |
-//! | waiting for the credentials answer | 200 `2fa_google_auth` | asking for a 2FA code |
-//! | waiting for the credentials answer | 200 `2fa_sms_auth` | asking for a 2FA code |
-//! | waiting for the credentials answer | 200 `2fa` | asking for a 2FA method |
-//! | waiting for the credentials answer | 200 `reset_password_email` | asking to reset the password |
-//! | waiting for the credentials answer | 200 other workflow | stopped at an unsupported workflow |
+//! | waiting for the credentials answer | 2xx `Terminate` | signed in |
+//! | waiting for the credentials answer | 2xx `2fa_google_auth` | asking for a 2FA code |
+//! | waiting for the credentials answer | 2xx `2fa_sms_auth` | asking for a 2FA code |
+//! | waiting for the credentials answer | 2xx `2fa` | asking for a 2FA method |
+//! | waiting for the credentials answer | 2xx `reset_password_email` | asking to reset the password |
+//! | waiting for the credentials answer | 2xx other workflow | stopped at an unsupported workflow |
 //! | waiting for the credentials answer | 4xx | asking for credentials |
 //! | waiting for the credentials answer | 429 | rate limited |
 //! | rate limited | retry | waiting for the credentials answer |
 //! | rate limited | retry | waiting for the wizard |
 //! | asking for a 2FA method | choose_method | waiting for the method answer |
-//! | waiting for the method answer | 200 `2fa_google_auth` | asking for a 2FA code |
-//! | waiting for the method answer | 200 `2fa_sms_auth` | asking for a 2FA code |
+//! | waiting for the method answer | 2xx `2fa_google_auth` | asking for a 2FA code |
+//! | waiting for the method answer | 2xx `2fa_sms_auth` | asking for a 2FA code |
 //! | waiting for the method answer | 4xx | asking for a 2FA method |
 //! | asking for a 2FA code | submit_code | waiting for the code answer |
-//! | waiting for the code answer | 202 `Terminate` | signed in |
-//! | waiting for the code answer | 200 `reset_password_email` | asking to reset the password |
+//! | waiting for the code answer | 2xx `Terminate` | signed in |
+//! | waiting for the code answer | 2xx `reset_password_email` | asking to reset the password |
 //! | waiting for the code answer | 4xx | asking for a 2FA code |
 //! | asking to reset the password | request_reset_code | waiting for the reset code to be sent |
-//! | waiting for the reset code to be sent | 200 | asking for the reset code and a new password |
+//! | waiting for the reset code to be sent | 2xx | asking for the reset code and a new password |
 //! | waiting for the reset code to be sent | 4xx | asking to reset the password |
 //! | asking for the reset code and a new password | reset_password | waiting for the password reset answer |
-//! | waiting for the password reset answer | 200 | done with the password reset |
+//! | waiting for the password reset answer | 2xx | done with the password reset |
 //! | waiting for the password reset answer | 4xx | asking for the reset code and a new password |
 //! | done with the password reset | start | waiting for the wizard |
 //! | asking for credentials | start | waiting for the wizard |
@@ -70,7 +76,8 @@ use std::time::{Duration, SystemTime};
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::decode;
+use crate::decode::{self, Expect};
+use crate::deviation::{Answer, Deviation};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
@@ -84,36 +91,36 @@ use crate::wire::{self, inferred};
 /// The documented transitions of the sign-in wizard (see the module docs).
 pub const TRANSITIONS: &[Transition] = &[
     row(NEW, "start", AWAIT_WIZARD),
-    row(AWAIT_WIZARD, "200 `login`", CREDENTIALS),
+    row(AWAIT_WIZARD, "2xx `login`", CREDENTIALS),
     row(AWAIT_WIZARD, "429", RATE_LIMITED),
     row(CREDENTIALS, "submit_credentials", AWAIT_CREDENTIALS),
-    row(AWAIT_CREDENTIALS, "202 `Terminate`", DONE),
-    row(AWAIT_CREDENTIALS, "200 `2fa_google_auth`", CODE),
-    row(AWAIT_CREDENTIALS, "200 `2fa_sms_auth`", CODE),
-    row(AWAIT_CREDENTIALS, "200 `2fa`", CHOOSE_METHOD),
+    row(AWAIT_CREDENTIALS, "2xx `Terminate`", DONE),
+    row(AWAIT_CREDENTIALS, "2xx `2fa_google_auth`", CODE),
+    row(AWAIT_CREDENTIALS, "2xx `2fa_sms_auth`", CODE),
+    row(AWAIT_CREDENTIALS, "2xx `2fa`", CHOOSE_METHOD),
     row(
         AWAIT_CREDENTIALS,
-        "200 `reset_password_email`",
+        "2xx `reset_password_email`",
         RESET_REQUIRED,
     ),
-    row(AWAIT_CREDENTIALS, "200 other workflow", UNSUPPORTED),
+    row(AWAIT_CREDENTIALS, "2xx other workflow", UNSUPPORTED),
     row(AWAIT_CREDENTIALS, "4xx", CREDENTIALS),
     row(AWAIT_CREDENTIALS, "429", RATE_LIMITED),
     row(RATE_LIMITED, "retry", AWAIT_CREDENTIALS),
     row(RATE_LIMITED, "retry", AWAIT_WIZARD),
     row(CHOOSE_METHOD, "choose_method", AWAIT_METHOD),
-    row(AWAIT_METHOD, "200 `2fa_google_auth`", CODE),
-    row(AWAIT_METHOD, "200 `2fa_sms_auth`", CODE),
+    row(AWAIT_METHOD, "2xx `2fa_google_auth`", CODE),
+    row(AWAIT_METHOD, "2xx `2fa_sms_auth`", CODE),
     row(AWAIT_METHOD, "4xx", CHOOSE_METHOD),
     row(CODE, "submit_code", AWAIT_CODE),
-    row(AWAIT_CODE, "202 `Terminate`", DONE),
-    row(AWAIT_CODE, "200 `reset_password_email`", RESET_REQUIRED),
+    row(AWAIT_CODE, "2xx `Terminate`", DONE),
+    row(AWAIT_CODE, "2xx `reset_password_email`", RESET_REQUIRED),
     row(AWAIT_CODE, "4xx", CODE),
     row(RESET_REQUIRED, "request_reset_code", AWAIT_RESTORE),
-    row(AWAIT_RESTORE, "200", RESET_CODE),
+    row(AWAIT_RESTORE, "2xx", RESET_CODE),
     row(AWAIT_RESTORE, "4xx", RESET_REQUIRED),
     row(RESET_CODE, "reset_password", AWAIT_RESET),
-    row(AWAIT_RESET, "200", PASSWORD_CHANGED),
+    row(AWAIT_RESET, "2xx", PASSWORD_CHANGED),
     row(AWAIT_RESET, "4xx", RESET_CODE),
     row(PASSWORD_CHANGED, "start", AWAIT_WIZARD),
     // `start` abandons a wizard at any step where no request is outstanding.
@@ -141,6 +148,15 @@ const AWAIT_RESET: &str = "waiting for the password reset answer";
 const PASSWORD_CHANGED: &str = "done with the password reset";
 const UNSUPPORTED: &str = "stopped at an unsupported workflow";
 const DONE: &str = "signed in";
+
+// The workflows the sign-in page names.
+const LOGIN: &str = "login";
+const TERMINATE: &str = "Terminate";
+const GOOGLE: &str = "2fa_google_auth";
+const SMS: &str = "2fa_sms_auth";
+const CHOOSE: &str = "2fa";
+const RESET_EMAIL: &str = "reset_password_email";
+const WORKFLOWS: [&str; 6] = [LOGIN, TERMINATE, GOOGLE, SMS, CHOOSE, RESET_EMAIL];
 
 const WIZARD_PATH: &str = "/api/v2/my/signin/wizard";
 const SIGN_IN_PATH: &str = "/api/v2/my/signin";
@@ -412,79 +428,99 @@ impl State {
         }
     }
 
-    /// Where the server's `workflow` leads (steps 2 to 4 all answer this way).
+    /// Whether the pages list `workflow` as an answer to this state's request: the rows of
+    /// [`TRANSITIONS`]. Only the credentials step may lead to a workflow the pages do not
+    /// name (it stops at [`SignInStep::Unsupported`]); a named workflow out of its order is
+    /// refused everywhere.
+    fn leads_to(&self, workflow: &str) -> bool {
+        match self {
+            Self::AwaitWizard => workflow == LOGIN,
+            Self::AwaitCredentials { .. } => workflow != LOGIN,
+            Self::AwaitMethod { .. } => matches!(workflow, GOOGLE | SMS),
+            Self::AwaitCode { .. } => matches!(workflow, TERMINATE | RESET_EMAIL),
+            _ => false,
+        }
+    }
+
+    /// Where the server's `workflow` leads (steps 1 to 4 all answer this way). The
+    /// workflow decides; `code` and `done` are only compared with it.
     fn follow_workflow(
         &self,
-        step: &'static str,
-        answer: decode::Wizard<'_>,
+        answer: &mut Answer<'_>,
+        wizard: decode::Wizard<'_>,
     ) -> Result<Advance<Self>, Error> {
-        let uuid = self.next_uuid(&answer.uuid);
-        let workflow = &*answer.workflow;
-        if answer.done != (workflow == "Terminate") {
-            return Err(Error::malformed(
-                step,
-                "done",
-                format!("is {} with workflow `{workflow}`", answer.done),
-            ));
+        let step = answer.step;
+        let workflow = &*wizard.workflow;
+        if !self.leads_to(workflow) {
+            let reason = match WORKFLOWS.iter().find(|&&known| known == workflow) {
+                Some(known) => format!("`{known}` does not answer this request"),
+                None => "names a step the pages do not list after this request".to_owned(),
+            };
+            return Err(answer.malformed("workflow", reason));
         }
+        // The current page: `code` 202 and `done: true` only when signed in. Another
+        // published version answers the wizard init with both: noted, never decisive.
+        let signed_in = workflow == TERMINATE;
+        if let Some(code) = wizard.code.filter(|&code| (code == 202) != signed_in) {
+            let found = format!("`code` {code} with workflow `{workflow}`");
+            answer.deviate("code", "202 only with `Terminate`, else 200", found)?;
+        }
+        if let Some(done) = wizard.done.filter(|&done| done != signed_in) {
+            let found = format!("`done` {done} with workflow `{workflow}`");
+            answer.deviate("done", "true only with `Terminate`", found)?;
+        }
+        let uuid = self.next_uuid(&wizard.uuid);
         Ok(Advance::To(match workflow {
-            "login" => {
-                let data: wire::SignInWizardData = answer.data.read(step)?;
-                let options = match (self, data.recaptcha) {
-                    // A second `login` (a soft refusal) keeps what the wizard said.
-                    (Self::AwaitCredentials { options, .. }, None) => *options,
-                    (_, recaptcha) => WizardOptions {
-                        recaptcha_enabled: recaptcha.is_some_and(|r| r.enabled),
-                        qr_available: data.is_qr_available.unwrap_or(false),
-                        password_recovery_available: data
-                            .is_password_recovery_available
-                            .unwrap_or(false),
-                    },
-                };
+            LOGIN => {
+                let data: wire::SignInWizardData = wizard.data.read(step)?;
+                let recaptcha = data.recaptcha.and_then(|r| r.enabled);
                 Self::Credentials {
                     uuid,
-                    options,
+                    options: WizardOptions {
+                        recaptcha_enabled: recaptcha == Some(true),
+                        qr_available: data.is_qr_available == Some(true),
+                        password_recovery_available: data.is_password_recovery_available
+                            == Some(true),
+                    },
                     email: None,
                     rejected: None,
                 }
             }
-            "Terminate" => {
-                let data: wire::SignInData = answer.data.read(step)?;
+            TERMINATE => {
+                let data: wire::SignInData = wizard.data.read(step)?;
                 let tokens = TokenPair::from_wire_parts(
                     data.access_token.as_ref(),
                     data.refresh_token.as_ref(),
                     step,
                 )?
-                .ok_or_else(|| {
-                    Error::malformed(step, "data.accessToken", "missing when signed in")
-                })?;
+                .ok_or_else(|| answer.malformed("data.accessToken", "missing when signed in"))?;
                 return Ok(Advance::Finish(Self::Done, tokens));
             }
-            "2fa_google_auth" => Self::Code {
+            GOOGLE => Self::Code {
                 uuid,
                 method: Method::Google,
                 rejected: None,
             },
-            "2fa_sms_auth" => Self::Code {
+            SMS => Self::Code {
                 uuid,
                 method: Method::Sms,
                 rejected: None,
             },
-            "2fa" => {
-                let data: wire::SignInData = answer.data.read(step)?;
+            CHOOSE => {
+                let data: wire::SignInData = wizard.data.read(step)?;
                 Self::ChooseMethod {
                     uuid,
                     methods: offered_methods(step, &data.tfa_providers)?,
                     rejected: None,
                 }
             }
-            "reset_password_email" => Self::ResetRequired {
+            RESET_EMAIL => Self::ResetRequired {
                 uuid,
                 rejected: None,
             },
             other => Self::Unsupported {
                 workflow: other.to_owned(),
-                data: Secret::new(answer.data.free(step)?),
+                data: Secret::new(wizard.data.free(step)?),
             },
         }))
     }
@@ -632,22 +668,20 @@ impl Protocol for State {
         })
     }
 
-    fn advance(
-        &self,
-        step: &'static str,
-        status: u16,
-        body: &str,
-        _now: SystemTime,
-    ) -> Result<Advance<Self>, Error> {
-        let answer = decode::wizard(step, status, body, self.uuid())?;
+    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+        let expect = match self.uuid() {
+            Some(uuid) => Expect::Wizard(uuid),
+            None => Expect::NewWizard,
+        };
+        let wizard = decode::wizard(answer, expect)?;
         match self {
             // The reset bodies are inferred: any answer of this flow moves on.
             Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {
-                uuid: self.next_uuid(&answer.uuid),
+                uuid: self.next_uuid(&wizard.uuid),
                 rejected: None,
             })),
             Self::AwaitReset { .. } => Ok(Advance::To(Self::PasswordChanged)),
-            _ => self.follow_workflow(step, answer),
+            _ => self.follow_workflow(answer, wizard),
         }
     }
 
@@ -775,6 +809,31 @@ impl SignIn {
     /// True while a request is outstanding: the next call is [`SignIn::handle_response`].
     pub fn is_awaiting_response(&self) -> bool {
         self.driver.is_awaiting_response()
+    }
+
+    /// What the answers so far departed from the vendor's pages without deciding
+    /// anything (see [`Deviation`]), oldest first: at most
+    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignIn, Endpoint};
+    /// let flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.deviations().is_empty());
+    /// ```
+    pub fn deviations(&self) -> &[Deviation] {
+        self.driver.deviations()
+    }
+
+    /// Hands over the deviations seen so far (see [`SignIn::deviations`]) and forgets
+    /// them, e.g. to log them after each answer.
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignIn, Endpoint};
+    /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.take_deviations().is_empty());
+    /// ```
+    pub fn take_deviations(&mut self) -> Vec<Deviation> {
+        self.driver.take_deviations()
     }
 
     /// The email of the last credentials the server refused, so the form can be refilled.
@@ -921,7 +980,7 @@ fn offered_methods(
     let mut methods: Vec<Method> = Vec::with_capacity(2);
     for method in providers
         .iter()
-        .filter(|p| p.enabled)
+        .filter(|p| p.enabled == Some(true))
         .filter_map(|p| Method::from_name(&p.name))
     {
         if !methods.contains(&method) {

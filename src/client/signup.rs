@@ -19,10 +19,12 @@
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignUp::state`] names them. Answers are named by status: `2xx` is the
-//! wizard's `200`/`202` envelope (whatever its `workflow`, the form's); after a submission,
-//! `202` with or without a token pair, `200` with the form's own `workflow` (the form
-//! again) or another one (a step this crate does not drive).
+//! are named as [`SignUp::state`] names them. `2xx` is the wizard's envelope with any
+//! 2xx status and any `workflow` (the form's). After a submission the body's `code`
+//! decides (the HTTP status when the body has none: hosts send `202` answers as HTTP 200
+//! or 202): `202` is the final step, with or without a token pair; `200` with the form's
+//! own `workflow` shows the form again, another `workflow` is a step this crate does not
+//! drive. A `done` that disagrees with `code` is a [`Deviation`], never decisive.
 //!
 //! | from | event | to |
 //! |---|---|---|
@@ -30,10 +32,10 @@
 //! | waiting for the wizard | 2xx | asking for the registration form |
 //! | waiting for the wizard | 429 | rate limited |
 //! | asking for the registration form | submit | waiting for the sign-up answer |
-//! | waiting for the sign-up answer | 202 with tokens | signed up |
-//! | waiting for the sign-up answer | 202 without tokens | signed up, sign-in required |
-//! | waiting for the sign-up answer | 200 the form's workflow | asking for the registration form |
-//! | waiting for the sign-up answer | 200 other workflow | stopped at a step this crate does not drive |
+//! | waiting for the sign-up answer | `code` 202 with tokens | signed up |
+//! | waiting for the sign-up answer | `code` 202 without tokens | signed up, sign-in required |
+//! | waiting for the sign-up answer | `code` 200, the form's workflow | asking for the registration form |
+//! | waiting for the sign-up answer | `code` 200, other workflow | stopped at a step this crate does not drive |
 //! | waiting for the sign-up answer | 4xx | asking for the registration form |
 //! | waiting for the sign-up answer | 429 | rate limited |
 //! | rate limited | retry | waiting for the wizard |
@@ -46,7 +48,8 @@ use std::time::SystemTime;
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::decode;
+use crate::decode::{self, Expect};
+use crate::deviation::{Answer, Deviation};
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
@@ -63,10 +66,10 @@ pub const TRANSITIONS: &[Transition] = &[
     row(AWAIT_WIZARD, "2xx", FORM),
     row(AWAIT_WIZARD, "429", RATE_LIMITED),
     row(FORM, "submit", AWAIT_SUBMIT),
-    row(AWAIT_SUBMIT, "202 with tokens", DONE),
-    row(AWAIT_SUBMIT, "202 without tokens", SIGN_IN_REQUIRED),
-    row(AWAIT_SUBMIT, "200 the form's workflow", FORM),
-    row(AWAIT_SUBMIT, "200 other workflow", NEXT),
+    row(AWAIT_SUBMIT, "`code` 202 with tokens", DONE),
+    row(AWAIT_SUBMIT, "`code` 202 without tokens", SIGN_IN_REQUIRED),
+    row(AWAIT_SUBMIT, "`code` 200, the form's workflow", FORM),
+    row(AWAIT_SUBMIT, "`code` 200, other workflow", NEXT),
     row(AWAIT_SUBMIT, "4xx", FORM),
     row(AWAIT_SUBMIT, "429", RATE_LIMITED),
     row(RATE_LIMITED, "retry", AWAIT_WIZARD),
@@ -333,27 +336,20 @@ impl State {
     }
 }
 
-/// `code` 200 is an intermediary step (`done: false`), 202 the final one (`done: true`);
-/// anything else is not a wizard answer.
-fn check_done(step: &'static str, status: u16, done: bool) -> Result<(), Error> {
-    match (status, done) {
-        (200, false) | (202, true) => Ok(()),
-        (202, false) => Err(Error::malformed(
-            step,
-            "done",
-            "is false with the final status 202",
-        )),
-        (200, true) => Err(Error::malformed(
-            step,
-            "done",
-            "is true with the intermediary status 200",
-        )),
-        (other, _) => Err(Error::malformed(
-            step,
-            "status",
-            format!("HTTP {other} is neither 200 nor 202"),
-        )),
+/// Whether an answer is the wizard's final step: its `code` is 202 (the page's example),
+/// or, without a `code`, its HTTP status is. `done` should agree; when it does not, that
+/// is noted, never decisive (the page gives `done` two meanings: "initialization
+/// succeeded" and "authentication has succeeded").
+fn is_final(answer: &mut Answer<'_>, wizard: &decode::Wizard<'_>) -> Result<bool, Error> {
+    let is_final = wizard.code.map_or(answer.status == 202, |code| code == 202);
+    if let Some(done) = wizard.done.filter(|&done| done != is_final) {
+        let found = format!(
+            "`done` {done} with `code` {}",
+            wizard.code.unwrap_or(i64::from(answer.status))
+        );
+        answer.deviate("done", "true with `code` 202, false with 200", found)?;
     }
+    Ok(is_final)
 }
 
 /// `data.fields`, `None` when absent or `null`.
@@ -429,21 +425,20 @@ impl Protocol for State {
         }
     }
 
-    fn advance(
-        &self,
-        step: &'static str,
-        status: u16,
-        body: &str,
-        _now: SystemTime,
-    ) -> Result<Advance<Self>, Error> {
-        let envelope = decode::wizard(step, status, body, self.uuid())?;
-        check_done(step, status, envelope.done)?;
+    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+        let step = answer.step;
+        let expect = match self.uuid() {
+            Some(uuid) => Expect::Wizard(uuid),
+            None => Expect::NewWizard,
+        };
+        let wizard = decode::wizard(answer, expect)?;
+        let is_final = is_final(answer, &wizard)?;
         match self {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
-                fields: form_fields(step, envelope.data)?
+                fields: form_fields(step, wizard.data)?
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
-                uuid: envelope.uuid.into_owned(),
-                workflow: envelope.workflow.into_owned(),
+                uuid: wizard.uuid.into_owned(),
+                workflow: wizard.workflow.into_owned(),
                 email: None,
                 rejected: None,
             })),
@@ -453,8 +448,8 @@ impl Protocol for State {
                 fields,
                 form,
             } => {
-                if status == 202 {
-                    let data: wire::SignUpData = envelope.data.read(step)?;
+                if is_final {
+                    let data: wire::SignUpData = wizard.data.read(step)?;
                     return Ok(
                         match TokenPair::from_wire_parts(
                             data.access_token.as_ref(),
@@ -468,10 +463,10 @@ impl Protocol for State {
                         },
                     );
                 }
-                if envelope.workflow == *workflow {
+                if wizard.workflow == *workflow {
                     // The form's own workflow again: the server shows the form once more.
                     return Ok(Advance::To(Self::Form {
-                        fields: form_fields(step, envelope.data)?.unwrap_or_else(|| fields.clone()),
+                        fields: form_fields(step, wizard.data)?.unwrap_or_else(|| fields.clone()),
                         uuid: uuid.clone(),
                         workflow: workflow.clone(),
                         email: Some(form.email.clone()),
@@ -480,8 +475,8 @@ impl Protocol for State {
                 }
                 Ok(Advance::To(Self::Next {
                     uuid: uuid.clone(),
-                    data: Secret::new(envelope.data.free(step)?),
-                    workflow: envelope.workflow.into_owned(),
+                    data: Secret::new(wizard.data.free(step)?),
+                    workflow: wizard.workflow.into_owned(),
                 }))
             }
             _ => Err(Error::OutOfOrder {
@@ -586,6 +581,31 @@ impl SignUp {
     /// before [`SignUp::start`] and after [`SignUpStep::Done`].
     pub fn current_step(&self) -> Option<SignUpStep> {
         self.driver.current_step()
+    }
+
+    /// What the answers so far departed from the vendor's pages without deciding
+    /// anything (see [`Deviation`]), oldest first: at most
+    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignUp, Endpoint};
+    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.deviations().is_empty());
+    /// ```
+    pub fn deviations(&self) -> &[Deviation] {
+        self.driver.deviations()
+    }
+
+    /// Hands over the deviations seen so far (see [`SignUp::deviations`]) and forgets
+    /// them, e.g. to log them after each answer.
+    ///
+    /// ```
+    /// # use b2core_auth::{client::SignUp, Endpoint};
+    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+    /// assert!(flow.take_deviations().is_empty());
+    /// ```
+    pub fn take_deviations(&mut self) -> Vec<Deviation> {
+        self.driver.take_deviations()
     }
 
     /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].

@@ -15,19 +15,53 @@ pub(crate) mod inferred;
 // Shared response shapes
 
 /// The wizard envelope: every `/api/v2/my/...` wizard response. `uuid` and `workflow`
-/// borrow from the body unless they have escapes. `data` is kept as its text by default,
-/// or read as `D` in the same pass (see `decode::wizard`).
+/// borrow from the body unless they have escapes; absent or `null` they read as empty
+/// (a refresh answer belongs to no wizard). `data` is kept as its text by default, or read
+/// as `D` in the same pass (see `decode::wizard`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<'a, D = &'a RawValue> {
-    pub code: Option<u16>,
+    pub code: Option<i64>,
     /// Absent reads as `None`, as every `Option` field does.
     pub data: Option<D>,
-    #[serde(default)]
-    pub done: bool,
-    #[serde(borrow)]
+    pub done: Option<bool>,
+    #[serde(borrow, default, deserialize_with = "text_or_null")]
     pub uuid: Cow<'a, str>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "text_or_null")]
     pub workflow: Cow<'a, str>,
+}
+
+/// A string, borrowed from the body when it has no escapes; `null` reads as empty.
+fn text_or_null<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Cow<'a, str>, D::Error> {
+    struct Text;
+    impl<'de> serde::de::Visitor<'de> for Text {
+        type Value = Cow<'de, str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(v))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(v))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(""))
+        }
+    }
+    deserializer.deserialize_any(Text)
+}
+
+/// A list where `null` reads as empty, as absent does (`#[serde(default)]` alone refuses
+/// `null`, which the pages allow for optional fields).
+fn list_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// `{token, createdAt, expiresAt}`, borrowed from the body unless it has escapes.
@@ -83,7 +117,7 @@ pub(crate) struct WizardData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
-    #[serde(rename = "tfaProviders", default, borrow)]
+    #[serde(rename = "tfaProviders", default, borrow, deserialize_with = "list_or_null")]
     pub tfa_providers: Vec<TfaProvider<'a>>,
     pub fields: Option<serde_json::Value>,
 }
@@ -111,7 +145,8 @@ impl From<WizardData<'_>> for SignInWizardData {
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Recaptcha {
-    pub enabled: bool,
+    /// `null` or absent: not enabled.
+    pub enabled: Option<bool>,
 }
 
 /// `data` of the Step 2 and Step 4 responses: tokens when done, 2FA providers otherwise.
@@ -121,7 +156,7 @@ pub(crate) struct SignInData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
-    #[serde(rename = "tfaProviders", default, borrow)]
+    #[serde(rename = "tfaProviders", default, borrow, deserialize_with = "list_or_null")]
     pub tfa_providers: Vec<TfaProvider<'a>>,
 }
 
@@ -139,8 +174,8 @@ impl<'a> From<WizardData<'a>> for SignInData<'a> {
 pub(crate) struct TfaProvider<'a> {
     #[serde(borrow)]
     pub name: Cow<'a, str>,
-    #[serde(default)]
-    pub enabled: bool,
+    /// `null` or absent: not enabled.
+    pub enabled: Option<bool>,
 }
 
 /// Step 2 body: `POST /api/v2/my/signin`.
