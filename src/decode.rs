@@ -415,7 +415,11 @@ mod tests {
         assert_eq!(field(200, "{", new), "body");
         assert_eq!(field(200, r#"{"uuid":1,"workflow":"w"}"#, new), "body");
         assert_eq!(
-            field(200, r#"{"uuid":"other","workflow":"w"}"#, Expect::Wizard("u")),
+            field(
+                200,
+                r#"{"uuid":"other","workflow":"w"}"#,
+                Expect::Wizard("u")
+            ),
             "uuid"
         );
         for no_uuid in [r#""uuid":"","#, r#""uuid":null,"#, ""] {

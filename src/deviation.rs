@@ -238,7 +238,10 @@ mod tests {
             (noted[0].step(), noted[0].field(), noted[0].found()),
             ("GET /x", "code", "`code` 202 with HTTP status 200")
         );
-        assert_eq!(noted[0].expected(), "the pages make it the HTTP code of the step");
+        assert_eq!(
+            noted[0].expected(),
+            "the pages make it the HTTP code of the step"
+        );
 
         let mut strict = Answer::new("GET /x", 200, "{}", true);
         assert_eq!(

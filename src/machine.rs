@@ -276,7 +276,9 @@ impl<P: Protocol> Driver<P> {
         };
         self.phase = next;
         if !noted.is_empty() {
-            self.deviations.get_or_insert_with(Box::default).extend(noted);
+            self.deviations
+                .get_or_insert_with(Box::default)
+                .extend(noted);
         }
         Ok(step)
     }

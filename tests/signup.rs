@@ -107,7 +107,11 @@ fn form_step() -> SignUpStep {
 
 /// A flow at the form, after the page's wizard answer.
 fn at_form() -> SignUp {
-    let mut flow = SignUp::new(endpoint());
+    at_form_on(endpoint())
+}
+
+fn at_form_on(endpoint: Endpoint) -> SignUp {
+    let mut flow = SignUp::new(endpoint);
     let _ = flow.start(URL, Some(REFERRAL)).unwrap();
     assert_eq!(
         flow.handle_response(&resp(202, WIZARD_EXAMPLE), t0())
@@ -119,7 +123,11 @@ fn at_form() -> SignUp {
 
 /// A flow waiting for the answer to `secret_form`.
 fn at_submit() -> SignUp {
-    let mut flow = at_form();
+    at_submit_on(endpoint())
+}
+
+fn at_submit_on(endpoint: Endpoint) -> SignUp {
+    let mut flow = at_form_on(endpoint);
     let _ = flow.submit(secret_form()).unwrap();
     flow
 }
@@ -492,24 +500,16 @@ fn transcript_rate_limited_then_retried() {
 fn protocol_breaches_are_malformed_and_change_nothing() {
     let other_uuid =
         r#"{"code":202,"data":{},"done":true,"uuid":"someone-else","workflow":"login"}"#;
-    let not_done =
-        format!(r#"{{"code":202,"data":{{}},"done":false,"uuid":"{UUID}","workflow":"login"}}"#);
-    let done_200 =
-        format!(r#"{{"code":200,"data":{{}},"done":true,"uuid":"{UUID}","workflow":"x"}}"#);
-    let code_mismatch =
-        format!(r#"{{"code":200,"data":{{}},"done":true,"uuid":"{UUID}","workflow":"login"}}"#);
     let half_pair = format!(
         r#"{{"code":202,"data":{{"accessToken":{{"token":"a","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"}}}},"done":true,"uuid":"{UUID}","workflow":"Terminate"}}"#
     );
     let bad_expiry = SIGNUP_TOKENS.replace("2024-04-22T11:22:24+00:00", "soon");
+    let no_workflow = format!(r#"{{"code":202,"data":{{}},"done":true,"uuid":"{UUID}"}}"#);
     for (status, body, field) in [
         (202, other_uuid, "uuid"),
-        (202, not_done.as_str(), "done"),
-        (200, done_200.as_str(), "done"),
-        (202, code_mismatch.as_str(), "code"),
-        (201, &not_done.replace("202", "201"), "status"),
         (202, half_pair.as_str(), "refreshToken"),
         (202, bad_expiry.as_str(), "accessToken.expiresAt"),
+        (202, no_workflow.as_str(), "workflow"),
         (202, "{", "body"),
         (
             202,
@@ -517,35 +517,110 @@ fn protocol_breaches_are_malformed_and_change_nothing() {
             "data",
         ),
     ] {
+        for endpoint in [endpoint(), endpoint().strict()] {
+            let mut flow = at_submit_on(endpoint);
+            let before = flow.clone();
+            assert_eq!(
+                malformed_field(flow.handle_response(&resp(status, body), t0())),
+                field,
+                "{body}"
+            );
+            assert_eq!(flow, before, "{body}");
+            assert!(flow.is_awaiting_response());
+        }
+    }
+}
+
+/// The body's `code` decides (the status only when the body has none); a status line
+/// or a `done` that disagrees with it is noted, and refused on a strict endpoint.
+#[test]
+fn departures_on_points_the_page_leaves_open_are_noted() {
+    let not_done =
+        format!(r#"{{"code":202,"data":{{}},"done":false,"uuid":"{UUID}","workflow":"login"}}"#);
+    let done_200 =
+        format!(r#"{{"code":200,"data":{{}},"done":true,"uuid":"{UUID}","workflow":"x"}}"#);
+    let code_200 =
+        format!(r#"{{"code":200,"data":{{}},"done":true,"uuid":"{UUID}","workflow":"login"}}"#);
+    let code_202 = SIGNUP_TOKENS;
+    let no_code = format!(r#"{{"data":{{}},"uuid":"{UUID}","workflow":"login"}}"#);
+    for (status, body, fields, step) in [
+        (
+            202,
+            not_done.as_str(),
+            &["done"][..],
+            SignUpStep::SignInRequired,
+        ),
+        (
+            200,
+            not_done.as_str(),
+            &["code", "done"],
+            SignUpStep::SignInRequired,
+        ),
+        (200, done_200.as_str(), &["done"], next_step("x")),
+        (
+            202,
+            code_200.as_str(),
+            &["code", "done"],
+            next_step("login"),
+        ),
+        (
+            201,
+            &not_done.replace("false", "true"),
+            &["code"],
+            SignUpStep::SignInRequired,
+        ),
+        (200, no_code.as_str(), &[], next_step("login")),
+        (202, no_code.as_str(), &[], SignUpStep::SignInRequired),
+    ] {
         let mut flow = at_submit();
+        let got = flow.handle_response(&resp(status, body), t0()).unwrap();
+        assert_eq!(got, step, "{body}");
+        let noted: Vec<&str> = flow.deviations().iter().map(|d| d.field()).collect();
+        assert_eq!(noted, fields, "{body}");
+
+        let mut strict = at_submit_on(endpoint().strict());
+        let before = strict.clone();
+        let got = strict.handle_response(&resp(status, body), t0());
+        match fields.first() {
+            Some(&field) => {
+                assert_eq!(malformed_field(got), field, "{body}");
+                assert_eq!(strict, before, "{body}");
+            }
+            None => assert_eq!(got.unwrap(), step, "{body}"),
+        }
+    }
+    // The tokens are read wherever the final answer comes in.
+    let mut flow = at_submit();
+    let got = flow.handle_response(&resp(200, code_202), t0()).unwrap();
+    assert!(matches!(got, SignUpStep::Done(_)), "{got:?}");
+    assert_eq!(flow.deviations()[0].field(), "code");
+
+    // The wizard's answer obeys the same rules.
+    let body = WIZARD_EXAMPLE.replace("\"done\": true", "\"done\": false");
+    for (status, body, field) in [(202, body.as_str(), "done"), (200, WIZARD_EXAMPLE, "code")] {
+        let mut flow = SignUp::new(endpoint().strict());
+        let _ = flow.start(URL, None).unwrap();
         let before = flow.clone();
         assert_eq!(
             malformed_field(flow.handle_response(&resp(status, body), t0())),
-            field,
-            "{body}"
+            field
         );
-        assert_eq!(flow, before, "{body}");
-        assert!(flow.is_awaiting_response());
+        assert_eq!(flow, before);
+        let mut flow = SignUp::new(endpoint());
+        let _ = flow.start(URL, None).unwrap();
+        assert_eq!(
+            flow.handle_response(&resp(status, body), t0()).unwrap(),
+            form_step()
+        );
+        assert_eq!(flow.deviations()[0].field(), field);
     }
-    // The wizard's answer obeys the same rules.
-    let mut flow = SignUp::new(endpoint());
-    let _ = flow.start(URL, None).unwrap();
-    let before = flow.clone();
-    let body = WIZARD_EXAMPLE.replace("\"done\": true", "\"done\": false");
-    assert_eq!(
-        malformed_field(flow.handle_response(&resp(202, &body), t0())),
-        "done"
-    );
-    assert_eq!(
-        malformed_field(flow.handle_response(&resp(200, WIZARD_EXAMPLE), t0())),
-        "code"
-    );
-    assert_eq!(flow, before);
-    assert_eq!(
-        flow.handle_response(&resp(202, WIZARD_EXAMPLE), t0())
-            .unwrap(),
-        form_step()
-    );
+}
+
+fn next_step(workflow: &str) -> SignUpStep {
+    SignUpStep::Next {
+        workflow: workflow.into(),
+        data: b2core_auth::Secret::new(json!({})),
+    }
 }
 
 #[test]

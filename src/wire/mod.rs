@@ -117,7 +117,12 @@ pub(crate) struct WizardData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
-    #[serde(rename = "tfaProviders", default, borrow, deserialize_with = "list_or_null")]
+    #[serde(
+        rename = "tfaProviders",
+        default,
+        borrow,
+        deserialize_with = "list_or_null"
+    )]
     pub tfa_providers: Vec<TfaProvider<'a>>,
     pub fields: Option<serde_json::Value>,
 }
@@ -156,7 +161,12 @@ pub(crate) struct SignInData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
-    #[serde(rename = "tfaProviders", default, borrow, deserialize_with = "list_or_null")]
+    #[serde(
+        rename = "tfaProviders",
+        default,
+        borrow,
+        deserialize_with = "list_or_null"
+    )]
     pub tfa_providers: Vec<TfaProvider<'a>>,
 }
 
