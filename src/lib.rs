@@ -78,27 +78,39 @@
 //! - Field names, paths and limits follow the vendor's pages letter for letter; the few
 //!   bodies the vendor does not publish are inferred in one marked place.
 //!
-//! ## Strict and lenient
+//! ## Strict out, tolerant in
 //!
-//! Strict everywhere a wrong value could be acted on: every documented body (and every
-//! `data` of a modelled step) must be a JSON *object* (an array of the fields in order is
-//! refused, though serde would read it); `code` must equal the HTTP status; `done` must
-//! agree with the `workflow` (sign-in) or the status (sign-up); `uuid` must be the flow's;
-//! tokens must be non-empty visible ASCII of at most [`MAX_TOKEN_LEN`] bytes, with strict
-//! RFC 3339 times and `expiresAt` not before `createdAt`; both tokens or neither; a body
-//! over the endpoint's limit ([`Endpoint::with_body_limit`], default
-//! [`DEFAULT_BODY_LIMIT`]) is refused before it is parsed. What the caller types is checked
-//! before a request exists: no control characters (CR, LF, NUL, ...), no empty or over-long
-//! ([`MAX_FIELD_LEN`]) fields, a base URI without user info, query, fragment or `.`/`..`.
+//! What the crate sends follows the vendor's pages letter for letter. What it reads, it
+//! judges by what the pages make the decision: the `workflow` (which must be one the flow's
+//! transition table lists after the request), the tokens being present, and a `uuid` that
+//! must be the flow's. A point the pages leave open is never a reason to refuse an answer:
+//! a `code` other than the HTTP status, a `done` or `code` that disagrees with the
+//! `workflow`, a later wizard answer without its `uuid`, a sign-out answered with a 2xx
+//! other than 200 are each recorded as a [`Deviation`] (`deviations()` on every flow and
+//! session) and the flow goes on. [`Endpoint::strict`] makes every deviation an
+//! [`Error::Malformed`], for testing a server's conformance. The README's "Host dialects"
+//! table lists every such point with the page's words.
 //!
-//! Lenient only where the vendor leaves room: unknown fields are ignored; optional fields
-//! may be absent or `null` (`data`, `recaptcha`, `tfaProviders`, `fields`, ...); the
-//! refresh answer is read in both shapes (bare pair, or an envelope whose `data` holds it);
-//! a 429's unreadable `Retry-After` means the documented default wait; error bodies
-//! (unpublished) are read for messages when they can be, and otherwise still give the
-//! status; the `data` of a workflow the crate does not model is kept as free JSON (at most
-//! 64 levels deep). Within a token object, serde's derives still accept an array of the
-//! three fields in order.
+//! Still refused, in every mode (the answer cannot be the documented one): a body that is
+//! not a JSON *object* (an array of the fields in order is refused, though serde would read
+//! it) or not UTF-8; a missing `workflow`, or a missing `uuid` on a wizard's first answer;
+//! another flow's `uuid`; tokens that are not non-empty visible ASCII of at most
+//! [`MAX_TOKEN_LEN`] bytes, times that are not strict RFC 3339, `expiresAt` before
+//! `createdAt`, one token of a pair without the other; a body over the endpoint's limit
+//! ([`Endpoint::with_body_limit`], default [`DEFAULT_BODY_LIMIT`]), refused before it is
+//! parsed. What the caller types is checked before a request exists: no control characters
+//! (CR, LF, NUL, ...), no empty or over-long ([`MAX_FIELD_LEN`]) fields, a base URI without
+//! user info, query, fragment or `.`/`..`.
+//!
+//! Read leniently: unknown fields are ignored; optional fields may be absent or `null`
+//! (`data`, `recaptcha`, `tfaProviders`, `fields`, ...); the refresh answer is read bare
+//! or as an envelope whose `data` holds the pair (its `uuid` and `workflow` may be
+//! anything, `null` or absent: a refresh belongs to no wizard); a 429's `Retry-After` in
+//! seconds or any of the three HTTP date forms, and the documented default wait without
+//! one; error bodies (unpublished) are read for messages when they can be, and otherwise
+//! still give the status; the `data` of a workflow the crate does not model is kept as
+//! free JSON (at most 64 levels deep). Within a token object, serde's derives still accept
+//! an array of the three fields in order. No error quotes a value from the answer.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
