@@ -160,6 +160,7 @@ use serde_json::Value;
 
 mod accounts;
 mod client;
+mod dialect;
 mod limits;
 mod requests;
 mod rng;
@@ -170,6 +171,7 @@ mod tokens;
 mod tests;
 
 pub use accounts::{ClientAccount, StaffAccount};
+pub use dialect::{Dialect, RefreshAnswer, RetryAfter, StatusLine, WizardInit};
 
 use accounts::{email_key, ClientRecord, StaffRecord};
 use limits::Limiter;
@@ -180,16 +182,23 @@ const MAX_BODY: usize = 64 * 1024;
 /// The longest path kept in a [`Violation::request`].
 const MAX_LABEL_PATH: usize = 200;
 
-/// Lifetimes and the seed of a [`Server`].
+/// Lifetimes, the seed and the dialect of a [`Server`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use b2core_auth::sim::SimConfig;
+/// use b2core_auth::sim::{Dialect, SimConfig};
 ///
 /// let config = SimConfig { seed: 42, ..SimConfig::default() };
 /// assert_eq!(config.access_lifetime, Duration::from_secs(15 * 60));
 /// assert_eq!(config.refresh_lifetime, Duration::from_secs(60 * 60));
 /// assert_eq!(config.tfa_token_lifetime, Duration::from_secs(5 * 60));
+/// assert_eq!(config.dialect, Dialect::PAGES);
+///
+/// let other_host = SimConfig {
+///     dialect: Dialect::named("everything").unwrap(),
+///     ..SimConfig::default()
+/// };
+/// assert_eq!(other_host.dialect.name(), Some("everything"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -201,6 +210,9 @@ pub struct SimConfig {
     pub tfa_token_lifetime: Duration,
     /// The seed of the generator of uuids, tokens and codes.
     pub seed: u64,
+    /// How the server answers where the vendor's pages leave room (default
+    /// [`Dialect::PAGES`]). Requests are judged the same way in every dialect.
+    pub dialect: Dialect,
 }
 
 impl Default for SimConfig {
@@ -210,6 +222,7 @@ impl Default for SimConfig {
             refresh_lifetime: Duration::from_secs(60 * 60),
             tfa_token_lifetime: Duration::from_secs(5 * 60),
             seed: 0x5EED_B2C0_4E00_0001,
+            dialect: Dialect::PAGES,
         }
     }
 }
@@ -389,8 +402,9 @@ impl Server {
     /// Answers one request at `now`. Never panics; the status is always a valid HTTP
     /// status, and every violation is also recorded in [`Server::violations`].
     pub fn handle(&mut self, request: &Request<Vec<u8>>, now: SystemTime) -> Response<Vec<u8>> {
+        let dialect = self.config.dialect;
         match self.dispatch(request, now) {
-            Ok(reply) => reply.into_response(),
+            Ok(reply) => reply.into_response(&dialect),
             Err(fail) => {
                 if let Fail::Violation { reason, .. } = &fail {
                     self.violations.push(Violation {
@@ -398,7 +412,7 @@ impl Server {
                         reason: reason.clone(),
                     });
                 }
-                fail.into_response()
+                fail.into_response(&dialect, now)
             }
         }
     }
@@ -649,6 +663,8 @@ fn describe(error: &serde_json::Error) -> String {
 pub(crate) struct Reply {
     status: u16,
     body: Option<Vec<u8>>,
+    /// A client wizard's envelope, whose status line the dialect decides.
+    wizard: bool,
 }
 
 /// The wizard envelope as written. Every answer struct of the simulator lists its fields in
@@ -683,14 +699,20 @@ impl Reply {
         Self {
             status,
             body: Some(to_json(body)),
+            wizard: false,
         }
     }
 
     pub(crate) fn empty(status: u16) -> Self {
-        Self { status, body: None }
+        Self {
+            status,
+            body: None,
+            wizard: false,
+        }
     }
 
-    /// The wizard envelope, with the HTTP status equal to `code`.
+    /// A client wizard's envelope, with the HTTP status equal to `code` (or 200, as the
+    /// dialect says).
     pub(crate) fn envelope(
         code: u16,
         data: impl Serialize,
@@ -698,24 +720,31 @@ impl Reply {
         uuid: &str,
         workflow: &str,
     ) -> Self {
-        Self::json(
-            code,
-            &Envelope {
+        Self {
+            wizard: true,
+            ..Self::json(
                 code,
-                data,
-                done,
-                uuid,
-                workflow,
-            },
-        )
+                &Envelope {
+                    code,
+                    data,
+                    done,
+                    uuid,
+                    workflow,
+                },
+            )
+        }
     }
 
-    fn into_response(self) -> Response<Vec<u8>> {
+    fn into_response(self, dialect: &Dialect) -> Response<Vec<u8>> {
+        let code = match dialect.status {
+            StatusLine::Always200 if self.wizard => 200,
+            _ => self.status,
+        };
         match self.body {
-            Some(body) => json_response(self.status, body),
+            Some(body) => json_response(code, body, dialect),
             None => {
                 let mut response = Response::new(Vec::new());
-                *response.status_mut() = status(self.status);
+                *response.status_mut() = status(code);
                 response
             }
         }
@@ -754,14 +783,14 @@ impl Fail {
         Self::Refused { status, issue }
     }
 
-    fn into_response(self) -> Response<Vec<u8>> {
+    fn into_response(self, dialect: &Dialect, now: SystemTime) -> Response<Vec<u8>> {
         match self {
             Self::Violation {
                 status,
                 reason,
                 allow,
             } => {
-                let mut response = error_response(status, &reason);
+                let mut response = error_response(status, &reason, dialect);
                 if let Some(allow) = allow {
                     response
                         .headers_mut()
@@ -769,16 +798,17 @@ impl Fail {
                 }
                 response
             }
-            Self::Refused { status, issue } => error_response(status, issue),
+            Self::Refused { status, issue } => error_response(status, issue, dialect),
             Self::Limited { retry_after } => {
+                let Some(value) = dialect.retry_after_value(now, retry_after) else {
+                    return error_response(500, "time out of range", dialect);
+                };
                 let issue = format!("too many attempts; retry in {retry_after} seconds");
-                let mut response = error_response(429, &issue);
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+                let mut response = error_response(429, &issue, dialect);
+                response.headers_mut().insert(RETRY_AFTER, value);
                 response
             }
-            Self::Internal { issue } => error_response(500, issue),
+            Self::Internal { issue } => error_response(500, issue, dialect),
         }
     }
 }
@@ -792,16 +822,16 @@ fn to_json(body: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
-fn json_response(code: u16, bytes: Vec<u8>) -> Response<Vec<u8>> {
-    let mut response = Response::new(bytes);
+fn json_response(code: u16, bytes: Vec<u8>, dialect: &Dialect) -> Response<Vec<u8>> {
+    let mut response = Response::new(dialect.finish_json(bytes));
     *response.status_mut() = status(code);
     response
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, dialect.content_type());
     response
 }
 
-fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
+fn error_response(code: u16, issue: &str, dialect: &Dialect) -> Response<Vec<u8>> {
     json_response(
         code,
         to_json(&ErrorBody {
@@ -810,5 +840,6 @@ fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
                 details: [ErrorDetail { issue }],
             },
         }),
+        dialect,
     )
 }
