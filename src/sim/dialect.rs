@@ -170,6 +170,8 @@ pub enum RefreshAnswer {
 /// section 10.2.3) lets `Retry-After` be seconds or an HTTP date, and a recipient must read
 /// the date in three formats. Every form names the same instant: the answer's `now` plus
 /// the seconds, rounded up to a whole second for the dates (never before the wait ends).
+/// A date past the year 9999 cannot be written: such a 429 is answered 500 instead, as
+/// tokens that cannot be timestamped are.
 ///
 /// ```
 /// use b2core_auth::sim::{Dialect, RetryAfter};

@@ -14,7 +14,14 @@
 //! [`SimConfig::seed`]), no global state, only ordered maps. Two servers built and driven
 //! the same way answer byte for byte the same.
 //!
+//! Where the pages leave room, the server answers in the [`Dialect`] of
+//! [`SimConfig::dialect`]: the crate's own reading by default, or the way another host
+//! reads the pages (see [Dialects](#dialects)). What clients send is judged the same way
+//! in every dialect.
+//!
 //! # Endpoints
+//!
+//! As the default dialect (`pages`) answers:
 //!
 //! | request | answer |
 //! |---|---|
@@ -32,11 +39,35 @@
 //! | `POST /api/v2/signout`, `/api/v2/my/signout` | 200 (empty body), the pair revoked; 401 unknown, expired or revoked |
 //!
 //! The rate limits are in the `limits` table of the assumptions below; a refused request
-//! is answered 429 with `Retry-After: <seconds>`.
+//! is answered 429 with `Retry-After: <seconds>` (or an HTTP date, in the `retry-after-*`
+//! dialects).
+//!
+//! # Dialects
+//!
+//! Each of [`Dialect::ALL`] turns one point the pages leave open; `everything` turns them
+//! all at once. [`SimConfig::dialect`] can also hold any other combination.
+//!
+//! | name | how it answers, where the default `pages` answers differently |
+//! |---|---|
+//! | `pages` | the default: the assumptions below, nothing turned |
+//! | `status-200` | every successful client wizard answer is HTTP 200; the body's `code` stays 202 where it is 202 |
+//! | `done-at-init` | the sign-in wizard init is `"code":202`, `"done":true` (HTTP 202), as the other published version of the page shows |
+//! | `refresh-envelope` | the client refresh answers `{"code":200,"data":{accessToken, refreshToken},"done":true,"uuid":"<fresh>","workflow":"Terminate"}` |
+//! | `refresh-envelope-null-uuid` | the same with `"uuid":null,"workflow":null` |
+//! | `refresh-envelope-no-uuid` | the same without `uuid` and `workflow` |
+//! | `extra-fields` | every JSON object written gets `"x_sim_extra":{"note":"unknown field"}`, last |
+//! | `charset` | every JSON answer has `Content-Type: application/json; charset=utf-8` |
+//! | `retry-after-imf-date` | `Retry-After: Mon, 22 Apr 2024 12:07:24 GMT` |
+//! | `retry-after-rfc850` | `Retry-After: Monday, 22-Apr-24 12:07:24 GMT` |
+//! | `retry-after-asctime` | `Retry-After: Mon Apr 22 12:07:24 2024` |
+//! | `null-optionals` | `null` for the optional fields that hold nothing (listed at **Optional fields** below) |
+//! | `everything` | all of the above at once, the refresh as `refresh-envelope-null-uuid` and `Retry-After` as `retry-after-rfc850` |
 //!
 //! # Assumptions
 //!
-//! The pages do not publish everything. Where they are silent, the simulator assumes:
+//! The pages do not publish everything. Where they are silent, the simulator assumes what
+//! follows; where a dialect answers otherwise, each point says which (`extra-fields` and
+//! `charset` apply to every JSON answer, and `everything` to every point they name).
 //!
 //! - **Forced reset bodies and workflows** (same field names as `wire::inferred`, but
 //!   written separately here): `restore` takes `{"uuid"}` at the step after
@@ -46,19 +77,35 @@
 //!   password, clears the force flag and answers `{"code":200,"data":null,"done":false,
 //!   "uuid":..,"workflow":"login"}`; the uuid then dies and the client signs in again with
 //!   a new wizard. A wrong code, differing passwords or an empty password: 400, the flow
-//!   stays. The answer to `reset_password_email` itself carries `data: null`.
+//!   stays. The answer to `reset_password_email` itself carries `data: null`. In every
+//!   dialect (their `code` is 200, so `status-200` changes nothing; `data` is already
+//!   `null`).
 //! - **Forced reset with 2FA**: following the vendor's how-to ("the client signs in (2FA
 //!   if enabled), verifies the email, sets a new password"), an account with 2FA and a
 //!   forced reset first passes 2FA; the correct code then answers `reset_password_email`
-//!   instead of `Terminate`.
+//!   instead of `Terminate`. In every dialect.
 //! - **Error body**: `{"error":{"code":<HTTP status>,"details":[{"issue":"<text>"}]}}`,
 //!   `Content-Type: application/json`, for every 4xx and 5xx. The issue texts never
-//!   contain a password, code or token.
+//!   contain a password, code or token. `extra-fields` adds its member to each of the
+//!   three objects (`error`'s, the outer one, each of `details`); `charset` adds the
+//!   parameter.
 //! - **Status codes**: wrong credentials, wrong codes, differing passwords, an existing
 //!   email, a refused reCAPTCHA: 400. Expired/used/unknown 2FA token, unknown/expired/
 //!   revoked refresh or access token: 401. Violations: unknown path 404; wrong method 405
 //!   with `Allow`; body over 64 KiB 413; missing Bearer header 401; everything else 400.
-//! - **429**: status 429, `Retry-After` in whole seconds (at least 1), error body. Client
+//!   In every dialect.
+//! - **Status line of successful answers**: the pages give every wizard answer a body
+//!   `code` ("an HTTP code": 200, 202, 400) and never show the status line. `pages`: the
+//!   status line is the body's `code` (a final step is HTTP 202). `status-200`: every
+//!   successful answer of the client wizards (sign-in with 2FA, restore/reset, the sign-up
+//!   wizard, sign-up) is HTTP 200 whatever its `code`. The Back Office, refresh and
+//!   sign-out answer 200 in every dialect.
+//! - **429**: status 429, `Retry-After` in whole seconds (at least 1), error body. The
+//!   `retry-after-*` dialects write the same wait as an HTTP date, GMT: now plus the
+//!   seconds, rounded up to a whole second (`imf-date`: `Mon, 22 Apr 2024 12:07:24 GMT`;
+//!   `rfc850`: `Monday, 22-Apr-24 12:07:24 GMT`; `asctime`: `Mon Apr 22 12:07:24 2024`,
+//!   the day padded with a space, `Apr  2`); an instant past the year 9999 is answered 500
+//!   instead. The status, body, limits and counting are the same in every dialect. Client
 //!   sign-in: the 6th attempt within 60 s starts a 10-minute block (`Retry-After: 600`,
 //!   then the remaining seconds); a refused attempt is not counted and does not extend
 //!   the block. Back Office sign-in (5), 2FA confirm (3), refresh (5): a sliding 60-second
@@ -69,50 +116,78 @@
 //!   rotating does not reset it). Every well-formed attempt counts, successful or not;
 //!   violations do not. A 429 is never a violation.
 //! - **Sessions**: client refresh `POST /api/v2/my/refresh` takes `{"refreshToken"}` like
-//!   the Back Office and answers the bare pair `{"accessToken","refreshToken"}` (not an
-//!   envelope). Sign-out of both realms takes only `Authorization: Bearer <access>` (a
-//!   body is ignored) and answers 200 with an empty body. A token is valid strictly before
-//!   its `expiresAt`. Tokens of one realm are unknown to the other.
+//!   the Back Office and, in `pages`, answers the bare pair `{"accessToken",
+//!   "refreshToken"}` (not an envelope). `refresh-envelope` answers
+//!   `{"code":200,"data":{"accessToken","refreshToken"},"done":true,"uuid":"<a fresh
+//!   uuid of no wizard>","workflow":"Terminate"}`, `refresh-envelope-null-uuid` the same
+//!   with `"uuid":null,"workflow":null`, `refresh-envelope-no-uuid` without those two
+//!   members; all HTTP 200. The Back Office refresh answers the bare pair its page
+//!   documents in every dialect. Sign-out of both realms takes only `Authorization:
+//!   Bearer <access>` (a body is ignored) and answers 200 with an empty body (no
+//!   `Content-Type`), in every dialect. A token is valid strictly before its
+//!   `expiresAt`. Tokens of one realm are unknown to the other.
 //! - **Revocation**: a refresh revokes the old access **and** refresh token; a sign-out
 //!   revokes the access and refresh token of that pair. Other sessions of the same
 //!   account are untouched, and a password reset does not revoke anything.
 //!   [`Server::is_revoked`] is true only for tokens revoked this way (not for expired or
-//!   never-issued ones).
+//!   never-issued ones). In every dialect.
 //! - **Headers**: the sign-in page shows `Accept: application/json` and `Content-Type:
 //!   application/json` on every wizard request; the simulator requires both on every
 //!   client wizard request (sign-in, 2FA, restore/reset and, though its page's curl omits
 //!   them, sign-up). `Accept` may list other types; `Content-Type` may carry parameters.
 //!   Back Office, refresh and sign-out requests are not checked for them (their pages
-//!   show none).
+//!   show none). The same checks in every dialect. Answers: `Content-Type:
+//!   application/json` in `pages`, `application/json; charset=utf-8` in `charset`.
 //! - **Bodies**: must be a JSON object with exactly the documented fields (unknown fields
 //!   are violations: the simulator exists to catch a misspelt name), required fields
 //!   present, every field of its documented type. A query string is a violation.
 //!   Sign-up `addresses` is an object of `{"country_code": string}` keyed `"0"`, `"1"`, ...
-//!   as the page shows; `info` holds optional `familyName` / `givenName` strings.
+//!   as the page shows; `info` holds optional `familyName` / `givenName` strings. The same
+//!   checks in every dialect. Answers carry exactly the documented fields in `pages`;
+//!   `extra-fields` adds `"x_sim_extra":{"note":"unknown field"}` as the last member of
+//!   every object written (the envelope, `data`, `recaptcha`, each token object and
+//!   `tfaProviders` entry, `2faDetails`, the Back Office answers, error bodies).
 //! - **Fingerprint**: standard padded Base64 of a JSON object with a string
 //!   `user_agent`. Note the sign-up page's own example (`"dwqdnNFJ..."`) is not valid
-//!   Base64 and is refused as a violation.
+//!   Base64 and is refused as a violation. In every dialect.
+//! - **Wizard init**: the current sign-in page's Step 1: `"code":200`, `"done":false`,
+//!   workflow `login` (`pages`). `done-at-init` answers as the other published version of
+//!   the page: `"code":202`, `"done":true`, workflow `login`, HTTP 202 (200 under
+//!   `status-200`); the same `data`, and the uuid stays open for the credentials.
 //! - **Wizard data**: `is_qr_available` and `is_password_recovery_available` are
 //!   `false` (QR sign-in and voluntary recovery are not simulated). For workflows
 //!   `2fa_google_auth` / `2fa_sms_auth` after credentials, `data` is `{"accessToken":null,
-//!   "refreshToken":null,"tfaProviders":[<that method>]}`; for `2fa`, both methods.
-//!   `localizedCaption` is `Google Authenticator` / `SMS`.
+//!   "refreshToken":null,"tfaProviders":[<that method>]}`; for `2fa`, both methods
+//!   (in every dialect). `localizedCaption` is `Google Authenticator` / `SMS`.
+//! - **Optional fields**: `pages` writes a value meaning "nothing" (`false`, `[]`, `{}`)
+//!   where the pages' examples write one, and leaves out the Back Office fields its page
+//!   lists as conditional. `null-optionals` writes `null` instead: `is_qr_available` and
+//!   `is_password_recovery_available` (wizard init), `tfaProviders` (`[]` at `Terminate`),
+//!   `data` (`{}` in the sign-up answer), `fields` (`{}` in the sign-up wizard init); and
+//!   the Back Office sign-in writes `"accessToken":null,"refreshToken":null` beside
+//!   `2faDetails`, and `"2faDetails":null` beside the tokens. `data: null` answers
+//!   (choice of method, reset steps) and the `null` tokens of the 2FA workflows are the
+//!   same in every dialect.
 //! - **uuids**: a uuid belongs to one flow (sign-in or sign-up) and dies when it ends
 //!   (`Terminate`, a completed reset, a completed sign-up); using it again is a
 //!   violation. The sign-up wizard answers `done: true` and `code: 202` as its page shows,
-//!   yet the uuid stays open for `POST /api/v2/my/signup`.
+//!   yet the uuid stays open for `POST /api/v2/my/signup` (in every dialect, as the
+//!   sign-in wizard's uuid under `done-at-init`). The uuid of an enveloped client refresh
+//!   (`refresh-envelope`) belongs to no wizard.
 //! - **2FA codes**: SMS and email codes do not expire within their flow; a new one
 //!   replaces the old. Google codes are six digits per 30-second period, derived from a
 //!   per-account secret (not RFC 6238: no HMAC in the allowed dependencies); the current
 //!   and the previous period's codes are accepted. Client 2FA code attempts have no
-//!   documented limit and none is applied.
+//!   documented limit and none is applied. In every dialect.
 //! - **reCAPTCHA**: only sign-in checks it. When required, a missing `recaptchaResponse`
-//!   is a violation (the wizard announced it), a different one is a 400 refusal.
+//!   is a violation (the wizard announced it), a different one is a 400 refusal. In every
+//!   dialect.
 //! - **Accounts**: a signed-up client has no 2FA and no phone. Adding an account with
 //!   an existing email replaces it. Back Office 2FA tokens are uuid-shaped, as on the
-//!   page, and live [`SimConfig::tfa_token_lifetime`].
+//!   page, and live [`SimConfig::tfa_token_lifetime`]. In every dialect.
 //! - **Paths**: exactly as documented, from the root (a base URI with a path prefix is
-//!   not simulated). The scheme and host of the request URI are ignored.
+//!   not simulated). The scheme and host of the request URI are ignored. In every
+//!   dialect.
 //!
 //! # Example: the crate's own sign-in flow against the simulator
 //!
