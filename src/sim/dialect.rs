@@ -115,10 +115,22 @@ pub enum StatusLine {
 /// `spec/client-signin-other-versions.txt`).
 ///
 /// ```
-/// use b2core_auth::sim::{Dialect, WizardInit};
+/// use std::time::UNIX_EPOCH;
+/// use b2core_auth::sim::{Dialect, Server, SimConfig, WizardInit};
 ///
-/// assert_eq!(Dialect::PAGES.wizard_init, WizardInit::CurrentPage);
-/// assert_eq!(Dialect::named("done-at-init").unwrap().wizard_init, WizardInit::DoneAtInit);
+/// let dialect = Dialect::named("done-at-init").unwrap();
+/// assert_eq!(dialect.wizard_init, WizardInit::DoneAtInit);
+/// let mut server = Server::new(SimConfig { dialect, ..SimConfig::default() });
+/// let init = http::Request::get("https://host.name/api/v2/my/signin/wizard")
+///     .header("Accept", "application/json")
+///     .header("Content-Type", "application/json")
+///     .body(Vec::new())
+///     .unwrap();
+/// let response = server.handle(&init, UNIX_EPOCH);
+/// assert_eq!(response.status(), 202);
+/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// assert_eq!((&body["code"], &body["done"]), (&202.into(), &true.into()));
+/// assert_eq!(body["workflow"], "login");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -174,10 +186,24 @@ pub enum RefreshAnswer {
 /// tokens that cannot be timestamped are.
 ///
 /// ```
-/// use b2core_auth::sim::{Dialect, RetryAfter};
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use b2core_auth::sim::{Dialect, RetryAfter, Server, SimConfig};
 ///
-/// assert_eq!(Dialect::PAGES.retry_after, RetryAfter::Seconds);
-/// assert_eq!(Dialect::named("retry-after-asctime").unwrap().retry_after, RetryAfter::Asctime);
+/// let dialect = Dialect::named("retry-after-asctime").unwrap();
+/// assert_eq!(dialect.retry_after, RetryAfter::Asctime);
+/// let mut server = Server::new(SimConfig { dialect, ..SimConfig::default() });
+/// let staff_sign_in = || {
+///     http::Request::post("https://host.name/api/v2/signin")
+///         .body(br#"{"email": "foo@bar.com", "password": "Secret123"}"#.to_vec())
+///         .unwrap()
+/// };
+/// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // Mon, 22 Apr 2024 11:07:24
+/// for _ in 0..5 {
+///     assert_eq!(server.handle(&staff_sign_in(), now).status(), 400, "no such account");
+/// }
+/// let limited = server.handle(&staff_sign_in(), now);
+/// assert_eq!(limited.status(), 429);
+/// assert_eq!(limited.headers()["retry-after"], "Mon Apr 22 11:08:24 2024");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
