@@ -2,7 +2,7 @@
 //! HTTP on 127.0.0.1, so that any client, in any language, can be tested against it.
 //!
 //! ```text
-//! cargo run --example sim_server -- [--port PORT] [--accounts FILE]
+//! cargo run --example sim_server -- [--port PORT] [--accounts FILE] [--dialect NAME]
 //! ```
 //!
 //! - `--port PORT` (default 8080). With `--port 0` the system picks a free port. Either
@@ -10,6 +10,27 @@
 //!   test harness can start the server and read where it listens.
 //! - `--accounts FILE`: the accounts, as JSON (below). Without it, a set of demo accounts
 //!   is used and listed on stderr.
+//! - `--dialect NAME` (default `pages`): how the server answers where the vendor's pages
+//!   leave room, one of `b2core_auth::sim::Dialect::ALL` (`--help` lists them too):
+//!
+//!   | name | answers |
+//!   |---|---|
+//!   | `pages` | the crate's reading of the pages (the default) |
+//!   | `status-200` | every successful client wizard answer is HTTP 200, whatever the body's `code` |
+//!   | `done-at-init` | the sign-in wizard init says `"code":202,"done":true` |
+//!   | `refresh-envelope` | the client refresh answers the pair in a wizard envelope with a fresh `uuid` |
+//!   | `refresh-envelope-null-uuid` | the same with `"uuid":null,"workflow":null` |
+//!   | `refresh-envelope-no-uuid` | the same without `uuid` and `workflow` |
+//!   | `extra-fields` | every JSON object gets an unknown member, `"x_sim_extra"` |
+//!   | `charset` | `Content-Type: application/json; charset=utf-8` |
+//!   | `retry-after-imf-date` | `Retry-After: Mon, 22 Apr 2024 12:07:24 GMT` |
+//!   | `retry-after-rfc850` | `Retry-After: Monday, 22-Apr-24 12:07:24 GMT` |
+//!   | `retry-after-asctime` | `Retry-After: Mon Apr 22 12:07:24 2024` |
+//!   | `null-optionals` | `null` for optional fields that hold nothing |
+//!   | `everything` | all of them at once |
+//!
+//!   Requests are judged alike in every dialect. An unknown name is a usage error (exit
+//!   status 2) that lists the names.
 //!
 //! On **stderr**, as they happen: each code the simulator "sends" by SMS or email (so a
 //! person or a harness can type it in), and each protocol violation (a request a
@@ -48,14 +69,65 @@ mod sim_http;
 
 use std::process::ExitCode;
 
-use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
 use serde::Deserialize;
 use sim_http::{Event, Running};
 
 /// The password of every demo account (a public value, also in README.md).
 const DEMO_PASSWORD: &str = "QAzqw123!";
 
-const USAGE: &str = "usage: sim_server [--port PORT] [--accounts FILE]";
+const USAGE: &str = "usage: sim_server [--port PORT] [--accounts FILE] [--dialect NAME]";
+
+/// The names of the dialects, comma-separated.
+fn dialect_names() -> String {
+    let names: Vec<&str> = Dialect::ALL.iter().map(|(name, _)| *name).collect();
+    names.join(", ")
+}
+
+/// What a dialect turns, compared with the default (`pages`), from its fields.
+fn turned(dialect: &Dialect) -> String {
+    let pages = Dialect::PAGES;
+    let mut turned = Vec::new();
+    if dialect.status != pages.status {
+        turned.push(format!("status {:?}", dialect.status));
+    }
+    if dialect.wizard_init != pages.wizard_init {
+        turned.push(format!("wizard init {:?}", dialect.wizard_init));
+    }
+    if dialect.refresh_answer != pages.refresh_answer {
+        turned.push(format!("client refresh {:?}", dialect.refresh_answer));
+    }
+    if dialect.extra_fields != pages.extra_fields {
+        turned.push("extra fields".to_owned());
+    }
+    if dialect.charset != pages.charset {
+        turned.push("charset=utf-8".to_owned());
+    }
+    if dialect.retry_after != pages.retry_after {
+        turned.push(format!("Retry-After {:?}", dialect.retry_after));
+    }
+    if dialect.null_optionals != pages.null_optionals {
+        turned.push("nulls for nothing".to_owned());
+    }
+    if turned.is_empty() {
+        "the crate's reading of the vendor's pages (default)".to_owned()
+    } else {
+        turned.join(", ")
+    }
+}
+
+/// `--help`: the usage and every dialect.
+fn help() -> String {
+    let mut text = format!(
+        "{USAGE}\n\n  --port PORT      listen on 127.0.0.1:PORT (default 8080; 0 picks a free port)\n  \
+         --accounts FILE  the accounts, as JSON (see the example's docs); default: demo accounts\n  \
+         --dialect NAME   how the server answers where the vendor's pages leave room:\n"
+    );
+    for (name, dialect) in Dialect::ALL {
+        text.push_str(&format!("      {name:<28} {}\n", turned(dialect)));
+    }
+    text
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,8 +167,11 @@ struct StaffEntry {
 }
 
 /// The simulator with the demo accounts.
-fn demo_server() -> Server {
-    let mut server = Server::new(SimConfig::default());
+fn demo_server(dialect: Dialect) -> Server {
+    let mut server = Server::new(SimConfig {
+        dialect,
+        ..SimConfig::default()
+    });
     server.add_client(ClientAccount::new("plain@example.com", DEMO_PASSWORD));
     server.add_client(ClientAccount::new("google@example.com", DEMO_PASSWORD).with_google());
     server.add_client(
@@ -117,11 +192,14 @@ fn demo_server() -> Server {
 }
 
 /// The simulator with the accounts of a file.
-fn server_from_file(path: &str) -> Result<(Server, usize), String> {
+fn server_from_file(path: &str, dialect: Dialect) -> Result<(Server, usize), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
     let file: AccountsFile =
         serde_json::from_str(&text).map_err(|e| format!("{path} is not an accounts file: {e}"))?;
-    let mut config = SimConfig::default();
+    let mut config = SimConfig {
+        dialect,
+        ..SimConfig::default()
+    };
     if let Some(seed) = file.seed {
         config.seed = seed;
     }
@@ -158,19 +236,30 @@ fn server_from_file(path: &str) -> Result<(Server, usize), String> {
 fn main() -> ExitCode {
     let mut port: u16 = 8080;
     let mut accounts: Option<String> = None;
+    let mut dialect = ("pages", Dialect::PAGES);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let value = match arg.as_str() {
             "--help" | "-h" => {
-                println!("{USAGE}");
+                print!("{}", help());
                 return ExitCode::SUCCESS;
             }
-            "--port" | "--accounts" => args.next(),
+            "--port" | "--accounts" | "--dialect" => args.next(),
             _ => None,
         };
         match (arg.as_str(), value) {
             ("--port", Some(v)) if v.parse::<u16>().is_ok() => port = v.parse().unwrap_or(port),
             ("--accounts", Some(v)) => accounts = Some(v),
+            ("--dialect", Some(v)) => match Dialect::ALL.iter().find(|(name, _)| *name == v) {
+                Some(&named) => dialect = named,
+                None => {
+                    eprintln!(
+                        "sim_server: unknown dialect `{v}`; the dialects are: {}\n{USAGE}",
+                        dialect_names()
+                    );
+                    return ExitCode::from(2);
+                }
+            },
             _ => {
                 eprintln!("sim_server: bad argument `{arg}`\n{USAGE}");
                 return ExitCode::from(2);
@@ -178,8 +267,9 @@ fn main() -> ExitCode {
         }
     }
 
+    let (dialect_name, dialect) = dialect;
     let server = match &accounts {
-        Some(path) => match server_from_file(path) {
+        Some(path) => match server_from_file(path, dialect) {
             Ok((server, count)) => {
                 eprintln!("sim_server: {count} accounts from {path}");
                 server
@@ -202,9 +292,10 @@ fn main() -> ExitCode {
             ] {
                 eprintln!("{line}");
             }
-            demo_server()
+            demo_server(dialect)
         }
     };
+    eprintln!("sim_server: dialect {dialect_name}: {}", turned(&dialect));
 
     let running = match Running::start(&format!("127.0.0.1:{port}"), server, report) {
         Ok(running) => running,

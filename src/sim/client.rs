@@ -11,7 +11,7 @@ use super::accounts::{email_key, google_code, google_period, ClientAccount, Clie
 use super::limits::{self, Limiter};
 use super::requests;
 use super::tokens::PairJson;
-use super::{Channel, Fail, Outcome, Reply, Server};
+use super::{Channel, Fail, Outcome, Reply, Server, WizardInit};
 
 /// A client 2FA method.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -42,7 +42,8 @@ impl Method {
 }
 
 // The answers' `data`, each with its fields in key order (the bytes of the same object
-// built as a `serde_json::Value`).
+// built as a `serde_json::Value`). An `Option` is a field the dialect may write as `null`
+// (`Dialect::null_optionals`).
 
 /// One of `tfaProviders`.
 #[derive(Serialize)]
@@ -56,8 +57,8 @@ struct Provider {
 /// `data` of the sign-in wizard (workflow `login`).
 #[derive(Serialize)]
 struct WizardData {
-    is_password_recovery_available: bool,
-    is_qr_available: bool,
+    is_password_recovery_available: Option<bool>,
+    is_qr_available: Option<bool>,
     recaptcha: Recaptcha,
 }
 
@@ -83,7 +84,7 @@ struct SignedIn {
     #[serde(flatten)]
     pair: PairJson,
     #[serde(rename = "tfaProviders")]
-    tfa_providers: [Provider; 0],
+    tfa_providers: Option<[Provider; 0]>,
 }
 
 /// `{}`.
@@ -93,7 +94,7 @@ struct Empty {}
 /// `data` of the sign-up wizard: `{"fields": {}}`.
 #[derive(Serialize)]
 struct FormData {
-    fields: Empty,
+    fields: Option<Empty>,
 }
 
 /// An open wizard, keyed by its uuid.
@@ -203,7 +204,8 @@ impl Server {
         self.ended_flows.insert(uuid.to_owned());
     }
 
-    fn fresh_uuid(&mut self) -> String {
+    /// A uuid no wizard, ended wizard or Back Office 2FA token has.
+    pub(super) fn fresh_uuid(&mut self) -> String {
         loop {
             let uuid = self.rng.uuid();
             if !self.flows.contains_key(&uuid)
@@ -219,14 +221,19 @@ impl Server {
     pub(super) fn sign_in_wizard(&mut self) -> Reply {
         let uuid = self.fresh_uuid();
         self.flows.insert(uuid.clone(), Flow::SignIn(Stage::Login));
+        let dialect = self.config.dialect;
         let data = WizardData {
-            is_password_recovery_available: false,
-            is_qr_available: false,
+            is_password_recovery_available: dialect.or_null(false),
+            is_qr_available: dialect.or_null(false),
             recaptcha: Recaptcha {
                 enabled: self.recaptcha.is_some(),
             },
         };
-        Reply::envelope(200, data, false, &uuid, "login")
+        let (code, done) = match dialect.wizard_init {
+            WizardInit::CurrentPage => (200, false),
+            WizardInit::DoneAtInit => (202, true),
+        };
+        Reply::envelope(code, data, done, &uuid, "login")
     }
 
     /// `POST /api/v2/my/signin`.
@@ -389,7 +396,7 @@ impl Server {
         let pair = self.issue_pair(super::tokens::Realm::Client, subject, now)?;
         let data = SignedIn {
             pair,
-            tfa_providers: [],
+            tfa_providers: self.config.dialect.or_null([]),
         };
         let reply = Reply::envelope(202, data, true, uuid, "Terminate");
         self.end_flow(uuid);
@@ -453,7 +460,9 @@ impl Server {
         self.flows.insert(uuid.clone(), Flow::SignUp);
         Ok(Reply::envelope(
             202,
-            FormData { fields: Empty {} },
+            FormData {
+                fields: self.config.dialect.or_null(Empty {}),
+            },
             true,
             &uuid,
             "basic_register_form",
@@ -486,7 +495,8 @@ impl Server {
         }
         self.add_client(ClientAccount::new(body.email, body.password));
         self.end_flow(&body.uuid);
-        Ok(Reply::envelope(202, Empty {}, true, &body.uuid, "login"))
+        let data = self.config.dialect.or_null(Empty {});
+        Ok(Reply::envelope(202, data, true, &body.uuid, "login"))
     }
 
     fn set_stage(&mut self, uuid: &str, stage: Stage) {

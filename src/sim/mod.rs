@@ -14,7 +14,14 @@
 //! [`SimConfig::seed`]), no global state, only ordered maps. Two servers built and driven
 //! the same way answer byte for byte the same.
 //!
+//! Where the pages leave room, the server answers in the [`Dialect`] of
+//! [`SimConfig::dialect`]: the crate's own reading by default, or the way another host
+//! reads the pages (see [Dialects](#dialects)). What clients send is judged the same way
+//! in every dialect.
+//!
 //! # Endpoints
+//!
+//! As the default dialect (`pages`) answers:
 //!
 //! | request | answer |
 //! |---|---|
@@ -32,11 +39,35 @@
 //! | `POST /api/v2/signout`, `/api/v2/my/signout` | 200 (empty body), the pair revoked; 401 unknown, expired or revoked |
 //!
 //! The rate limits are in the `limits` table of the assumptions below; a refused request
-//! is answered 429 with `Retry-After: <seconds>`.
+//! is answered 429 with `Retry-After: <seconds>` (or an HTTP date, in the `retry-after-*`
+//! dialects).
+//!
+//! # Dialects
+//!
+//! Each of [`Dialect::ALL`] turns one point the pages leave open; `everything` turns them
+//! all at once. [`SimConfig::dialect`] can also hold any other combination.
+//!
+//! | name | how it answers, where the default `pages` answers differently |
+//! |---|---|
+//! | `pages` | the default: the assumptions below, nothing turned |
+//! | `status-200` | every successful client wizard answer is HTTP 200; the body's `code` stays 202 where it is 202 |
+//! | `done-at-init` | the sign-in wizard init is `"code":202`, `"done":true` (HTTP 202), as the other published version of the page shows |
+//! | `refresh-envelope` | the client refresh answers `{"code":200,"data":{accessToken, refreshToken},"done":true,"uuid":"<fresh>","workflow":"Terminate"}` |
+//! | `refresh-envelope-null-uuid` | the same with `"uuid":null,"workflow":null` |
+//! | `refresh-envelope-no-uuid` | the same without `uuid` and `workflow` |
+//! | `extra-fields` | every JSON object written gets `"x_sim_extra":{"note":"unknown field"}`, last |
+//! | `charset` | every JSON answer has `Content-Type: application/json; charset=utf-8` |
+//! | `retry-after-imf-date` | `Retry-After: Mon, 22 Apr 2024 12:07:24 GMT` |
+//! | `retry-after-rfc850` | `Retry-After: Monday, 22-Apr-24 12:07:24 GMT` |
+//! | `retry-after-asctime` | `Retry-After: Mon Apr 22 12:07:24 2024` |
+//! | `null-optionals` | `null` for the optional fields that hold nothing (listed at **Optional fields** below) |
+//! | `everything` | all of the above at once, the refresh as `refresh-envelope-null-uuid` and `Retry-After` as `retry-after-rfc850` |
 //!
 //! # Assumptions
 //!
-//! The pages do not publish everything. Where they are silent, the simulator assumes:
+//! The pages do not publish everything. Where they are silent, the simulator assumes what
+//! follows; where a dialect answers otherwise, each point says which (`extra-fields` and
+//! `charset` apply to every JSON answer, and `everything` to every point they name).
 //!
 //! - **Forced reset bodies and workflows** (same field names as `wire::inferred`, but
 //!   written separately here): `restore` takes `{"uuid"}` at the step after
@@ -46,19 +77,35 @@
 //!   password, clears the force flag and answers `{"code":200,"data":null,"done":false,
 //!   "uuid":..,"workflow":"login"}`; the uuid then dies and the client signs in again with
 //!   a new wizard. A wrong code, differing passwords or an empty password: 400, the flow
-//!   stays. The answer to `reset_password_email` itself carries `data: null`.
+//!   stays. The answer to `reset_password_email` itself carries `data: null`. In every
+//!   dialect (their `code` is 200, so `status-200` changes nothing; `data` is already
+//!   `null`).
 //! - **Forced reset with 2FA**: following the vendor's how-to ("the client signs in (2FA
 //!   if enabled), verifies the email, sets a new password"), an account with 2FA and a
 //!   forced reset first passes 2FA; the correct code then answers `reset_password_email`
-//!   instead of `Terminate`.
+//!   instead of `Terminate`. In every dialect.
 //! - **Error body**: `{"error":{"code":<HTTP status>,"details":[{"issue":"<text>"}]}}`,
 //!   `Content-Type: application/json`, for every 4xx and 5xx. The issue texts never
-//!   contain a password, code or token.
+//!   contain a password, code or token. `extra-fields` adds its member to each of the
+//!   three objects (`error`'s, the outer one, each of `details`); `charset` adds the
+//!   parameter.
 //! - **Status codes**: wrong credentials, wrong codes, differing passwords, an existing
 //!   email, a refused reCAPTCHA: 400. Expired/used/unknown 2FA token, unknown/expired/
 //!   revoked refresh or access token: 401. Violations: unknown path 404; wrong method 405
 //!   with `Allow`; body over 64 KiB 413; missing Bearer header 401; everything else 400.
-//! - **429**: status 429, `Retry-After` in whole seconds (at least 1), error body. Client
+//!   In every dialect.
+//! - **Status line of successful answers**: the pages give every wizard answer a body
+//!   `code` ("an HTTP code": 200, 202, 400) and never show the status line. `pages`: the
+//!   status line is the body's `code` (a final step is HTTP 202). `status-200`: every
+//!   successful answer of the client wizards (sign-in with 2FA, restore/reset, the sign-up
+//!   wizard, sign-up) is HTTP 200 whatever its `code`. The Back Office, refresh and
+//!   sign-out answer 200 in every dialect.
+//! - **429**: status 429, `Retry-After` in whole seconds (at least 1), error body. The
+//!   `retry-after-*` dialects write the same wait as an HTTP date, GMT: now plus the
+//!   seconds, rounded up to a whole second (`imf-date`: `Mon, 22 Apr 2024 12:07:24 GMT`;
+//!   `rfc850`: `Monday, 22-Apr-24 12:07:24 GMT`; `asctime`: `Mon Apr 22 12:07:24 2024`,
+//!   the day padded with a space, `Apr  2`); an instant past the year 9999 is answered 500
+//!   instead. The status, body, limits and counting are the same in every dialect. Client
 //!   sign-in: the 6th attempt within 60 s starts a 10-minute block (`Retry-After: 600`,
 //!   then the remaining seconds); a refused attempt is not counted and does not extend
 //!   the block. Back Office sign-in (5), 2FA confirm (3), refresh (5): a sliding 60-second
@@ -69,50 +116,78 @@
 //!   rotating does not reset it). Every well-formed attempt counts, successful or not;
 //!   violations do not. A 429 is never a violation.
 //! - **Sessions**: client refresh `POST /api/v2/my/refresh` takes `{"refreshToken"}` like
-//!   the Back Office and answers the bare pair `{"accessToken","refreshToken"}` (not an
-//!   envelope). Sign-out of both realms takes only `Authorization: Bearer <access>` (a
-//!   body is ignored) and answers 200 with an empty body. A token is valid strictly before
-//!   its `expiresAt`. Tokens of one realm are unknown to the other.
+//!   the Back Office and, in `pages`, answers the bare pair `{"accessToken",
+//!   "refreshToken"}` (not an envelope). `refresh-envelope` answers
+//!   `{"code":200,"data":{"accessToken","refreshToken"},"done":true,"uuid":"<a fresh
+//!   uuid of no wizard>","workflow":"Terminate"}`, `refresh-envelope-null-uuid` the same
+//!   with `"uuid":null,"workflow":null`, `refresh-envelope-no-uuid` without those two
+//!   members; all HTTP 200. The Back Office refresh answers the bare pair its page
+//!   documents in every dialect. Sign-out of both realms takes only `Authorization:
+//!   Bearer <access>` (a body is ignored) and answers 200 with an empty body (no
+//!   `Content-Type`), in every dialect. A token is valid strictly before its
+//!   `expiresAt`. Tokens of one realm are unknown to the other.
 //! - **Revocation**: a refresh revokes the old access **and** refresh token; a sign-out
 //!   revokes the access and refresh token of that pair. Other sessions of the same
 //!   account are untouched, and a password reset does not revoke anything.
 //!   [`Server::is_revoked`] is true only for tokens revoked this way (not for expired or
-//!   never-issued ones).
+//!   never-issued ones). In every dialect.
 //! - **Headers**: the sign-in page shows `Accept: application/json` and `Content-Type:
 //!   application/json` on every wizard request; the simulator requires both on every
 //!   client wizard request (sign-in, 2FA, restore/reset and, though its page's curl omits
 //!   them, sign-up). `Accept` may list other types; `Content-Type` may carry parameters.
 //!   Back Office, refresh and sign-out requests are not checked for them (their pages
-//!   show none).
+//!   show none). The same checks in every dialect. Answers: `Content-Type:
+//!   application/json` in `pages`, `application/json; charset=utf-8` in `charset`.
 //! - **Bodies**: must be a JSON object with exactly the documented fields (unknown fields
 //!   are violations: the simulator exists to catch a misspelt name), required fields
 //!   present, every field of its documented type. A query string is a violation.
 //!   Sign-up `addresses` is an object of `{"country_code": string}` keyed `"0"`, `"1"`, ...
-//!   as the page shows; `info` holds optional `familyName` / `givenName` strings.
+//!   as the page shows; `info` holds optional `familyName` / `givenName` strings. The same
+//!   checks in every dialect. Answers carry exactly the documented fields in `pages`;
+//!   `extra-fields` adds `"x_sim_extra":{"note":"unknown field"}` as the last member of
+//!   every object written (the envelope, `data`, `recaptcha`, each token object and
+//!   `tfaProviders` entry, `2faDetails`, the Back Office answers, error bodies).
 //! - **Fingerprint**: standard padded Base64 of a JSON object with a string
 //!   `user_agent`. Note the sign-up page's own example (`"dwqdnNFJ..."`) is not valid
-//!   Base64 and is refused as a violation.
+//!   Base64 and is refused as a violation. In every dialect.
+//! - **Wizard init**: the current sign-in page's Step 1: `"code":200`, `"done":false`,
+//!   workflow `login` (`pages`). `done-at-init` answers as the other published version of
+//!   the page: `"code":202`, `"done":true`, workflow `login`, HTTP 202 (200 under
+//!   `status-200`); the same `data`, and the uuid stays open for the credentials.
 //! - **Wizard data**: `is_qr_available` and `is_password_recovery_available` are
 //!   `false` (QR sign-in and voluntary recovery are not simulated). For workflows
 //!   `2fa_google_auth` / `2fa_sms_auth` after credentials, `data` is `{"accessToken":null,
-//!   "refreshToken":null,"tfaProviders":[<that method>]}`; for `2fa`, both methods.
-//!   `localizedCaption` is `Google Authenticator` / `SMS`.
+//!   "refreshToken":null,"tfaProviders":[<that method>]}`; for `2fa`, both methods
+//!   (in every dialect). `localizedCaption` is `Google Authenticator` / `SMS`.
+//! - **Optional fields**: `pages` writes a value meaning "nothing" (`false`, `[]`, `{}`)
+//!   where the pages' examples write one, and leaves out the Back Office fields its page
+//!   lists as conditional. `null-optionals` writes `null` instead: `is_qr_available` and
+//!   `is_password_recovery_available` (wizard init), `tfaProviders` (`[]` at `Terminate`),
+//!   `data` (`{}` in the sign-up answer), `fields` (`{}` in the sign-up wizard init); and
+//!   the Back Office sign-in writes `"accessToken":null,"refreshToken":null` beside
+//!   `2faDetails`, and `"2faDetails":null` beside the tokens. `data: null` answers
+//!   (choice of method, reset steps) and the `null` tokens of the 2FA workflows are the
+//!   same in every dialect.
 //! - **uuids**: a uuid belongs to one flow (sign-in or sign-up) and dies when it ends
 //!   (`Terminate`, a completed reset, a completed sign-up); using it again is a
 //!   violation. The sign-up wizard answers `done: true` and `code: 202` as its page shows,
-//!   yet the uuid stays open for `POST /api/v2/my/signup`.
+//!   yet the uuid stays open for `POST /api/v2/my/signup` (in every dialect, as the
+//!   sign-in wizard's uuid under `done-at-init`). The uuid of an enveloped client refresh
+//!   (`refresh-envelope`) belongs to no wizard.
 //! - **2FA codes**: SMS and email codes do not expire within their flow; a new one
 //!   replaces the old. Google codes are six digits per 30-second period, derived from a
 //!   per-account secret (not RFC 6238: no HMAC in the allowed dependencies); the current
 //!   and the previous period's codes are accepted. Client 2FA code attempts have no
-//!   documented limit and none is applied.
+//!   documented limit and none is applied. In every dialect.
 //! - **reCAPTCHA**: only sign-in checks it. When required, a missing `recaptchaResponse`
-//!   is a violation (the wizard announced it), a different one is a 400 refusal.
+//!   is a violation (the wizard announced it), a different one is a 400 refusal. In every
+//!   dialect.
 //! - **Accounts**: a signed-up client has no 2FA and no phone. Adding an account with
 //!   an existing email replaces it. Back Office 2FA tokens are uuid-shaped, as on the
-//!   page, and live [`SimConfig::tfa_token_lifetime`].
+//!   page, and live [`SimConfig::tfa_token_lifetime`]. In every dialect.
 //! - **Paths**: exactly as documented, from the root (a base URI with a path prefix is
-//!   not simulated). The scheme and host of the request URI are ignored.
+//!   not simulated). The scheme and host of the request URI are ignored. In every
+//!   dialect.
 //!
 //! # Example: the crate's own sign-in flow against the simulator
 //!
@@ -160,6 +235,7 @@ use serde_json::Value;
 
 mod accounts;
 mod client;
+mod dialect;
 mod limits;
 mod requests;
 mod rng;
@@ -170,6 +246,7 @@ mod tokens;
 mod tests;
 
 pub use accounts::{ClientAccount, StaffAccount};
+pub use dialect::{Dialect, RefreshAnswer, RetryAfter, StatusLine, WizardInit};
 
 use accounts::{email_key, ClientRecord, StaffRecord};
 use limits::Limiter;
@@ -180,16 +257,23 @@ const MAX_BODY: usize = 64 * 1024;
 /// The longest path kept in a [`Violation::request`].
 const MAX_LABEL_PATH: usize = 200;
 
-/// Lifetimes and the seed of a [`Server`].
+/// Lifetimes, the seed and the dialect of a [`Server`].
 ///
 /// ```
 /// use std::time::Duration;
-/// use b2core_auth::sim::SimConfig;
+/// use b2core_auth::sim::{Dialect, SimConfig};
 ///
 /// let config = SimConfig { seed: 42, ..SimConfig::default() };
 /// assert_eq!(config.access_lifetime, Duration::from_secs(15 * 60));
 /// assert_eq!(config.refresh_lifetime, Duration::from_secs(60 * 60));
 /// assert_eq!(config.tfa_token_lifetime, Duration::from_secs(5 * 60));
+/// assert_eq!(config.dialect, Dialect::PAGES);
+///
+/// let other_host = SimConfig {
+///     dialect: Dialect::named("everything").unwrap(),
+///     ..SimConfig::default()
+/// };
+/// assert_eq!(other_host.dialect.name(), Some("everything"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -201,6 +285,9 @@ pub struct SimConfig {
     pub tfa_token_lifetime: Duration,
     /// The seed of the generator of uuids, tokens and codes.
     pub seed: u64,
+    /// How the server answers where the vendor's pages leave room (default
+    /// [`Dialect::PAGES`]). Requests are judged the same way in every dialect.
+    pub dialect: Dialect,
 }
 
 impl Default for SimConfig {
@@ -210,6 +297,7 @@ impl Default for SimConfig {
             refresh_lifetime: Duration::from_secs(60 * 60),
             tfa_token_lifetime: Duration::from_secs(5 * 60),
             seed: 0x5EED_B2C0_4E00_0001,
+            dialect: Dialect::PAGES,
         }
     }
 }
@@ -389,8 +477,9 @@ impl Server {
     /// Answers one request at `now`. Never panics; the status is always a valid HTTP
     /// status, and every violation is also recorded in [`Server::violations`].
     pub fn handle(&mut self, request: &Request<Vec<u8>>, now: SystemTime) -> Response<Vec<u8>> {
+        let dialect = self.config.dialect;
         match self.dispatch(request, now) {
-            Ok(reply) => reply.into_response(),
+            Ok(reply) => reply.into_response(&dialect),
             Err(fail) => {
                 if let Fail::Violation { reason, .. } = &fail {
                     self.violations.push(Violation {
@@ -398,7 +487,7 @@ impl Server {
                         reason: reason.clone(),
                     });
                 }
-                fail.into_response()
+                fail.into_response(&dialect, now)
             }
         }
     }
@@ -649,6 +738,8 @@ fn describe(error: &serde_json::Error) -> String {
 pub(crate) struct Reply {
     status: u16,
     body: Option<Vec<u8>>,
+    /// A client wizard's envelope, whose status line the dialect decides.
+    wizard: bool,
 }
 
 /// The wizard envelope as written. Every answer struct of the simulator lists its fields in
@@ -683,14 +774,20 @@ impl Reply {
         Self {
             status,
             body: Some(to_json(body)),
+            wizard: false,
         }
     }
 
     pub(crate) fn empty(status: u16) -> Self {
-        Self { status, body: None }
+        Self {
+            status,
+            body: None,
+            wizard: false,
+        }
     }
 
-    /// The wizard envelope, with the HTTP status equal to `code`.
+    /// A client wizard's envelope, with the HTTP status equal to `code` (or 200, as the
+    /// dialect says).
     pub(crate) fn envelope(
         code: u16,
         data: impl Serialize,
@@ -698,24 +795,31 @@ impl Reply {
         uuid: &str,
         workflow: &str,
     ) -> Self {
-        Self::json(
-            code,
-            &Envelope {
+        Self {
+            wizard: true,
+            ..Self::json(
                 code,
-                data,
-                done,
-                uuid,
-                workflow,
-            },
-        )
+                &Envelope {
+                    code,
+                    data,
+                    done,
+                    uuid,
+                    workflow,
+                },
+            )
+        }
     }
 
-    fn into_response(self) -> Response<Vec<u8>> {
+    fn into_response(self, dialect: &Dialect) -> Response<Vec<u8>> {
+        let code = match dialect.status {
+            StatusLine::Always200 if self.wizard => 200,
+            _ => self.status,
+        };
         match self.body {
-            Some(body) => json_response(self.status, body),
+            Some(body) => json_response(code, body, dialect),
             None => {
                 let mut response = Response::new(Vec::new());
-                *response.status_mut() = status(self.status);
+                *response.status_mut() = status(code);
                 response
             }
         }
@@ -754,14 +858,14 @@ impl Fail {
         Self::Refused { status, issue }
     }
 
-    fn into_response(self) -> Response<Vec<u8>> {
+    fn into_response(self, dialect: &Dialect, now: SystemTime) -> Response<Vec<u8>> {
         match self {
             Self::Violation {
                 status,
                 reason,
                 allow,
             } => {
-                let mut response = error_response(status, &reason);
+                let mut response = error_response(status, &reason, dialect);
                 if let Some(allow) = allow {
                     response
                         .headers_mut()
@@ -769,16 +873,17 @@ impl Fail {
                 }
                 response
             }
-            Self::Refused { status, issue } => error_response(status, issue),
+            Self::Refused { status, issue } => error_response(status, issue, dialect),
             Self::Limited { retry_after } => {
+                let Some(value) = dialect.retry_after_value(now, retry_after) else {
+                    return error_response(500, "time out of range", dialect);
+                };
                 let issue = format!("too many attempts; retry in {retry_after} seconds");
-                let mut response = error_response(429, &issue);
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(retry_after));
+                let mut response = error_response(429, &issue, dialect);
+                response.headers_mut().insert(RETRY_AFTER, value);
                 response
             }
-            Self::Internal { issue } => error_response(500, issue),
+            Self::Internal { issue } => error_response(500, issue, dialect),
         }
     }
 }
@@ -792,16 +897,16 @@ fn to_json(body: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
 }
 
-fn json_response(code: u16, bytes: Vec<u8>) -> Response<Vec<u8>> {
-    let mut response = Response::new(bytes);
+fn json_response(code: u16, bytes: Vec<u8>, dialect: &Dialect) -> Response<Vec<u8>> {
+    let mut response = Response::new(dialect.finish_json(bytes));
     *response.status_mut() = status(code);
     response
         .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        .insert(CONTENT_TYPE, dialect.content_type());
     response
 }
 
-fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
+fn error_response(code: u16, issue: &str, dialect: &Dialect) -> Response<Vec<u8>> {
     json_response(
         code,
         to_json(&ErrorBody {
@@ -810,5 +915,6 @@ fn error_response(code: u16, issue: &str) -> Response<Vec<u8>> {
                 details: [ErrorDetail { issue }],
             },
         }),
+        dialect,
     )
 }

@@ -5,27 +5,36 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::accounts::email_key;
+use super::dialect::Null;
 use super::limits::{self, Limiter};
 use super::requests;
 use super::tokens::{floor_secs, timestamp, PairJson, Realm};
 use super::{Channel, Fail, Outcome, Reply, Server};
 
-/// The sign-in answer without 2FA (fields in key order).
+/// The sign-in answer without 2FA (fields in key order). `2faDetails` is left out, or
+/// `null` (`Dialect::null_optionals`).
 #[derive(Serialize)]
 struct SignedIn {
+    #[serde(rename = "2faDetails", skip_serializing_if = "Option::is_none")]
+    tfa_details: Option<Null>,
     #[serde(rename = "2faRequired")]
     tfa_required: bool,
     #[serde(flatten)]
     pair: PairJson,
 }
 
-/// The sign-in answer with email 2FA (fields in key order).
+/// The sign-in answer with email 2FA (fields in key order). The tokens are left out, or
+/// `null` (`Dialect::null_optionals`).
 #[derive(Serialize)]
 struct TfaAnswer<'a> {
     #[serde(rename = "2faDetails")]
     tfa_details: TfaDetails<'a>,
     #[serde(rename = "2faRequired")]
     tfa_required: bool,
+    #[serde(rename = "accessToken", skip_serializing_if = "Option::is_none")]
+    access_token: Option<Null>,
+    #[serde(rename = "refreshToken", skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<Null>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +77,7 @@ impl Server {
             return Ok(Reply::json(
                 200,
                 &SignedIn {
+                    tfa_details: self.config.dialect.absent_or_null(),
                     tfa_required: false,
                     pair,
                 },
@@ -95,6 +105,8 @@ impl Server {
                     token: &token,
                 },
                 tfa_required: true,
+                access_token: self.config.dialect.absent_or_null(),
+                refresh_token: self.config.dialect.absent_or_null(),
             },
         );
         self.staff_2fa.insert(

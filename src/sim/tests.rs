@@ -11,6 +11,8 @@ use super::*;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
+mod dialects;
+
 /// 2024-04-22T11:07:24+00:00, the `createdAt` of the sign-in page's example.
 const T0: u64 = 1_713_784_044;
 /// The sign-in page's fingerprint.

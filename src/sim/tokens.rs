@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::limits::{self, Limiter};
 use super::requests;
-use super::{Fail, Outcome, Reply, Server};
+use super::{Fail, Outcome, RefreshAnswer, Reply, Server};
 use crate::time::format_rfc3339;
 
 /// `{"typ":"JWT","alg":"RS256"}`, the header of the page's example tokens.
@@ -97,6 +97,19 @@ pub(crate) struct PairJson {
     access_token: TokenJson,
     #[serde(rename = "refreshToken")]
     refresh_token: TokenJson,
+}
+
+/// The client refresh answer in a wizard envelope (`RefreshAnswer::Envelope*`), fields in
+/// key order. `uuid` and `workflow`: `None` leaves the member out, `Some(None)` is `null`.
+#[derive(Serialize)]
+struct RefreshEnvelope {
+    code: u16,
+    data: PairJson,
+    done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uuid: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    workflow: Option<Option<&'static str>>,
 }
 
 #[derive(Serialize)]
@@ -285,7 +298,28 @@ impl Server {
                 limiter,
             },
         );
-        Ok(Reply::json(200, &json))
+        // The Back Office page documents the bare pair; the client answer is the dialect's.
+        let form = match realm {
+            Realm::Staff => RefreshAnswer::Bare,
+            Realm::Client => self.config.dialect.refresh_answer,
+        };
+        let (uuid, workflow) = match form {
+            RefreshAnswer::Bare => return Ok(Reply::json(200, &json)),
+            // Drawn after the pair, so the tokens are those of every other dialect.
+            RefreshAnswer::Envelope => (Some(Some(self.fresh_uuid())), Some(Some("Terminate"))),
+            RefreshAnswer::EnvelopeNullUuid => (Some(None), Some(None)),
+            RefreshAnswer::EnvelopeNoUuid => (None, None),
+        };
+        Ok(Reply::json(
+            200,
+            &RefreshEnvelope {
+                code: 200,
+                data: json,
+                done: true,
+                uuid,
+                workflow,
+            },
+        ))
     }
 
     /// `POST /api/v2/signout` and `POST /api/v2/my/signout`.
