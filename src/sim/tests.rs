@@ -706,6 +706,42 @@ fn sign_up_creates_an_account_that_can_sign_in() {
     assert!(server.violations().is_empty());
 }
 
+/// The sign-up page's curl shows no headers: a sign-up without them is no violation, but a
+/// header that is there must say JSON.
+#[test]
+fn sign_up_may_leave_out_the_headers_its_page_does_not_show() {
+    let mut server = Server::new(SimConfig::default());
+    let bare = |path: &str, body: &str| Request::post(path).body(body.as_bytes().to_vec()).unwrap();
+    let a = call(
+        &mut server,
+        &bare("/api/v2/my/signup/wizard", SIGN_UP_WIZARD),
+        t0(),
+    );
+    assert_eq!(a.status, 202);
+    let uuid = a.body["uuid"].as_str().unwrap().to_owned();
+    let body = sign_up_body(&uuid, "foo@bar.com", "Secret123", "Secret123", FP);
+    let a = call(&mut server, &bare("/api/v2/my/signup", &body), t0());
+    assert_eq!((a.status, &a.body["workflow"]), (202, &json!("login")));
+    assert!(server.violations().is_empty());
+
+    let form = Request::post("/api/v2/my/signup/wizard")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(SIGN_UP_WIZARD.as_bytes().to_vec())
+        .unwrap();
+    let html = Request::post("/api/v2/my/signup/wizard")
+        .header("Accept", "text/html")
+        .body(SIGN_UP_WIZARD.as_bytes().to_vec())
+        .unwrap();
+    for (request, reason) in [
+        (form, "missing header `Content-Type: application/json`"),
+        (html, "missing header `Accept: application/json`"),
+    ] {
+        let a = call(&mut server, &request, t0());
+        assert_eq!((a.status, a.body), (400, error(400, reason)));
+    }
+    assert_eq!(server.violations().len(), 2);
+}
+
 #[test]
 fn sign_up_refusals_and_violations() {
     let mut server = server_with(ClientAccount::new("foo@bar.com", "x"));
