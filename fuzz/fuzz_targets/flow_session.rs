@@ -23,6 +23,8 @@ enum Op {
 #[derive(Arbitrary, Debug)]
 struct Input {
     back_office: bool,
+    /// The endpoint refuses every deviation instead of recording it.
+    strict: bool,
     leeway: u16,
     ops: Vec<Op>,
 }
@@ -32,6 +34,7 @@ const SESSION_HEADERS: &[&str] = &["accept", "content-type", "authorization"];
 
 fuzz_target!(|input: Input| {
     let endpoint = Endpoint::new(HOST).expect("valid");
+    let endpoint = if input.strict { endpoint.strict() } else { endpoint };
     let tokens: TokenPair = serde_json::from_str(PAIR).expect("the page's pair");
     let session = if input.back_office {
         Session::back_office(endpoint, tokens)

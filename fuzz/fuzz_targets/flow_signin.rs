@@ -27,8 +27,11 @@ enum Op {
     Tick(u16),
 }
 
-fuzz_target!(|ops: Vec<Op>| {
+// `strict`: the endpoint refuses every deviation instead of recording it.
+fuzz_target!(|input: (bool, Vec<Op>)| {
+    let (strict, ops) = input;
     let endpoint = Endpoint::new(HOST).expect("valid");
+    let endpoint = if strict { endpoint.strict() } else { endpoint };
     let mut h = Harness::new(SignIn::new(endpoint));
     for op in ops.iter().take(64) {
         let uuid = h.uuid.clone();
