@@ -192,6 +192,53 @@ pub fn parse_http_date(text: &str) -> Result<SystemTime, TimestampError> {
     parse_rfc3339(&format!("{year:04}-{month:02}-{day:02}T{hms}Z"))
 }
 
+/// `t + d`; when a [`SystemTime`] cannot hold that, the latest instant it can hold, the
+/// closest to `t + d` it can come.
+pub(crate) fn saturating_add(t: SystemTime, d: Duration) -> SystemTime {
+    if let Some(sum) = t.checked_add(d) {
+        return sum;
+    }
+    // `t + x` can be held for every `x` below one that can: search the most whole seconds
+    // that can be added, then the most nanoseconds on top of them.
+    let fits = |x: Duration| t.checked_add(x).is_some();
+    let (mut lo, mut hi) = (0u64, d.as_secs());
+    if fits(Duration::from_secs(hi)) {
+        lo = hi;
+    } else {
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(Duration::from_secs(mid)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    let secs = lo;
+    // The nanoseconds may not take the sum past `t + d` itself.
+    let (mut lo, mut hi) = (
+        0u32,
+        if secs == d.as_secs() {
+            d.subsec_nanos()
+        } else {
+            999_999_999
+        },
+    );
+    if fits(Duration::new(secs, hi)) {
+        lo = hi;
+    } else {
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if fits(Duration::new(secs, mid)) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+    }
+    t.checked_add(Duration::new(secs, lo)).unwrap_or(t)
+}
+
 fn digits(b: &[u8], at: usize, len: usize) -> Result<i64, TimestampError> {
     let slice = b.get(at..at + len).ok_or(TimestampError::Syntax)?;
     slice.iter().try_fold(0i64, |acc, &c| {
@@ -343,6 +390,17 @@ mod tests {
         );
     }
 
+    /// 2024-04-22T11:07:24Z, a Monday.
+    const NOW: u64 = 1_713_784_044;
+
+    fn signed(secs: i64) -> SystemTime {
+        if secs >= 0 {
+            UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+        } else {
+            UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+        }
+    }
+
     #[test]
     fn http_dates() {
         assert_eq!(
@@ -361,6 +419,50 @@ mod tests {
             parse_http_date("Sun, 31 Feb 1994 08:49:37 GMT"),
             Err(TimestampError::OutOfRange)
         );
+    }
+
+    #[test]
+    fn saturating_add_is_exact_until_the_type_ends() {
+        assert_eq!(saturating_add(at(5), Duration::from_secs(10)), at(15));
+        assert_eq!(
+            saturating_add(signed(-5), Duration::new(10, 7)),
+            at(5) + Duration::from_nanos(7)
+        );
+        let latest = saturating_add(UNIX_EPOCH, Duration::MAX);
+        assert_eq!(latest.checked_add(Duration::from_nanos(1)), None);
+        assert!(latest > at(u64::from(u32::MAX)));
+        for t in [UNIX_EPOCH, at(NOW), signed(-1_000_000)] {
+            assert_eq!(saturating_add(t, Duration::MAX), latest);
+            assert_eq!(saturating_add(t, Duration::from_secs(u64::MAX)), latest);
+        }
+        // Near the end: whole seconds that fit and nanoseconds that do not, and the reverse.
+        for back in [
+            Duration::from_nanos(1),
+            Duration::from_nanos(999_999_999),
+            Duration::from_secs(1),
+            Duration::new(1, 1),
+            Duration::from_secs(1_000),
+        ] {
+            let t = latest - back;
+            assert_eq!(saturating_add(t, back), latest, "{back:?}");
+            assert_eq!(
+                saturating_add(t, back + Duration::from_nanos(1)),
+                latest,
+                "{back:?}"
+            );
+            assert_eq!(
+                saturating_add(t, back + Duration::from_secs(1)),
+                latest,
+                "{back:?}"
+            );
+            if let Some(short) = back.checked_sub(Duration::from_nanos(1)) {
+                assert_eq!(
+                    saturating_add(t, short),
+                    latest - Duration::from_nanos(1),
+                    "{back:?}"
+                );
+            }
+        }
     }
 
     proptest! {
