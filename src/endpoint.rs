@@ -236,7 +236,8 @@ fn json_body(body: &impl Serialize) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date; `None` when it is neither.
+/// `Retry-After`: delay-seconds or an HTTP date in any of RFC 9110's three forms (see
+/// [`parse_http_date`]); `None` when it is neither.
 ///
 /// Delay-seconds are added to `now` saturating: a number too large for a `u64`, or one
 /// that takes the sum past what a [`SystemTime`] can hold, waits until the latest instant
@@ -253,7 +254,7 @@ fn retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
             .unwrap_or(u64::MAX);
         return Some(crate::time::saturating_add(now, Duration::from_secs(secs)));
     }
-    parse_http_date(value).ok()
+    parse_http_date(value, now).ok()
 }
 
 /// A response sorted by [`Endpoint::classify`].
@@ -408,9 +409,18 @@ mod tests {
             at(&resp(429, Some("Thu, 01 Jan 1970 00:20:00 GMT"))),
             now + Duration::from_secs(200)
         );
+        // RFC 9110's two other forms of HTTP date are read too.
+        for date in [
+            "Thursday, 01-Jan-70 00:20:00 GMT",
+            "Thu Jan  1 00:20:00 1970",
+        ] {
+            assert_eq!(at(&resp(429, Some(date))), now + Duration::from_secs(200));
+        }
         // A date in the past means "now"; garbage means the documented default.
         assert_eq!(at(&resp(429, Some("Thu, 01 Jan 1970 00:00:00 GMT"))), now);
+        assert_eq!(at(&resp(429, Some("Thu Jan  1 00:00:00 1970"))), now);
         assert_eq!(at(&resp(429, Some("soon"))), now + wait);
+        assert_eq!(at(&resp(429, Some("Thu Jan 1 00:20:00 1970"))), now + wait);
         // Seconds are exact as far as the type goes, leading zeros and all...
         assert_eq!(
             at(&resp(429, Some("000000000000000000000000120"))),

@@ -94,12 +94,13 @@
 //! Lenient only where the vendor leaves room: unknown fields are ignored; optional fields
 //! may be absent or `null` (`data`, `recaptcha`, `tfaProviders`, `fields`, ...); the
 //! refresh answer is read in both shapes (bare pair, or an envelope whose `data` holds it);
-//! a 429's unreadable `Retry-After` means the documented default wait (while seconds too
-//! many to hold wait until the latest instant a `SystemTime` can hold); error bodies
-//! (unpublished) are read for messages when they can be, and otherwise still give the
-//! status; the `data` of a workflow the crate does not model is kept as free JSON (at most
-//! 64 levels deep). Within a token object, serde's derives still accept an array of the
-//! three fields in order.
+//! a 429's `Retry-After` is read as seconds or as an HTTP date in any of RFC 9110's three
+//! forms (seconds too many to hold wait until the latest instant a `SystemTime` can hold),
+//! and an unreadable one means the documented default wait; error bodies (unpublished) are
+//! read for messages when they can be, and otherwise still give the status; the `data` of
+//! a workflow the crate does not model is kept as free JSON (at most 64 levels deep).
+//! Within a token object, serde's derives still accept an array of the three fields in
+//! order.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
