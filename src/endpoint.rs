@@ -262,13 +262,25 @@ fn json_body(body: &impl Serialize) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// `Retry-After`: delay-seconds or an HTTP date.
+/// `Retry-After`: delay-seconds or an HTTP date in any of RFC 9110's three forms (see
+/// [`parse_http_date`]); `None` when it is neither.
+///
+/// Delay-seconds are added to `now` saturating: a number too large for a `u64`, or one
+/// that takes the sum past what a [`SystemTime`] can hold, waits until the latest instant
+/// a `SystemTime` can hold, not the default wait, which would let the flow send again long
+/// before the host allowed. A wait is thus never shorter than the one asked for, save
+/// where the type cannot go further.
 fn retry_after(value: &str, now: SystemTime) -> Option<SystemTime> {
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = value.parse().ok()?;
-        return now.checked_add(Duration::from_secs(secs));
+        let secs = value
+            .bytes()
+            .try_fold(0u64, |secs, b| {
+                secs.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+            })
+            .unwrap_or(u64::MAX);
+        return Some(crate::time::saturating_add(now, Duration::from_secs(secs)));
     }
-    parse_http_date(value).ok()
+    parse_http_date(value, now).ok()
 }
 
 /// A response sorted by [`Endpoint::classify`].
@@ -433,10 +445,37 @@ mod tests {
             at(&resp(429, Some("Thu, 01 Jan 1970 00:20:00 GMT"))),
             now + Duration::from_secs(200)
         );
+        // RFC 9110's two other forms of HTTP date are read too.
+        for date in [
+            "Thursday, 01-Jan-70 00:20:00 GMT",
+            "Thu Jan  1 00:20:00 1970",
+        ] {
+            assert_eq!(at(&resp(429, Some(date))), now + Duration::from_secs(200));
+        }
         // A date in the past means "now"; garbage means the documented default.
         assert_eq!(at(&resp(429, Some("Thu, 01 Jan 1970 00:00:00 GMT"))), now);
+        assert_eq!(at(&resp(429, Some("Thu Jan  1 00:00:00 1970"))), now);
         assert_eq!(at(&resp(429, Some("soon"))), now + wait);
-        assert_eq!(at(&resp(429, Some("99999999999999999999999"))), now + wait);
+        assert_eq!(at(&resp(429, Some("Thu Jan 1 00:20:00 1970"))), now + wait);
+        // Seconds are exact as far as the type goes, leading zeros and all...
+        assert_eq!(
+            at(&resp(429, Some("000000000000000000000000120"))),
+            now + Duration::from_secs(120)
+        );
+        assert_eq!(
+            at(&resp(429, Some("4000000000"))),
+            now + Duration::from_secs(4_000_000_000)
+        );
+        // ...and past it, the latest instant a `SystemTime` can hold: never the default.
+        for huge in [
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999999",
+        ] {
+            let t = at(&resp(429, Some(huge)));
+            assert!(t > now + Duration::from_secs(4_000_000_000), "{huge}");
+            assert_eq!(t.checked_add(Duration::from_nanos(1)), None, "{huge}");
+        }
         assert!(
             matches!(e.classify("t", &resp(500, None), now, wait), Ok(Reply::Refused(a)) if a.status() == 500)
         );

@@ -159,11 +159,89 @@ impl fmt::Display for DisplayTime {
     }
 }
 
-/// A serde error described without any of the input's values: serde_json quotes the
-/// offending string in "invalid type" messages, and that string may be a secret. Quoted
-/// text is dropped, escapes (`\"`) included; field names (in backticks) stay.
+/// A serde error described without any of the input's values, any of which may be a
+/// secret.
+///
+/// serde_json names the offending value in three kinds of message: `invalid type` and
+/// `invalid value` (a string in double quotes, any other scalar in backticks:
+/// ``invalid type: integer `394208416658607535`, expected a string``) and
+/// ``unknown variant `x`, expected ...``. There the value becomes `(value hidden)`; its
+/// kind (`string`, `integer`, `floating point`, `boolean`, `null`, `sequence`, `map`, ...)
+/// and what was expected stay. Field names stay (``missing field `token` ``,
+/// ``unknown field `x`, expected ...``, ``duplicate field `token` ``). In any other
+/// message, double-quoted text is dropped, escapes (`\"`) included, as a precaution.
 pub(crate) fn describe_serde_error(e: &serde_json::Error) -> String {
-    let message = e.to_string();
+    hide_values(&e.to_string())
+}
+
+const HIDDEN: &str = "(value hidden)";
+
+fn hide_values(message: &str) -> String {
+    for prefix in ["invalid type: ", "invalid value: "] {
+        // `{prefix}{unexpected}, expected {expected}`: the last `, expected ` is the one
+        // serde wrote, as what is expected comes from the code and the value comes first.
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        if let Some(end) = rest.rfind(", expected ") {
+            let (unexpected, expected) = rest.split_at(end);
+            return format!("{prefix}{}{expected}", kind_only(unexpected));
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        // ``unknown variant `{value}`, expected {names}`` or ``..., there are no variants``.
+        let end = rest
+            .rfind("`, expected ")
+            .or_else(|| rest.rfind("`, there are no variants"));
+        if let Some(end) = end {
+            return format!("unknown variant {HIDDEN}{}", &rest[end + 1..]);
+        }
+    }
+    drop_quoted(message)
+}
+
+/// What serde writes for an unexpected value (`string "..."`, ``integer `5` ``, `null`,
+/// `map`, ...), with the value itself hidden. Text of any other shape is hidden whole.
+fn kind_only(unexpected: &str) -> String {
+    // The kinds that carry no value.
+    const BARE: [&str; 13] = [
+        "null",
+        "unit value",
+        "Option value",
+        "newtype struct",
+        "sequence",
+        "map",
+        "enum",
+        "unit variant",
+        "newtype variant",
+        "tuple variant",
+        "struct variant",
+        "byte array",
+        "number",
+    ];
+    // The kinds written with their value after a space.
+    const VALUED: [&str; 5] = [
+        "string",
+        "integer",
+        "floating point",
+        "boolean",
+        "character",
+    ];
+    if BARE.contains(&unexpected) {
+        return unexpected.to_owned();
+    }
+    VALUED
+        .iter()
+        .find(|kind| {
+            unexpected
+                .strip_prefix(**kind)
+                .is_some_and(|value| value.starts_with(' '))
+        })
+        .map_or_else(|| HIDDEN.to_owned(), |kind| format!("{kind} {HIDDEN}"))
+}
+
+/// `message` with each double-quoted part (escapes included) replaced by `(value hidden)`.
+fn drop_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut chars = message.chars();
     while let Some(c) = chars.next() {
@@ -181,7 +259,7 @@ pub(crate) fn describe_serde_error(e: &serde_json::Error) -> String {
                 _ => {}
             }
         }
-        out.push_str("(value hidden)");
+        out.push_str(HIDDEN);
     }
     out
 }
@@ -237,5 +315,196 @@ mod tests {
         }
         let err = serde_json::from_str::<Named>("{}").unwrap_err();
         assert!(describe_serde_error(&err).starts_with("missing field `token`"));
+    }
+
+    /// A struct with a field of each scalar kind the crate reads.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Fields {
+        name: String,
+        flag: bool,
+        count: u32,
+    }
+
+    /// Each JSON type, as JSON text; what the error says of it; and the digit runs and
+    /// words of it that must not reach an error.
+    const VALUES: [(&str, &str, &[&str]); 10] = [
+        (
+            r#""hunter2secret""#,
+            "string (value hidden)",
+            &["hunter2secret", "hunter"],
+        ),
+        (
+            r#""quote\" and `tick`, expected 4242""#,
+            "string (value hidden)",
+            &["quote", "tick", "4242"],
+        ),
+        (
+            "394208416658607535",
+            "integer (value hidden)",
+            &["394208416658607535"],
+        ),
+        ("-8675309123", "integer (value hidden)", &["8675309123"]),
+        (
+            "18446744073709551615",
+            "integer (value hidden)",
+            &["18446744073709551615"],
+        ),
+        (
+            "31415.92653",
+            "floating point (value hidden)",
+            &["31415", "92653"],
+        ),
+        ("true", "boolean (value hidden)", &["true"]),
+        ("null", "null", &[]),
+        (
+            r#"["arraysecret", 47474747]"#,
+            "sequence",
+            &["arraysecret", "47474747"],
+        ),
+        (
+            r#"{"objsecret": 58585858}"#,
+            "map",
+            &["objsecret", "58585858"],
+        ),
+    ];
+
+    #[test]
+    fn no_json_value_reaches_an_error_whatever_its_type_and_position() {
+        let fields = [
+            ("name", r#""n""#, "a string"),
+            ("flag", "false", "a boolean"),
+            ("count", "1", "u32"),
+        ];
+        let mut errors = 0;
+        for (field, _, expected) in fields {
+            for (value, kind, secrets) in VALUES {
+                let members: Vec<String> = fields
+                    .iter()
+                    .map(|(name, ok, _)| {
+                        let v = if *name == field { value } else { ok };
+                        format!(r#""{name}":{v}"#)
+                    })
+                    .collect();
+                let json = format!("{{{}}}", members.join(","));
+                let Err(err) = serde_json::from_str::<Fields>(&json) else {
+                    // Only a value of the field's own type is read.
+                    assert!(
+                        (field == "name" && kind.starts_with("string "))
+                            || (field == "flag" && kind.starts_with("boolean ")),
+                        "{json}"
+                    );
+                    continue;
+                };
+                errors += 1;
+                let text = describe_serde_error(&err);
+                for secret in secrets {
+                    assert!(!text.contains(secret), "{json} -> {text}");
+                }
+                // The kind of value and the type expected are still named: `invalid type`
+                // for another type, `invalid value` for an integer out of u32's range.
+                let want = format!("{kind}, expected {expected} at line 1 column ");
+                assert!(
+                    text.starts_with(&format!("invalid type: {want}"))
+                        || text.starts_with(&format!("invalid value: {want}")),
+                    "{json} -> {text}"
+                );
+            }
+        }
+        assert_eq!(errors, 3 * VALUES.len() - 3);
+    }
+
+    #[test]
+    fn field_names_stay_and_variant_values_go() {
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct Strict {
+            token: String,
+            kind: Option<Kind>,
+            letter: Option<char>,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            Alpha,
+            Beta,
+        }
+        let describe =
+            |json: &str| describe_serde_error(&serde_json::from_str::<Strict>(json).unwrap_err());
+        assert_eq!(describe("{}"), "missing field `token` at line 1 column 2");
+        assert_eq!(
+            describe(r#"{"token":"a","token":"b"}"#),
+            "duplicate field `token` at line 1 column 20"
+        );
+        assert_eq!(
+            describe(r#"{"token":"a","x":1}"#),
+            "unknown field `x`, expected one of `token`, `kind`, `letter` at line 1 column 16"
+        );
+        for variant in [r#""hunter2secret""#, r#""x`, expected `Alpha`, 4242""#] {
+            let text = describe(&format!(r#"{{"token":"a","kind":{variant}}}"#));
+            assert!(
+                text.starts_with(
+                    "unknown variant (value hidden), expected `Alpha` or `Beta` at line 1"
+                ),
+                "{text}"
+            );
+            assert!(!text.contains("hunter") && !text.contains("4242"), "{text}");
+        }
+        let text = describe(r#"{"token":"a","letter":"hunter2secret"}"#);
+        assert!(
+            text.starts_with("invalid value: string (value hidden), expected a character"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn values_in_any_of_serdes_shapes_are_hidden() {
+        use serde::de::{Error as _, Unexpected};
+        let hidden = |unexpected: Unexpected<'_>| {
+            describe_serde_error(&serde_json::Error::invalid_value(unexpected, &"a thing"))
+        };
+        assert_eq!(
+            hidden(Unexpected::Char('7')),
+            "invalid value: character (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Char('`')),
+            "invalid value: character (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Float(-2.5e-300)),
+            "invalid value: floating point (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Bool(false)),
+            "invalid value: boolean (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Signed(i64::MIN)),
+            "invalid value: integer (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Str("a, expected b")),
+            "invalid value: string (value hidden), expected a thing"
+        );
+        assert_eq!(
+            hidden(Unexpected::Other("an odd 4242")),
+            "invalid value: (value hidden), expected a thing"
+        );
+        for bare in [
+            Unexpected::Unit,
+            Unexpected::Seq,
+            Unexpected::Map,
+            Unexpected::Bytes(b"4242"),
+        ] {
+            let text = hidden(bare);
+            assert!(!text.contains("hidden") && !text.contains("4242"), "{text}");
+        }
+        // serde_json's own messages have no value in them and are left alone.
+        let err = serde_json::from_str::<Vec<u32>>("[1,").unwrap_err();
+        assert_eq!(
+            describe_serde_error(&err),
+            "EOF while parsing a value at line 1 column 3"
+        );
     }
 }

@@ -106,9 +106,10 @@
 //! (`data`, `recaptcha`, `tfaProviders`, `fields`, ...); the refresh answer is read bare
 //! or as an envelope whose `data` holds the pair (its `uuid` and `workflow` may be
 //! anything, `null` or absent: a refresh belongs to no wizard); a 429's `Retry-After` in
-//! seconds or any of the three HTTP date forms, and the documented default wait without
-//! one; error bodies (unpublished) are read for messages when they can be, and otherwise
-//! still give the status; the `data` of a workflow the crate does not model is kept as
+//! seconds (too many to hold: the latest instant a `SystemTime` can hold) or any of RFC
+//! 9110's three HTTP date forms, and the documented default wait without one; error bodies
+//! (unpublished) are read for messages when they can be, and otherwise still give the
+//! status; the `data` of a workflow the crate does not model is kept as
 //! free JSON (at most 64 levels deep). Within a token object, serde's derives still accept
 //! an array of the three fields in order. No error quotes a value from the answer.
 #![forbid(unsafe_code)]

@@ -279,7 +279,8 @@ fn control_characters_in_a_token_from_the_server_are_malformed() {
 }
 
 #[test]
-fn a_retry_after_with_control_characters_cannot_exist_and_garbage_waits_the_default() {
+fn a_retry_after_with_control_characters_cannot_exist_garbage_waits_the_default_and_overflow_the_longest(
+) {
     // The `http` crate refuses CR, LF and NUL in any header value: such a Retry-After
     // never reaches the crate.
     for c in CONTROLS {
@@ -288,25 +289,37 @@ fn a_retry_after_with_control_characters_cannot_exist_and_garbage_waits_the_defa
             "{c:?}"
         );
     }
-    // What can arrive (non-UTF-8 bytes, junk, overflowing numbers, a tab) is the
-    // documented default wait: 10 minutes on the credentials step.
-    let values: [&[u8]; 5] = [
-        b"\xff\xfe",
-        b"soon",
-        b"99999999999999999999999",
-        b"1\t2",
-        b"-5",
-    ];
-    for value in values {
+    let retry_at = |value: &[u8]| {
         let mut flow = signin_awaiting_credentials();
         let response = Response::builder()
             .status(429)
             .header("retry-after", http::HeaderValue::from_bytes(value).unwrap())
             .body(Vec::new())
             .unwrap();
+        match flow.handle_response(&response, t(0)).unwrap() {
+            SignInStep::RetryAt(at) => at,
+            other => panic!("{value:?}: {other:?}"),
+        }
+    };
+    // What can arrive and is not a delay or a date (non-UTF-8 bytes, junk, a tab, a sign,
+    // a date with a wrong width) is the documented default wait: 10 minutes on the
+    // credentials step.
+    let values: [&[u8]; 5] = [
+        b"\xff\xfe",
+        b"soon",
+        b"1\t2",
+        b"-5",
+        b"Sun Nov 6 08:49:37 1994",
+    ];
+    for value in values {
+        assert_eq!(retry_at(value), t(600), "{value:?}");
+    }
+    // A number of seconds too large to hold is no reason to send early: it waits until the
+    // latest instant a `SystemTime` can hold.
+    for value in [&b"99999999999999999999999"[..], b"18446744073709551615"] {
         assert_eq!(
-            flow.handle_response(&response, t(0)).unwrap(),
-            SignInStep::RetryAt(t(600)),
+            retry_at(value).checked_add(Duration::from_nanos(1)),
+            None,
             "{value:?}"
         );
     }

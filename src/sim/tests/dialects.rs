@@ -221,8 +221,8 @@ fn expected(pages: &Step, dialect: Dialect, got: &Answer) -> (u16, Value) {
     (status, body)
 }
 
-/// Reads a `Retry-After` HTTP date in `form` with the crate's IMF-fixdate parser, after
-/// rewriting an obsolete form as IMF-fixdate.
+/// Reads a `Retry-After` HTTP date in `form` as IMF-fixdate, after rewriting an obsolete
+/// form as one by hand, and checks the crate reads the form itself to the same instant.
 fn read_http_date(form: RetryAfter, text: &str) -> SystemTime {
     let imf = match form {
         RetryAfter::ImfDate => text.to_owned(),
@@ -253,7 +253,10 @@ fn read_http_date(form: RetryAfter, text: &str) -> SystemTime {
         }
         RetryAfter::Seconds => panic!("not a date: {text}"),
     };
-    parse_http_date(&imf).unwrap_or_else(|e| panic!("{text} -> {imf}: {e}"))
+    let instant = parse_http_date(&imf, t0()).unwrap_or_else(|e| panic!("{text} -> {imf}: {e}"));
+    // The crate reads every form itself too, to the same instant.
+    assert_eq!(parse_http_date(text, t0()), Ok(instant), "{text}");
+    instant
 }
 
 /// Every uuid-like value of a transcript: wizard uuids and Back Office 2FA tokens.
