@@ -732,8 +732,9 @@ fn describe(error: &serde_json::Error) -> String {
         text.truncate(300);
         return text;
     }
-    // `invalid type: string "hunter2", expected ...`: keep only what was expected.
-    match text.split_once(", expected ") {
+    // `invalid type: string "hunter2", expected ...`: keep only what was expected (the
+    // last `, expected `: the value before it may hold those words too).
+    match text.rsplit_once(", expected ") {
         Some((_, expected)) => format!("a field has the wrong type (expected {expected})"),
         None => "body does not have the documented shape".to_owned(),
     }

@@ -1575,3 +1575,17 @@ fn the_crates_sign_in_flow_conforms() {
     assert_eq!(steps, ["Credentials", "ChooseMethod", "Code", "Done"]);
     assert_eq!(server.violations(), []);
 }
+
+/// A value that itself says ", expected" does not leak into the reason.
+#[test]
+fn a_wrong_type_never_echoes_the_value() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Code {
+        code: u32,
+    }
+    let body = json!({"code": "x, expected hunter2"}).to_string();
+    let error = serde_json::from_value::<Code>(serde_json::from_str(&body).unwrap()).unwrap_err();
+    let reason = super::describe(&error);
+    assert_eq!(reason, "a field has the wrong type (expected u32)");
+}
