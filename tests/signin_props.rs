@@ -1048,6 +1048,30 @@ fn a_token_of_the_wrong_type_does_not_show_in_the_error() {
     for shown in [format!("{err:?}"), format!("{err}")] {
         assert!(!shown.contains("SECRETPART"), "the token shows: {shown}");
     }
+    // Nor a token of any other JSON type, in the pair or in the token object.
+    let token = |value: Value| json!({"token": value, "createdAt": "2024-04-22T11:07:24+00:00", "expiresAt": "2024-04-22T11:22:24+00:00"});
+    for value in [
+        json!(394_208_416_658_607_535_u64),
+        json!(-394_208_416_658_607_535_i64),
+        json!(3.942_084_166_586_075e30),
+        json!(true),
+        json!(["394208416658607535"]),
+        json!({"394208416658607535": 1}),
+    ] {
+        for data in [
+            json!({"accessToken": value, "refreshToken": token(json!("d.e.f"))}),
+            json!({"accessToken": token(value.clone()), "refreshToken": token(json!("d.e.f"))}),
+        ] {
+            let body = envelope(202, data, true, UUID_A, "Terminate");
+            let err = flow.handle_response(&resp(202, body), t(2)).unwrap_err();
+            assert_eq!(flow, before);
+            for shown in [format!("{err:?}"), format!("{err}")] {
+                for part in ["394208416658607535", "3942084166586075", "true"] {
+                    assert!(!shown.contains(part), "{value} shows: {shown}");
+                }
+            }
+        }
+    }
 }
 
 /// A flow parked at an unsupported workflow must resume. The flow keeps the server's free
