@@ -26,6 +26,7 @@ use crate::error::Error;
 /// assert_eq!(guard.next_allowed(t0 + Duration::from_secs(60)), None);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Parked")]
 pub struct AttemptGuard {
     limit: usize,
     window: Duration,
@@ -81,9 +82,9 @@ impl AttemptGuard {
 
     /// Records an attempt made at `now`.
     pub fn record(&mut self, now: SystemTime) {
-        if self.recent.len() >= self.limit {
-            self.recent.remove(0);
-        }
+        // Keep the newest `limit - 1` before adding this one (never panics, even empty).
+        let excess = (self.recent.len() + 1).saturating_sub(self.limit);
+        self.recent.drain(..excess.min(self.recent.len()));
         self.recent.push(now);
     }
 
@@ -98,6 +99,34 @@ impl AttemptGuard {
             None => Ok(()),
             Some(retry_at) => Err(Error::RateLimited { retry_at }),
         }
+    }
+}
+
+/// A parked guard, checked on the way back in: a store is input like any answer, and must
+/// not hold what [`AttemptGuard::new`] would never make.
+#[derive(Deserialize)]
+struct Parked {
+    limit: usize,
+    window: Duration,
+    recent: Vec<SystemTime>,
+    blocked_until: Option<SystemTime>,
+}
+
+impl TryFrom<Parked> for AttemptGuard {
+    type Error = &'static str;
+    fn try_from(parked: Parked) -> Result<Self, &'static str> {
+        if parked.limit == 0 {
+            return Err("an attempt guard's limit is at least 1");
+        }
+        if parked.recent.len() > parked.limit {
+            return Err("an attempt guard holds more attempts than its limit");
+        }
+        Ok(Self {
+            limit: parked.limit,
+            window: parked.window,
+            recent: parked.recent,
+            blocked_until: parked.blocked_until,
+        })
     }
 }
 
@@ -137,5 +166,42 @@ mod tests {
         let mut g = AttemptGuard::new(1, Duration::from_secs(60));
         g.record(s(100));
         assert_eq!(g.next_allowed(s(50)), Some(s(160)));
+    }
+
+    /// A parked guard with a limit of 0 (or more attempts than its limit) is refused when
+    /// read back: it once deserialized and its next attempt panicked.
+    #[test]
+    fn a_parked_guard_is_checked_on_the_way_back_in() {
+        let guard = AttemptGuard::new(2, Duration::from_secs(60));
+        let parked = serde_json::to_value(&guard).unwrap();
+        assert_eq!(
+            serde_json::from_value::<AttemptGuard>(parked.clone()).unwrap(),
+            guard
+        );
+        let mut zero = parked.clone();
+        zero["limit"] = 0.into();
+        assert!(serde_json::from_value::<AttemptGuard>(zero).is_err());
+        let mut crowded = parked;
+        crowded["recent"] = serde_json::to_value([s(1), s(2), s(3)]).unwrap();
+        assert!(serde_json::from_value::<AttemptGuard>(crowded).is_err());
+    }
+
+    #[test]
+    fn recording_keeps_at_most_the_limit_whatever_the_guard_holds() {
+        let mut g = AttemptGuard {
+            limit: 2,
+            window: Duration::from_secs(60),
+            recent: vec![s(1), s(2), s(3), s(4)],
+            blocked_until: None,
+        };
+        g.record(s(5));
+        assert_eq!(g.recent, [s(4), s(5)]);
+        let mut g = AttemptGuard {
+            limit: 0,
+            recent: vec![],
+            ..g
+        };
+        g.record(s(6));
+        assert_eq!(g.recent, [s(6)]);
     }
 }
