@@ -16,7 +16,9 @@
 //!
 //! With `--host`, the password comes from `B2CORE_PASSWORD` (or one line of stdin), and a
 //! 2FA method choice and code from stdin, after a prompt on stderr. Secrets are never
-//! printed; on success the access token's expiry is.
+//! printed; on success the access token's expiry is. Each request line and status goes to
+//! stderr, followed by a `deviation: ...` line for each way the answer departs from the
+//! vendor's pages on a point they leave open (`b2core_auth::Deviation`).
 
 #[path = "support/async_http.rs"]
 mod async_http;
@@ -126,6 +128,10 @@ async fn sign_in(
         let step = flow
             .handle_response(&response, SystemTime::now())
             .map_err(|e| e.to_string())?;
+        // Where the answer departs from the pages on a point they leave open (never a secret).
+        for deviation in flow.take_deviations() {
+            eprintln!("deviation: {deviation}");
+        }
         request = match step {
             SignInStep::Credentials { rejected: None, .. } => {
                 let credentials =

@@ -1,10 +1,19 @@
 //! The walkthrough: every flow of the crate, end to end, against the built-in simulator —
 //! in-process, no network, a virtual clock. It prints a transcript a newcomer can follow
-//! (each request line, the status, the step reached; secrets redacted) and exits 0 only if
-//! every flow ended as the vendor's pages document.
+//! (each request line, the status, the step reached; secrets redacted), then runs the same
+//! flows again against the simulator in every dialect of `sim::Dialect::ALL` (each reading
+//! of the vendor's pages a real host may have), one short line per dialect with the
+//! deviations the flows recorded. It exits 0 only if every flow ended as the vendor's pages
+//! document in every dialect, the simulator saw no protocol violation, and the deviations
+//! recorded are exactly those the dialect implies (none for `pages`; the rule is in
+//! `support/dialects.rs`).
 //!
 //! Run it with `cargo run --example walkthrough`.
 
+#[path = "support/dialects.rs"]
+mod dialects;
+
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -12,9 +21,9 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
-use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
 use b2core_auth::{
-    Authorized, DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair,
+    Authorized, Deviation, DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair,
 };
 
 const PASSWORD: &str = "QAzqw123!";
@@ -22,6 +31,15 @@ const SMS_PHONE: &str = "+15550000001";
 const BOTH_PHONE: &str = "+15550000002";
 const USER_AGENT: &str =
     "Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:47.0) Gecko/20100101 Firefox/47.0";
+/// The block the client sign-in page documents after 5 attempts in a minute.
+const SIGNIN_BLOCK: Duration = Duration::from_secs(10 * 60);
+
+/// One request and its answer, with the deviations the flow recorded reading it.
+struct Exchange {
+    request: String,
+    status: u16,
+    deviations: Vec<Deviation>,
+}
 
 /// The simulator, a virtual clock and the transcript printer.
 struct World {
@@ -29,11 +47,17 @@ struct World {
     endpoint: Endpoint,
     now: SystemTime,
     fingerprint: DeviceFingerprint,
+    /// Print the transcript (the tour) or nothing (the dialect runs).
+    verbose: bool,
+    exchanges: Vec<Exchange>,
 }
 
 impl World {
-    fn new() -> Result<Self, Error> {
-        let mut server = Server::new(SimConfig::default());
+    fn new(dialect: Dialect, verbose: bool) -> Result<Self, Error> {
+        let mut server = Server::new(SimConfig {
+            dialect,
+            ..SimConfig::default()
+        });
         server.add_client(ClientAccount::new("plain@example.com", PASSWORD));
         server.add_client(ClientAccount::new("google@example.com", PASSWORD).with_google());
         server.add_client(
@@ -48,30 +72,51 @@ impl World {
                 .with_sms(),
         );
         server.add_client(ClientAccount::new("reset@example.com", PASSWORD).with_forced_reset());
+        server.add_client(ClientAccount::new("limited@example.com", PASSWORD));
         server.add_staff(StaffAccount::new("staff@example.com", PASSWORD).with_email_2fa());
         Ok(Self {
             server,
             endpoint: Endpoint::new("https://host.name")?,
             now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044), // 2024-04-22T11:07:24Z
             fingerprint: DeviceFingerprint::from_user_agent(USER_AGENT)?,
+            verbose,
+            exchanges: Vec::new(),
         })
+    }
+
+    /// A line of the transcript (only in the tour).
+    fn say(&self, text: impl std::fmt::Display) {
+        if self.verbose {
+            println!("{text}");
+        }
     }
 
     /// Sends a request to the simulator and prints the exchange.
     fn send(&mut self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         let response = self.server.handle(&request, self.now);
-        println!(
-            "    {} {} -> {}",
-            request.method(),
-            request.uri().path(),
-            response.status().as_u16()
-        );
+        let line = format!("{} {}", request.method(), request.uri().path());
+        self.say(format!("    {line} -> {}", response.status().as_u16()));
+        self.exchanges.push(Exchange {
+            request: line,
+            status: response.status().as_u16(),
+            deviations: Vec::new(),
+        });
         response
+    }
+
+    /// Keeps the deviations a flow recorded reading the last answer (and shows them).
+    fn read(&mut self, deviations: Vec<Deviation>) {
+        for deviation in &deviations {
+            self.say(format!("      deviation: {deviation}"));
+        }
+        if let Some(last) = self.exchanges.last_mut() {
+            last.deviations.extend(deviations);
+        }
     }
 
     fn advance(&mut self, by: Duration) {
         self.now += by;
-        println!("    (the clock moves on by {} s)", by.as_secs());
+        self.say(format!("    (the clock moves on by {} s)", by.as_secs()));
     }
 
     fn credentials(&self, email: &str, password: &str) -> Credentials {
@@ -90,9 +135,10 @@ impl World {
         loop {
             let response = self.send(request);
             let step = flow.handle_response(&response, self.now)?;
-            println!("      step: {}", describe(&step));
+            self.read(flow.take_deviations());
+            self.say(format!("      step: {}", describe(&step)));
             request = match (&step, pick(self, &step)) {
-                (SignInStep::Done(_), _) => return Ok(Outcome::SignedIn),
+                (SignInStep::Done(tokens), _) => return Ok(Outcome::SignedIn(tokens.clone())),
                 (SignInStep::PasswordChanged, Answer::Stop) => return Ok(Outcome::PasswordChanged),
                 (_, Answer::Stop) => return Ok(Outcome::Stopped(describe(&step))),
                 (SignInStep::Credentials { .. }, Answer::Default) => {
@@ -103,6 +149,11 @@ impl World {
                 (SignInStep::PasswordResetRequired { .. }, _) => flow.request_reset_code()?,
                 (SignInStep::ResetCode { .. }, Answer::Reset(code, new)) => {
                     flow.reset_password(code, new)?
+                }
+                (SignInStep::RetryAt(at), Answer::Wait) => {
+                    let wait = at.duration_since(self.now).unwrap_or_default();
+                    self.advance(wait);
+                    flow.retry(self.now)?
                 }
                 _ => return Ok(Outcome::Stopped(describe(&step))),
             };
@@ -116,23 +167,25 @@ enum Answer {
     Method(Method),
     Code(String),
     Reset(String, String),
+    /// Wait until the time of a `RetryAt`, then send again.
+    Wait,
     Stop,
 }
 
 /// How a client sign-in ended.
 enum Outcome {
-    SignedIn,
+    SignedIn(TokenPair),
     PasswordChanged,
     Stopped(String),
 }
 
 impl Outcome {
     /// True when signed in; says where the flow stopped otherwise.
-    fn signed_in(&self) -> bool {
+    fn signed_in(&self, w: &World) -> bool {
         if let Self::Stopped(step) = self {
-            println!("    stopped at: {step}");
+            w.say(format!("    stopped at: {step}"));
         }
-        matches!(self, Self::SignedIn)
+        matches!(self, Self::SignedIn(_))
     }
 }
 
@@ -142,6 +195,10 @@ fn describe(step: &SignInStep) -> String {
         SignInStep::Done(tokens) => format!(
             "Done (access token valid until {})",
             b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
+        ),
+        SignInStep::RetryAt(at) => format!(
+            "RetryAt({})",
+            b2core_auth::time::format_rfc3339(*at).unwrap_or_default()
         ),
         other => format!("{other:?}"),
     }
@@ -168,47 +225,45 @@ fn sms(world: &mut World, phone: &str) -> Answer {
 
 /// One scenario: its title, and whether it ended as documented.
 fn scenario(
+    verbose: bool,
     title: &str,
     results: &mut Vec<(String, bool)>,
     run: impl FnOnce() -> Result<bool, Error>,
 ) {
-    println!("\n== {title}");
+    if verbose {
+        println!("\n== {title}");
+    }
     let ok = match run() {
         Ok(ok) => ok,
         Err(e) => {
-            println!("    error: {e}");
+            println!("    {title}: error: {e}");
             false
         }
     };
-    println!(
-        "   {}",
-        if ok {
-            "ok: ended as documented"
-        } else {
-            "FAILED"
-        }
-    );
+    if verbose {
+        println!(
+            "   {}",
+            if ok {
+                "ok: ended as documented"
+            } else {
+                "FAILED"
+            }
+        );
+    }
     results.push((title.to_owned(), ok));
 }
 
-fn main() -> ExitCode {
-    let mut world = match World::new() {
-        Ok(world) => world,
-        Err(e) => {
-            eprintln!("walkthrough: cannot set up: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Every scenario, in order; their titles and whether each ended as documented.
+fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
     let mut results = Vec::new();
-    let w = &mut world;
+    let verbose = w.verbose;
 
-    scenario("Client sign-in without 2FA", &mut results, || {
-        Ok(
-            w.sign_in("plain@example.com", PASSWORD, |_, _| Answer::Default)?
-                .signed_in(),
-        )
+    scenario(verbose, "Client sign-in without 2FA", &mut results, || {
+        let outcome = w.sign_in("plain@example.com", PASSWORD, |_, _| Answer::Default)?;
+        Ok(outcome.signed_in(w))
     });
     scenario(
+        verbose,
         "Client sign-in with Google Authenticator",
         &mut results,
         || {
@@ -220,21 +275,27 @@ fn main() -> ExitCode {
                 SignInStep::Credentials { .. } => Answer::Default,
                 _ => Answer::Stop,
             })?;
-            Ok(outcome.signed_in())
+            Ok(outcome.signed_in(w))
         },
     );
-    scenario("Client sign-in with an SMS code", &mut results, || {
-        let outcome = w.sign_in("sms@example.com", PASSWORD, |w, step| match step {
-            SignInStep::Code {
-                method: Method::Sms,
-                ..
-            } => sms(w, SMS_PHONE),
-            SignInStep::Credentials { .. } => Answer::Default,
-            _ => Answer::Stop,
-        })?;
-        Ok(outcome.signed_in())
-    });
     scenario(
+        verbose,
+        "Client sign-in with an SMS code",
+        &mut results,
+        || {
+            let outcome = w.sign_in("sms@example.com", PASSWORD, |w, step| match step {
+                SignInStep::Code {
+                    method: Method::Sms,
+                    ..
+                } => sms(w, SMS_PHONE),
+                SignInStep::Credentials { .. } => Answer::Default,
+                _ => Answer::Stop,
+            })?;
+            Ok(outcome.signed_in(w))
+        },
+    );
+    scenario(
+        verbose,
         "Client sign-in with both methods on, choosing SMS",
         &mut results,
         || {
@@ -249,10 +310,11 @@ fn main() -> ExitCode {
                 SignInStep::Credentials { .. } => Answer::Default,
                 _ => Answer::Stop,
             })?;
-            Ok(outcome.signed_in())
+            Ok(outcome.signed_in(w))
         },
     );
     scenario(
+        verbose,
         "Client sign-in: a wrong Google code, then the right one",
         &mut results,
         || {
@@ -268,10 +330,11 @@ fn main() -> ExitCode {
                 SignInStep::Credentials { .. } => Answer::Default,
                 _ => Answer::Stop,
             })?;
-            Ok(tries == 1 && outcome.signed_in())
+            Ok(tries == 1 && outcome.signed_in(w))
         },
     );
     scenario(
+        verbose,
         "Client sign-in with a forced password reset",
         &mut results,
         || {
@@ -292,14 +355,57 @@ fn main() -> ExitCode {
             if !matches!(outcome, Outcome::PasswordChanged) {
                 return Ok(false);
             }
-            println!("    signing in again with the new password");
-            Ok(
-                w.sign_in("reset@example.com", new_password, |_, _| Answer::Default)?
-                    .signed_in(),
-            )
+            w.say("    signing in again with the new password");
+            let outcome = w.sign_in("reset@example.com", new_password, |_, _| Answer::Default)?;
+            Ok(outcome.signed_in(w))
         },
     );
     scenario(
+        verbose,
+        "Client sign-in rate limited by the host (5 attempts a minute), signed in after the wait",
+        &mut results,
+        || {
+            // Five wrong passwords, each from a new flow (one flow would stop the sixth
+            // attempt itself, before sending it). Not shown request by request.
+            let verbose = std::mem::replace(&mut w.verbose, false);
+            for _ in 0..5 {
+                let outcome =
+                    w.sign_in(
+                        "limited@example.com",
+                        "wrong-password",
+                        |_, step| match step {
+                            SignInStep::Credentials { rejected: None, .. } => Answer::Default,
+                            _ => Answer::Stop,
+                        },
+                    )?;
+                let refused = w.exchanges.last().map(|e| e.status) == Some(400);
+                if matches!(outcome, Outcome::SignedIn(_)) || !refused {
+                    w.verbose = verbose;
+                    return Ok(false);
+                }
+            }
+            w.verbose = verbose;
+            w.say("    (five sign-ins with a wrong password, each a wizard and an HTTP 400)");
+            w.say("    a sixth, with the right password:");
+            let mut waited = None;
+            let outcome = w.sign_in("limited@example.com", PASSWORD, |w, step| match step {
+                SignInStep::Credentials { rejected: None, .. } => Answer::Default,
+                SignInStep::RetryAt(at) => {
+                    waited = at.duration_since(w.now).ok();
+                    Answer::Wait
+                }
+                _ => Answer::Stop,
+            })?;
+            // Whatever form `Retry-After` takes, it means the documented 10-minute block.
+            if waited != Some(SIGNIN_BLOCK) {
+                w.say(format!("    told to wait {waited:?}, not {SIGNIN_BLOCK:?}"));
+                return Ok(false);
+            }
+            Ok(outcome.signed_in(w))
+        },
+    );
+    scenario(
+        verbose,
         "Client sign-up, then sign-in with the same credentials",
         &mut results,
         || {
@@ -308,7 +414,9 @@ fn main() -> ExitCode {
                 "https://host.name/register/{registration}/{code}",
                 Some("29734fc149dc93809d18f49ae970810a"),
             )?);
-            println!("      step: {:?}", flow.handle_response(&response, w.now)?);
+            let step = flow.handle_response(&response, w.now)?;
+            w.read(flow.take_deviations());
+            w.say(format!("      step: {step:?}"));
             let form =
                 SignUpForm::new("new@example.com", PASSWORD, PASSWORD, w.fingerprint.clone())
                     .with_given_name("John")
@@ -316,23 +424,51 @@ fn main() -> ExitCode {
                     .with_country_code("16");
             let response = w.send(flow.submit(form)?);
             let step = flow.handle_response(&response, w.now)?;
-            println!("      step: {step:?}");
+            w.read(flow.take_deviations());
+            w.say(format!("      step: {step:?}"));
             match step {
                 SignUpStep::Done(_) => Ok(true),
-                SignUpStep::SignInRequired => Ok(w
-                    .sign_in("new@example.com", PASSWORD, |_, _| Answer::Default)?
-                    .signed_in()),
+                SignUpStep::SignInRequired => {
+                    let outcome = w.sign_in("new@example.com", PASSWORD, |_, _| Answer::Default)?;
+                    Ok(outcome.signed_in(w))
+                }
                 _ => Ok(false),
             }
         },
     );
     scenario(
+        verbose,
         "Back Office staff sign-in with email 2FA",
         &mut results,
         || Ok(staff_sign_in(w)?.is_some()),
     );
     scenario(
-        "Session: authorize, proactive refresh, sign-out, and the 401 after it",
+        verbose,
+        "Client session: refresh, sign-out",
+        &mut results,
+        || {
+            let outcome = w.sign_in("plain@example.com", PASSWORD, |_, _| Answer::Default)?;
+            let Outcome::SignedIn(tokens) = outcome else {
+                return Ok(false);
+            };
+            let mut session = Session::client(w.endpoint.clone(), tokens);
+            let response = w.send(session.refresh(w.now)?);
+            let refreshed = session.handle_response(&response, w.now)? == SessionStep::Active;
+            w.read(session.take_deviations());
+            w.say("      refreshed");
+            let response = w.send(session.sign_out()?);
+            let signed_out = session.handle_response(&response, w.now)?
+                == SessionStep::SignedOut {
+                    already_revoked: false,
+                };
+            w.read(session.take_deviations());
+            w.say("      signed out");
+            Ok(refreshed && signed_out)
+        },
+    );
+    scenario(
+        verbose,
+        "Back Office session: authorize, proactive refresh, sign-out, and the 401 after it",
         &mut results,
         || {
             let Some(tokens) = staff_sign_in(w)? else {
@@ -346,22 +482,23 @@ fn main() -> ExitCode {
                 request
             };
             let authorized = matches!(session.authorize(call(), w.now)?, Authorized::Ready(_));
-            println!("      a fresh token: the request is authorized");
+            w.say("      a fresh token: the request is authorized");
             w.advance(Duration::from_secs(14 * 60 + 45)); // inside the 30 s leeway of the 15 min token
             let Authorized::RefreshFirst { refresh, original } =
                 session.authorize(call(), w.now)?
             else {
                 return Ok(false);
             };
-            println!("      the token is about to expire: refresh first");
+            w.say("      the token is about to expire: refresh first");
             let response = w.send(refresh);
             let refreshed = matches!(
                 session.handle_response(&response, w.now)?,
                 SessionStep::Active
             );
+            w.read(session.take_deviations());
             let authorized_again =
                 matches!(session.authorize(original, w.now)?, Authorized::Ready(_));
-            println!("      refreshed; the original request is authorized with the new token");
+            w.say("      refreshed; the original request is authorized with the new token");
             let parked_copy = session.clone();
             let response = w.send(session.sign_out()?);
             let signed_out = matches!(
@@ -370,7 +507,8 @@ fn main() -> ExitCode {
                     already_revoked: false
                 }
             );
-            println!("      signed out; a copy of the session still holds the revoked token");
+            w.read(session.take_deviations());
+            w.say("      signed out; a copy of the session still holds the revoked token");
             let mut stale = parked_copy;
             let response = w.send(stale.sign_out()?);
             let revoked = matches!(
@@ -379,13 +517,56 @@ fn main() -> ExitCode {
                     already_revoked: true
                 }
             );
-            println!("      the server answers 401 for the revoked token: reported as already signed out");
+            w.read(stale.take_deviations());
+            w.say("      the server answers 401 for the revoked token: reported as already signed out");
             let refuses = matches!(session.authorize(call(), w.now), Err(Error::SessionEnded));
             Ok(authorized && refreshed && authorized_again && signed_out && revoked && refuses)
         },
     );
+    results
+}
 
-    let violations = world.server.violations();
+fn staff_sign_in(w: &mut World) -> Result<Option<TokenPair>, Error> {
+    let mut flow = StaffSignIn::new(w.endpoint.clone());
+    let response = w.send(flow.sign_in("staff@example.com", PASSWORD, w.now)?);
+    let step = flow.handle_response(&response, w.now)?;
+    w.read(flow.take_deviations());
+    w.say(format!("      step: {step:?}"));
+    let StaffStep::EmailCode { .. } = step else {
+        return Ok(None);
+    };
+    let code = w
+        .server
+        .last_code_to("staff@example.com")
+        .unwrap_or_default()
+        .to_owned();
+    let response = w.send(flow.submit_code(code, w.now)?);
+    let step = flow.handle_response(&response, w.now)?;
+    w.read(flow.take_deviations());
+    match step {
+        StaffStep::Done(tokens) => {
+            w.say("      step: Done");
+            Ok(Some(tokens))
+        }
+        other => {
+            w.say(format!("      step: {other:?}"));
+            Ok(None)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut tour = match World::new(Dialect::default(), true) {
+        Ok(world) => world,
+        Err(e) => {
+            eprintln!("walkthrough: cannot set up: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let results = run_scenarios(&mut tour);
+    let mut ok = true;
+
+    let violations = tour.server.violations();
     println!(
         "\n== Protocol violations recorded by the simulator: {}",
         violations.len()
@@ -403,38 +584,131 @@ fn main() -> ExitCode {
         results.len() - failed.len(),
         results.len()
     );
-    if failed.is_empty() && violations.is_empty() {
+    for title in &failed {
+        println!("FAILED: {title}");
+    }
+    ok &= failed.is_empty() && violations.is_empty();
+
+    println!(
+        "\n== The same flows against the simulator in every dialect ({} requests each)",
+        tour.exchanges.len()
+    );
+    for (name, dialect) in Dialect::ALL {
+        ok &= run_dialect(name, *dialect, &tour.exchanges);
+    }
+
+    if ok {
         ExitCode::SUCCESS
     } else {
-        for title in failed {
-            println!("FAILED: {title}");
-        }
+        println!("FAILED");
         ExitCode::FAILURE
     }
 }
 
-fn staff_sign_in(w: &mut World) -> Result<Option<TokenPair>, Error> {
-    let mut flow = StaffSignIn::new(w.endpoint.clone());
-    let response = w.send(flow.sign_in("staff@example.com", PASSWORD, w.now)?);
-    let step = flow.handle_response(&response, w.now)?;
-    println!("      step: {step:?}");
-    let StaffStep::EmailCode { .. } = step else {
-        return Ok(None);
-    };
-    let code = w
-        .server
-        .last_code_to("staff@example.com")
-        .unwrap_or_default()
-        .to_owned();
-    let response = w.send(flow.submit_code(code, w.now)?);
-    match flow.handle_response(&response, w.now)? {
-        StaffStep::Done(tokens) => {
-            println!("      step: Done");
-            Ok(Some(tokens))
+/// Runs every scenario in `dialect`, quietly, and prints one line: the deviations the
+/// flows recorded, and whether they are exactly what the dialect implies. `baseline`
+/// is the tour's run (the `pages` dialect).
+fn run_dialect(name: &str, dialect: Dialect, baseline: &[Exchange]) -> bool {
+    let mut world = match World::new(dialect, false) {
+        Ok(world) => world,
+        Err(e) => {
+            println!("  {name}: cannot set up: {e}");
+            return false;
         }
-        other => {
-            println!("      step: {other:?}");
-            Ok(None)
+    };
+    let results = run_scenarios(&mut world);
+    let mut problems: Vec<String> = results
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(title, _)| format!("failed: {title}"))
+        .collect();
+    problems.extend(
+        world
+            .server
+            .violations()
+            .iter()
+            .map(|v| format!("violation: {} : {}", v.request, v.reason)),
+    );
+    if world.exchanges.len() != baseline.len() {
+        problems.push(format!(
+            "{} requests, not {} as in `pages`",
+            world.exchanges.len(),
+            baseline.len()
+        ));
+    }
+    for (exchange, base) in world.exchanges.iter().zip(baseline) {
+        if exchange.request != base.request {
+            problems.push(format!(
+                "sent {}, where `pages` sent {}",
+                exchange.request, base.request
+            ));
+            break;
+        }
+        let implied = dialects::implied(name, &exchange.request, base.status, exchange.status);
+        let recorded: Vec<(&str, &str)> = exchange
+            .deviations
+            .iter()
+            .map(|d| (d.field(), d.found()))
+            .collect();
+        let implied: Vec<(&str, &str)> = implied.iter().map(|(f, s)| (*f, s.as_str())).collect();
+        if recorded != implied {
+            problems.push(format!(
+                "{} -> {}: recorded [{}], the dialect implies [{}]",
+                exchange.request,
+                exchange.status,
+                dialects::cell(&recorded),
+                dialects::cell(&implied)
+            ));
+        }
+        if let Some(d) = exchange
+            .deviations
+            .iter()
+            .find(|d| d.step() != exchange.request)
+        {
+            problems.push(format!(
+                "a deviation names {}, not {}",
+                d.step(),
+                exchange.request
+            ));
         }
     }
+
+    // The deviations by field, then by request (paths after `/api/v2/`), counted.
+    let mut counted: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for d in world.exchanges.iter().flat_map(|e| &e.deviations) {
+        *counted
+            .entry(d.field())
+            .or_default()
+            .entry(d.step())
+            .or_default() += 1;
+    }
+    let total: usize = counted.values().flat_map(|steps| steps.values()).sum();
+    let summary = if total == 0 {
+        "no deviation".to_owned()
+    } else {
+        let fields: Vec<String> = counted
+            .iter()
+            .map(|(field, steps)| {
+                let steps: Vec<String> = steps
+                    .iter()
+                    .map(|(step, n)| {
+                        let short = step.replacen("/api/v2/", "", 1);
+                        if *n == 1 {
+                            short
+                        } else {
+                            format!("{short} ×{n}")
+                        }
+                    })
+                    .collect();
+                format!("{field}: {}", steps.join(", "))
+            })
+            .collect();
+        format!("{total:>2} deviations: {}", fields.join("; "))
+    };
+    let verdict = if problems.is_empty() { "ok" } else { "FAILED" };
+    println!("  {name:<27} {verdict:<6} {summary}");
+    for problem in &problems {
+        println!("      {problem}");
+    }
+    problems.is_empty()
 }

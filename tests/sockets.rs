@@ -4,10 +4,14 @@
 //! 1. in-process by the blocking client (ureq) and by the async client (hyper on tokio),
 //!    through every flow: client sign-in without 2FA, with Google, with SMS after a method
 //!    choice, with a forced password reset; sign-up then sign-in; staff sign-in with email
-//!    2FA; refresh and sign-out of both realms;
+//!    2FA; refresh and sign-out of both realms. Each client runs them against the
+//!    simulator in every dialect of `sim::Dialect::ALL`, and the deviations the flows
+//!    record must be exactly those the dialect implies (`examples/support/dialects.rs`);
 //! 2. by the `b2core` example binary as a subprocess, for every subcommand, success and
-//!    failure: its stdout (the JSON pair), its exit code (0/1/2/3), and that no password,
-//!    token or code ever reaches its stderr;
+//!    failure: its stdout (the JSON pair), its exit code (0/1/2/3), its deviation lines,
+//!    `--strict`, and that no password, token or code ever reaches its stderr; and its
+//!    `conformance` against the `sim_server` binary in every dialect (`--dialect NAME`),
+//!    whose table must report exactly that dialect's deviations (exit 0 or 4);
 //! 3. the `sim_server` and `async_tokio` example binaries as they are run by people.
 //!
 //! The example binaries are the ones `cargo test` builds next to this test
@@ -17,6 +21,8 @@
 mod async_http;
 #[path = "../examples/support/blocking_http.rs"]
 mod blocking_http;
+#[path = "../examples/support/dialects.rs"]
+mod dialects;
 #[path = "../examples/support/sim_http.rs"]
 mod sim_http;
 
@@ -29,8 +35,8 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
-use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
-use b2core_auth::{DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
+use b2core_auth::{Deviation, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
 use sim_http::Running;
 
 const PASSWORD: &str = "QAzqw123!";
@@ -43,9 +49,20 @@ const SECRET_VARS: [&str; 4] = [
     "B2CORE_REFRESH_TOKEN",
     "B2CORE_ACCESS_TOKEN",
 ];
+const CONFORMANCE_VARS: [&str; 6] = [
+    "B2CORE_CLIENT_EMAIL",
+    "B2CORE_CLIENT_PASSWORD",
+    "B2CORE_STAFF_EMAIL",
+    "B2CORE_STAFF_PASSWORD",
+    "B2CORE_SIGNUP_EMAIL",
+    "B2CORE_SIGNUP_PASSWORD",
+];
 
-fn accounts() -> Server {
-    let mut server = Server::new(SimConfig::default());
+fn accounts(dialect: Dialect) -> Server {
+    let mut server = Server::new(SimConfig {
+        dialect,
+        ..SimConfig::default()
+    });
     server.add_client(ClientAccount::new("plain@example.com", PASSWORD));
     server.add_client(ClientAccount::new("google@example.com", PASSWORD).with_google());
     server.add_client(
@@ -65,8 +82,8 @@ fn accounts() -> Server {
     server
 }
 
-fn serve() -> Running {
-    Running::start("127.0.0.1:0", accounts(), |_| {}).expect("a free loopback port")
+fn serve_in(dialect: Dialect) -> Running {
+    Running::start("127.0.0.1:0", accounts(dialect), |_| {}).expect("a free loopback port")
 }
 
 fn fingerprint() -> DeviceFingerprint {
@@ -97,6 +114,60 @@ fn wait_for_code(server: &Running, to: &str, sent_before: usize) -> String {
 // 1. Every flow through the blocking and the async client. One script, written once: the
 //    macro makes a blocking copy and an async copy (`.await` after each send).
 
+/// Every exchange of a run: the request line, the status, and the deviations the flow
+/// recorded reading the answer.
+#[derive(Default)]
+struct Seen {
+    exchanges: Vec<(String, u16, Vec<Deviation>)>,
+}
+
+impl Seen {
+    fn sent(&mut self, line: String, response: &http::Response<Vec<u8>>) {
+        self.exchanges
+            .push((line, response.status().as_u16(), Vec::new()));
+    }
+
+    /// Called after every `handle_response` with the flow's `take_deviations()`.
+    fn read(&mut self, deviations: Vec<Deviation>) {
+        let last = self.exchanges.last_mut().expect("an answer was read");
+        last.2.extend(deviations);
+    }
+}
+
+fn line_of(request: &http::Request<Vec<u8>>) -> String {
+    format!("{} {}", request.method(), request.uri().path())
+}
+
+/// The deviations of a run in `dialect` are exactly those it implies, answer by answer;
+/// `baseline` is the same run in the `pages` dialect.
+fn check_dialect(name: &str, run: &Seen, baseline: &Seen) {
+    let lines =
+        |seen: &Seen| -> Vec<String> { seen.exchanges.iter().map(|(l, _, _)| l.clone()).collect() };
+    assert_eq!(
+        lines(run),
+        lines(baseline),
+        "{name}: the same requests as in `pages`"
+    );
+    for ((line, status, deviations), (_, pages_status, _)) in
+        run.exchanges.iter().zip(&baseline.exchanges)
+    {
+        let recorded: Vec<(&str, &str)> =
+            deviations.iter().map(|d| (d.field(), d.found())).collect();
+        let implied = dialects::implied(name, line, *pages_status, *status);
+        let implied: Vec<(&str, &str)> = implied.iter().map(|(f, s)| (*f, s.as_str())).collect();
+        assert_eq!(recorded, implied, "{name}: {line} -> {status}");
+        for d in deviations {
+            assert_eq!(d.step(), line, "{name}: {d}");
+        }
+    }
+    let total: usize = run.exchanges.iter().map(|(_, _, d)| d.len()).sum();
+    assert_eq!(
+        total > 0,
+        dialects::deviates(name),
+        "{name}: {total} deviations"
+    );
+}
+
 macro_rules! flows {
     ($module:ident, $client:ty, [$($async_:tt)*], [$($await_:tt)*]) => {
         mod $module {
@@ -106,6 +177,7 @@ macro_rules! flows {
             pub $($async_)* fn client_sign_in(
                 http: &$client,
                 server: &Running,
+                seen: &mut Seen,
                 email: &str,
                 password: &str,
                 choose: Option<Method>,
@@ -113,50 +185,53 @@ macro_rules! flows {
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
                 let mut flow = SignIn::new(endpoint);
                 let mut password = password.to_owned();
-                let mut seen = Vec::new();
+                let mut kinds = Vec::new();
                 let mut request = flow.start().unwrap();
                 loop {
+                    let line = line_of(&request);
                     let response = http.send(request) $($await_)* .expect("an answer");
+                    seen.sent(line, &response);
                     let step = flow.handle_response(&response, SystemTime::now()).unwrap();
+                    seen.read(flow.take_deviations());
                     request = match step {
                         SignInStep::Credentials { rejected: None, .. } => {
-                            seen.push("credentials");
+                            kinds.push("credentials");
                             let c = Credentials::new(email, password.as_str(), fingerprint());
                             flow.submit_credentials(c, SystemTime::now())
                         }
                         SignInStep::ChooseMethod { methods, rejected: None } => {
-                            seen.push("choose method");
+                            kinds.push("choose method");
                             assert_eq!(methods, [Method::Google, Method::Sms]);
                             flow.choose_method(choose.expect("a method to choose"))
                         }
                         SignInStep::Code { method: Method::Google, rejected: None } => {
-                            seen.push("google code");
+                            kinds.push("google code");
                             let code = server.sim().google_code(email, SystemTime::now());
                             flow.submit_code(code.expect("a Google account"))
                         }
                         SignInStep::Code { method: Method::Sms, rejected: None } => {
-                            seen.push("sms code");
+                            kinds.push("sms code");
                             let phone = if email.starts_with("both") { BOTH_PHONE } else { SMS_PHONE };
                             let code = server.sim().last_code_to(phone).map(str::to_owned);
                             flow.submit_code(code.expect("an SMS"))
                         }
                         SignInStep::PasswordResetRequired { rejected: None } => {
-                            seen.push("reset required");
+                            kinds.push("reset required");
                             flow.request_reset_code()
                         }
                         SignInStep::ResetCode { rejected: None } => {
-                            seen.push("reset code");
+                            kinds.push("reset code");
                             let code = server.sim().last_code_to(email).map(str::to_owned);
                             password = NEW_PASSWORD.to_owned();
                             flow.reset_password(code.expect("an email"), NEW_PASSWORD)
                         }
                         SignInStep::PasswordChanged => {
-                            seen.push("password changed");
+                            kinds.push("password changed");
                             flow.start()
                         }
                         SignInStep::Done(tokens) => {
-                            seen.push("done");
-                            return (seen, tokens);
+                            kinds.push("done");
+                            return (kinds, tokens);
                         }
                         other => panic!("{email}: unexpected step {other:?}"),
                     }
@@ -164,96 +239,148 @@ macro_rules! flows {
                 }
             }
 
-            pub $($async_)* fn sign_up_then_sign_in(http: &$client, server: &Running, email: &str) -> TokenPair {
+            pub $($async_)* fn sign_up_then_sign_in(
+                http: &$client,
+                server: &Running,
+                seen: &mut Seen,
+                email: &str,
+            ) -> TokenPair {
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
                 let mut flow = SignUp::new(endpoint);
                 let request = flow.start("https://host.name/register/{registration}/{code}", Some("ref-1")).unwrap();
+                let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
+                seen.sent(line, &response);
                 let step = flow.handle_response(&response, SystemTime::now()).unwrap();
+                seen.read(flow.take_deviations());
                 assert!(matches!(step, SignUpStep::Form { rejected: None, .. }), "{step:?}");
                 let form = SignUpForm::new(email, PASSWORD, PASSWORD, fingerprint())
                     .with_given_name("John")
                     .with_family_name("Brown")
                     .with_country_code("16");
-                let response = http.send(flow.submit(form).unwrap()) $($await_)* .expect("an answer");
+                let request = flow.submit(form).unwrap();
+                let line = line_of(&request);
+                let response = http.send(request) $($await_)* .expect("an answer");
+                seen.sent(line, &response);
                 let step = flow.handle_response(&response, SystemTime::now()).unwrap();
+                seen.read(flow.take_deviations());
                 assert_eq!(step, SignUpStep::SignInRequired);
-                let (seen, tokens) = client_sign_in(http, server, email, PASSWORD, None) $($await_)*;
-                assert_eq!(seen, ["credentials", "done"]);
+                let (kinds, tokens) = client_sign_in(http, server, seen, email, PASSWORD, None) $($await_)*;
+                assert_eq!(kinds, ["credentials", "done"]);
                 tokens
             }
 
-            pub $($async_)* fn staff_sign_in(http: &$client, server: &Running) -> TokenPair {
+            pub $($async_)* fn staff_sign_in(http: &$client, server: &Running, seen: &mut Seen) -> TokenPair {
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
                 let mut flow = StaffSignIn::new(endpoint);
                 let request = flow.sign_in("staff@example.com", PASSWORD, SystemTime::now()).unwrap();
+                let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
+                seen.sent(line, &response);
                 let step = flow.handle_response(&response, SystemTime::now()).unwrap();
+                seen.read(flow.take_deviations());
                 let StaffStep::EmailCode { provider, rejected: None, .. } = step else {
                     panic!("expected an email code, got {step:?}");
                 };
                 assert_eq!(provider, "email");
                 let code = server.sim().last_code_to("staff@example.com").unwrap().to_owned();
                 let request = flow.submit_code(code, SystemTime::now()).unwrap();
+                let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
-                match flow.handle_response(&response, SystemTime::now()).unwrap() {
+                seen.sent(line, &response);
+                let step = flow.handle_response(&response, SystemTime::now()).unwrap();
+                seen.read(flow.take_deviations());
+                match step {
                     StaffStep::Done(tokens) => tokens,
                     other => panic!("expected tokens, got {other:?}"),
                 }
             }
 
+            /// Sends a session's request and reads the answer.
+            $($async_)* fn exchange(
+                http: &$client,
+                seen: &mut Seen,
+                session: &mut Session,
+                request: http::Request<Vec<u8>>,
+            ) -> (u16, SessionStep) {
+                let line = line_of(&request);
+                let response = http.send(request) $($await_)* .expect("an answer");
+                seen.sent(line, &response);
+                let step = session.handle_response(&response, SystemTime::now()).unwrap();
+                seen.read(session.take_deviations());
+                (response.status().as_u16(), step)
+            }
+
             /// Refresh (the old pair is revoked), sign out, and sign out again with a copy
             /// holding the revoked token (the server's 401).
-            pub $($async_)* fn refresh_and_sign_out(http: &$client, server: &Running, mut session: Session) {
+            pub $($async_)* fn refresh_and_sign_out(
+                http: &$client,
+                server: &Running,
+                seen: &mut Seen,
+                mut session: Session,
+            ) {
                 let old = session.tokens().unwrap().clone();
-                let response = http.send(session.refresh(SystemTime::now()).unwrap()) $($await_)* .expect("an answer");
-                assert_eq!(session.handle_response(&response, SystemTime::now()).unwrap(), SessionStep::Active);
+                let request = session.refresh(SystemTime::now()).unwrap();
+                let (_, step) = exchange(http, seen, &mut session, request) $($await_)*;
+                assert_eq!(step, SessionStep::Active);
                 let new = session.tokens().unwrap().clone();
                 assert_ne!(new.access().secret().expose(), old.access().secret().expose());
                 assert!(server.sim().is_revoked(old.refresh().secret().expose()));
                 assert!(!server.sim().is_revoked(new.refresh().secret().expose()));
 
                 let mut copy = session.clone();
-                let response = http.send(session.sign_out().unwrap()) $($await_)* .expect("an answer");
-                assert_eq!(
-                    session.handle_response(&response, SystemTime::now()).unwrap(),
-                    SessionStep::SignedOut { already_revoked: false }
-                );
+                let request = session.sign_out().unwrap();
+                let (_, step) = exchange(http, seen, &mut session, request) $($await_)*;
+                assert_eq!(step, SessionStep::SignedOut { already_revoked: false });
                 assert!(server.sim().is_revoked(new.access().secret().expose()));
-                let response = http.send(copy.sign_out().unwrap()) $($await_)* .expect("an answer");
-                assert_eq!(response.status(), 401);
-                assert_eq!(
-                    copy.handle_response(&response, SystemTime::now()).unwrap(),
-                    SessionStep::SignedOut { already_revoked: true }
-                );
+                let request = copy.sign_out().unwrap();
+                let (status, step) = exchange(http, seen, &mut copy, request) $($await_)*;
+                assert_eq!(status, 401);
+                assert_eq!(step, SessionStep::SignedOut { already_revoked: true });
             }
 
-            pub $($async_)* fn every_flow(http: &$client) {
-                let server = serve();
+            /// Every flow against the simulator served in `dialect`: what the flows saw.
+            pub $($async_)* fn every_flow(http: &$client, dialect: Dialect) -> Seen {
+                let server = serve_in(dialect);
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
+                let seen = &mut Seen::default();
 
-                let (seen, _) = client_sign_in(http, &server, "plain@example.com", PASSWORD, None) $($await_)*;
-                assert_eq!(seen, ["credentials", "done"]);
-                let (seen, google) = client_sign_in(http, &server, "google@example.com", PASSWORD, None) $($await_)*;
-                assert_eq!(seen, ["credentials", "google code", "done"]);
-                let (seen, _) = client_sign_in(http, &server, "sms@example.com", PASSWORD, None) $($await_)*;
-                assert_eq!(seen, ["credentials", "sms code", "done"]);
-                let (seen, _) = client_sign_in(http, &server, "both@example.com", PASSWORD, Some(Method::Sms)) $($await_)*;
-                assert_eq!(seen, ["credentials", "choose method", "sms code", "done"]);
-                let (seen, _) = client_sign_in(http, &server, "reset@example.com", PASSWORD, None) $($await_)*;
+                let (kinds, _) = client_sign_in(http, &server, seen, "plain@example.com", PASSWORD, None) $($await_)*;
+                assert_eq!(kinds, ["credentials", "done"]);
+                let (kinds, google) = client_sign_in(http, &server, seen, "google@example.com", PASSWORD, None) $($await_)*;
+                assert_eq!(kinds, ["credentials", "google code", "done"]);
+                let (kinds, _) = client_sign_in(http, &server, seen, "sms@example.com", PASSWORD, None) $($await_)*;
+                assert_eq!(kinds, ["credentials", "sms code", "done"]);
+                let (kinds, _) = client_sign_in(http, &server, seen, "both@example.com", PASSWORD, Some(Method::Sms)) $($await_)*;
+                assert_eq!(kinds, ["credentials", "choose method", "sms code", "done"]);
+                let (kinds, _) = client_sign_in(http, &server, seen, "reset@example.com", PASSWORD, None) $($await_)*;
                 assert_eq!(
-                    seen,
+                    kinds,
                     ["credentials", "reset required", "reset code", "password changed", "credentials", "done"]
                 );
-                let _ = sign_up_then_sign_in(http, &server, "new@example.com") $($await_)*;
-                let staff = staff_sign_in(http, &server) $($await_)*;
+                let _ = sign_up_then_sign_in(http, &server, seen, "new@example.com") $($await_)*;
+                let staff = staff_sign_in(http, &server, seen) $($await_)*;
 
-                refresh_and_sign_out(http, &server, Session::client(endpoint.clone(), google)) $($await_)*;
-                refresh_and_sign_out(http, &server, Session::back_office(endpoint, staff)) $($await_)*;
+                refresh_and_sign_out(http, &server, seen, Session::client(endpoint.clone(), google)) $($await_)*;
+                refresh_and_sign_out(http, &server, seen, Session::back_office(endpoint, staff)) $($await_)*;
 
-                assert_eq!(server.sim().violations(), []);
+                assert_eq!(server.sim().violations(), [], "{dialect:?}");
                 // Every exchange above was a real request over the loopback socket.
                 assert_eq!(server.sim().outbox().len(), 4); // 2 SMS, 1 reset email, 1 staff email
+                std::mem::take(seen)
+            }
+
+            /// Every flow in `pages`, then in every dialect, each checked against what the
+            /// dialect implies.
+            pub $($async_)* fn every_flow_in_every_dialect(http: &$client) {
+                let baseline = every_flow(http, Dialect::default()) $($await_)*;
+                assert_eq!(baseline.exchanges.len(), 30);
+                check_dialect("pages", &baseline, &baseline);
+                for (name, dialect) in Dialect::ALL {
+                    assert_eq!(dialect.name(), Some(*name));
+                    let run = every_flow(http, *dialect) $($await_)*;
+                    check_dialect(name, &run, &baseline);
+                }
             }
         }
     };
@@ -263,18 +390,18 @@ flows!(blocking, blocking_http::Client, [], []);
 flows!(nonblocking, async_http::Client, [async], [.await]);
 
 #[test]
-fn blocking_client_drives_every_flow() {
-    blocking::every_flow(&blocking_http::Client::new());
+fn blocking_client_drives_every_flow_in_every_dialect() {
+    blocking::every_flow_in_every_dialect(&blocking_http::Client::new());
 }
 
 #[test]
-fn async_client_drives_every_flow() {
+fn async_client_drives_every_flow_in_every_dialect() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let http = async_http::Client::new().unwrap();
-    runtime.block_on(nonblocking::every_flow(&http));
+    runtime.block_on(nonblocking::every_flow_in_every_dialect(&http));
 }
 
 #[test]
@@ -320,12 +447,58 @@ fn example(name: &str) -> PathBuf {
     let path = profile_dir
         .join("examples")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --examples --all-features`",
-        path.display()
-    );
+    let build =
+        "run `cargo test` (which builds the examples) or `cargo build --examples --all-features`";
+    let built = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {build}", path.display()));
+    // `cargo test --test sockets` does not build the examples: a binary older than one of
+    // the sources cargo built it from (its dep-info, `<binary>.d`) would test old code.
+    let dep_info = std::fs::read_to_string(path.with_extension("d")).unwrap_or_default();
+    if let Some(newer) = sources(&dep_info).into_iter().find(|source| {
+        std::fs::metadata(source)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified > built)
+    }) {
+        panic!(
+            "{} is older than {}: {build}",
+            path.display(),
+            newer.display()
+        );
+    }
     path
+}
+
+/// The sources listed by a dep-info file (`target: source source ...`, a space in a
+/// path escaped as `\ `).
+fn sources(dep_info: &str) -> Vec<PathBuf> {
+    let Some(first) = dep_info.lines().next() else {
+        return Vec::new();
+    };
+    let Some((_, list)) = first.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut sources = Vec::new();
+    let mut current = String::new();
+    let mut chars = list.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&' ') => {
+                current.push(' ');
+                chars.next();
+            }
+            ' ' => {
+                if !current.is_empty() {
+                    sources.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        sources.push(PathBuf::from(current));
+    }
+    sources
 }
 
 /// A line for the CLI's stdin: given now, or the next code the simulator sends to `to`.
@@ -387,8 +560,12 @@ struct Cli {
 
 impl Cli {
     fn new() -> Self {
+        Self::in_dialect(Dialect::default())
+    }
+
+    fn in_dialect(dialect: Dialect) -> Self {
         Self {
-            server: serve(),
+            server: serve_in(dialect),
             tokens_seen: Default::default(),
         }
     }
@@ -401,7 +578,7 @@ impl Cli {
     fn run_on(&self, host: &str, args: &[&str], env: &[(&str, &str)], feed: Vec<Feed>) -> Run {
         let mut command = Command::new(example("b2core"));
         command.arg("--host").arg(host).args(args);
-        for var in SECRET_VARS {
+        for var in SECRET_VARS.iter().chain(&CONFORMANCE_VARS) {
             command.env_remove(var);
         }
         command.envs(env.iter().copied());
@@ -906,7 +1083,11 @@ fn cli_usage_and_unreachable_host() {
     assert_eq!(run.code, 0);
     assert!(run
         .stdout
-        .starts_with("usage: b2core --host URL COMMAND [OPTIONS]"));
+        .starts_with("usage: b2core --host URL [--strict] COMMAND [OPTIONS]"));
+    assert!(run.stdout.contains("  conformance [--method google|sms]"));
+    assert!(run
+        .stdout
+        .contains("4 conformance: every flow completed but the host deviates"));
 
     // Nothing listens: exit 1 for every command that gets as far as sending.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -944,6 +1125,589 @@ fn cli_usage_and_unreachable_host() {
     ] {
         cli.run_on(&host, &args, &[env], vec![]).fails(1, &why);
     }
+}
+
+/// `Dialect::named`, for a name the test knows.
+fn dialect(name: &str) -> Dialect {
+    Dialect::named(name).expect("a dialect of Dialect::ALL")
+}
+
+#[test]
+fn cli_prints_each_deviation_and_strict_refuses_it() {
+    let cli = Cli::in_dialect(dialect("status-200"));
+    let deviation = "`code`: the pages make it the HTTP code of the step; found `code` 202 with HTTP status 200";
+    // Lenient (the default): the run goes on, each deviation one line after its progress line.
+    let run = cli.run(
+        &["client-signin", "--email", "plain@example.com"],
+        &pw(),
+        vec![],
+    );
+    run.tokens();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "GET /api/v2/my/signin/wizard -> 200\nsigning in as plain@example.com\n\
+             POST /api/v2/my/signin -> 200\ndeviation: POST /api/v2/my/signin: {deviation}\nsigned in\n"
+        )
+    );
+    let signup = [
+        "client-signup",
+        "--email",
+        "new@example.com",
+        "--given-name",
+        "John",
+        "--family-name",
+        "Brown",
+    ];
+    let run = cli.run(&signup, &pw(), vec![]);
+    run.tokens();
+    let deviations: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("deviation: "))
+        .collect();
+    assert_eq!(
+        deviations,
+        [
+            format!("deviation: POST /api/v2/my/signup/wizard: {deviation}"),
+            format!("deviation: POST /api/v2/my/signup: {deviation}"),
+            format!("deviation: POST /api/v2/my/signin: {deviation}"),
+        ],
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "POST /api/v2/my/signup -> 200\ndeviation: POST /api/v2/my/signup: {deviation}\n"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    // Strict, before or after the command: the first deviation fails the run, exit 1.
+    let malformed = "malformed response to POST /api/v2/my/signin: code: `code` 202 with HTTP status 200, but the pages make it the HTTP code of the step";
+    for args in [
+        ["--strict", "client-signin", "--email", "plain@example.com"],
+        ["client-signin", "--email", "plain@example.com", "--strict"],
+    ] {
+        let run = cli.run(&args, &pw(), vec![]);
+        run.fails(1, malformed);
+        assert!(!run.stderr.contains("deviation: "), "{}", run.stderr);
+    }
+    let mut strict_signup = signup.to_vec();
+    strict_signup[2] = "other@example.com";
+    strict_signup.insert(0, "--strict");
+    cli.run(&strict_signup, &pw(), vec![]).fails(
+        1,
+        "malformed response to POST /api/v2/my/signup/wizard: code: ",
+    );
+    cli.run(
+        &["--strict", "--strict", "client-refresh"],
+        &[("B2CORE_REFRESH_TOKEN", "a.b.c")],
+        vec![],
+    )
+    .fails(2, "--strict is given twice");
+    cli.run(&["--strict=yes", "client-refresh"], &[], vec![])
+        .fails(2, "--strict takes no value");
+    assert_eq!(cli.violations(), []);
+
+    // The other version of the page: three deviations on the wizard init.
+    let cli = Cli::in_dialect(dialect("done-at-init"));
+    let run = cli.run(
+        &["client-signin", "--email", "plain@example.com"],
+        &pw(),
+        vec![],
+    );
+    run.tokens();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let init = lines
+        .iter()
+        .position(|l| l.starts_with("GET /api/v2/my/signin/wizard -> "))
+        .expect("the wizard init");
+    let status: u16 = lines[init].rsplit(' ').next().unwrap().parse().unwrap();
+    let expected: Vec<String> =
+        dialects::implied("done-at-init", dialects::SIGNIN_INIT, 200, status)
+            .iter()
+            .map(|(field, found)| {
+                let step = dialects::SIGNIN_INIT;
+                let what = match *field {
+                    "done" => "true only with `Terminate`",
+                    _ if found.contains("HTTP status") => {
+                        "the pages make it the HTTP code of the step"
+                    }
+                    _ => "202 only with `Terminate`, else 200",
+                };
+                format!("deviation: {step}: `{field}`: {what}; found {found}")
+            })
+            .collect();
+    assert_eq!(
+        lines[init + 1..init + 1 + expected.len()],
+        expected,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("deviation: ").count(),
+        expected.len(),
+        "{}",
+        run.stderr
+    );
+    cli.run(
+        &["client-signin", "--email", "plain@example.com", "--strict"],
+        &pw(),
+        vec![],
+    )
+    .fails(
+        1,
+        "malformed response to GET /api/v2/my/signin/wizard: code: ",
+    );
+    assert_eq!(cli.violations(), []);
+}
+
+// ---------------------------------------------------------------------------------------
+// `b2core conformance` against the `sim_server` binary, in every dialect.
+
+/// The `sim_server` example as a child process on a free port, killed when dropped.
+struct SimServer {
+    child: std::process::Child,
+    host: String,
+    /// Kept open: the server's stdout is a pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl SimServer {
+    /// With the demo accounts; `--dialect NAME` when given.
+    fn start(dialect: Option<&str>) -> Self {
+        let mut command = Command::new(example("sim_server"));
+        command.args(["--port", "0"]);
+        if let Some(name) = dialect {
+            command.args(["--dialect", name]);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let host = first.trim_end().to_owned();
+        assert!(host.starts_with("http://127.0.0.1:"), "{dialect:?}: {host}");
+        Self {
+            child,
+            host,
+            _stdout: stdout,
+        }
+    }
+
+    /// `GET path` on the server's control paths, as JSON.
+    fn get(&self, path: &str) -> serde_json::Value {
+        let request = http::Request::get(format!("{}{path}", self.host))
+            .body(Vec::new())
+            .unwrap();
+        let response = blocking_http::Client::new().send(request).unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        serde_json::from_slice(response.body()).unwrap()
+    }
+
+    fn google_code(&self, email: &str) -> String {
+        let code = self.get(&format!(
+            "/_sim/google-code?email={}",
+            email.replace('@', "%40")
+        ));
+        code["code"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A `conformance` run: its exit code, the table's rows (flow, request, status,
+/// deviations), the summary line and stderr.
+struct Conformance {
+    code: i32,
+    rows: Vec<[String; 4]>,
+    summary: String,
+    stderr: String,
+}
+
+impl Conformance {
+    fn run(host: &str, args: &[&str], env: &[(&str, &str)], stdin: &[&str]) -> Self {
+        let mut command = Command::new(example("b2core"));
+        command.args(["--host", host]).args(args);
+        for var in SECRET_VARS.iter().chain(&CONFORMANCE_VARS) {
+            command.env_remove(var);
+        }
+        let mut child = command
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        for line in stdin {
+            let _ = writeln!(input, "{line}");
+        }
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        for secret in env
+            .iter()
+            .filter(|(var, _)| var.ends_with("PASSWORD"))
+            .map(|(_, value)| *value)
+            .chain(stdin.iter().copied())
+        {
+            assert!(
+                !stderr.contains(secret),
+                "a secret reached stderr:\n{stderr}"
+            );
+            assert!(
+                !stdout.contains(secret),
+                "a secret reached stdout:\n{stdout}"
+            );
+        }
+        let mut lines = stdout.lines();
+        let (rows, summary) = match lines.next() {
+            Some(header) => {
+                assert_eq!(cells(header), ["flow", "request", "status", "deviations"]);
+                let mut rows: Vec<[String; 4]> = lines.map(cells).collect();
+                let summary = rows.pop().expect("a summary line")[0].clone();
+                (rows, summary)
+            }
+            None => (Vec::new(), String::new()),
+        };
+        Self {
+            code: out.status.code().expect("an exit code"),
+            rows,
+            summary,
+            stderr,
+        }
+    }
+
+    /// The rows as `(flow, request, deviations)`.
+    fn flows_and_cells(&self) -> Vec<(&str, &str, &str)> {
+        self.rows
+            .iter()
+            .map(|[flow, request, _, cell]| (flow.as_str(), request.as_str(), cell.as_str()))
+            .collect()
+    }
+}
+
+/// The cells of one line of the table (columns are at least two spaces apart and only
+/// the last may hold two spaces in a row); the summary line as its first cell.
+fn cells(line: &str) -> [String; 4] {
+    if line.starts_with("summary: ") {
+        return [line.to_owned(), String::new(), String::new(), String::new()];
+    }
+    let mut rest = line;
+    let mut out: [String; 4] = Default::default();
+    for cell in out.iter_mut().take(3) {
+        let (head, tail) = rest
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("four columns: `{line}`"));
+        *cell = head.to_owned();
+        rest = tail.trim_start();
+    }
+    out[3] = rest.to_owned();
+    out
+}
+
+/// The test accounts of the demo server, and the Google code of the client on stdin.
+fn conformance_env() -> [(&'static str, &'static str); 5] {
+    [
+        ("B2CORE_CLIENT_EMAIL", "google@example.com"),
+        ("B2CORE_CLIENT_PASSWORD", PASSWORD),
+        ("B2CORE_STAFF_EMAIL", "staff-no2fa@example.com"),
+        ("B2CORE_STAFF_PASSWORD", PASSWORD),
+        ("B2CORE_SIGNUP_EMAIL", "new@example.com"),
+    ]
+}
+
+/// The rows of a full run, every flow, in order.
+const CONFORMANCE_ROWS: [(&str, &str); 13] = [
+    ("client", "GET /api/v2/my/signin/wizard"),
+    ("client", "POST /api/v2/my/signin"),
+    ("client", "POST /api/v2/my/2fa/google"),
+    ("client", "POST /api/v2/my/refresh"),
+    ("client", "POST /api/v2/my/signout"),
+    ("back-office", "POST /api/v2/signin"),
+    ("back-office", "POST /api/v2/refresh"),
+    ("back-office", "POST /api/v2/signout"),
+    ("sign-up", "POST /api/v2/my/signup/wizard"),
+    ("sign-up", "POST /api/v2/my/signup"),
+    ("sign-up", "GET /api/v2/my/signin/wizard"),
+    ("sign-up", "POST /api/v2/my/signin"),
+    ("sign-up", "POST /api/v2/my/signout"),
+];
+
+#[test]
+fn cli_conformance_reports_exactly_each_dialects_deviations() {
+    // The server as people start it, no --dialect: no deviation, exit 0. The client's
+    // password from stdin this time (the sign-up takes it too), then the Google code.
+    let server = SimServer::start(None);
+    let code = server.google_code("google@example.com");
+    let env = conformance_env();
+    let without_password: Vec<_> = env
+        .iter()
+        .copied()
+        .filter(|(var, _)| *var != "B2CORE_CLIENT_PASSWORD")
+        .collect();
+    let baseline = Conformance::run(
+        &server.host,
+        &["conformance"],
+        &without_password,
+        &[PASSWORD, &code],
+    );
+    assert_eq!(baseline.code, 0, "{}", baseline.stderr);
+    let expected: Vec<_> = CONFORMANCE_ROWS
+        .iter()
+        .map(|(f, r)| (*f, *r, "-"))
+        .collect();
+    assert_eq!(baseline.flows_and_cells(), expected, "{}", baseline.stderr);
+    assert_eq!(
+        baseline.summary,
+        "summary: 13 requests, 0 deviations; flows: 3 run, 0 skipped, 0 failed; conforms"
+    );
+    assert!(baseline
+        .stderr
+        .contains("client password (B2CORE_CLIENT_PASSWORD is unset): reading one line"));
+    assert!(
+        !baseline.stderr.contains("deviation"),
+        "{}",
+        baseline.stderr
+    );
+    assert_eq!(server.get("/_sim/violations"), serde_json::json!([]));
+    drop(server);
+
+    for (name, dialect) in Dialect::ALL {
+        assert_eq!(dialect.name(), Some(*name));
+        let server = SimServer::start(Some(name));
+        let code = server.google_code("google@example.com");
+        let run = Conformance::run(&server.host, &["conformance"], &env, &[&code]);
+        let context = format!("dialect {name}:\n{}", run.stderr);
+        let mut total = 0;
+        let expected: Vec<String> = run
+            .rows
+            .iter()
+            .zip(&baseline.rows)
+            .map(|([_, request, status, _], [_, _, pages_status, _])| {
+                let implied = dialects::implied(
+                    name,
+                    request,
+                    pages_status.parse().unwrap(),
+                    status.parse().unwrap_or(0),
+                );
+                total += implied.len();
+                dialects::cell(&implied)
+            })
+            .collect();
+        let expected: Vec<_> = CONFORMANCE_ROWS
+            .iter()
+            .zip(&expected)
+            .map(|((f, r), cell)| (*f, *r, cell.as_str()))
+            .collect();
+        assert_eq!(run.flows_and_cells(), expected, "{context}");
+        assert_eq!(total > 0, dialects::deviates(name), "{context}");
+        let (exit, verdict) = if total > 0 {
+            (4, "deviates")
+        } else {
+            (0, "conforms")
+        };
+        assert_eq!(run.code, exit, "{context}");
+        assert_eq!(
+            run.summary,
+            format!(
+                "summary: 13 requests, {total} deviation{}; flows: 3 run, 0 skipped, 0 failed; {verdict}",
+                if total == 1 { "" } else { "s" }
+            ),
+            "{context}"
+        );
+        // Each deviation also went to stderr, one line each.
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("deviation: "))
+                .count(),
+            total,
+            "{context}"
+        );
+        assert_eq!(
+            server.get("/_sim/violations"),
+            serde_json::json!([]),
+            "{context}"
+        );
+    }
+}
+
+#[test]
+fn cli_conformance_strict_skipped_usage_and_unreachable() {
+    // --strict: the first deviation fails its flow; the other flows still run.
+    let server = SimServer::start(Some("status-200"));
+    let code = server.google_code("google@example.com");
+    let run = Conformance::run(
+        &server.host,
+        &["--strict", "conformance"],
+        &conformance_env(),
+        &[&code],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let refused = |step: &str| {
+        format!(
+            "failed: malformed response to {step}: code: `code` 202 with HTTP status 200, but the pages make it the HTTP code of the step"
+        )
+    };
+    let google = refused("POST /api/v2/my/2fa/google");
+    let signup = refused("POST /api/v2/my/signup/wizard");
+    assert_eq!(
+        run.flows_and_cells(),
+        [
+            ("client", "GET /api/v2/my/signin/wizard", "-"),
+            ("client", "POST /api/v2/my/signin", "-"),
+            ("client", "POST /api/v2/my/2fa/google", google.as_str()),
+            ("back-office", "POST /api/v2/signin", "-"),
+            ("back-office", "POST /api/v2/refresh", "-"),
+            ("back-office", "POST /api/v2/signout", "-"),
+            ("sign-up", "POST /api/v2/my/signup/wizard", signup.as_str()),
+        ]
+    );
+    assert_eq!(
+        run.summary,
+        "summary: 7 requests, 0 deviations; flows: 3 run, 0 skipped, 2 failed; failed"
+    );
+    assert_eq!(
+        run.stderr.lines().last(),
+        Some("b2core: conformance: failed: client, sign-up")
+    );
+    assert!(!run.stderr.contains("deviation: "), "{}", run.stderr);
+    // A refusal after a readable answer: a row of its own. Only the staff account given.
+    let run = Conformance::run(
+        &server.host,
+        &["conformance"],
+        &[
+            ("B2CORE_STAFF_EMAIL", "staff-no2fa@example.com"),
+            ("B2CORE_STAFF_PASSWORD", "wrong-password"),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.flows_and_cells(),
+        [
+            ("client", "-", "skipped: B2CORE_CLIENT_EMAIL is unset"),
+            ("back-office", "POST /api/v2/signin", "-"),
+            (
+                "back-office",
+                "-",
+                "failed: Back Office sign-in refused: HTTP 400 (code 400): invalid email or password"
+            ),
+            ("sign-up", "-", "skipped: B2CORE_SIGNUP_EMAIL is unset"),
+        ]
+    );
+    assert_eq!(
+        run.summary,
+        "summary: 1 request, 0 deviations; flows: 1 run, 2 skipped, 1 failed; failed"
+    );
+    // Only a sign-up: its password is the client's variable (no client account given).
+    let run = Conformance::run(
+        &server.host,
+        &["conformance"],
+        &[
+            ("B2CORE_SIGNUP_EMAIL", "other@example.com"),
+            ("B2CORE_CLIENT_PASSWORD", PASSWORD),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 4, "{}", run.stderr);
+    let deviates = "code: `code` 202 with HTTP status 200";
+    assert_eq!(
+        run.flows_and_cells(),
+        [
+            ("client", "-", "skipped: B2CORE_CLIENT_EMAIL is unset"),
+            ("back-office", "-", "skipped: B2CORE_STAFF_EMAIL is unset"),
+            ("sign-up", "POST /api/v2/my/signup/wizard", deviates),
+            ("sign-up", "POST /api/v2/my/signup", deviates),
+            ("sign-up", "GET /api/v2/my/signin/wizard", "-"),
+            ("sign-up", "POST /api/v2/my/signin", deviates),
+            ("sign-up", "POST /api/v2/my/signout", "-"),
+        ]
+    );
+    assert_eq!(
+        run.summary,
+        "summary: 5 requests, 3 deviations; flows: 1 run, 2 skipped, 0 failed; deviates"
+    );
+    assert_eq!(server.get("/_sim/violations"), serde_json::json!([]));
+    let host = server.host.clone();
+    drop(server);
+
+    // Usage: exit 2, nothing on stdout.
+    for (args, env, why) in [
+        (
+            vec!["conformance"],
+            vec![],
+            "conformance needs a test account: set B2CORE_CLIENT_EMAIL, B2CORE_STAFF_EMAIL or B2CORE_SIGNUP_EMAIL",
+        ),
+        (
+            vec!["conformance", "--email", "plain@example.com"],
+            vec![("B2CORE_CLIENT_EMAIL", "plain@example.com")],
+            "conformance does not take --email",
+        ),
+        (
+            vec!["conformance", "--method", "fax"],
+            vec![("B2CORE_CLIENT_EMAIL", "plain@example.com")],
+            "unknown 2FA method `fax` (google or sms)",
+        ),
+        (
+            vec!["conformance"],
+            vec![("B2CORE_STAFF_EMAIL", "staff@example.com")],
+            "no Back Office password (B2CORE_STAFF_PASSWORD is unset): standard input ended",
+        ),
+        (
+            vec!["conformance"],
+            vec![("B2CORE_SIGNUP_EMAIL", "n@example.com")],
+            "no sign-up password (B2CORE_SIGNUP_PASSWORD and B2CORE_CLIENT_PASSWORD are unset): standard input ended",
+        ),
+    ] {
+        let run = Conformance::run(&host, &args, &env, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.rows.is_empty() && run.summary.is_empty());
+        assert_eq!(
+            run.stderr.lines().last(),
+            Some(format!("b2core: {why} (see b2core --help)").as_str())
+        );
+    }
+
+    // Nothing listens now: the client's first request fails, the others are skipped.
+    let run = Conformance::run(
+        &host,
+        &["conformance"],
+        &[
+            ("B2CORE_CLIENT_EMAIL", "plain@example.com"),
+            ("B2CORE_CLIENT_PASSWORD", PASSWORD),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let [flow, request, status, cell] = &run.rows[0];
+    assert_eq!(
+        (flow.as_str(), request.as_str(), status.as_str()),
+        ("client", "GET /api/v2/my/signin/wizard", "-")
+    );
+    let authority = host.trim_start_matches("http://");
+    assert!(
+        cell.starts_with(&format!("failed: cannot reach {authority}: ")),
+        "{cell}"
+    );
+    assert_eq!(run.rows.len(), 3);
+    assert_eq!(
+        run.summary,
+        "summary: 1 request, 0 deviations; flows: 1 run, 2 skipped, 1 failed; failed"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
