@@ -132,13 +132,17 @@ impl Deviations {
 }
 
 /// A 2xx answer being read: its request line, status and body, and the deviations noted
-/// so far. A flow's reading commits them only when the whole answer was accepted.
+/// so far. The flow's reading decides first; [`Answer::finish`] then hands over what was
+/// noted (or, on a strict endpoint, refuses the answer for the first of it), so a strict
+/// endpoint names a departure only where the answer would otherwise have been accepted.
 pub(crate) struct Answer<'a> {
     pub step: &'static str,
     pub status: u16,
     pub body: &'a str,
     strict: bool,
     noted: Vec<Deviation>,
+    /// On a strict endpoint, the first deviation as the error it then is.
+    refusal: Option<Error>,
 }
 
 impl<'a> Answer<'a> {
@@ -149,23 +153,15 @@ impl<'a> Answer<'a> {
             body,
             strict,
             noted: Vec::new(),
+            refusal: None,
         }
     }
 
-    /// Notes that `field` departs from what the pages say (`expected`): a deviation, or,
-    /// on a strict endpoint, [`Error::Malformed`].
-    pub(crate) fn deviate(
-        &mut self,
-        field: &'static str,
-        expected: &'static str,
-        found: String,
-    ) -> Result<(), Error> {
-        if self.strict {
-            return Err(Error::malformed(
-                self.step,
-                field,
-                format!("{found}, but {expected}"),
-            ));
+    /// Notes that `field` departs from what the pages say (`expected`).
+    pub(crate) fn deviate(&mut self, field: &'static str, expected: &'static str, found: String) {
+        if self.strict && self.refusal.is_none() {
+            let reason = format!("{found}, but {expected}");
+            self.refusal = Some(Error::malformed(self.step, field, reason));
         }
         self.noted.push(Deviation {
             step: Cow::Borrowed(self.step),
@@ -173,7 +169,6 @@ impl<'a> Answer<'a> {
             expected: Cow::Borrowed(expected),
             found,
         });
-        Ok(())
     }
 
     /// An answer that cannot be the documented one at all.
@@ -181,20 +176,21 @@ impl<'a> Answer<'a> {
         Error::malformed(self.step, field, reason)
     }
 
-    /// The deviations noted, for the flow to keep once the answer is accepted.
-    pub(crate) fn into_deviations(self) -> Vec<Deviation> {
-        self.noted
+    /// The deviations noted, for the flow to keep now that it accepted the answer; on a
+    /// strict endpoint, [`Error::Malformed`] for the first of them instead.
+    pub(crate) fn finish(self) -> Result<Vec<Deviation>, Error> {
+        match self.refusal {
+            Some(refusal) => Err(refusal),
+            None => Ok(self.noted),
+        }
     }
 
     /// Checks the body's `code` against the status line: the pages call `code` "an HTTP
     /// code" of the step, and never say the status line repeats it.
-    pub(crate) fn code_against_status(&mut self, code: Option<i64>) -> Result<(), Error> {
-        match code {
-            Some(code) if code != i64::from(self.status) => {
-                let found = format!("`code` {code} with HTTP status {}", self.status);
-                self.deviate("code", "the pages make it the HTTP code of the step", found)
-            }
-            _ => Ok(()),
+    pub(crate) fn code_against_status(&mut self, code: Option<i64>) {
+        if let Some(code) = code.filter(|&code| code != i64::from(self.status)) {
+            let found = format!("`code` {code} with HTTP status {}", self.status);
+            self.deviate("code", "the pages make it the HTTP code of the step", found);
         }
     }
 }
@@ -229,10 +225,10 @@ mod tests {
     #[test]
     fn strict_answers_refuse_what_lenient_ones_note() {
         let mut lenient = Answer::new("GET /x", 200, "{}", false);
-        assert_eq!(lenient.code_against_status(Some(202)), Ok(()));
-        assert_eq!(lenient.code_against_status(Some(200)), Ok(()));
-        assert_eq!(lenient.code_against_status(None), Ok(()));
-        let noted = lenient.into_deviations();
+        lenient.code_against_status(Some(202));
+        lenient.code_against_status(Some(200));
+        lenient.code_against_status(None);
+        let noted = lenient.finish().unwrap();
         assert_eq!(noted.len(), 1);
         assert_eq!(
             (noted[0].step(), noted[0].field(), noted[0].found()),
@@ -244,14 +240,18 @@ mod tests {
         );
 
         let mut strict = Answer::new("GET /x", 200, "{}", true);
+        strict.code_against_status(Some(202));
+        strict.deviate("done", "d", "second".into());
         assert_eq!(
-            strict.code_against_status(Some(202)),
+            strict.finish(),
             Err(Error::malformed(
                 "GET /x",
                 "code",
                 "`code` 202 with HTTP status 200, but the pages make it the HTTP code of the step"
             ))
         );
-        assert!(strict.into_deviations().is_empty());
+        let mut conforming = Answer::new("GET /x", 202, "{}", true);
+        conforming.code_against_status(Some(202));
+        assert_eq!(conforming.finish(), Ok(vec![]));
     }
 }

@@ -259,7 +259,7 @@ impl<P: Protocol> Driver<P> {
                 Reply::Success { status, body } => {
                     let mut answer = Answer::new(step, status, body, self.endpoint.is_strict());
                     let advance = state.advance(&mut answer, now)?;
-                    noted = answer.into_deviations();
+                    noted = answer.finish()?;
                     match advance {
                         Advance::To(next) => (Phase::At(next), None),
                         Advance::Finish(next, done) => (Phase::At(next), Some(done)),

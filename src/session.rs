@@ -331,7 +331,7 @@ impl Protocol for State {
             Stage::AwaitSignOut(_) => {
                 if answer.status != 200 {
                     let found = format!("HTTP {}", answer.status);
-                    answer.deviate("status", "200 in case of success", found)?;
+                    answer.deviate("status", "200 in case of success", found);
                 }
                 self.at(Stage::SignedOut {
                     already_revoked: false,

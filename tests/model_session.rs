@@ -9,16 +9,25 @@
 //! (client tokens from a client sign-in, staff tokens from a staff sign-in, both against
 //! `b2core_auth::sim::Server` in-process) through a network that loses requests and
 //! answers, a proxy that answers 429 or 503 itself, garbage and answers from elsewhere.
-//! A second copy of the session (a parked copy resumed in another tab) goes stale when the
-//! first refreshes or signs out.
+//! The server (and the proxy) speak the case's dialect (one of `sim::Dialect::ALL`); some
+//! answers get departures the pages leave open (a sign-out not 200, a refresh pair in an
+//! envelope whose `code` is not the status). A second copy of the session (a parked copy
+//! resumed in another tab) goes stale when the first refreshes or signs out.
 //!
 //! After every transition: each copy's step, state and tokens equal the model's, nothing
-//! panicked, an `Err` changed nothing, the simulator saw no protocol violation, and no
-//! copy earned a server 429 its guard could have avoided. After the run, every row of
-//! [`TRANSITIONS`] must have been taken.
+//! panicked, an `Err` changed nothing, the simulator saw no protocol violation, no copy
+//! earned a server 429 its guard could have avoided, and each copy holds exactly the
+//! deviations of [`expected_deviations`]; a strict twin of the copy must read every answer
+//! alike, or refuse (unchanged) what the copy recorded deviations for. After the run, every
+//! row of [`TRANSITIONS`], every dialect, every form of the client refresh answer and of
+//! `Retry-After`, and every kind of tolerated departure must have been met.
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/dialects.rs"]
+mod dialects;
+#[path = "support/lenient.rs"]
+mod lenient;
 #[path = "support/ms_model.rs"]
 mod ms_model;
 #[path = "support/runner.rs"]
@@ -29,15 +38,34 @@ use std::time::Duration;
 use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{Credentials, SignIn, SignInStep};
 use b2core_auth::session::TRANSITIONS;
-use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
+use b2core_auth::sim::{
+    ClientAccount, Dialect, RefreshAnswer, Server, StaffAccount, StatusLine, WizardInit,
+};
 use b2core_auth::{Authorized, DeviceFingerprint, Error, Realm, Session, SessionStep};
-use coverage::Coverage;
+use coverage::{Checklist, Coverage};
 use http::{Request, Response};
 use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+/// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
+static DIALECTS: Checklist = Checklist::new("dialects");
+/// Every form of the client refresh answer must be read at least once.
+static REFRESH_FORMS: Checklist = Checklist::new("client refresh answers");
+const REFRESH_FORMS_ALL: [&str; 4] = [
+    "bare",
+    "envelope",
+    "envelope, null uuid",
+    "envelope, no uuid",
+];
+/// Every form of `Retry-After` must be read at least once.
+static RETRY_AFTER: Checklist = Checklist::new("Retry-After forms");
+/// Every kind of tolerated departure must be fed, and recorded, at least once.
+static TOLERATED: Checklist = Checklist::new("tolerated departures");
+/// The tolerated departures a run must meet: "<request>: <field of the deviation>". The
+/// pages promise a sign-out 200; a refresh answer inside an envelope has a `code`.
+const TOLERATED_ALL: [&str; 2] = ["sign-out: status", "refresh: code"];
 
 const ACCESS_LIFETIME: u64 = 15 * 60_000;
 const REFRESH_LIFETIME: u64 = 60 * 60_000;
@@ -171,12 +199,140 @@ enum Outcome {
     Fault(Fault),
 }
 
-enum Answer {
+/// What the server (or a proxy) answers, in the model.
+enum Reply {
     TooMany(u64),
     /// 401: the simulator's refusal of an unknown, expired or revoked token.
     Unauthorized,
     Ok,
     ServerError,
+}
+
+/// Departures from the pages on points they leave open, applied to a 2xx answer: the
+/// session must take it all the same and record what departs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Twist {
+    /// The status line is 203 instead of 200 (a sign-out: a deviation; the body's `code` of
+    /// an envelope no longer repeats it).
+    status: bool,
+    /// A bare refresh pair comes inside a wizard envelope (`code` 200, `done`, a `uuid`
+    /// and `workflow` of no wizard), as third-party clients read it too.
+    wrap: bool,
+}
+
+impl Twist {
+    const NONE: Twist = Twist {
+        status: false,
+        wrap: false,
+    };
+}
+
+/// Some departures (at least one).
+fn twist() -> BoxedStrategy<Twist> {
+    (any::<bool>(), any::<bool>())
+        .prop_map(|(status, wrap)| Twist { status, wrap })
+        .prop_filter("some departure", |t| *t != Twist::NONE)
+        .boxed()
+}
+
+/// A 2xx answer as the test knows it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sent {
+    /// It answers a refresh (else a sign-out).
+    refresh: bool,
+    status: u16,
+    /// The envelope's `code`, when the pair comes in an envelope.
+    code: Option<i64>,
+}
+
+impl Sent {
+    /// As a host speaking `dialect` answers a session of `realm`, then twisted: HTTP 200
+    /// in every dialect; a client refresh in an envelope with `code` 200 in the
+    /// `refresh-envelope*` dialects (or when the twist wraps the bare pair).
+    fn of(dialect: &Dialect, realm: Realm, refresh: bool, twist: Twist) -> Sent {
+        let enveloped = refresh
+            && ((realm == Realm::Client && dialect.refresh_answer != RefreshAnswer::Bare)
+                || twist.wrap);
+        Sent {
+            refresh,
+            status: if twist.status { 203 } else { 200 },
+            code: enveloped.then_some(200),
+        }
+    }
+
+    /// Every deviation a lenient session records when it takes this answer: a sign-out
+    /// that is not 200 (the page's promise), an envelope's `code` that is not the status.
+    fn deviations(&self) -> Vec<&'static str> {
+        match (self.refresh, self.code) {
+            (false, _) if self.status != 200 => vec!["status"],
+            (true, Some(code)) if code != i64::from(self.status) => vec!["code"],
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An answer the test hands to a session or flow.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// A 2xx to a session's refresh (or sign-out), with the twist's departures.
+    Session {
+        realm: Realm,
+        refresh: bool,
+        twist: Twist,
+    },
+    /// A whole sign-in of `realm` without 2FA, as `sign_in` does it.
+    SignIn(Realm),
+}
+
+/// The deviations (their fields, in order) a lenient session or flow records when it takes
+/// `answer` from a host speaking `dialect`: from the knobs (how the host writes it) and
+/// the library's rules (what departs from the pages).
+///
+/// So, for the session: none in every dialect (refresh and sign-out are HTTP 200; the
+/// enveloped client refresh of `refresh-envelope*` has `code` 200, and its `uuid`,
+/// `workflow` and `done` belong to no wizard); only the twist adds some. For a client
+/// sign-in: `done-at-init` adds `code` and `done` on its init (202 and `true` with
+/// `login`), `status-200` a `code` on the `Terminate` (and on a `done-at-init` init). A
+/// Back Office sign-in: none.
+fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> {
+    match *answer {
+        Answer::Session {
+            realm,
+            refresh,
+            twist,
+        } => Sent::of(dialect, realm, refresh, twist).deviations(),
+        Answer::SignIn(Realm::Client) => {
+            let always_200 = dialect.status == StatusLine::Always200;
+            let done_at_init = dialect.wizard_init == WizardInit::DoneAtInit;
+            let mut fields = Vec::new();
+            if done_at_init {
+                if always_200 {
+                    fields.push("code"); // `code` 202 with HTTP 200
+                }
+                fields.extend(["code", "done"]); // 202 and `true` with `login`
+            }
+            if always_200 {
+                fields.push("code"); // `Terminate`: `code` 202 with HTTP 200
+            }
+            fields
+        }
+        Answer::SignIn(_) => Vec::new(),
+    }
+}
+
+/// The answer with `twist`'s departures.
+fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
+    let (mut parts, mut body) = response.into_parts();
+    if twist.wrap {
+        let pair: serde_json::Value = serde_json::from_slice(&body).expect("a refresh pair");
+        let envelope = serde_json::json!({"code": 200, "data": pair, "done": true,
+                                          "uuid": "3f1e5d7a-no-wizard", "workflow": "Terminate"});
+        body = serde_json::to_vec(&envelope).expect("JSON");
+    }
+    if twist.status {
+        parts.status = http::StatusCode::NON_AUTHORITATIVE_INFORMATION;
+    }
+    Response::from_parts(parts, body)
 }
 
 /// Answers taken from elsewhere that can never be a refresh answer.
@@ -192,6 +348,8 @@ enum Kind {
 
 #[derive(Clone, Debug)]
 struct Model {
+    /// How the server (and a proxy in front of it) answers where the pages leave room.
+    dialect: Dialect,
     realm: Realm,
     leeway: u64,
     now: u64,
@@ -215,9 +373,11 @@ enum Transition {
     Retry {
         copy: usize,
     },
-    /// The copy's in-flight request reaches the server and its answer comes back.
+    /// The copy's in-flight request reaches the server and its answer comes back; a 2xx
+    /// with the twist's departures.
     Deliver {
         copy: usize,
+        twist: Twist,
     },
     /// The in-flight request is lost before the server.
     LoseRequest {
@@ -253,6 +413,10 @@ enum Transition {
     },
     /// Park copy 0 and resume it as copy 1 (a second tab), replacing any copy 1.
     Fork,
+    /// The caller takes the deviations the copy recorded so far.
+    TakeDeviations {
+        copy: usize,
+    },
     /// Copy 0 is replaced by the session of a new sign-in.
     SignInAgain,
     Advance(u64),
@@ -303,7 +467,7 @@ impl Model {
     }
 
     /// The simulator at work on the copy's in-flight request.
-    fn server(&mut self, copy: usize) -> Answer {
+    fn server(&mut self, copy: usize) -> Reply {
         let now = self.now;
         let c = &self.copies[copy];
         let chain = &mut self.chains[c.chain];
@@ -311,29 +475,29 @@ impl Model {
         match c.stage {
             Stage::AwaitRefresh => {
                 if !live || now >= c.refresh_exp {
-                    return Answer::Unauthorized;
+                    return Reply::Unauthorized;
                 }
                 if let Err(secs) = chain.refreshes.attempt(now) {
-                    return Answer::TooMany(secs);
+                    return Reply::TooMany(secs);
                 }
                 chain.gen += 1;
                 chain.access_exp = floor_secs(now) + ACCESS_LIFETIME;
                 chain.refresh_exp = floor_secs(now) + REFRESH_LIFETIME;
-                Answer::Ok
+                Reply::Ok
             }
             Stage::AwaitSignOut => {
                 if !live || now >= c.access_exp {
-                    return Answer::Unauthorized;
+                    return Reply::Unauthorized;
                 }
                 chain.ended = true;
-                Answer::Ok
+                Reply::Ok
             }
             _ => unreachable!("only awaiting copies have a request in flight"),
         }
     }
 
     /// The copy handles `answer`.
-    fn handle(&mut self, copy: usize, answer: Answer) {
+    fn handle(&mut self, copy: usize, answer: Reply) {
         let c = &mut self.copies[copy];
         if !c.awaiting() {
             self.outcome = Outcome::Fault(Fault::OutOfOrder);
@@ -341,12 +505,12 @@ impl Model {
         }
         let now = self.now;
         c.stage = match (answer, &c.stage) {
-            (Answer::ServerError, _) => {
+            (Reply::ServerError, _) => {
                 self.outcome = Outcome::Fault(Fault::Refused(503));
                 return;
             }
-            (Answer::TooMany(secs), stage) => {
-                let until = now + secs * 1000;
+            (Reply::TooMany(secs), stage) => {
+                let until = ms_of(dialects::retry_until(&self.dialect, at(now), secs));
                 if *stage == Stage::AwaitRefresh {
                     c.guard.block_until(until);
                 }
@@ -355,18 +519,18 @@ impl Model {
                     resume: Box::new(stage.clone()),
                 }
             }
-            (Answer::Unauthorized, Stage::AwaitRefresh) => Stage::Ended,
-            (Answer::Unauthorized, _) => Stage::SignedOut {
+            (Reply::Unauthorized, Stage::AwaitRefresh) => Stage::Ended,
+            (Reply::Unauthorized, _) => Stage::SignedOut {
                 already_revoked: true,
             },
-            (Answer::Ok, Stage::AwaitRefresh) => {
+            (Reply::Ok, Stage::AwaitRefresh) => {
                 let chain = &self.chains[c.chain];
                 c.gen = chain.gen;
                 c.access_exp = chain.access_exp;
                 c.refresh_exp = chain.refresh_exp;
                 Stage::Active
             }
-            (Answer::Ok, _) => Stage::SignedOut {
+            (Reply::Ok, _) => Stage::SignedOut {
                 already_revoked: false,
             },
         };
@@ -398,8 +562,9 @@ impl ReferenceStateMachine for SessionModel {
     fn init_state() -> BoxedStrategy<Model> {
         let realm = prop_oneof![Just(Realm::Client), Just(Realm::BackOffice)];
         let leeway = proptest::sample::select(vec![0u64, 30_000, 90_000]);
-        (realm, leeway)
-            .prop_map(|(realm, leeway)| Model {
+        (dialects::dialect(), realm, leeway)
+            .prop_map(|(dialect, realm, leeway)| Model {
+                dialect,
                 realm,
                 leeway,
                 now: 0,
@@ -496,6 +661,12 @@ impl ReferenceStateMachine for SessionModel {
                     .boxed(),
             ),
             (1, Just(Transition::Fork).boxed()),
+            (
+                1,
+                copy_index(n)
+                    .prop_map(|copy| Transition::TakeDeviations { copy })
+                    .boxed(),
+            ),
             (4, advance.boxed()),
             (1, Just(Transition::Tick).boxed()),
         ];
@@ -504,7 +675,20 @@ impl ReferenceStateMachine for SessionModel {
         }
         for (copy, c) in m.copies.iter().enumerate() {
             if c.in_flight {
-                options.push((10, Just(Transition::Deliver { copy }).boxed()));
+                options.push((
+                    10,
+                    Just(Transition::Deliver {
+                        copy,
+                        twist: Twist::NONE,
+                    })
+                    .boxed(),
+                ));
+                options.push((
+                    2,
+                    twist()
+                        .prop_map(move |twist| Transition::Deliver { copy, twist })
+                        .boxed(),
+                ));
                 options.push((1, Just(Transition::LoseRequest { copy }).boxed()));
                 options.push((1, Just(Transition::LoseResponse { copy }).boxed()));
                 options.push((
@@ -533,8 +717,9 @@ impl ReferenceStateMachine for SessionModel {
             | Transition::Refresh { copy }
             | Transition::SignOut { copy }
             | Transition::Retry { copy }
-            | Transition::Park { copy } => exists(copy),
-            Transition::Deliver { copy }
+            | Transition::Park { copy }
+            | Transition::TakeDeviations { copy } => exists(copy),
+            Transition::Deliver { copy, .. }
             | Transition::LoseRequest { copy }
             | Transition::LoseResponse { copy }
             | Transition::Gateway429 { copy, .. }
@@ -591,7 +776,7 @@ impl ReferenceStateMachine for SessionModel {
                     _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
                 }
             }
-            Transition::Deliver { copy } => {
+            Transition::Deliver { copy, .. } => {
                 m.copies[copy].in_flight = false;
                 let answer = m.server(copy);
                 m.handle(copy, answer);
@@ -603,11 +788,11 @@ impl ReferenceStateMachine for SessionModel {
             }
             Transition::Gateway429 { copy, secs } => {
                 m.copies[copy].in_flight = false;
-                m.handle(copy, Answer::TooMany(secs));
+                m.handle(copy, Reply::TooMany(secs));
             }
             Transition::Gateway503 { copy } => {
                 m.copies[copy].in_flight = false;
-                m.handle(copy, Answer::ServerError);
+                m.handle(copy, Reply::ServerError);
             }
             Transition::Garbage { copy, .. } | Transition::Foreign { copy, .. } => {
                 let c = &mut m.copies[copy];
@@ -618,7 +803,7 @@ impl ReferenceStateMachine for SessionModel {
                     Fault::OutOfOrder
                 });
             }
-            Transition::Park { .. } => {}
+            Transition::Park { .. } | Transition::TakeDeviations { .. } => {}
             Transition::Fork => {
                 let mut copy = m.copies[0].clone();
                 copy.in_flight = false;
@@ -658,6 +843,8 @@ struct Sut {
     elsewhere: Vec<(Kind, Response<Vec<u8>>)>,
     /// Refreshes that reached the server, per copy slot: times.
     delivered_refreshes: Vec<Vec<u64>>,
+    /// The deviations each copy should hold.
+    logs: Vec<lenient::Log>,
 }
 
 fn project_step(step: &SessionStep) -> Step {
@@ -693,12 +880,12 @@ fn answer_label(state: &str, status: u16) -> &'static str {
     }
 }
 
-fn json_response(status: u16, body: Vec<u8>, retry_after: Option<u64>) -> Response<Vec<u8>> {
+fn json_response(status: u16, body: Vec<u8>, retry_after: Option<String>) -> Response<Vec<u8>> {
     let mut builder = Response::builder()
         .status(status)
         .header("content-type", "application/json");
-    if let Some(secs) = retry_after {
-        builder = builder.header("retry-after", secs.to_string());
+    if let Some(value) = retry_after {
+        builder = builder.header("retry-after", value);
     }
     builder.body(body).expect("valid response")
 }
@@ -709,10 +896,10 @@ fn api_request() -> Request<()> {
         .expect("valid request")
 }
 
-/// Signs in against the simulator and returns the session of `realm`.
-fn sign_in(server: &mut Server, realm: Realm, leeway: u64, now: u64) -> Session {
+/// Signs in against the simulator (speaking `dialect`) and returns the session of `realm`.
+fn sign_in(server: &mut Server, dialect: &Dialect, realm: Realm, leeway: u64, now: u64) -> Session {
     let now = at(now);
-    let tokens = match realm {
+    let (tokens, deviations) = match realm {
         Realm::Client => {
             let mut flow = SignIn::new(endpoint());
             let mut request = flow.start().expect("start");
@@ -724,7 +911,7 @@ fn sign_in(server: &mut Server, realm: Realm, leeway: u64, now: u64) -> Session 
                         let creds = Credentials::new(CLIENT.0, CLIENT.1, fp);
                         flow.submit_credentials(creds, now).expect("credentials")
                     }
-                    SignInStep::Done(tokens) => break tokens,
+                    SignInStep::Done(tokens) => break (tokens, flow.take_deviations()),
                     other => panic!("unexpected sign-in step {other:?}"),
                 };
             }
@@ -734,17 +921,23 @@ fn sign_in(server: &mut Server, realm: Realm, leeway: u64, now: u64) -> Session 
             let request = flow.sign_in(STAFF.0, STAFF.1, now).expect("sign in");
             let response = server.handle(&request, now);
             match flow.handle_response(&response, now).expect("staff sign-in") {
-                StaffStep::Done(tokens) => tokens,
+                StaffStep::Done(tokens) => (tokens, flow.take_deviations()),
                 other => panic!("unexpected staff step {other:?}"),
             }
         }
     };
+    let fields: Vec<&str> = deviations.iter().map(|d| d.field()).collect();
+    assert_eq!(
+        fields,
+        expected_deviations(dialect, &Answer::SignIn(realm)),
+        "the sign-in's deviations"
+    );
     Session::new(realm, endpoint(), tokens).with_leeway(Duration::from_millis(leeway))
 }
 
 impl Sut {
     fn new(model: &Model) -> Self {
-        let mut server = Server::new(SimConfig::default());
+        let mut server = Server::new(dialects::sim_config(model.dialect));
         server.add_client(ClientAccount::new(CLIENT.0, CLIENT.1));
         server.add_staff(StaffAccount::new(STAFF.0, STAFF.1));
         server.add_staff(StaffAccount::new("side-2fa@example.com", "Side-Pass-1").with_email_2fa());
@@ -771,7 +964,7 @@ impl Sut {
             .expect("sign out");
         elsewhere.push((Kind::SignedOut, server.handle(&request, now)));
         assert!(elsewhere.iter().all(|(_, r)| r.status().is_success()));
-        let session = sign_in(&mut server, model.realm, model.leeway, 0);
+        let session = sign_in(&mut server, &model.dialect, model.realm, model.leeway, 0);
         Self {
             server,
             realm: model.realm,
@@ -780,6 +973,7 @@ impl Sut {
             history: Vec::new(),
             elsewhere,
             delivered_refreshes: vec![Vec::new()],
+            logs: vec![lenient::Log::default()],
         }
     }
 
@@ -846,10 +1040,39 @@ impl Sut {
     }
 
     /// Hands an answer to the copy: compared with the model and recorded.
-    fn answer(&mut self, model: &Model, copy: usize, response: &Response<Vec<u8>>, now: u64) {
+    /// Hands an answer to the copy (and to its strict twin): compared with the model and
+    /// recorded. `deviations`: the fields of the deviations the copy must record if it
+    /// takes the answer.
+    fn answer(
+        &mut self,
+        model: &Model,
+        copy: usize,
+        response: &Response<Vec<u8>>,
+        now: u64,
+        deviations: &[&'static str],
+    ) {
         let before = self.copies[copy].clone();
         let from = before.state();
-        match self.copies[copy].handle_response(response, at(now)) {
+        let mut twin = lenient::strict_twin(&before);
+        assert!(twin.endpoint().is_strict());
+        let twin_before = twin.clone();
+        let result = self.copies[copy].handle_response(response, at(now));
+        let strict = twin.handle_response(response, at(now));
+        let added: &[&str] = if result.is_ok() { deviations } else { &[] };
+        lenient::check_strict(&result, added, &strict, None, twin == twin_before);
+        if let (Ok(SessionStep::RetryAt(_)), Some(_)) =
+            (&result, response.headers().get("retry-after"))
+        {
+            RETRY_AFTER.record(dialects::retry_after_name(model.dialect.retry_after));
+        }
+        if result.is_ok() {
+            let step = match from {
+                "waiting for the refresh answer" => format!("POST {}", self.realm.refresh_path()),
+                _ => format!("POST {}", self.realm.sign_out_path()),
+            };
+            self.logs[copy].add(&step, added);
+        }
+        match result {
             Ok(step) => {
                 assert_eq!(
                     model.outcome,
@@ -925,9 +1148,55 @@ impl StateMachineTest for SessionTest {
             Transition::Retry { copy } => {
                 sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Some));
             }
-            Transition::Deliver { copy } => {
-                let response = sut.deliver_to_server(copy, now);
-                sut.answer(model, copy, &response, now);
+            Transition::Deliver { copy, twist } => {
+                let refresh = sut.copies[copy].state() == "waiting for the refresh answer";
+                let mut response = sut.deliver_to_server(copy, now);
+                let mut deviations = Vec::new();
+                if response.status().is_success() {
+                    // The simulator answers 200: the pair (bare, or enveloped as the
+                    // dialect says), or an empty sign-out body.
+                    let sent = Sent::of(&model.dialect, sut.realm, refresh, Twist::NONE);
+                    assert_eq!(response.status(), sent.status);
+                    if refresh {
+                        let body: serde_json::Value =
+                            serde_json::from_slice(response.body()).expect("a refresh pair");
+                        let code = body
+                            .get("data")
+                            .map(|_| body["code"].as_i64().unwrap_or(-1));
+                        assert_eq!(code, sent.code, "the simulator's refresh answer");
+                    }
+                    // Only a bare pair is wrapped.
+                    let twist = Twist {
+                        wrap: twist.wrap && refresh && sent.code.is_none(),
+                        ..twist
+                    };
+                    response = twist_response(response, twist);
+                    let answer = Answer::Session {
+                        realm: sut.realm,
+                        refresh,
+                        twist,
+                    };
+                    deviations = expected_deviations(&model.dialect, &answer);
+                    if twist != Twist::NONE {
+                        let request = if refresh { "refresh" } else { "sign-out" };
+                        for field in &deviations {
+                            TOLERATED.record(&format!("{request}: {field}"));
+                        }
+                    }
+                }
+                sut.answer(model, copy, &response, now, &deviations);
+                if response.status().is_success() {
+                    DIALECTS.record(dialects::name(&model.dialect));
+                    if refresh && sut.realm == Realm::Client {
+                        REFRESH_FORMS.record(match model.dialect.refresh_answer {
+                            RefreshAnswer::Bare => "bare",
+                            RefreshAnswer::Envelope => "envelope",
+                            RefreshAnswer::EnvelopeNullUuid => "envelope, null uuid",
+                            RefreshAnswer::EnvelopeNoUuid => "envelope, no uuid",
+                            other => panic!("a refresh answer the test does not know: {other:?}"),
+                        });
+                    }
+                }
             }
             Transition::LoseRequest { copy } => sut.in_flight[copy] = None,
             Transition::LoseResponse { copy } => {
@@ -936,7 +1205,15 @@ impl StateMachineTest for SessionTest {
             Transition::Gateway429 { copy, secs } => {
                 sut.in_flight[copy] = None;
                 let body = br#"{"error":{"code":429,"details":[{"issue":"slow down"}]}}"#.to_vec();
-                sut.answer(model, copy, &json_response(429, body, Some(secs)), now);
+                // A proxy of the host: its `Retry-After` in the dialect's form.
+                let value = dialects::retry_after_value(&model.dialect, at(now), secs);
+                sut.answer(
+                    model,
+                    copy,
+                    &json_response(429, body, Some(value)),
+                    now,
+                    &[],
+                );
             }
             Transition::Gateway503 { copy } => {
                 sut.in_flight[copy] = None;
@@ -945,11 +1222,12 @@ impl StateMachineTest for SessionTest {
                     copy,
                     &json_response(503, b"<html>busy</html>".to_vec(), None),
                     now,
+                    &[],
                 );
             }
             Transition::Garbage { copy, body } => {
                 sut.in_flight[copy] = None;
-                sut.answer(model, copy, &json_response(200, body, None), now);
+                sut.answer(model, copy, &json_response(200, body, None), now, &[]);
             }
             Transition::Foreign { copy, kind, replay } => {
                 sut.in_flight[copy] = None;
@@ -962,7 +1240,12 @@ impl StateMachineTest for SessionTest {
                     .expect("every kind is in the pool")
                     .1
                     .clone();
-                sut.answer(model, copy, &response, now);
+                sut.answer(model, copy, &response, now, &[]);
+            }
+            Transition::TakeDeviations { copy } => {
+                let taken = sut.copies[copy].take_deviations();
+                sut.logs[copy].take(&taken);
+                assert!(sut.copies[copy].deviations().is_empty());
             }
             Transition::Park { copy } => {
                 let parked = serde_json::to_string(&sut.copies[copy]).expect("serializes");
@@ -977,13 +1260,23 @@ impl StateMachineTest for SessionTest {
                 sut.in_flight.truncate(1);
                 sut.delivered_refreshes.truncate(1);
                 sut.copies.push(resumed);
+                sut.logs.truncate(1);
+                let log = sut.logs[0].clone();
+                sut.logs.push(log);
                 sut.in_flight.push(None);
                 let mine = sut.delivered_refreshes[0].clone();
                 sut.delivered_refreshes.push(mine);
             }
             Transition::SignInAgain => {
-                let session = sign_in(&mut sut.server, sut.realm, model.leeway, now);
+                let session = sign_in(
+                    &mut sut.server,
+                    &model.dialect,
+                    sut.realm,
+                    model.leeway,
+                    now,
+                );
                 sut.copies[0] = session;
+                sut.logs[0] = lenient::Log::default();
                 sut.in_flight[0] = None;
                 sut.delivered_refreshes[0].clear();
             }
@@ -1012,6 +1305,7 @@ impl StateMachineTest for SessionTest {
                 )
             });
             assert_eq!(tokens, c.tokens(), "copy {i}: token expiry");
+            sut.logs[i].check(s.deviations());
         }
         assert!(
             sut.server.violations().is_empty(),
@@ -1023,7 +1317,7 @@ impl StateMachineTest for SessionTest {
 
 #[test]
 fn sessions_follow_the_model_and_take_every_documented_transition() {
-    let config = config(256);
+    let config = config(512);
     let mut runner = runner::new(config.clone());
     let result = runner.run(
         &SessionModel::sequential_strategy(1..100),
@@ -1036,4 +1330,12 @@ fn sessions_follow_the_model_and_take_every_documented_transition() {
         panic!("{failure}");
     }
     COVERAGE.assert_complete();
+    TOLERATED.assert_complete(TOLERATED_ALL);
+    DIALECTS.assert_complete(dialects::all_names());
+    RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);
+    REFRESH_FORMS.assert_complete(REFRESH_FORMS_ALL);
+    eprintln!("{}", DIALECTS.summary());
+    eprintln!("{}", RETRY_AFTER.summary());
+    eprintln!("{}", TOLERATED.summary());
+    eprintln!("{}", REFRESH_FORMS.summary());
 }

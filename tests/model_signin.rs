@@ -2,21 +2,32 @@
 //!
 //! The reference model is the documented protocol in plain Rust: which step the wizard
 //! is at and for which account, the virtual clock, the attempts the client's guard and the
-//! server's limiter have counted, each account's password and forced-reset flag. The
-//! system under test is the real [`SignIn`] flow answered by the in-process simulator
+//! server's limiter have counted, each account's password and forced-reset flag, and the
+//! host's dialect (one of `sim::Dialect::ALL`, picked per case). The system under test is
+//! the real [`SignIn`] flow answered by the in-process simulator speaking that dialect
 //! (`b2core_auth::sim::Server`), with a few hand-built answers for what the simulator never
-//! says (a proxy's 429, an unknown workflow, a refused method choice or restore).
+//! says (a proxy's 429, an unknown workflow, a refused method choice or restore, a
+//! workflow the table does not list after the request), and simulator answers given
+//! departures the pages leave open (the status line, `done`, a missing `uuid`).
 //!
 //! After every transition: the flow's state and step equal the model's, every `Err` left
 //! the flow unchanged, the simulator saw no protocol violation, and a 429 to the client's
 //! own credentials only ever comes from attempts another device made on that account
-//! (the client's guard never lets it earn a block by itself). Every documented row of
-//! `signin::TRANSITIONS` must be taken at least once over the run.
+//! (the client's guard never lets it earn a block by itself). Every answer also goes to a
+//! strict twin of the flow, which must read it alike or, where the lenient flow recorded
+//! deviations, refuse it and stay unchanged; the deviations the flow holds are exactly
+//! those of [`expected_deviations`]. Every documented row of `signin::TRANSITIONS`, every
+//! dialect, every `Retry-After` form, every off-table answer and every kind of tolerated
+//! departure must be met at least once over the run.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]).
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/dialects.rs"]
+mod dialects;
+#[path = "support/lenient.rs"]
+mod lenient;
 #[path = "support/runner.rs"]
 mod runner;
 
@@ -24,7 +35,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::signin::TRANSITIONS;
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
-use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, StatusLine, WizardInit};
+use b2core_auth::time::format_rfc3339;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error, TokenPair};
 use http::{Request, Response};
 use proptest::prelude::*;
@@ -33,9 +45,37 @@ use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
-use coverage::Coverage;
+use coverage::{Checklist, Coverage};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+/// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
+static DIALECTS: Checklist = Checklist::new("dialects");
+/// Every form of `Retry-After` must be read at least once.
+static RETRY_AFTER: Checklist = Checklist::new("Retry-After forms");
+/// Every off-table answer ([`Off`]) must be fed at least once.
+static OFF_TABLE: Checklist = Checklist::new("off-table answers");
+/// Every kind of tolerated departure must be fed, and recorded, at least once.
+static TOLERATED: Checklist = Checklist::new("tolerated departures");
+/// The tolerated departures a run must meet: "<request>: <field of the deviation>". The
+/// wizard's first answer cannot lack its `uuid` (it gives the flow one), and only the
+/// answers whose `workflow` the flow follows have their `done` compared.
+const TOLERATED_ALL: [&str; 15] = [
+    "wizard: code",
+    "wizard: done",
+    "credentials: code",
+    "credentials: uuid",
+    "credentials: done",
+    "method: code",
+    "method: uuid",
+    "method: done",
+    "code: code",
+    "code: uuid",
+    "code: done",
+    "restore: code",
+    "restore: uuid",
+    "reset: code",
+    "reset: uuid",
+];
 
 const DEFAULT_CASES: u32 = 1000;
 const MAX_TRANSITIONS: usize = 60;
@@ -331,6 +371,8 @@ impl Limiter {
 
 #[derive(Clone, Debug)]
 struct Model {
+    /// How the server answers where the pages leave room.
+    dialect: Dialect,
     now: u64,
     recaptcha: bool,
     passwords: Vec<String>,
@@ -351,8 +393,9 @@ struct Model {
 #[derive(Clone, Debug)]
 enum T {
     Start,
-    /// The simulator answers the outstanding request.
-    Deliver,
+    /// The simulator answers the outstanding request; a 2xx answer reaches the flow with
+    /// `Twist`'s departures from the pages (none: as the simulator wrote it).
+    Deliver(Twist),
     SubmitCredentials(Attempt),
     ChooseMethod(Method),
     SubmitCode {
@@ -385,6 +428,314 @@ enum T {
         status: u16,
         body: Vec<u8>,
     },
+    /// A well-formed 2xx whose `workflow` the table does not list after the outstanding
+    /// request: refused, the flow unchanged.
+    OffTable(Off),
+    /// The caller takes the deviations recorded so far.
+    TakeDeviations,
+}
+
+/// Departures from the pages on points they leave open, applied to a 2xx answer of the
+/// simulator: the flow must follow the `workflow` all the same and record each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Twist {
+    /// The status line no longer repeats the body's `code` (200 and 202 swapped).
+    status: bool,
+    /// `done` says the opposite.
+    done: bool,
+    /// The `uuid` member is left out (only where the flow already has one).
+    no_uuid: bool,
+}
+
+impl Twist {
+    const NONE: Twist = Twist {
+        status: false,
+        done: false,
+        no_uuid: false,
+    };
+}
+
+/// A 2xx answer whose `workflow` the table does not list after the request it answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Off {
+    /// `Terminate` with a valid token pair answering the wizard init.
+    WizardTerminate,
+    WizardChoose,
+    WizardReset,
+    WizardUnknown,
+    CredentialsLogin,
+    MethodTerminate,
+    MethodUnknown,
+    CodeLogin,
+    CodeUnknown,
+    CodeChoose,
+}
+
+impl Off {
+    const ALL: [Off; 10] = [
+        Off::WizardTerminate,
+        Off::WizardChoose,
+        Off::WizardReset,
+        Off::WizardUnknown,
+        Off::CredentialsLogin,
+        Off::MethodTerminate,
+        Off::MethodUnknown,
+        Off::CodeLogin,
+        Off::CodeUnknown,
+        Off::CodeChoose,
+    ];
+
+    /// The request it answers.
+    fn req(self) -> Req {
+        match self {
+            Off::WizardTerminate | Off::WizardChoose | Off::WizardReset | Off::WizardUnknown => {
+                Req::Wizard
+            }
+            Off::CredentialsLogin => Req::Credentials,
+            Off::MethodTerminate | Off::MethodUnknown => Req::Method,
+            Off::CodeLogin | Off::CodeUnknown | Off::CodeChoose => Req::Code,
+        }
+    }
+
+    fn workflow(self) -> &'static str {
+        match self {
+            Off::WizardTerminate | Off::MethodTerminate => TERMINATE,
+            Off::WizardChoose | Off::CodeChoose => CHOOSE,
+            Off::WizardReset => RESET_EMAIL,
+            Off::WizardUnknown | Off::MethodUnknown | Off::CodeUnknown => OTHER_WORKFLOW,
+            Off::CredentialsLogin | Off::CodeLogin => LOGIN,
+        }
+    }
+
+    fn name(self) -> String {
+        format!("{:?} `{}`", self.req(), self.workflow())
+    }
+}
+
+// The workflows of the sign-in page, and the simulator's for the reset steps.
+const LOGIN: &str = "login";
+const TERMINATE: &str = "Terminate";
+const GOOGLE: &str = "2fa_google_auth";
+const SMS: &str = "2fa_sms_auth";
+const CHOOSE: &str = "2fa";
+const RESET_EMAIL: &str = "reset_password_email";
+const RESET_CODE: &str = "reset_password_code";
+
+/// The request a 2xx wizard answer answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Req {
+    Wizard,
+    Credentials,
+    Method,
+    Code,
+    Restore,
+    Reset,
+}
+
+impl Req {
+    /// The request the flow awaits in the state of that name.
+    fn awaited_in(state: &str) -> Option<Req> {
+        Some(match state {
+            "waiting for the wizard" => Req::Wizard,
+            "waiting for the credentials answer" => Req::Credentials,
+            "waiting for the method answer" => Req::Method,
+            "waiting for the code answer" => Req::Code,
+            "waiting for the reset code to be sent" => Req::Restore,
+            "waiting for the password reset answer" => Req::Reset,
+            _ => return None,
+        })
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Req::Wizard => "wizard",
+            Req::Credentials => "credentials",
+            Req::Method => "method",
+            Req::Code => "code",
+            Req::Restore => "restore",
+            Req::Reset => "reset",
+        }
+    }
+
+    /// The flow follows the answer's `workflow` (and compares `code` and `done` with it):
+    /// steps 1 to 4; the (inferred) reset answers move on whatever they say.
+    fn follows_workflow(self) -> bool {
+        !matches!(self, Req::Restore | Req::Reset)
+    }
+
+    /// The workflow of the simulator's 2xx answer that leads the model to `after`.
+    fn workflow_to(self, after: &Phase) -> Option<&'static str> {
+        Some(match (self, after) {
+            (Req::Wizard, Phase::Credentials { rejected: false }) => LOGIN,
+            (Req::Credentials | Req::Code, Phase::Done) => TERMINATE,
+            (Req::Credentials | Req::Code, Phase::ResetRequired { .. }) => RESET_EMAIL,
+            (Req::Credentials, Phase::ChooseMethod { .. }) => CHOOSE,
+            (
+                Req::Credentials | Req::Method,
+                Phase::Code {
+                    method,
+                    rejected: false,
+                    ..
+                },
+            ) => match method {
+                Method::Google => GOOGLE,
+                Method::Sms => SMS,
+                other => panic!("a method the model does not know: {other:?}"),
+            },
+            (
+                Req::Restore,
+                Phase::ResetCode {
+                    rejected: false, ..
+                },
+            ) => RESET_CODE,
+            (Req::Reset, Phase::PasswordChanged) => LOGIN,
+            _ => return None,
+        })
+    }
+}
+
+/// A 2xx wizard answer as the model knows it was sent: the request it answers, its
+/// `workflow`, the status line, the body's `code` and `done`, whether it has a `uuid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sent {
+    req: Req,
+    workflow: &'static str,
+    status: u16,
+    code: i64,
+    done: bool,
+    uuid: bool,
+}
+
+impl Sent {
+    /// As a host speaking `dialect` writes it. The current sign-in page: `code` 202 and
+    /// `done: true` only with `Terminate`; `done-at-init`: also the wizard's init, as the
+    /// other published version. The status line repeats `code`, or is 200 (`status-200`).
+    /// With the flow's `uuid`.
+    fn of(dialect: &Dialect, req: Req, workflow: &'static str) -> Sent {
+        let init_done = req == Req::Wizard && dialect.wizard_init == WizardInit::DoneAtInit;
+        let done = workflow == TERMINATE || init_done;
+        let code = if done { 202 } else { 200 };
+        let status = if dialect.status == StatusLine::Always200 {
+            200
+        } else {
+            code
+        };
+        Sent {
+            req,
+            workflow,
+            status,
+            code: i64::from(code),
+            done,
+            uuid: true,
+        }
+    }
+
+    fn twisted(self, twist: Twist) -> Sent {
+        Sent {
+            status: match (twist.status, self.status) {
+                (false, status) => status,
+                (true, 200) => 202,
+                (true, _) => 200,
+            },
+            done: self.done != twist.done,
+            uuid: self.uuid && !twist.no_uuid,
+            ..self
+        }
+    }
+
+    /// The deviations the envelope check notes (before the `workflow` is looked at), in
+    /// the library's order: `code` against the status line, a missing `uuid` within a
+    /// wizard.
+    fn envelope_deviations(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.code != i64::from(self.status) {
+            fields.push("code");
+        }
+        if !self.uuid && self.req != Req::Wizard {
+            fields.push("uuid");
+        }
+        fields
+    }
+
+    /// Every deviation a lenient flow records when it takes this answer: the envelope's,
+    /// then, where the flow follows the `workflow`, `code` and `done` against it (202 and
+    /// `true` only with `Terminate`).
+    fn deviations(&self) -> Vec<&'static str> {
+        let mut fields = self.envelope_deviations();
+        if self.req.follows_workflow() {
+            let signed_in = self.workflow == TERMINATE;
+            if (self.code == 202) != signed_in {
+                fields.push("code");
+            }
+            if self.done != signed_in {
+                fields.push("done");
+            }
+        }
+        fields
+    }
+
+    /// The simulator's answer says what the model says it does.
+    fn check(&self, response: &Response<Vec<u8>>) {
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
+        let found = Sent {
+            req: self.req,
+            workflow: self.workflow,
+            status: response.status().as_u16(),
+            code: body["code"].as_i64().unwrap_or(-1),
+            done: body["done"].as_bool().unwrap_or(!self.done),
+            uuid: body["uuid"].is_string(),
+        };
+        assert_eq!(found, *self, "the simulator's answer");
+        assert_eq!(body["workflow"], self.workflow, "the simulator's workflow");
+    }
+}
+
+/// A 2xx wizard answer as the test hands it to the flow: the request it answers, its
+/// `workflow`, the departures added to it.
+#[derive(Clone, Copy, Debug)]
+struct Answer {
+    req: Req,
+    workflow: &'static str,
+    twist: Twist,
+}
+
+/// The deviations (their fields, in order) a lenient flow records when it takes `answer`
+/// from a host speaking `dialect`: from the knobs (how the host writes the answer) and
+/// the library's rules (what departs from the pages).
+///
+/// So: none in `pages`, `extra-fields`, `charset`, `refresh-*`, `retry-after-*`,
+/// `null-optionals`; `status-200`: `code` on every `Terminate` (`code` 202, HTTP 200);
+/// `done-at-init`: `code` and `done` on the wizard's init (202 and `true` with `login`);
+/// `everything`: `code` (status), `code`, `done` on the init, `code` on `Terminate`. Plus
+/// what the twist adds.
+fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> {
+    Sent::of(dialect, answer.req, answer.workflow)
+        .twisted(answer.twist)
+        .deviations()
+}
+
+/// The answer with `twist`'s departures.
+fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
+    if twist == Twist::NONE {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    if twist.done {
+        let done = body["done"].as_bool().expect("a `done`");
+        body["done"] = json!(!done);
+    }
+    if twist.no_uuid {
+        body.as_object_mut().expect("an object").remove("uuid");
+    }
+    if twist.status {
+        parts.status = match parts.status.as_u16() {
+            200 => http::StatusCode::ACCEPTED,
+            _ => http::StatusCode::OK,
+        };
+    }
+    Response::from_parts(parts, serde_json::to_vec(&body).expect("JSON"))
 }
 
 fn methods_of(account: usize) -> (bool, bool) {
@@ -565,7 +916,7 @@ impl Model {
                     self.send(Phase::AwaitWizard);
                 }
             }
-            T::Deliver => self.deliver(),
+            T::Deliver(_) => self.deliver(),
             T::SubmitCredentials(attempt) => match self.phase {
                 Phase::Credentials { .. } => {
                     if self.recaptcha && attempt.captcha == Captcha::Missing {
@@ -644,7 +995,8 @@ impl Model {
                 // A refused wizard cannot be retried by the user: an error, still waiting.
                 _ => self.expect = Outcome::Refused,
             },
-            T::Replay => self.expect = Outcome::Malformed,
+            T::Replay | T::OffTable(_) => self.expect = Outcome::Malformed,
+            T::TakeDeviations => {}
             T::Garbage { status, .. } => {
                 self.expect = if !self.phase.is_awaiting() {
                     Outcome::OutOfOrder
@@ -687,8 +1039,11 @@ fn garbage() -> BoxedStrategy<T> {
         b"null",
         b"{\"code\":200,",
         b"<html>502 Bad Gateway</html>",
-        br#"{"code":200,"data":null,"done":true,"uuid":"u-1","workflow":"login"}"#,
-        br#"{"code":202,"data":null,"done":false,"uuid":"u-1","workflow":"Terminate"}"#,
+        // Refused in every state: no workflow (and no uuid); a wrong type; `Terminate`
+        // without tokens (off-table at the init, another wizard's uuid later).
+        br#"{"code":200,"data":null,"done":false,"uuid":""}"#,
+        br#"{"code":200,"data":{"recaptcha":{"enabled":"yes"}},"done":false,"uuid":"u-1","workflow":"login"}"#,
+        br#"{"code":202,"data":null,"done":true,"uuid":"u-1","workflow":"Terminate"}"#,
     ];
     let body = prop_oneof![
         prop::sample::select(fixed).prop_map(<[u8]>::to_vec),
@@ -697,6 +1052,29 @@ fn garbage() -> BoxedStrategy<T> {
     (prop::sample::select(vec![200u16, 202, 500, 503]), body)
         .prop_map(|(status, body)| T::Garbage { status, body })
         .boxed()
+}
+
+/// Some departures (at least one); without the `uuid` only where the flow has one.
+fn twist(no_uuid: bool) -> BoxedStrategy<Twist> {
+    let uuid = if no_uuid {
+        any::<bool>().boxed()
+    } else {
+        Just(false).boxed()
+    };
+    (any::<bool>(), any::<bool>(), uuid)
+        .prop_map(|(status, done, no_uuid)| Twist {
+            status,
+            done,
+            no_uuid,
+        })
+        .prop_filter("some departure", |t| *t != Twist::NONE)
+        .boxed()
+}
+
+/// The off-table answers to `req`.
+fn off_table(req: Req) -> BoxedStrategy<T> {
+    let offs: Vec<Off> = Off::ALL.into_iter().filter(|o| o.req() == req).collect();
+    prop::sample::select(offs).prop_map(T::OffTable).boxed()
 }
 
 fn attempt() -> BoxedStrategy<Attempt> {
@@ -735,8 +1113,9 @@ impl ReferenceStateMachine for Reference {
     type Transition = T;
 
     fn init_state() -> BoxedStrategy<Model> {
-        prop::bool::weighted(0.3)
-            .prop_map(|recaptcha| Model {
+        (dialects::dialect(), prop::bool::weighted(0.3))
+            .prop_map(|(dialect, recaptcha)| Model {
+                dialect,
                 now: 0,
                 recaptcha,
                 passwords: (0..EMAILS.len()).map(initial_password).collect(),
@@ -758,6 +1137,7 @@ impl ReferenceStateMachine for Reference {
         let mut options: Vec<(u32, BoxedStrategy<T>)> = vec![
             (2, tick()),
             (1, Just(T::Park).boxed()),
+            (1, Just(T::TakeDeviations).boxed()),
             (1, garbage()),
             (1, any_call()),
             (
@@ -772,7 +1152,9 @@ impl ReferenceStateMachine for Reference {
                 vec![(12, Just(T::Start).boxed())]
             }
             Phase::AwaitWizard => vec![
-                (12, Just(T::Deliver).boxed()),
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(false).prop_map(T::Deliver).boxed()),
+                (2, off_table(Req::Wizard)),
                 (
                     2,
                     prop::option::weighted(0.7, 1u64..=120)
@@ -786,7 +1168,9 @@ impl ReferenceStateMachine for Reference {
                 (1, Just(T::Start).boxed()),
             ],
             Phase::AwaitCredentials(_) => vec![
-                (12, Just(T::Deliver).boxed()),
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(true).prop_map(T::Deliver).boxed()),
+                (1, off_table(Req::Credentials)),
                 (1, Just(T::OtherWorkflow).boxed()),
                 (1, Just(T::Replay).boxed()),
             ],
@@ -799,8 +1183,16 @@ impl ReferenceStateMachine for Reference {
                 ),
                 (1, Just(T::Start).boxed()),
             ],
-            Phase::AwaitMethod { .. } | Phase::AwaitRestore { .. } => vec![
-                (12, Just(T::Deliver).boxed()),
+            Phase::AwaitMethod { .. } => vec![
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(true).prop_map(T::Deliver).boxed()),
+                (2, Just(T::Refusal).boxed()),
+                (1, Just(T::Replay).boxed()),
+                (3, off_table(Req::Method)),
+            ],
+            Phase::AwaitRestore { .. } => vec![
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (3, twist(true).prop_map(T::Deliver).boxed()),
                 (2, Just(T::Refusal).boxed()),
                 (1, Just(T::Replay).boxed()),
             ],
@@ -813,9 +1205,17 @@ impl ReferenceStateMachine for Reference {
                 ),
                 (1, Just(T::Start).boxed()),
             ],
-            Phase::AwaitCode { .. } | Phase::AwaitReset { .. } => {
-                vec![(12, Just(T::Deliver).boxed()), (1, Just(T::Replay).boxed())]
-            }
+            Phase::AwaitCode { .. } => vec![
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(true).prop_map(T::Deliver).boxed()),
+                (1, Just(T::Replay).boxed()),
+                (2, off_table(Req::Code)),
+            ],
+            Phase::AwaitReset { .. } => vec![
+                (12, Just(T::Deliver(Twist::NONE)).boxed()),
+                (3, twist(true).prop_map(T::Deliver).boxed()),
+                (1, Just(T::Replay).boxed()),
+            ],
             Phase::ResetRequired { .. } => vec![
                 (12, Just(T::RequestResetCode).boxed()),
                 (1, Just(T::Start).boxed()),
@@ -846,7 +1246,10 @@ impl ReferenceStateMachine for Reference {
 
     fn preconditions(state: &Model, t: &T) -> bool {
         match t {
-            T::Deliver => state.phase.is_awaiting(),
+            T::Deliver(twist) => {
+                state.phase.is_awaiting() && (!twist.no_uuid || state.phase.awaits_with_uuid())
+            }
+            T::OffTable(off) => Req::awaited_in(state.phase.name()) == Some(off.req()),
             T::Wizard429(_) => state.phase == Phase::AwaitWizard,
             T::OtherWorkflow => matches!(state.phase, Phase::AwaitCredentials(_)),
             T::Refusal => matches!(
@@ -879,6 +1282,11 @@ struct Sut {
     answers: Vec<Response<Vec<u8>>>,
     tokens: Option<TokenPair>,
     now: u64,
+    dialect: Dialect,
+    /// The deviations the flow should hold.
+    log: lenient::Log,
+    /// The flow's error from the last answer, if any.
+    last_error: Option<Error>,
 }
 
 fn fingerprint() -> DeviceFingerprint {
@@ -896,6 +1304,14 @@ fn envelope_response(status: u16, body: serde_json::Value) -> Response<Vec<u8>> 
         .header("Content-Type", "application/json")
         .body(serde_json::to_vec(&body).expect("json"))
         .expect("a response")
+}
+
+fn token_json(name: &str, created: SystemTime, lifetime: u64) -> serde_json::Value {
+    json!({
+        "token": format!("{name}.off.table"),
+        "createdAt": format_rfc3339(created).expect("a time"),
+        "expiresAt": format_rfc3339(created + Duration::from_secs(lifetime)).expect("a time"),
+    })
 }
 
 fn error_response(status: u16, issue: &str) -> Response<Vec<u8>> {
@@ -947,16 +1363,40 @@ impl Sut {
         }
     }
 
-    /// Hands `response` to the flow.
-    fn answer(&mut self, response: &Response<Vec<u8>>) -> Outcome {
-        match self.flow.handle_response(response, self.now()) {
+    /// Hands `response` to the flow, and to its strict twin. `deviations`: the fields of
+    /// the deviations the flow must record if it takes the answer; `strict_field`: the
+    /// field a strict refusal must name where the lenient flow refuses too (`None`: any).
+    fn answer(
+        &mut self,
+        response: &Response<Vec<u8>>,
+        deviations: &[&'static str],
+        strict_field: Option<&'static str>,
+    ) -> Outcome {
+        let mut twin = lenient::strict_twin(&self.flow);
+        assert!(twin.endpoint().is_strict());
+        let twin_before = twin.clone();
+        let result = self.flow.handle_response(response, self.now());
+        let strict = twin.handle_response(response, self.now());
+        let added: &[&str] = if result.is_ok() { deviations } else { &[] };
+        lenient::check_strict(&result, added, &strict, strict_field, twin == twin_before);
+        self.last_error = result.as_ref().err().cloned();
+        if result.is_ok() {
+            let step = self.pending.as_ref().map(lenient::request_line);
+            self.log.add(&step.unwrap_or_default(), added);
+        }
+        if let (Ok(SignInStep::RetryAt(_)), Some(_)) =
+            (&result, response.headers().get("retry-after"))
+        {
+            RETRY_AFTER.record(dialects::retry_after_name(self.dialect.retry_after));
+        }
+        match result {
             Ok(step) => {
                 self.pending = None;
                 if response.status().is_success() {
                     if let Some(uuid) = uuid_of(response.body()) {
                         self.uuid = Some(uuid);
+                        self.answers.push(response.clone());
                     }
-                    self.answers.push(response.clone());
                 }
                 if let SignInStep::Done(tokens) = &step {
                     self.tokens = Some(tokens.clone());
@@ -971,15 +1411,46 @@ impl Sut {
     fn label(from: &str, response: &Response<Vec<u8>>, fake_workflow: bool) -> String {
         let status = response.status().as_u16();
         if fake_workflow {
-            return "200 other workflow".to_owned();
+            return "2xx other workflow".to_owned();
         }
-        let reset_step = from == "waiting for the reset code to be sent"
-            || from == "waiting for the password reset answer";
+        let reset_step = matches!(Req::awaited_in(from), Some(Req::Restore | Req::Reset));
         if reset_step && response.status().is_success() {
             // The reset bodies are inferred: any 2xx of the flow moves on.
-            return status.to_string();
+            return "2xx".to_owned();
         }
         coverage::answer_label(status, response.body())
+    }
+
+    /// An off-table answer to the outstanding request, as the pages would write it for its
+    /// workflow (a `Terminate` with a valid token pair).
+    fn off_table_answer(&self, off: Off) -> (Response<Vec<u8>>, Sent) {
+        let sent = Sent::of(&self.dialect, off.req(), off.workflow());
+        let uuid = match off.req() {
+            Req::Wizard => "8d6c0d1e-off-table".to_owned(),
+            _ => self.uuid.clone().expect("the flow has a uuid"),
+        };
+        let now = self.now();
+        let data = match off.workflow() {
+            TERMINATE => json!({
+                "accessToken": token_json("access", now, ACCESS_LIFETIME),
+                "refreshToken": token_json("refresh", now, REFRESH_LIFETIME),
+                "tfaProviders": [],
+            }),
+            CHOOSE => json!({
+                "accessToken": null,
+                "refreshToken": null,
+                "tfaProviders": [
+                    {"name": "google", "enabled": true, "localizedCaption": "Google Authenticator"},
+                    {"name": "sms", "enabled": true, "localizedCaption": "SMS"},
+                ],
+            }),
+            LOGIN => json!({"recaptcha": {"enabled": false}}),
+            RESET_EMAIL => json!(null),
+            _ => json!({"phone": "+15550000000"}),
+        };
+        let body = json!({"code": sent.code, "data": data, "done": sent.done,
+                          "uuid": uuid, "workflow": off.workflow()});
+        (envelope_response(sent.status, body), sent)
     }
 }
 
@@ -990,7 +1461,7 @@ impl StateMachineTest for Test {
     type Reference = Reference;
 
     fn init_test(model: &Model) -> Sut {
-        let mut server = Server::new(SimConfig::default());
+        let mut server = Server::new(dialects::sim_config(model.dialect));
         if model.recaptcha {
             server.require_recaptcha(RECAPTCHA_OK);
         }
@@ -1018,7 +1489,7 @@ impl StateMachineTest for Test {
         let mut tab = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
         let request = tab.start().expect("start");
         let foreign = server.handle(&request, at(0));
-        assert_eq!(foreign.status(), 200);
+        assert!(foreign.status().is_success());
         Sut {
             server,
             accounts,
@@ -1028,6 +1499,9 @@ impl StateMachineTest for Test {
             answers: vec![foreign],
             tokens: None,
             now: 0,
+            dialect: model.dialect,
+            log: lenient::Log::default(),
+            last_error: None,
         }
     }
 
@@ -1041,11 +1515,37 @@ impl StateMachineTest for Test {
                 let result = sut.flow.start();
                 sut.called(result)
             }
-            T::Deliver => {
+            T::Deliver(twist) => {
                 let request = sut.pending.clone().expect("an outstanding request");
-                let response = sut.server.handle(&request, sut.now());
+                let mut response = sut.server.handle(&request, sut.now());
+                let mut deviations = Vec::new();
+                if response.status().is_success() {
+                    let req = Req::awaited_in(from).expect("an awaited request");
+                    let workflow = req.workflow_to(&model.phase).unwrap_or_else(|| {
+                        panic!("a 2xx to {req:?} where the model has {:?}", model.phase)
+                    });
+                    Sent::of(&model.dialect, req, workflow).check(&response);
+                    response = twist_response(response, twist);
+                    deviations = expected_deviations(
+                        &model.dialect,
+                        &Answer {
+                            req,
+                            workflow,
+                            twist,
+                        },
+                    );
+                    if twist != Twist::NONE {
+                        for field in &deviations {
+                            TOLERATED.record(&format!("{}: {field}", req.short()));
+                        }
+                    }
+                }
                 event = Some(Sut::label(from, &response, false));
-                sut.answer(&response)
+                let outcome = sut.answer(&response, &deviations, None);
+                if response.status().is_success() && matches!(outcome, Outcome::Ok(_)) {
+                    DIALECTS.record(dialects::name(&model.dialect));
+                }
+                outcome
             }
             T::SubmitCredentials(attempt) => {
                 event = Some("submit_credentials".into());
@@ -1145,6 +1645,17 @@ impl StateMachineTest for Test {
                     let mut other = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
                     let wizard = sut.server.handle(&other.start().expect("start"), sut.now());
                     let _ = other.handle_response(&wizard, sut.now()).expect("wizard");
+                    let init = Answer {
+                        req: Req::Wizard,
+                        workflow: LOGIN,
+                        twist: Twist::NONE,
+                    };
+                    let fields: Vec<&str> = other.deviations().iter().map(|d| d.field()).collect();
+                    assert_eq!(
+                        fields,
+                        expected_deviations(&sut.dialect, &init),
+                        "another device's wizard"
+                    );
                     let mut credentials =
                         Credentials::new(Sut::email(account), "Bot-guess-1", fingerprint());
                     if model.recaptcha {
@@ -1159,29 +1670,38 @@ impl StateMachineTest for Test {
                 Outcome::Ok(None)
             }
             T::Wizard429(secs) => {
+                // A proxy of the host: its `Retry-After` in the dialect's form.
                 let mut response = error_response(429, "too many requests");
                 if let Some(secs) = secs {
+                    let value = dialects::retry_after_value(&sut.dialect, sut.now(), secs);
                     response
                         .headers_mut()
-                        .insert("Retry-After", secs.to_string().parse().expect("header"));
+                        .insert("Retry-After", value.parse().expect("header"));
                 }
                 event = Some(Sut::label(from, &response, false));
-                sut.answer(&response)
+                sut.answer(&response, &[], None)
             }
             T::OtherWorkflow => {
                 let uuid = sut.uuid.clone().expect("the flow has a uuid");
+                let answer = Answer {
+                    req: Req::Credentials,
+                    workflow: OTHER_WORKFLOW,
+                    twist: Twist::NONE,
+                };
+                let sent = Sent::of(&sut.dialect, answer.req, answer.workflow);
                 let response = envelope_response(
-                    200,
-                    json!({"code": 200, "data": {"phone": "+15550000000"}, "done": false,
-                           "uuid": uuid, "workflow": OTHER_WORKFLOW}),
+                    sent.status,
+                    json!({"code": sent.code, "data": {"phone": "+15550000000"},
+                           "done": sent.done, "uuid": uuid, "workflow": OTHER_WORKFLOW}),
                 );
+                let deviations = expected_deviations(&sut.dialect, &answer);
                 event = Some(Sut::label(from, &response, true));
-                sut.answer(&response)
+                sut.answer(&response, &deviations, None)
             }
             T::Refusal => {
                 let response = error_response(400, "refused by the server");
                 event = Some(Sut::label(from, &response, false));
-                sut.answer(&response)
+                sut.answer(&response, &[], None)
             }
             T::Replay => {
                 let current = sut.uuid.clone();
@@ -1192,14 +1712,45 @@ impl StateMachineTest for Test {
                     .find(|r| uuid_of(r.body()) != current)
                     .cloned()
                     .expect("another wizard's answer");
-                sut.answer(&stale)
+                let outcome = sut.answer(&stale, &[], None);
+                assert!(
+                    matches!(sut.last_error, Some(Error::Malformed { field: "uuid", .. })),
+                    "another wizard's answer is refused for its uuid: {:?}",
+                    sut.last_error
+                );
+                outcome
+            }
+            T::OffTable(off) => {
+                // The workflow decides before any deviation counts: strict refuses it for
+                // the same field, whatever else the answer departs on.
+                let (response, _) = sut.off_table_answer(off);
+                let outcome = sut.answer(&response, &[], Some("workflow"));
+                assert!(
+                    matches!(
+                        sut.last_error,
+                        Some(Error::Malformed {
+                            field: "workflow",
+                            ..
+                        })
+                    ),
+                    "{off:?} is refused for its workflow: {:?}",
+                    sut.last_error
+                );
+                OFF_TABLE.record(&off.name());
+                outcome
+            }
+            T::TakeDeviations => {
+                let taken = sut.flow.take_deviations();
+                sut.log.take(&taken);
+                assert!(sut.flow.deviations().is_empty());
+                Outcome::Ok(None)
             }
             T::Garbage { status, body } => {
                 let response = Response::builder()
                     .status(status)
                     .body(body)
                     .expect("a response");
-                sut.answer(&response)
+                sut.answer(&response, &[], None)
             }
         };
 
@@ -1232,6 +1783,7 @@ impl StateMachineTest for Test {
             "the flow's step"
         );
         assert_eq!(sut.flow.is_awaiting_response(), model.phase.is_awaiting());
+        sut.log.check(sut.flow.deviations());
         assert_eq!(
             sut.server.violations(),
             &[],
@@ -1284,4 +1836,13 @@ fn sign_in_follows_its_model_and_takes_every_documented_transition() {
         panic!("{failure}");
     }
     COVERAGE.assert_complete();
+    let off_table: Vec<String> = Off::ALL.iter().map(|o| o.name()).collect();
+    OFF_TABLE.assert_complete(off_table.iter().map(String::as_str));
+    TOLERATED.assert_complete(TOLERATED_ALL);
+    DIALECTS.assert_complete(dialects::all_names());
+    RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);
+    eprintln!("{}", DIALECTS.summary());
+    eprintln!("{}", RETRY_AFTER.summary());
+    eprintln!("{}", OFF_TABLE.summary());
+    eprintln!("{}", TOLERATED.summary());
 }

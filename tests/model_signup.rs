@@ -1,20 +1,30 @@
 //! Model-based property test of the client sign-up wizard (proptest-state-machine).
 //!
 //! The reference model is the documented protocol in plain Rust: which step the wizard is
-//! at, which emails the server already knows, the virtual clock. The system under test is
-//! the real [`SignUp`] flow answered by the in-process simulator, with hand-built answers
-//! for what the simulator never says (tokens with the sign-up, the form again, a step this
-//! crate does not drive, a 429). A finished sign-up is checked end to end: the same
-//! credentials sign in with the real [`SignIn`] flow.
+//! at, which emails the server already knows, the virtual clock, and the host's dialect
+//! (one of `sim::Dialect::ALL`, picked per case). The system under test is the real
+//! [`SignUp`] flow answered by the in-process simulator speaking that dialect, with
+//! hand-built answers for what the simulator never says (tokens with the sign-up, the form
+//! again, a step this crate does not drive, a 429), and answers given departures the pages
+//! leave open (the status line, `done`, a missing `uuid`). A finished sign-up is checked
+//! end to end: the same credentials sign in with the real [`SignIn`] flow.
 //!
 //! After every transition: the flow's state and step equal the model's, every `Err` left
-//! the flow unchanged, the simulator saw no protocol violation. Every documented row of
-//! `signup::TRANSITIONS` must be taken at least once over the run.
+//! the flow unchanged, the simulator saw no protocol violation. Every answer also goes to
+//! a strict twin of the flow, which must read it alike or, where the lenient flow recorded
+//! deviations, refuse it and stay unchanged; the deviations the flow holds are exactly
+//! those of [`expected_deviations`]. Every documented row of `signup::TRANSITIONS`, every
+//! dialect, every `Retry-After` form and every kind of tolerated departure must be met at
+//! least once over the run.
 //!
 //! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]).
 
 #[path = "support/coverage.rs"]
 mod coverage;
+#[path = "support/dialects.rs"]
+mod dialects;
+#[path = "support/lenient.rs"]
+mod lenient;
 #[path = "support/runner.rs"]
 mod runner;
 
@@ -22,7 +32,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::signup::TRANSITIONS;
 use b2core_auth::client::{Credentials, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep};
-use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, StatusLine, WizardInit};
 use b2core_auth::time::format_rfc3339;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error};
 use http::{Request, Response};
@@ -32,9 +42,24 @@ use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
-use coverage::Coverage;
+use coverage::{Checklist, Coverage};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+/// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
+static DIALECTS: Checklist = Checklist::new("dialects");
+/// Every form of `Retry-After` must be read at least once.
+static RETRY_AFTER: Checklist = Checklist::new("Retry-After forms");
+/// Every kind of tolerated departure must be fed, and recorded, at least once.
+static TOLERATED: Checklist = Checklist::new("tolerated departures");
+/// The tolerated departures a run must meet: "<request>: <field of the deviation>" (the
+/// wizard's first answer cannot lack its `uuid`: it gives the flow one).
+const TOLERATED_ALL: [&str; 5] = [
+    "wizard: code",
+    "wizard: done",
+    "submit: code",
+    "submit: uuid",
+    "submit: done",
+];
 
 const DEFAULT_CASES: u32 = 800;
 const MAX_TRANSITIONS: usize = 40;
@@ -143,6 +168,8 @@ fn outcome_of_error(error: &Error) -> Outcome {
 
 #[derive(Clone, Debug)]
 struct Model {
+    /// How the server answers where the pages leave room.
+    dialect: Dialect,
     now: u64,
     registered: Vec<bool>,
     signed_in: Vec<bool>,
@@ -155,7 +182,9 @@ enum T {
     Start {
         referral: bool,
     },
-    Deliver,
+    /// The simulator answers the outstanding request; a 2xx reaches the flow with the
+    /// twist's departures.
+    Deliver(Twist),
     Submit {
         email: usize,
         confirmed: bool,
@@ -168,11 +197,11 @@ enum T {
     /// A 429 to the outstanding request (`Retry-After` in seconds, or none).
     TooMany(Option<u64>),
     /// The sign-up is answered with tokens (the simulator answers without).
-    WithTokens,
+    WithTokens(Twist),
     /// The sign-up is answered with the form's own workflow again.
-    FormAgain,
+    FormAgain(Twist),
     /// The sign-up is answered with a step this crate does not drive.
-    OtherWorkflow,
+    OtherWorkflow(Twist),
     /// The wizard request is refused (400).
     Refusal,
     /// A 2xx of another sign-up wizard answers the sign-up.
@@ -181,6 +210,214 @@ enum T {
         status: u16,
         body: Vec<u8>,
     },
+    /// The caller takes the deviations recorded so far.
+    TakeDeviations,
+}
+
+/// Departures from the pages on points they leave open, applied to a 2xx answer: the
+/// flow must go where the body's `code` says all the same and record each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Twist {
+    /// The status line no longer repeats the body's `code` (200 and 202 swapped).
+    status: bool,
+    /// `done` says the opposite.
+    done: bool,
+    /// The `uuid` member is left out (only where the flow already has one).
+    no_uuid: bool,
+}
+
+impl Twist {
+    const NONE: Twist = Twist {
+        status: false,
+        done: false,
+        no_uuid: false,
+    };
+}
+
+/// The request a 2xx answer answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Req {
+    Wizard,
+    Submit,
+}
+
+impl Req {
+    fn awaited_in(state: &str) -> Option<Req> {
+        match state {
+            "waiting for the wizard" => Some(Req::Wizard),
+            "waiting for the sign-up answer" => Some(Req::Submit),
+            _ => None,
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Req::Wizard => "wizard",
+            Req::Submit => "submit",
+        }
+    }
+}
+
+/// A 2xx answer as the model knows it was sent: the request it answers, the status line,
+/// the body's `code` and `done`, whether it has a `uuid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Sent {
+    req: Req,
+    status: u16,
+    code: i64,
+    done: bool,
+    uuid: bool,
+}
+
+impl Sent {
+    /// As a host speaking `dialect` writes it: as the sign-up page, `code` 202 with
+    /// `done: true` (the wizard's init, the final answer), `code` 200 with `done: false`
+    /// (another step); the status line repeating `code`, or 200 (`status-200`).
+    fn of(dialect: &Dialect, req: Req, code: u16) -> Sent {
+        let status = if dialect.status == StatusLine::Always200 {
+            200
+        } else {
+            code
+        };
+        Sent {
+            req,
+            status,
+            code: i64::from(code),
+            done: code == 202,
+            uuid: true,
+        }
+    }
+
+    fn twisted(self, twist: Twist) -> Sent {
+        Sent {
+            status: match (twist.status, self.status) {
+                (false, status) => status,
+                (true, 200) => 202,
+                (true, _) => 200,
+            },
+            done: self.done != twist.done,
+            uuid: self.uuid && !twist.no_uuid,
+            ..self
+        }
+    }
+
+    /// Every deviation a lenient flow records when it takes this answer, in the library's
+    /// order: `code` against the status line, a missing `uuid` within the wizard, `done`
+    /// against `code` (which decides).
+    fn deviations(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.code != i64::from(self.status) {
+            fields.push("code");
+        }
+        if !self.uuid && self.req != Req::Wizard {
+            fields.push("uuid");
+        }
+        if self.done != (self.code == 202) {
+            fields.push("done");
+        }
+        fields
+    }
+
+    /// The simulator's answer says what the model says it does.
+    fn check(&self, response: &Response<Vec<u8>>) {
+        let body: serde_json::Value =
+            serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
+        let found = Sent {
+            req: self.req,
+            status: response.status().as_u16(),
+            code: body["code"].as_i64().unwrap_or(-1),
+            done: body["done"].as_bool().unwrap_or(!self.done),
+            uuid: body["uuid"].is_string(),
+        };
+        assert_eq!(found, *self, "the simulator's answer");
+    }
+}
+
+/// An answer the test hands to a flow.
+#[derive(Clone, Copy, Debug)]
+enum Answer {
+    /// A 2xx of the sign-up wizard with this body `code`, and the departures added to it.
+    SignUp { req: Req, code: u16, twist: Twist },
+    /// A whole client sign-in without 2FA (the wizard's init, then `Terminate`), as the
+    /// end-to-end check of a finished sign-up does it.
+    SignIn,
+}
+
+/// The deviations (their fields, in order) a lenient flow records when it takes `answer`
+/// from a host speaking `dialect`: from the knobs (how the host writes it) and the
+/// library's rules (what departs from the pages).
+///
+/// So, for the sign-up: none but in `status-200` (and `everything`): `code` on every
+/// answer whose body's `code` is 202 (the wizard's init, the final answer), sent as
+/// HTTP 200; plus what the twist adds. For a sign-in: `done-at-init` adds `code` and
+/// `done` on its init (202 and `true` with `login`), `status-200` a `code` on the
+/// `Terminate` (and on a `done-at-init` init).
+fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> {
+    match *answer {
+        Answer::SignUp { req, code, twist } => {
+            Sent::of(dialect, req, code).twisted(twist).deviations()
+        }
+        Answer::SignIn => {
+            let always_200 = dialect.status == StatusLine::Always200;
+            let done_at_init = dialect.wizard_init == WizardInit::DoneAtInit;
+            let mut fields = Vec::new();
+            if done_at_init {
+                if always_200 {
+                    fields.push("code"); // `code` 202 with HTTP 200
+                }
+                fields.extend(["code", "done"]); // 202 and `true` with `login`
+            }
+            if always_200 {
+                fields.push("code"); // `Terminate`: `code` 202 with HTTP 200
+            }
+            fields
+        }
+    }
+}
+
+/// The answer with `twist`'s departures.
+fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
+    if twist == Twist::NONE {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    if twist.done {
+        let done = body["done"].as_bool().expect("a `done`");
+        body["done"] = json!(!done);
+    }
+    if twist.no_uuid {
+        body.as_object_mut().expect("an object").remove("uuid");
+    }
+    if twist.status {
+        parts.status = match parts.status.as_u16() {
+            200 => http::StatusCode::ACCEPTED,
+            _ => http::StatusCode::OK,
+        };
+    }
+    Response::from_parts(parts, serde_json::to_vec(&body).expect("JSON"))
+}
+
+/// Some departures (at least one); without the `uuid` only where the flow has one.
+fn twist(no_uuid: bool) -> BoxedStrategy<Twist> {
+    let uuid = if no_uuid {
+        any::<bool>().boxed()
+    } else {
+        Just(false).boxed()
+    };
+    (any::<bool>(), any::<bool>(), uuid)
+        .prop_map(|(status, done, no_uuid)| Twist {
+            status,
+            done,
+            no_uuid,
+        })
+        .prop_filter("some departure", |t| *t != Twist::NONE)
+        .boxed()
+}
+
+/// A hand-built answer's twist: mostly none.
+fn maybe_twist() -> BoxedStrategy<Twist> {
+    prop_oneof![3 => Just(Twist::NONE), 1 => twist(true)].boxed()
 }
 
 impl Model {
@@ -222,7 +459,7 @@ impl Model {
                     self.phase = Phase::AwaitWizard;
                 }
             }
-            T::Deliver => match self.phase {
+            T::Deliver(_) => match self.phase {
                 Phase::AwaitWizard => self.answered(Phase::Form { rejected: false }),
                 Phase::AwaitSubmit { email } if self.registered[email] => {
                     self.answered(Phase::Form { rejected: true });
@@ -264,10 +501,11 @@ impl Model {
                     resume,
                 });
             }
-            T::WithTokens => self.answered(Phase::Done),
-            T::FormAgain => self.answered(Phase::Form { rejected: false }),
-            T::OtherWorkflow => self.answered(Phase::Next),
+            T::WithTokens(_) => self.answered(Phase::Done),
+            T::FormAgain(_) => self.answered(Phase::Form { rejected: false }),
+            T::OtherWorkflow(_) => self.answered(Phase::Next),
             T::Refusal => self.expect = Outcome::Refused,
+            T::TakeDeviations => {}
             T::Replay => self.expect = Outcome::Malformed,
             T::Garbage { status, .. } => {
                 self.expect = if !awaiting {
@@ -292,8 +530,9 @@ fn garbage() -> BoxedStrategy<T> {
         b"[]",
         b"{\"code\":202,",
         b"<html>502 Bad Gateway</html>",
-        br#"{"code":200,"data":{},"done":true,"uuid":"u-1","workflow":"login"}"#,
-        br#"{"code":202,"data":{},"done":false,"uuid":"u-1","workflow":"login"}"#,
+        // Refused in every state: no workflow (and no uuid); a wrong type.
+        br#"{"code":202,"data":{},"done":true,"uuid":""}"#,
+        br#"{"code":202,"data":{},"done":"yes","uuid":"u-1","workflow":"login"}"#,
     ];
     let body = prop_oneof![
         prop::sample::select(fixed).prop_map(<[u8]>::to_vec),
@@ -333,14 +572,16 @@ impl ReferenceStateMachine for Reference {
     type Transition = T;
 
     fn init_state() -> BoxedStrategy<Model> {
-        Just(Model {
-            now: 0,
-            registered: (0..EMAILS.len()).map(|i| i == 0).collect(),
-            signed_in: vec![false; EMAILS.len()],
-            phase: Phase::New,
-            expect: Outcome::Ok(None),
-        })
-        .boxed()
+        dialects::dialect()
+            .prop_map(|dialect| Model {
+                dialect,
+                now: 0,
+                registered: (0..EMAILS.len()).map(|i| i == 0).collect(),
+                signed_in: vec![false; EMAILS.len()],
+                phase: Phase::New,
+                expect: Outcome::Ok(None),
+            })
+            .boxed()
     }
 
     fn transitions(state: &Model) -> BoxedStrategy<T> {
@@ -348,6 +589,7 @@ impl ReferenceStateMachine for Reference {
         let mut options: Vec<(u32, BoxedStrategy<T>)> = vec![
             (2, tick()),
             (1, Just(T::Park).boxed()),
+            (1, Just(T::TakeDeviations).boxed()),
             (1, garbage()),
             (
                 1,
@@ -358,17 +600,19 @@ impl ReferenceStateMachine for Reference {
             Phase::New | Phase::Next | Phase::Done => vec![(10, start.boxed())],
             Phase::SignInRequired { .. } => vec![(6, start.boxed()), (6, Just(T::SignIn).boxed())],
             Phase::AwaitWizard => vec![
-                (10, Just(T::Deliver).boxed()),
+                (10, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(false).prop_map(T::Deliver).boxed()),
                 (2, too_many()),
                 (1, Just(T::Refusal).boxed()),
             ],
             Phase::Form { .. } => vec![(12, submit()), (1, start.boxed())],
             Phase::AwaitSubmit { .. } => vec![
-                (10, Just(T::Deliver).boxed()),
+                (10, Just(T::Deliver(Twist::NONE)).boxed()),
+                (2, twist(true).prop_map(T::Deliver).boxed()),
                 (2, too_many()),
-                (1, Just(T::WithTokens).boxed()),
-                (1, Just(T::FormAgain).boxed()),
-                (1, Just(T::OtherWorkflow).boxed()),
+                (1, maybe_twist().prop_map(T::WithTokens).boxed()),
+                (1, maybe_twist().prop_map(T::FormAgain).boxed()),
+                (1, maybe_twist().prop_map(T::OtherWorkflow).boxed()),
                 (1, Just(T::Replay).boxed()),
             ],
             Phase::RateLimited { .. } => vec![
@@ -385,8 +629,12 @@ impl ReferenceStateMachine for Reference {
 
     fn preconditions(state: &Model, t: &T) -> bool {
         match t {
-            T::Deliver | T::TooMany(_) => state.phase.is_awaiting(),
-            T::WithTokens | T::FormAgain | T::OtherWorkflow | T::Replay => {
+            T::Deliver(twist) => {
+                state.phase.is_awaiting()
+                    && (!twist.no_uuid || matches!(state.phase, Phase::AwaitSubmit { .. }))
+            }
+            T::TooMany(_) => state.phase.is_awaiting(),
+            T::WithTokens(_) | T::FormAgain(_) | T::OtherWorkflow(_) | T::Replay => {
                 matches!(state.phase, Phase::AwaitSubmit { .. })
             }
             T::Refusal => state.phase == Phase::AwaitWizard,
@@ -414,6 +662,11 @@ struct Sut {
     /// Another browser tab's sign-up wizard answer.
     foreign: Response<Vec<u8>>,
     now: u64,
+    dialect: Dialect,
+    /// The deviations the flow should hold.
+    log: lenient::Log,
+    /// The flow's error from the last answer, if any.
+    last_error: Option<Error>,
 }
 
 fn fingerprint() -> DeviceFingerprint {
@@ -436,7 +689,8 @@ fn token(name: &str, created: SystemTime, lifetime: u64) -> serde_json::Value {
     })
 }
 
-/// The label of an answer in the table.
+/// The label of an answer in the table: after a submission, by the body's `code` (the
+/// status line only when the body has none), its tokens and its `workflow`.
 fn label(from: &str, response: &Response<Vec<u8>>) -> String {
     let status = response.status().as_u16();
     match status {
@@ -448,12 +702,28 @@ fn label(from: &str, response: &Response<Vec<u8>>) -> String {
         return "2xx".into();
     }
     let body: serde_json::Value = serde_json::from_slice(response.body()).expect("json");
-    match status {
-        202 if body["data"]["accessToken"].is_object() => "202 with tokens".into(),
-        202 => "202 without tokens".into(),
-        _ if body["workflow"] == FORM_WORKFLOW => "200 the form's workflow".into(),
-        _ => "200 other workflow".into(),
+    let code = body["code"].as_i64().unwrap_or(i64::from(status));
+    match code {
+        202 if body["data"]["accessToken"].is_object() => "`code` 202 with tokens".into(),
+        202 => "`code` 202 without tokens".into(),
+        _ if body["workflow"] == FORM_WORKFLOW => "`code` 200, the form's workflow".into(),
+        _ => "`code` 200, other workflow".into(),
     }
+}
+
+/// A hand-built 2xx answer to the sign-up, sent as `sent` says.
+fn hand_built(
+    sent: Sent,
+    uuid: String,
+    workflow: &str,
+    data: serde_json::Value,
+) -> Response<Vec<u8>> {
+    let mut body =
+        json!({"code": sent.code, "done": sent.done, "workflow": workflow, "data": data});
+    if sent.uuid {
+        body["uuid"] = json!(uuid);
+    }
+    json_response(sent.status, body)
 }
 
 impl Sut {
@@ -475,8 +745,22 @@ impl Sut {
         }
     }
 
-    fn answer(&mut self, response: &Response<Vec<u8>>) -> Outcome {
-        match self.flow.handle_response(response, self.now()) {
+    /// Hands `response` to the flow, and to its strict twin; `deviations`: the fields of
+    /// the deviations the flow must record if it takes the answer.
+    fn answer(&mut self, response: &Response<Vec<u8>>, deviations: &[&'static str]) -> Outcome {
+        let mut twin = lenient::strict_twin(&self.flow);
+        assert!(twin.endpoint().is_strict());
+        let twin_before = twin.clone();
+        let result = self.flow.handle_response(response, self.now());
+        let strict = twin.handle_response(response, self.now());
+        let added: &[&str] = if result.is_ok() { deviations } else { &[] };
+        lenient::check_strict(&result, added, &strict, None, twin == twin_before);
+        self.last_error = result.as_ref().err().cloned();
+        if result.is_ok() {
+            let step = self.pending.as_ref().map(lenient::request_line);
+            self.log.add(&step.unwrap_or_default(), added);
+        }
+        match result {
             Ok(step) => {
                 self.pending = None;
                 if let SignUpStep::Done(tokens) = &step {
@@ -500,7 +784,12 @@ impl Sut {
                     let credentials = Credentials::new(email, PASSWORD, fingerprint());
                     flow.submit_credentials(credentials, now).expect("sent")
                 }
-                SignInStep::Done(_) => return,
+                SignInStep::Done(_) => {
+                    let fields: Vec<&str> = flow.deviations().iter().map(|d| d.field()).collect();
+                    let expected = expected_deviations(&self.dialect, &Answer::SignIn);
+                    assert_eq!(fields, expected, "the sign-in's deviations");
+                    return;
+                }
                 other => panic!("a signed-up client signs in without 2FA, got {other:?}"),
             };
         }
@@ -514,19 +803,22 @@ impl StateMachineTest for Test {
     type SystemUnderTest = Sut;
     type Reference = Reference;
 
-    fn init_test(_model: &Model) -> Sut {
-        let mut server = Server::new(SimConfig::default());
+    fn init_test(model: &Model) -> Sut {
+        let mut server = Server::new(dialects::sim_config(model.dialect));
         server.add_client(ClientAccount::new(EMAILS[0], "Existing-Passw0rd!"));
         let mut tab = SignUp::new(Endpoint::new(HOST).expect("endpoint"));
         let request = tab.start(LINK, None).expect("start");
         let foreign = server.handle(&request, at(0));
-        assert_eq!(foreign.status(), 202);
+        assert!(foreign.status().is_success());
         Sut {
             server,
             flow: SignUp::new(Endpoint::new(HOST).expect("endpoint")),
             pending: None,
             foreign,
             now: 0,
+            dialect: model.dialect,
+            log: lenient::Log::default(),
+            last_error: None,
         }
     }
 
@@ -541,11 +833,33 @@ impl StateMachineTest for Test {
                 let result = sut.flow.start(LINK, referral);
                 sut.called(result)
             }
-            T::Deliver => {
+            T::Deliver(twist) => {
                 let request = sut.pending.clone().expect("an outstanding request");
-                let response = sut.server.handle(&request, sut.now());
+                let mut response = sut.server.handle(&request, sut.now());
+                let mut deviations = Vec::new();
+                if response.status().is_success() {
+                    // The simulator's wizard init and its final answer: `code` 202.
+                    let req = Req::awaited_in(from).expect("an awaited request");
+                    Sent::of(&model.dialect, req, 202).check(&response);
+                    response = twist_response(response, twist);
+                    let answer = Answer::SignUp {
+                        req,
+                        code: 202,
+                        twist,
+                    };
+                    deviations = expected_deviations(&model.dialect, &answer);
+                    if twist != Twist::NONE {
+                        for field in &deviations {
+                            TOLERATED.record(&format!("{}: {field}", req.short()));
+                        }
+                    }
+                }
                 event = Some(label(from, &response));
-                sut.answer(&response)
+                let outcome = sut.answer(&response, &deviations);
+                if response.status().is_success() && matches!(outcome, Outcome::Ok(_)) {
+                    DIALECTS.record(dialects::name(&model.dialect));
+                }
+                outcome
             }
             T::Submit { email, confirmed } => {
                 event = Some("submit".into());
@@ -589,59 +903,76 @@ impl StateMachineTest for Test {
                     json!({"error": {"code": 429, "details": [{"issue": "slow down"}]}}),
                 );
                 if let Some(secs) = secs {
+                    // A proxy of the host: its `Retry-After` in the dialect's form.
+                    let value = dialects::retry_after_value(&model.dialect, sut.now(), secs);
                     response
                         .headers_mut()
-                        .insert("Retry-After", secs.to_string().parse().expect("header"));
+                        .insert("Retry-After", value.parse().expect("header"));
                 }
                 event = Some(label(from, &response));
-                sut.answer(&response)
+                let outcome = sut.answer(&response, &[]);
+                if secs.is_some() && matches!(outcome, Outcome::Ok(Some(View::RetryAt(_)))) {
+                    RETRY_AFTER.record(dialects::retry_after_name(model.dialect.retry_after));
+                }
+                outcome
             }
-            T::WithTokens => {
+            T::WithTokens(twist) | T::FormAgain(twist) | T::OtherWorkflow(twist) => {
                 let now = sut.now();
-                let response = json_response(
-                    202,
-                    json!({"code": 202, "done": true, "uuid": sut.uuid(), "workflow": "login",
-                           "data": {"accessToken": token("access", now, 900),
-                                    "refreshToken": token("refresh", now, 3600)}}),
-                );
+                let (code, workflow, data) = match t {
+                    T::WithTokens(_) => (
+                        202,
+                        "login",
+                        json!({"accessToken": token("access", now, 900),
+                               "refreshToken": token("refresh", now, 3600)}),
+                    ),
+                    T::FormAgain(_) => (200, FORM_WORKFLOW, json!({"fields": {}})),
+                    _ => (200, OTHER_WORKFLOW, json!({"email": "sent"})),
+                };
+                let sent = Sent::of(&model.dialect, Req::Submit, code).twisted(twist);
+                let response = hand_built(sent, sut.uuid(), workflow, data);
+                let answer = Answer::SignUp {
+                    req: Req::Submit,
+                    code,
+                    twist,
+                };
+                let deviations = expected_deviations(&model.dialect, &answer);
+                if twist != Twist::NONE {
+                    for field in &deviations {
+                        TOLERATED.record(&format!("submit: {field}"));
+                    }
+                }
                 event = Some(label(from, &response));
-                sut.answer(&response)
-            }
-            T::FormAgain => {
-                let response = json_response(
-                    200,
-                    json!({"code": 200, "done": false, "uuid": sut.uuid(),
-                           "workflow": FORM_WORKFLOW, "data": {"fields": {}}}),
-                );
-                event = Some(label(from, &response));
-                sut.answer(&response)
-            }
-            T::OtherWorkflow => {
-                let response = json_response(
-                    200,
-                    json!({"code": 200, "done": false, "uuid": sut.uuid(),
-                           "workflow": OTHER_WORKFLOW, "data": {"email": "sent"}}),
-                );
-                event = Some(label(from, &response));
-                sut.answer(&response)
+                sut.answer(&response, &deviations)
             }
             T::Refusal => {
                 let response = json_response(
                     400,
                     json!({"error": {"code": 400, "details": [{"issue": "bad link"}]}}),
                 );
-                sut.answer(&response)
+                sut.answer(&response, &[])
             }
             T::Replay => {
                 let foreign = sut.foreign.clone();
-                sut.answer(&foreign)
+                let outcome = sut.answer(&foreign, &[]);
+                assert!(
+                    matches!(sut.last_error, Some(Error::Malformed { field: "uuid", .. })),
+                    "another wizard's answer is refused for its uuid: {:?}",
+                    sut.last_error
+                );
+                outcome
+            }
+            T::TakeDeviations => {
+                let taken = sut.flow.take_deviations();
+                sut.log.take(&taken);
+                assert!(sut.flow.deviations().is_empty());
+                Outcome::Ok(None)
             }
             T::Garbage { status, body } => {
                 let response = Response::builder()
                     .status(status)
                     .body(body)
                     .expect("a response");
-                sut.answer(&response)
+                sut.answer(&response, &[])
             }
         };
 
@@ -665,6 +996,7 @@ impl StateMachineTest for Test {
             "the flow's step"
         );
         assert_eq!(sut.flow.is_awaiting_response(), model.phase.is_awaiting());
+        sut.log.check(sut.flow.deviations());
         assert_eq!(
             sut.server.violations(),
             &[],
@@ -695,4 +1027,10 @@ fn sign_up_follows_its_model_and_takes_every_documented_transition() {
         panic!("{failure}");
     }
     COVERAGE.assert_complete();
+    TOLERATED.assert_complete(TOLERATED_ALL);
+    DIALECTS.assert_complete(dialects::all_names());
+    RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);
+    eprintln!("{}", DIALECTS.summary());
+    eprintln!("{}", RETRY_AFTER.summary());
+    eprintln!("{}", TOLERATED.summary());
 }

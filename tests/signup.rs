@@ -531,6 +531,34 @@ fn protocol_breaches_are_malformed_and_change_nothing() {
     }
 }
 
+/// `fields` is "object — An array of wizard fields": either is read, a scalar is not.
+#[test]
+fn form_fields_are_an_object_or_an_array() {
+    for (fields, ok) in [
+        (json!({"a": 1}), true),
+        (json!([{"name": "email"}]), true),
+        (json!(null), true),
+        (json!(5), false),
+        (json!("x"), false),
+        (json!(true), false),
+    ] {
+        let mut flow = SignUp::new(endpoint());
+        let _ = flow.start(URL, None).unwrap();
+        let before = flow.clone();
+        let body = json!({"code": 202, "data": {"fields": fields}, "done": true, "uuid": UUID, "workflow": "basic_register_form"});
+        let got = flow.handle_response(&resp(202, &body.to_string()), t0());
+        if ok {
+            assert!(
+                matches!(got, Ok(SignUpStep::Form { .. })),
+                "{fields}: {got:?}"
+            );
+        } else {
+            assert_eq!(malformed_field(got), "data.fields", "{fields}");
+            assert_eq!(flow, before);
+        }
+    }
+}
+
 /// The body's `code` decides (the status only when the body has none); a status line
 /// or a `done` that disagrees with it is noted, and refused on a strict endpoint.
 #[test]

@@ -451,23 +451,29 @@ impl State {
     ) -> Result<Advance<Self>, Error> {
         let step = answer.step;
         let workflow = &*wizard.workflow;
+        // Errors and deviations name a workflow only when the page does: the text of an
+        // unknown one (any length, any characters) is the host's, not ours to print.
+        let named = WORKFLOWS.iter().find(|&&known| known == workflow);
         if !self.leads_to(workflow) {
-            let reason = match WORKFLOWS.iter().find(|&&known| known == workflow) {
+            let reason = match named {
                 Some(known) => format!("`{known}` does not answer this request"),
                 None => "names a step the pages do not list after this request".to_owned(),
             };
             return Err(answer.malformed("workflow", reason));
         }
+        let shown = named.map_or("an unknown workflow".to_owned(), |w| {
+            format!("workflow `{w}`")
+        });
         // The current page: `code` 202 and `done: true` only when signed in. Another
         // published version answers the wizard init with both: noted, never decisive.
         let signed_in = workflow == TERMINATE;
         if let Some(code) = wizard.code.filter(|&code| (code == 202) != signed_in) {
-            let found = format!("`code` {code} with workflow `{workflow}`");
-            answer.deviate("code", "202 only with `Terminate`, else 200", found)?;
+            let found = format!("`code` {code} with {shown}");
+            answer.deviate("code", "202 only with `Terminate`, else 200", found);
         }
         if let Some(done) = wizard.done.filter(|&done| done != signed_in) {
-            let found = format!("`done` {done} with workflow `{workflow}`");
-            answer.deviate("done", "true only with `Terminate`", found)?;
+            let found = format!("`done` {done} with {shown}");
+            answer.deviate("done", "true only with `Terminate`", found);
         }
         let uuid = self.next_uuid(&wizard.uuid);
         Ok(Advance::To(match workflow {

@@ -340,25 +340,33 @@ impl State {
 /// or, without a `code`, its HTTP status is. `done` should agree; when it does not, that
 /// is noted, never decisive (the page gives `done` two meanings: "initialization
 /// succeeded" and "authentication has succeeded").
-fn is_final(answer: &mut Answer<'_>, wizard: &decode::Wizard<'_>) -> Result<bool, Error> {
+fn is_final(answer: &mut Answer<'_>, wizard: &decode::Wizard<'_>) -> bool {
     let is_final = wizard.code.map_or(answer.status == 202, |code| code == 202);
     if let Some(done) = wizard.done.filter(|&done| done != is_final) {
         let found = format!(
             "`done` {done} with `code` {}",
             wizard.code.unwrap_or(i64::from(answer.status))
         );
-        answer.deviate("done", "true with `code` 202, false with 200", found)?;
+        answer.deviate("done", "true with `code` 202, false with 200", found);
     }
-    Ok(is_final)
+    is_final
 }
 
-/// `data.fields`, `None` when absent or `null`.
+/// `data.fields`, `None` when absent or `null`. The page calls it "fields object — An
+/// array of wizard fields": an object or an array is read, anything else is malformed.
 fn form_fields(
     step: &'static str,
     data: decode::Data<'_>,
 ) -> Result<Option<serde_json::Value>, Error> {
     let data: wire::SignUpWizardData = data.read(step)?;
-    Ok(data.fields)
+    match data.fields {
+        Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) | None => Ok(data.fields),
+        Some(_) => Err(Error::malformed(
+            step,
+            "data.fields",
+            "is neither an object nor an array",
+        )),
+    }
 }
 
 impl Protocol for State {
@@ -432,7 +440,7 @@ impl Protocol for State {
             None => Expect::NewWizard,
         };
         let wizard = decode::wizard(answer, expect)?;
-        let is_final = is_final(answer, &wizard)?;
+        let is_final = is_final(answer, &wizard);
         match self {
             Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
                 fields: form_fields(step, wizard.data)?

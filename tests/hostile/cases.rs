@@ -649,6 +649,34 @@ fn a_workflow_out_of_the_tables_order_is_refused() {
     }
 }
 
+/// An unknown workflow is the host's text: it reaches the caller in the `Unsupported` step,
+/// never in an error or a deviation (which go to logs).
+#[test]
+fn an_unknown_workflow_is_never_printed_by_an_error_or_a_deviation() {
+    let workflow = "kyc\r\nX-Injected: 1";
+    let mut flow = signin_awaiting_credentials();
+    let body = json!({"code": 202, "data": {}, "done": true, "uuid": UUID, "workflow": workflow});
+    let got = tolerated(&mut flow, &["code", "code", "done"], |f| {
+        f.handle_response(&answer(200, body.to_string()), t(0))
+    });
+    if let Some(step) = got {
+        assert!(matches!(step, SignInStep::Unsupported { workflow: w, .. } if w == workflow));
+        assert_eq!(
+            flow.deviations()[2].found(),
+            "`done` true with an unknown workflow"
+        );
+        for deviation in flow.deviations() {
+            assert!(!deviation.to_string().contains("kyc"), "{deviation}");
+        }
+    }
+    let mut flow = signin_at_code();
+    let _ = flow.submit_code("678562").unwrap();
+    let err = flow
+        .handle_response(&answer(200, body.to_string()), t(0))
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("kyc"), "{err}");
+}
+
 /// `null` where the pages allow an optional field, and members the pages do not list,
 /// are read as absent, in both modes, and are no deviation.
 #[test]

@@ -7,7 +7,7 @@
 
 #![allow(dead_code)] // each test binary uses the part it needs
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use b2core_auth::Transition;
@@ -69,20 +69,88 @@ impl Coverage {
     }
 }
 
-/// The event label of an answer, as the tables write it: `429`, `4xx`, `5xx`, or the 2xx
-/// status followed by the envelope's `workflow` in backticks when the body has one.
+/// The event label of an answer, as the tables write it: `429`, `4xx`, `5xx`, or, for any
+/// 2xx status (the status line never decides), `2xx` followed by the envelope's
+/// `workflow` in backticks when the body has one.
 pub fn answer_label(status: u16, body: &[u8]) -> String {
     match status {
         429 => "429".to_owned(),
         400..=499 => "4xx".to_owned(),
         500..=599 => "5xx".to_owned(),
-        _ => match serde_json::from_slice::<serde_json::Value>(body)
+        200..=299 => match serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v.get("workflow")?.as_str().map(str::to_owned))
         {
-            Some(workflow) => format!("{status} `{workflow}`"),
-            None => status.to_string(),
+            Some(workflow) => format!("2xx `{workflow}`"),
+            None => "2xx".to_owned(),
         },
+        other => other.to_string(),
+    }
+}
+
+/// Named things a run must meet at least once (dialects, off-table answers, tolerated
+/// answers...), like the rows of a [`Coverage`]: a `static` spanning all proptest cases.
+pub struct Checklist {
+    what: &'static str,
+    /// How often each item was met.
+    seen: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Checklist {
+    pub const fn new(what: &'static str) -> Self {
+        Self {
+            what,
+            seen: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Notes that `item` was met (once more).
+    pub fn record(&self, item: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.get_mut(item) {
+            Some(count) => *count += 1,
+            None => {
+                seen.insert(item.to_owned(), 1);
+            }
+        }
+    }
+
+    /// The items of `all` never met.
+    pub fn missing<'a>(&self, all: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        all.into_iter()
+            .filter(|item| !seen.contains_key(*item))
+            .collect()
+    }
+
+    /// How often each item was met (`what: a 3, b 1`), for runs with `--nocapture`.
+    pub fn summary(&self) -> String {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let counts: Vec<String> = seen.iter().map(|(item, n)| format!("{item} {n}")).collect();
+        format!("{}: {}", self.what, counts.join(", "))
+    }
+
+    /// Fails, listing them, if some items of `all` were never met, or if an item met is
+    /// not one of `all` (a misspelt name would otherwise never count).
+    pub fn assert_complete<'a>(&self, all: impl IntoIterator<Item = &'a str> + Clone) {
+        let missing = self.missing(all.clone());
+        assert!(
+            missing.is_empty(),
+            "{} {} never exercised: {missing:?}",
+            missing.len(),
+            self.what
+        );
+        let known: BTreeSet<&str> = all.into_iter().collect();
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let strays: Vec<&String> = seen
+            .keys()
+            .filter(|s| !known.contains(s.as_str()))
+            .collect();
+        assert!(
+            strays.is_empty(),
+            "{} not in the list: {strays:?}",
+            self.what
+        );
     }
 }
 
@@ -118,10 +186,31 @@ mod self_test {
     fn labels() {
         assert_eq!(
             answer_label(202, br#"{"workflow":"Terminate"}"#),
-            "202 `Terminate`"
+            "2xx `Terminate`"
         );
-        assert_eq!(answer_label(200, b"{}"), "200");
+        assert_eq!(
+            answer_label(200, br#"{"code":202,"workflow":"Terminate"}"#),
+            "2xx `Terminate`"
+        );
+        assert_eq!(answer_label(203, br#"{"workflow":"login"}"#), "2xx `login`");
+        assert_eq!(answer_label(200, b"{}"), "2xx");
+        assert_eq!(answer_label(204, b""), "2xx");
         assert_eq!(answer_label(401, b""), "4xx");
         assert_eq!(answer_label(429, b""), "429");
+        assert_eq!(answer_label(503, b""), "5xx");
+    }
+
+    #[test]
+    fn a_checklist_names_what_was_never_met() {
+        let list = Checklist::new("things");
+        list.record("a");
+        assert_eq!(list.missing(["a", "b"]), vec!["b"]);
+        assert!(std::panic::catch_unwind(|| list.assert_complete(["a", "b"])).is_err());
+        list.record("b");
+        list.record("b");
+        list.assert_complete(["a", "b"]);
+        assert_eq!(list.summary(), "things: a 1, b 2");
+        list.record("c");
+        assert!(std::panic::catch_unwind(|| list.assert_complete(["a", "b"])).is_err());
     }
 }
