@@ -461,9 +461,7 @@ impl State {
             };
             return Err(answer.malformed("workflow", reason));
         }
-        let shown = named.map_or("an unknown workflow".to_owned(), |w| {
-            format!("workflow `{w}`")
-        });
+        let shown = ShownWorkflow(named.copied());
         // The current page: `code` 202 and `done: true` only when signed in. Another
         // published version answers the wizard init with both: noted, never decisive.
         let signed_in = workflow == TERMINATE;
@@ -970,6 +968,19 @@ impl SignIn {
         now: SystemTime,
     ) -> Result<SignInStep, Error> {
         self.driver.handle_response(response, now)
+    }
+}
+
+/// A workflow as deviations print it: by name when the page names it, else not at all.
+/// Written only when a deviation is noted (no allocation on the usual path).
+struct ShownWorkflow(Option<&'static str>);
+
+impl std::fmt::Display for ShownWorkflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(known) => write!(f, "workflow `{known}`"),
+            None => f.write_str("an unknown workflow"),
+        }
     }
 }
 
