@@ -308,10 +308,9 @@ impl Protocol for State {
                     code: code.expose(),
                 },
             ),
-            _ => Err(Error::OutOfOrder {
-                call: "send",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "a request was built in a state that awaits none",
+            )),
         }
     }
 
@@ -376,10 +375,9 @@ impl Protocol for State {
                     TokenPair::from_wire(&answer, step)?,
                 ))
             }
-            _ => Err(Error::OutOfOrder {
-                call: "handle_response",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "an answer was read in a state that awaits none",
+            )),
         }
     }
 

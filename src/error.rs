@@ -53,9 +53,67 @@ pub enum Error {
     /// The session's tokens can no longer be used: sign in again.
     #[error("the session has ended: sign in again")]
     SessionEnded,
+    /// A bug in this crate, never the caller's or the server's doing: a state was reached
+    /// that the code does not allow. The flow is unchanged; please report it.
+    #[error("a bug in b2core-auth: {what} (the flow is unchanged)")]
+    Internal {
+        /// What went wrong inside.
+        what: &'static str,
+    },
+}
+
+/// Who an [`Error`] is about, so a caller can tell "I called it wrong" from "the server
+/// answered wrong" without matching every variant.
+///
+/// ```
+/// use b2core_auth::{Error, ErrorKind};
+///
+/// let misuse = Error::OutOfOrder { call: "submit_code", state: "not started" };
+/// assert_eq!(misuse.kind(), ErrorKind::Caller);
+/// let broken = Error::Malformed { step: "GET /x", field: "uuid", reason: "is missing".into() };
+/// assert_eq!(broken.kind(), ErrorKind::Server);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller called out of order or gave invalid input: fix the call. Nothing was
+    /// sent for it.
+    Caller,
+    /// The server refused the request or its answer broke the protocol.
+    Server,
+    /// Not now: nothing may be sent before a deadline ([`Error::RateLimited`]).
+    RateLimited,
+    /// The session can no longer be used: sign in again ([`Error::SessionEnded`]).
+    SessionEnded,
+    /// A bug in this crate ([`Error::Internal`]).
+    Bug,
 }
 
 impl Error {
+    /// Who the error is about (see [`ErrorKind`]).
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use b2core_auth::{Error, ErrorKind};
+    ///
+    /// let wait = Error::RateLimited { retry_at: SystemTime::UNIX_EPOCH };
+    /// assert_eq!(wait.kind(), ErrorKind::RateLimited);
+    /// assert_eq!(Error::SessionEnded.kind(), ErrorKind::SessionEnded);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::OutOfOrder { .. } | Self::InvalidInput { .. } => ErrorKind::Caller,
+            Self::Malformed { .. } | Self::Refused(_) => ErrorKind::Server,
+            Self::RateLimited { .. } => ErrorKind::RateLimited,
+            Self::SessionEnded => ErrorKind::SessionEnded,
+            Self::Internal { .. } => ErrorKind::Bug,
+        }
+    }
+
+    pub(crate) fn internal(what: &'static str) -> Self {
+        Self::Internal { what }
+    }
+
     pub(crate) fn malformed(
         step: &'static str,
         field: &'static str,
@@ -267,6 +325,37 @@ fn drop_quoted(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_has_its_kind() {
+        let refused = Error::Refused(ApiError::new(400, None, vec![]));
+        for (error, kind) in [
+            (
+                Error::OutOfOrder {
+                    call: "c",
+                    state: "s",
+                },
+                ErrorKind::Caller,
+            ),
+            (Error::invalid("email", "is empty"), ErrorKind::Caller),
+            (Error::malformed("GET /x", "code", "r"), ErrorKind::Server),
+            (refused, ErrorKind::Server),
+            (
+                Error::RateLimited {
+                    retry_at: SystemTime::UNIX_EPOCH,
+                },
+                ErrorKind::RateLimited,
+            ),
+            (Error::SessionEnded, ErrorKind::SessionEnded),
+            (Error::internal("what"), ErrorKind::Bug),
+        ] {
+            assert_eq!(error.kind(), kind, "{error}");
+        }
+        assert_eq!(
+            Error::internal("an answer led to a state without a step").to_string(),
+            "a bug in b2core-auth: an answer led to a state without a step (the flow is unchanged)"
+        );
+    }
 
     #[test]
     fn reads_the_error_body_seen_in_practice() {

@@ -146,7 +146,7 @@ pub mod __fuzz;
 
 pub use deviation::{Deviation, MAX_DEVIATIONS};
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
-pub use error::{ApiError, Error};
+pub use error::{ApiError, Error, ErrorKind};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
 pub use guard::AttemptGuard;
 pub use input::MAX_FIELD_LEN;

@@ -269,10 +269,9 @@ impl<P: Protocol> Driver<P> {
         let step = match (done, &next) {
             (Some(done), _) => P::done_step(done),
             (None, Phase::Waiting { retry_at, .. }) => P::retry_step(*retry_at),
-            (None, Phase::At(state)) => state.step().ok_or(Error::OutOfOrder {
-                call: "handle_response",
-                state: "led to a state without a step (a bug in this crate)",
-            })?,
+            (None, Phase::At(state)) => state
+                .step()
+                .ok_or(Error::internal("an answer led to a state without a step"))?,
         };
         self.phase = next;
         if !noted.is_empty() {

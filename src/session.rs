@@ -303,10 +303,9 @@ impl Protocol for State {
                 None::<&()>,
                 Some(tokens.bearer()),
             ),
-            _ => Err(Error::OutOfOrder {
-                call: "send",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "a request was built in a state that awaits none",
+            )),
         }
     }
 
@@ -338,10 +337,9 @@ impl Protocol for State {
                 })
             }
             _ => {
-                return Err(Error::OutOfOrder {
-                    call: "handle_response",
-                    state: self.describe(),
-                })
+                return Err(Error::internal(
+                    "an answer was read in a state that awaits none",
+                ))
             }
         }))
     }

@@ -619,10 +619,9 @@ impl Protocol for State {
                     password_confirmation: new_password.expose(),
                 },
             ),
-            _ => Err(Error::OutOfOrder {
-                call: "send",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "a request was built in a state that awaits none",
+            )),
         }
     }
 

@@ -404,10 +404,9 @@ impl Protocol for State {
                 },
             ),
             Self::AwaitSubmit { uuid, form, .. } => endpoint.post(SIGN_UP, &form.to_wire(uuid)),
-            _ => Err(Error::OutOfOrder {
-                call: "send",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "a request was built in a state that awaits none",
+            )),
         }
     }
 
@@ -487,10 +486,9 @@ impl Protocol for State {
                     workflow: wizard.workflow.into_owned(),
                 }))
             }
-            _ => Err(Error::OutOfOrder {
-                call: "handle_response",
-                state: self.describe(),
-            }),
+            _ => Err(Error::internal(
+                "an answer was read in a state that awaits none",
+            )),
         }
     }
 
