@@ -27,6 +27,7 @@ use b2core_auth::client::{Credentials, Method as TfaMethod, SignIn, SignInStep, 
 use b2core_auth::client::{SignUpForm, SignUpStep};
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
 use b2core_auth::time::parse_rfc3339;
+use b2core_auth::Flow;
 use b2core_auth::{Authorized, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
 use criterion::{BatchSize, Criterion, Throughput};
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};

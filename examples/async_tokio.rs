@@ -31,6 +31,7 @@ use std::time::SystemTime;
 
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
+use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Endpoint, Secret, TokenPair};
 
 const DEMO_EMAIL: &str = "both@example.com";

@@ -118,6 +118,7 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
+use b2core_auth::Flow;
 use b2core_auth::{
     ApiError, Deviation, DeviceFingerprint, Endpoint, Error, Realm, Secret, Session, SessionStep,
     Token, TokenPair,

@@ -22,6 +22,7 @@ use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
 use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
+use b2core_auth::Flow;
 use b2core_auth::{
     Authorized, Deviation, DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair,
 };

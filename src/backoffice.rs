@@ -21,7 +21,7 @@
 //! Limits (the page's notes): 5 sign-ins and 3 code confirmations a minute, counted by
 //! [`StaffGuards`] before sending (an attempt over the limit is [`Error::RateLimited`] and
 //! nothing is sent). A 429 gives [`StaffStep::RetryAt`] (`Retry-After` in seconds or as an
-//! HTTP date; 60 s without one) and [`StaffSignIn::retry`] sends the same request again.
+//! HTTP date; 60 s without one) and [`StaffSignIn::retry`](crate::Flow::retry) sends the same request again.
 //!
 //! Refresh and sign-out of the resulting tokens live in the session module, not here.
 //!
@@ -29,7 +29,7 @@
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the model-based tests fail if a row is never exercised). States
-//! are named as [`StaffSignIn::state`] names them; answers by status and, for a 200 to the
+//! are named as [`StaffSignIn::state`](crate::Flow::state) names them; answers by status and, for a 200 to the
 //! sign-in, by `2faRequired`. A `retry` while awaiting is the resend after a transport
 //! error.
 //!
@@ -55,11 +55,11 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use http::{Request, Response};
+use http::Request;
 use serde::{Deserialize, Serialize};
 
 use crate::decode;
-use crate::deviation::{Answer, Deviation};
+use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
@@ -164,6 +164,7 @@ impl Default for StaffGuards {
 /// ```
 /// use std::time::SystemTime;
 /// use b2core_auth::{backoffice::{StaffSignIn, StaffStep}, Endpoint};
+/// use b2core_auth::Flow;
 ///
 /// let flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
 /// // A new flow asks for credentials.
@@ -191,7 +192,7 @@ pub enum StaffStep {
         /// The server's refusal of the previous code (a wrong code), if any.
         rejected: Option<ApiError>,
     },
-    /// Rate limited: wait until this instant, then call [`StaffSignIn::retry`].
+    /// Rate limited: wait until this instant, then call [`StaffSignIn::retry`](crate::Flow::retry).
     RetryAt(SystemTime),
     /// Signed in. The flow is finished; turn the tokens into a session.
     Done(TokenPair),
@@ -409,6 +410,7 @@ impl Protocol for State {
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::{backoffice::{StaffSignIn, StaffStep}, Endpoint};
+/// use b2core_auth::Flow;
 ///
 /// let now = UNIX_EPOCH + Duration::from_secs(1_640_995_000); // before 2022-01-01
 /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
@@ -434,6 +436,8 @@ impl Protocol for State {
 pub struct StaffSignIn {
     driver: Driver<State>,
 }
+
+crate::flow::driven_flow!(StaffSignIn, StaffStep);
 
 impl StaffSignIn {
     /// A flow for this host, with the page's limits: 5 sign-ins and 3 confirmations a
@@ -462,61 +466,6 @@ impl StaffSignIn {
     /// Ends the flow and keeps its counters for the next one.
     pub fn into_guards(self) -> StaffGuards {
         self.driver.into_guards()
-    }
-
-    /// The host this flow talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        self.driver.endpoint()
-    }
-
-    /// What the flow waits for from the caller: `None` while a request is outstanding and
-    /// after [`StaffStep::Done`].
-    pub fn current_step(&self) -> Option<StaffStep> {
-        self.driver.current_step()
-    }
-
-    /// What the answers so far departed from the vendor's pages without deciding
-    /// anything (see [`Deviation`]), oldest first: at most
-    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
-    ///
-    /// ```
-    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
-    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.deviations().is_empty());
-    /// ```
-    pub fn deviations(&self) -> &[Deviation] {
-        self.driver.deviations()
-    }
-
-    /// Hands over the deviations seen so far (see [`StaffSignIn::deviations`]) and forgets
-    /// them, e.g. to log them after each answer.
-    ///
-    /// ```
-    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
-    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.take_deviations().is_empty());
-    /// ```
-    pub fn take_deviations(&mut self) -> Vec<Deviation> {
-        self.driver.take_deviations()
-    }
-
-    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
-    ///
-    /// ```
-    /// # use std::time::UNIX_EPOCH;
-    /// # use b2core_auth::{backoffice::StaffSignIn, Endpoint};
-    /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert_eq!(flow.state(), "asking for credentials");
-    /// let _request = flow.sign_in("foo@bar.com", "Secret123", UNIX_EPOCH).unwrap();
-    /// assert_eq!(flow.state(), "waiting for the sign-in answer");
-    /// ```
-    pub fn state(&self) -> &'static str {
-        self.driver.state_name()
-    }
-
-    /// True while a request is outstanding: the next call is [`StaffSignIn::handle_response`].
-    pub fn is_awaiting_response(&self) -> bool {
-        self.driver.is_awaiting_response()
     }
 
     /// The email of the last sign-in the server refused (or whose 2FA token it declared
@@ -583,30 +532,5 @@ impl StaffSignIn {
             code,
         };
         self.driver.send(next, Some(now))
-    }
-
-    /// Sends the outstanding request again: after [`StaffStep::RetryAt`] once `now` has
-    /// reached it, or while a request is outstanding whose answer never came (a transport
-    /// error). It counts as a new attempt. A confirmation is resent as it was, even if the
-    /// 2FA token expired meanwhile: the server's 401 then leads to
-    /// [`StaffStep::Credentials`] (or call [`StaffSignIn::sign_in`] instead of retrying).
-    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        self.driver.retry(now)
-    }
-
-    /// Hands the answer to the outstanding request to the flow and says what comes next.
-    ///
-    /// Expected refusals (HTTP 4xx) return to the step where the user can try again, with
-    /// the server's message in `rejected`: a sign-in to [`StaffStep::Credentials`], a code
-    /// to [`StaffStep::EmailCode`], except 401 on a code (the 2FA token expired), which
-    /// goes to [`StaffStep::Credentials`]. A 429 gives [`StaffStep::RetryAt`]. A 5xx is
-    /// [`Error::Refused`] and an answer that breaks the protocol is [`Error::Malformed`]
-    /// (naming the field); both leave the flow unchanged, still waiting.
-    pub fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        response: &Response<B>,
-        now: SystemTime,
-    ) -> Result<StaffStep, Error> {
-        self.driver.handle_response(response, now)
     }
 }

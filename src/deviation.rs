@@ -29,6 +29,7 @@ pub const MAX_DEVIATIONS: usize = 32;
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
+/// use b2core_auth::Flow;
 ///
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());

@@ -18,6 +18,7 @@
 //! ```
 //! use std::time::{Duration, SystemTime};
 //! use b2core_auth::{client::{Credentials, SignIn, SignInStep}, DeviceFingerprint, Endpoint, Error};
+//! use b2core_auth::Flow;
 //!
 //! # fn send(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
 //! #     let body: &[u8] = match req.uri().path() {
@@ -123,6 +124,7 @@ mod deviation;
 mod endpoint;
 mod error;
 mod fingerprint;
+mod flow;
 mod guard;
 mod input;
 mod machine;
@@ -148,6 +150,7 @@ pub use deviation::{Deviation, MAX_DEVIATIONS};
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, Error, ErrorKind};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
+pub use flow::Flow;
 pub use guard::AttemptGuard;
 pub use input::MAX_FIELD_LEN;
 pub use machine::Transition;

@@ -159,6 +159,14 @@ impl<P: Protocol> Driver<P> {
         }
     }
 
+    /// When a rate limit the flow waits out ends, if it waits one.
+    pub(crate) fn retry_at(&self) -> Option<SystemTime> {
+        match &self.phase {
+            Phase::Waiting { retry_at, .. } => Some(*retry_at),
+            Phase::At(_) => None,
+        }
+    }
+
     pub(crate) fn is_awaiting_response(&self) -> bool {
         self.state().is_some_and(|s| s.awaiting().is_some())
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::backoffice::{StaffGuards, StaffSignIn, StaffStep, MAX_TFA_TOKEN_LEN};
 use b2core_auth::time::{format_rfc3339, parse_rfc3339};
+use b2core_auth::Flow;
 use b2core_auth::{ApiError, Endpoint, Error, TokenPair};
 use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{Request, Response};

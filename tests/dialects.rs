@@ -14,6 +14,7 @@ use b2core_auth::client::{
 use b2core_auth::sim::{
     ClientAccount, Dialect, Server, SimConfig, StaffAccount, StatusLine, WizardInit,
 };
+use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair};
 
 const PASSWORD: &str = "QAzqw123!";

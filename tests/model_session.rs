@@ -41,6 +41,7 @@ use b2core_auth::session::TRANSITIONS;
 use b2core_auth::sim::{
     ClientAccount, Dialect, RefreshAnswer, Server, StaffAccount, StatusLine, WizardInit,
 };
+use b2core_auth::Flow;
 use b2core_auth::{Authorized, DeviceFingerprint, Error, Realm, Session, SessionStep};
 use coverage::{Checklist, Coverage};
 use http::{Request, Response};

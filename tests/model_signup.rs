@@ -42,6 +42,7 @@ use proptest::test_runner::Config;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
+use b2core_auth::Flow;
 use coverage::{Checklist, Coverage};
 
 static COVERAGE: Coverage = Coverage::new(TRANSITIONS);

@@ -32,6 +32,7 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep, TRANSITIONS};
 use b2core_auth::client::SignIn;
 use b2core_auth::sim::{Dialect, Server, StaffAccount};
 use b2core_auth::Error;
+use b2core_auth::Flow as _;
 use coverage::{Checklist, Coverage};
 use http::{Request, Response};
 use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};

@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Error};
 use common::*;
 use http::header::{HeaderName, HeaderValue};

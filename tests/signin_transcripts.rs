@@ -6,6 +6,7 @@ mod common;
 use std::time::Duration;
 
 use b2core_auth::client::{Method, SignIn, SignInStep, WizardOptions};
+use b2core_auth::Flow;
 use b2core_auth::{ApiError, Error, Secret, Token, TokenPair};
 use common::*;
 use serde_json::json;

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::{SignUp, SignUpForm, SignUpStep};
+use b2core_auth::Flow;
 use b2core_auth::{ApiError, DeviceFingerprint, Endpoint, Error, Secret};
 use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response};

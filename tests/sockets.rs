@@ -36,6 +36,7 @@ use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
 use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
+use b2core_auth::Flow;
 use b2core_auth::{Deviation, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
 use sim_http::Running;
 

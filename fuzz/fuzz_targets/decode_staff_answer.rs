@@ -4,6 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use b2core_auth::backoffice::StaffSignIn;
+use b2core_auth::Flow;
 use b2core_auth::{__fuzz::decode_staff_answer, Endpoint};
 use libfuzzer_sys::fuzz_target;
 

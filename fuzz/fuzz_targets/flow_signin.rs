@@ -5,6 +5,7 @@ mod common;
 
 use arbitrary::Arbitrary;
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Endpoint};
 use common::*;
 use libfuzzer_sys::fuzz_target;

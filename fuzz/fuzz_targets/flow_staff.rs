@@ -6,6 +6,7 @@ mod common;
 use arbitrary::Arbitrary;
 use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::Endpoint;
+use b2core_auth::Flow;
 use common::*;
 use libfuzzer_sys::fuzz_target;
 

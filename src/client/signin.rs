@@ -16,16 +16,16 @@
 //! these paths but not their bodies: the field names are inferred (see `wire::inferred`).
 //!
 //! Every call returns the one request to send; every response goes to
-//! [`SignIn::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+//! [`SignIn::handle_response`](crate::Flow::handle_response). An `Err` from any call leaves the flow exactly as it was.
 //!
 //! ## Transitions
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignIn::state`] names them; answers by their `workflow`, which decides
+//! are named as [`SignIn::state`](crate::Flow::state) names them; answers by their `workflow`, which decides
 //! the next step whatever the 2xx status (hosts send `202` answers as HTTP 200 or 202).
 //! An answer's `code` and `done` are compared with its workflow and a disagreement is a
-//! [`Deviation`], never a reason to refuse it. A workflow the table does not list after
+//! [`Deviation`](crate::Deviation), never a reason to refuse it. A workflow the table does not list after
 //! the request is refused ([`Error::Malformed`], field `workflow`, the flow unchanged);
 //! only the credentials step may lead to a workflow the page does not name at all. A
 //! forced reset of an account with 2FA answers the correct code with
@@ -73,11 +73,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::{Request, Response};
+use http::Request;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{self, Expect};
-use crate::deviation::{Answer, Deviation};
+use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
@@ -322,7 +322,7 @@ pub enum SignInStep {
     },
     /// The password was changed: call [`SignIn::start`] and sign in with the new one.
     PasswordChanged,
-    /// Rate limited: wait until this instant, then call [`SignIn::retry`].
+    /// Rate limited: wait until this instant, then call [`SignIn::retry`](crate::Flow::retry).
     RetryAt(SystemTime),
     /// The server led to a workflow this crate does not model. The flow stops here; call
     /// [`SignIn::start`] to begin again. `data` may hold secrets, hence the wrapper.
@@ -737,6 +737,7 @@ impl Protocol for State {
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
+/// use b2core_auth::Flow;
 ///
 /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
 /// let request = flow.start().unwrap();
@@ -761,6 +762,8 @@ pub struct SignIn {
     driver: Driver<State>,
 }
 
+crate::flow::driven_flow!(SignIn, SignInStep);
+
 impl SignIn {
     /// A flow for this host, with the documented limit of 5 sign-in attempts a minute.
     pub fn new(endpoint: Endpoint) -> Self {
@@ -783,60 +786,6 @@ impl SignIn {
     /// Ends the flow and keeps its attempt counter for the next one.
     pub fn into_guard(self) -> AttemptGuard {
         self.driver.into_guards()
-    }
-
-    /// The host this flow talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        self.driver.endpoint()
-    }
-
-    /// What the flow waits for from the caller: `None` while a request is outstanding,
-    /// before [`SignIn::start`] and after [`SignInStep::Done`].
-    pub fn current_step(&self) -> Option<SignInStep> {
-        self.driver.current_step()
-    }
-
-    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignIn, Endpoint};
-    /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert_eq!(flow.state(), "not started");
-    /// let _request = flow.start().unwrap();
-    /// assert_eq!(flow.state(), "waiting for the wizard");
-    /// ```
-    pub fn state(&self) -> &'static str {
-        self.driver.state_name()
-    }
-
-    /// True while a request is outstanding: the next call is [`SignIn::handle_response`].
-    pub fn is_awaiting_response(&self) -> bool {
-        self.driver.is_awaiting_response()
-    }
-
-    /// What the answers so far departed from the vendor's pages without deciding
-    /// anything (see [`Deviation`]), oldest first: at most
-    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignIn, Endpoint};
-    /// let flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.deviations().is_empty());
-    /// ```
-    pub fn deviations(&self) -> &[Deviation] {
-        self.driver.deviations()
-    }
-
-    /// Hands over the deviations seen so far (see [`SignIn::deviations`]) and forgets
-    /// them, e.g. to log them after each answer.
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignIn, Endpoint};
-    /// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.take_deviations().is_empty());
-    /// ```
-    pub fn take_deviations(&mut self) -> Vec<Deviation> {
-        self.driver.take_deviations()
     }
 
     /// The email of the last credentials the server refused, so the form can be refilled.
@@ -946,27 +895,6 @@ impl SignIn {
             new_password,
         };
         self.driver.send(next, None)
-    }
-
-    /// Sends the outstanding request again: after [`SignInStep::RetryAt`] once `now` has
-    /// reached it, or while a request is outstanding whose answer never came (a transport
-    /// error). Credentials count as a new attempt.
-    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        self.driver.retry(now)
-    }
-
-    /// Hands the answer to the outstanding request to the flow and says what comes next.
-    ///
-    /// Expected refusals (HTTP 4xx: a wrong password, a wrong code) return to the step
-    /// where the user can try again, with the server's message in `rejected`. A 429 gives
-    /// [`SignInStep::RetryAt`]. A 5xx is [`Error::Refused`] and a response that breaks the
-    /// protocol is [`Error::Malformed`]; both leave the flow unchanged, still waiting.
-    pub fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        response: &Response<B>,
-        now: SystemTime,
-    ) -> Result<SignInStep, Error> {
-        self.driver.handle_response(response, now)
     }
 }
 

@@ -13,18 +13,18 @@
 //! attempts; a server's 429 still gives [`SignUpStep::RetryAt`].
 //!
 //! Every call returns the one request to send; every response goes to
-//! [`SignUp::handle_response`]. An `Err` from any call leaves the flow exactly as it was.
+//! [`SignUp::handle_response`](crate::Flow::handle_response). An `Err` from any call leaves the flow exactly as it was.
 //!
 //! ## Transitions
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignUp::state`] names them. `2xx` is the wizard's envelope with any
+//! are named as [`SignUp::state`](crate::Flow::state) names them. `2xx` is the wizard's envelope with any
 //! 2xx status and any `workflow` (the form's). After a submission the body's `code`
 //! decides (the HTTP status when the body has none: hosts send `202` answers as HTTP 200
 //! or 202): `202` is the final step, with or without a token pair; `200` with the form's
 //! own `workflow` shows the form again, another `workflow` is a step this crate does not
-//! drive. A `done` that disagrees with `code` is a [`Deviation`], never decisive.
+//! drive. A `done` that disagrees with `code` is a [`Deviation`](crate::Deviation), never decisive.
 //!
 //! | from | event | to |
 //! |---|---|---|
@@ -45,11 +45,11 @@
 
 use std::time::SystemTime;
 
-use http::{Request, Response};
+use http::Request;
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{self, Expect};
-use crate::deviation::{Answer, Deviation};
+use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
@@ -283,7 +283,7 @@ pub enum SignUpStep {
     /// Signed up, without tokens (`202`, `done`, empty `data`: the page's own example). The
     /// flow is finished: sign in with the same email and password (the sign-in flow).
     SignInRequired,
-    /// Rate limited: wait until this instant, then call [`SignUp::retry`].
+    /// Rate limited: wait until this instant, then call [`SignUp::retry`](crate::Flow::retry).
     RetryAt(SystemTime),
     /// Signed up and signed in. The flow is finished; turn the tokens into a session.
     Done(TokenPair),
@@ -527,6 +527,7 @@ impl Protocol for State {
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::{client::{SignUp, SignUpForm, SignUpStep}, DeviceFingerprint, Endpoint};
+/// use b2core_auth::Flow;
 ///
 /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
 /// let request = flow
@@ -565,6 +566,8 @@ pub struct SignUp {
     driver: Driver<State>,
 }
 
+crate::flow::driven_flow!(SignUp, SignUpStep);
+
 impl SignUp {
     /// A flow for this host.
     pub fn new(endpoint: Endpoint) -> Self {
@@ -573,63 +576,9 @@ impl SignUp {
         }
     }
 
-    /// The host this flow talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        self.driver.endpoint()
-    }
-
     /// The `uuid` the server gave this sign-up, once the wizard has answered.
     pub fn uuid(&self) -> Option<&str> {
         self.driver.latest_state().uuid()
-    }
-
-    /// What the flow waits for from the caller: `None` while a request is outstanding,
-    /// before [`SignUp::start`] and after [`SignUpStep::Done`].
-    pub fn current_step(&self) -> Option<SignUpStep> {
-        self.driver.current_step()
-    }
-
-    /// What the answers so far departed from the vendor's pages without deciding
-    /// anything (see [`Deviation`]), oldest first: at most
-    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignUp, Endpoint};
-    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.deviations().is_empty());
-    /// ```
-    pub fn deviations(&self) -> &[Deviation] {
-        self.driver.deviations()
-    }
-
-    /// Hands over the deviations seen so far (see [`SignUp::deviations`]) and forgets
-    /// them, e.g. to log them after each answer.
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignUp, Endpoint};
-    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
-    /// assert!(flow.take_deviations().is_empty());
-    /// ```
-    pub fn take_deviations(&mut self) -> Vec<Deviation> {
-        self.driver.take_deviations()
-    }
-
-    /// What the flow is doing now, in words: the state names of [`TRANSITIONS`].
-    ///
-    /// ```
-    /// # use b2core_auth::{client::SignUp, Endpoint};
-    /// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
-    /// assert_eq!(flow.state(), "not started");
-    /// let _request = flow.start("https://host.name/register/{registration}/{code}", None).unwrap();
-    /// assert_eq!(flow.state(), "waiting for the wizard");
-    /// ```
-    pub fn state(&self) -> &'static str {
-        self.driver.state_name()
-    }
-
-    /// True while a request is outstanding: the next call is [`SignUp::handle_response`].
-    pub fn is_awaiting_response(&self) -> bool {
-        self.driver.is_awaiting_response()
     }
 
     /// The email of the last form the server answered (refused, or asked for again), so
@@ -695,28 +644,5 @@ impl SignUp {
             form: Box::new(form),
         };
         self.driver.send(next, None)
-    }
-
-    /// Sends the outstanding request again: after [`SignUpStep::RetryAt`] once `now` has
-    /// reached it, or while a request is outstanding whose answer never came (a transport
-    /// error).
-    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        self.driver.retry(now)
-    }
-
-    /// Hands the answer to the outstanding request to the flow and says what comes next.
-    ///
-    /// A refused form (HTTP 4xx other than 429) returns to [`SignUpStep::Form`] with the
-    /// server's messages in `rejected`. A 429 gives [`SignUpStep::RetryAt`]. A refused
-    /// wizard initialization or a 5xx is [`Error::Refused`], and a response that breaks the
-    /// protocol (another flow's `uuid`, `done` that contradicts the status, a `code` other
-    /// than the status, half a token pair) is [`Error::Malformed`]; both leave the flow
-    /// unchanged, still waiting.
-    pub fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        response: &Response<B>,
-        now: SystemTime,
-    ) -> Result<SignUpStep, Error> {
-        self.driver.handle_response(response, now)
     }
 }

@@ -195,6 +195,7 @@
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use b2core_auth::client::{Credentials, SignIn, SignInStep};
+//! use b2core_auth::Flow;
 //! use b2core_auth::sim::{ClientAccount, Server, SimConfig};
 //! use b2core_auth::{DeviceFingerprint, Endpoint};
 //!

@@ -8,6 +8,7 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::Flow;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 

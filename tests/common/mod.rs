@@ -7,6 +7,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::{Credentials, SignIn, SignInStep};
+use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error};
 use http::{Request, Response};
 use serde_json::{json, Value};

@@ -34,6 +34,7 @@ fn t(secs: u64) -> SystemTime {
 }
 
 use super::STRICT;
+use b2core_auth::Flow;
 
 fn endpoint() -> Endpoint {
     let endpoint = Endpoint::new(HOST).unwrap();
