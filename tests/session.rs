@@ -1612,10 +1612,17 @@ proptest! {
     #[test]
     fn arbitrary_calls_never_panic_and_errors_change_nothing(
         back_office_realm in any::<bool>(),
+        // A pair, a refresh token alone, an access token alone.
+        start in 0..3u8,
         calls in prop::collection::vec(call(), 1..40),
     ) {
         let secrets = secrets_in(&calls);
-        let mut session = if back_office_realm { back_office() } else { client() };
+        let realm = if back_office_realm { Realm::BackOffice } else { Realm::Client };
+        let mut session = match start {
+            0 => Session::new(realm, endpoint(), pair(ACCESS_1, REFRESH_1, 0)),
+            1 => Session::from_refresh_token(realm, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL)),
+            _ => Session::from_access_token(realm, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL)),
+        };
         let mut now = at(0);
         for call in calls {
             let before = session.clone();
@@ -1628,9 +1635,10 @@ proptest! {
                     }
                     match session.authorize(request, now) {
                         Ok(Authorized::Ready(r)) => {
-                            let tokens = session.tokens().unwrap();
-                            prop_assert_eq!(bearer_of(&r), [tokens.bearer().to_str().unwrap()]);
-                            prop_assert!(!tokens.is_expired(now), "an expired token attached");
+                            let access = session.access_token().unwrap();
+                            let bearer = format!("Bearer {}", access.secret().expose());
+                            prop_assert_eq!(bearer_of(&r), [bearer.as_str()]);
+                            prop_assert!(!access.is_expired(now), "an expired token attached");
                             prop_assert_eq!(&session, &before);
                             String::new()
                         }
@@ -1660,7 +1668,7 @@ proptest! {
                     match session.refresh(now) {
                         Ok(r) => {
                             let body: Value = serde_json::from_slice(r.body()).unwrap();
-                            let refresh = before.tokens().unwrap().refresh().secret().expose().clone();
+                            let refresh = before.refresh_token().unwrap().secret().expose().clone();
                             prop_assert_eq!(body, json!({"refreshToken": refresh}));
                             String::new()
                         }
@@ -1696,7 +1704,8 @@ proptest! {
                     let response = response.body(body).unwrap();
                     match session.handle_response(&response, now) {
                         Ok(step) => {
-                            prop_assert_eq!(session.tokens().is_none(), matches!(step, SessionStep::SignedOut { .. } | SessionStep::Ended));
+                            let gone = session.access_token().is_none() && session.refresh_token().is_none();
+                            prop_assert_eq!(gone, matches!(step, SessionStep::SignedOut { .. } | SessionStep::Ended));
                             if let Some(current) = session.current_step() {
                                 prop_assert_eq!(&current, &step);
                             }
