@@ -96,12 +96,14 @@
 //! completed but the host deviates; 1 a flow failed; 2 usage (no test account given, a
 //! bad option, an input stdin did not give).
 //!
-//! **Placeholders for refresh and sign-out.** A session wants a whole token pair with
-//! expiry times, and the command line has one raw token. The CLI builds the pair with the
-//! given token, `createdAt` = now and `expiresAt` = now + 365 days (so the session never
-//! refuses on its own; the host decides), and a placeholder for the other token, which
-//! those requests never send: a refresh sends only the refresh token, a sign-out only the
-//! access token. The pair printed after a refresh is the host's, with its real times.
+//! **Refresh and sign-out from one token.** `client-refresh` and `bo-refresh` start a
+//! session from the refresh token alone (`Session::from_refresh_token`), `client-signout`
+//! and `bo-signout` from the access token alone (`Session::from_access_token`): nothing
+//! else is made up or sent. The command line gives the token without its times, and only
+//! the host knows when it expires: the CLI takes it as valid for the one request it makes
+//! now (`createdAt` now, `expiresAt` a minute later), so the session sends it and the host
+//! decides (a refused refresh token is exit 1, a revoked or expired access token exit 3).
+//! The pair printed after a refresh is the host's, with its real times.
 //!
 //! Every refusal is final: a wrong password or code ends the run with exit 1 (run it again).
 //! A sign-up that ends without tokens (the vendor's documented answer) signs in with the
@@ -159,8 +161,9 @@ exit: 0 ok, 1 refused or failed, 2 usage error, 3 sign-out of a token already re
 
 /// The user agent of the device fingerprint when `--user-agent` is not given.
 const DEFAULT_USER_AGENT: &str = "b2core-auth-cli/0.1";
-/// How long the placeholder expiry of a token given on the command line lies ahead.
-const PLACEHOLDER_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+/// How long a token given alone on the command line is taken to be valid: long enough for
+/// the one request made with it at once (its real expiry is the host's to know).
+const ONE_REQUEST: Duration = Duration::from_secs(60);
 /// The names a conformance sign-up gives when `--given-name` / `--family-name` are not.
 const CONFORMANCE_GIVEN_NAME: &str = "Conformance";
 const CONFORMANCE_FAMILY_NAME: &str = "Check";
@@ -759,24 +762,17 @@ impl Cli {
         }
     }
 
-    /// A session around one raw token; see "Placeholders" in the module docs.
-    fn session(
-        &self,
-        realm: Realm,
-        access: Secret<String>,
-        refresh: Secret<String>,
-    ) -> Result<Session, Fail> {
+    /// A token given alone, for the one request made with it now; see "Refresh and
+    /// sign-out from one token" in the module docs.
+    fn lone_token(value: Secret<String>) -> Result<Token, Fail> {
         let now = SystemTime::now();
-        let until = now + PLACEHOLDER_LIFETIME;
-        let token = |value| Token::new(value, now, until).map_err(flow_error);
-        let pair = TokenPair::new(token(access)?, token(refresh)?).map_err(flow_error)?;
-        Ok(Session::new(realm, self.endpoint.clone(), pair))
+        let until = now.checked_add(ONE_REQUEST).unwrap_or(now);
+        Token::new(value, now, until).map_err(flow_error)
     }
 
     fn refresh(&self, realm: Realm, refresh_token: Secret<String>) -> Result<TokenPair, Fail> {
-        // A refresh sends only the refresh token: the access token is a placeholder.
-        let placeholder = Secret::new("placeholder-access-token-never-sent".to_owned());
-        let mut session = self.session(realm, placeholder, refresh_token)?;
+        let token = Self::lone_token(refresh_token)?;
+        let mut session = Session::from_refresh_token(realm, self.endpoint.clone(), token);
         self.refresh_session(&mut session)?;
         session
             .tokens()
@@ -807,9 +803,8 @@ impl Cli {
     }
 
     fn sign_out(&self, realm: Realm, access_token: Secret<String>) -> Result<(), Fail> {
-        // A sign-out sends only the access token: the refresh token is a placeholder.
-        let placeholder = Secret::new("placeholder-refresh-token-never-sent".to_owned());
-        let mut session = self.session(realm, access_token, placeholder)?;
+        let token = Self::lone_token(access_token)?;
+        let mut session = Session::from_access_token(realm, self.endpoint.clone(), token);
         self.sign_out_session(&mut session)
     }
 

@@ -5,13 +5,20 @@
 //!
 //! - [`Session::authorize`] puts `Authorization: Bearer <access token>` on the caller's
 //!   own API requests, or, once the access token is (about to be) expired, hands back the
-//!   refresh request to send first ([`Authorized::RefreshFirst`]).
+//!   refresh request to send first ([`Authorized::RefreshFirst`]). While that refresh is
+//!   outstanding it keeps authorizing with the current access token until the token's
+//!   `expiresAt`; only a caller whose request cannot be authorized any more waits
+//!   ([`Authorized::Wait`]). At most one refresh is ever outstanding.
 //! - [`Session::refresh`] — `POST /api/v2/refresh` (Back Office, `spec/backoffice-auth.txt`)
 //!   or `POST /api/v2/my/refresh` (client) with `{"refreshToken": "..."}`, at most 5 a
 //!   minute. The answer is the new pair, bare (`{accessToken, refreshToken}`, as the Back
 //!   Office page shows) or inside a wizard envelope's `data`; both are read for both realms.
 //! - [`Session::sign_out`] — `POST /api/v2/signout` or `POST /api/v2/my/signout` with the
 //!   Bearer header and no body.
+//!
+//! A session can also start from one token: [`Session::from_refresh_token`] (its first
+//! `authorize` or `refresh` sends the refresh) and [`Session::from_access_token`] (it
+//! authorizes until the token expires and can sign out, but never refresh).
 //!
 //! The client paths are documented by the vendor without bodies: the refresh body, the
 //! refresh answer and the sign-out request are inferred from the Back Office page; the
@@ -26,8 +33,12 @@
 //! and the constant equal; the model-based tests fail if a row is never exercised). States
 //! are named as [`Session::state`] names them; answers by status. `authorize` stays
 //! `active` when the access token is fresh ([`Authorized::Ready`]) and awaits a refresh
-//! otherwise ([`Authorized::RefreshFirst`]). A `retry` while awaiting is the resend after
-//! a transport error.
+//! otherwise ([`Authorized::RefreshFirst`]). While a refresh is outstanding or rate
+//! limited, `authorize` stays where it is: [`Authorized::Ready`] while the access token
+//! has not expired, [`Authorized::Wait`] after. A session made by
+//! [`Session::from_refresh_token`] starts `holding only a refresh token`, one made by
+//! [`Session::from_access_token`] `holding only an access token`. A `retry` while
+//! awaiting is the resend after a transport error.
 //!
 //! | from | event | to |
 //! |---|---|---|
@@ -35,6 +46,11 @@
 //! | active | authorize | waiting for the refresh answer |
 //! | active | refresh | waiting for the refresh answer |
 //! | active | sign_out | waiting for the sign-out answer |
+//! | holding only a refresh token | authorize | waiting for the refresh answer |
+//! | holding only a refresh token | refresh | waiting for the refresh answer |
+//! | holding only an access token | authorize | holding only an access token |
+//! | holding only an access token | sign_out | waiting for the sign-out answer |
+//! | waiting for the refresh answer | authorize | waiting for the refresh answer |
 //! | waiting for the refresh answer | 2xx | active |
 //! | waiting for the refresh answer | 400, 401 or 403 | ended |
 //! | waiting for the refresh answer | 429 | rate limited |
@@ -43,23 +59,27 @@
 //! | waiting for the sign-out answer | 401 | signed out |
 //! | waiting for the sign-out answer | 429 | rate limited |
 //! | waiting for the sign-out answer | retry | waiting for the sign-out answer |
+//! | rate limited | authorize | rate limited |
 //! | rate limited | retry | waiting for the refresh answer |
 //! | rate limited | retry | waiting for the sign-out answer |
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use http::header::AUTHORIZATION;
+use http::header::{HeaderValue, AUTHORIZATION};
 use http::{Method, Request, Response};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::decode::{self, Expect};
 use crate::deviation::{Answer, Deviation};
 use crate::endpoint::Endpoint;
-use crate::error::{ApiError, Error};
+use crate::error::{ApiError, DisplayTime, Error};
 use crate::guard::AttemptGuard;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
-use crate::token::TokenPair;
+use crate::secret::Secret;
+use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::token::{Token, TokenPair};
 use crate::wire::{self, inferred};
 
 /// The documented transitions of a session (see the module docs).
@@ -68,6 +88,11 @@ pub const TRANSITIONS: &[Transition] = &[
     row(ACTIVE, "authorize", AWAIT_REFRESH),
     row(ACTIVE, "refresh", AWAIT_REFRESH),
     row(ACTIVE, "sign_out", AWAIT_SIGN_OUT),
+    row(REFRESH_ONLY, "authorize", AWAIT_REFRESH),
+    row(REFRESH_ONLY, "refresh", AWAIT_REFRESH),
+    row(ACCESS_ONLY, "authorize", ACCESS_ONLY),
+    row(ACCESS_ONLY, "sign_out", AWAIT_SIGN_OUT),
+    row(AWAIT_REFRESH, "authorize", AWAIT_REFRESH),
     row(AWAIT_REFRESH, "2xx", ACTIVE),
     row(AWAIT_REFRESH, "400, 401 or 403", ENDED),
     row(AWAIT_REFRESH, "429", RATE_LIMITED),
@@ -76,12 +101,15 @@ pub const TRANSITIONS: &[Transition] = &[
     row(AWAIT_SIGN_OUT, "401", SIGNED_OUT),
     row(AWAIT_SIGN_OUT, "429", RATE_LIMITED),
     row(AWAIT_SIGN_OUT, "retry", AWAIT_SIGN_OUT),
+    row(RATE_LIMITED, "authorize", RATE_LIMITED),
     row(RATE_LIMITED, "retry", AWAIT_REFRESH),
     row(RATE_LIMITED, "retry", AWAIT_SIGN_OUT),
 ];
 
 // State names, as `Session::state` gives them and the table uses them.
 const ACTIVE: &str = "active";
+const REFRESH_ONLY: &str = "holding only a refresh token";
+const ACCESS_ONLY: &str = "holding only an access token";
 const AWAIT_REFRESH: &str = "waiting for the refresh answer";
 const AWAIT_SIGN_OUT: &str = "waiting for the sign-out answer";
 const SIGNED_OUT: &str = "signed out";
@@ -160,7 +188,9 @@ impl Realm {
 #[non_exhaustive]
 pub enum SessionStep {
     /// The refresh worked and the new tokens are in place: call [`Session::authorize`]
-    /// again (for the request that was waiting on [`Authorized::RefreshFirst`], if any).
+    /// again for the requests that were waiting ([`Authorized::RefreshFirst`],
+    /// [`Authorized::Wait`]). (Also what [`Session::current_step`] says of a session that
+    /// is usable and has nothing outstanding.)
     Active,
     /// Rate limited (HTTP 429): wait until this instant, then call [`Session::retry`],
     /// which sends the refresh or sign-out again.
@@ -179,7 +209,8 @@ pub enum SessionStep {
     Ended,
 }
 
-/// What [`Session::authorize`] made of a request.
+/// What [`Session::authorize`] made of a request. Each variant says what the caller MUST
+/// do; the request comes back in every one of them.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -190,12 +221,25 @@ pub enum SessionStep {
 ///     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
 /// let mut session = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
 /// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
+/// let request = || http::Request::get("https://host.name/api/v2/my/accounts").body(()).unwrap();
 ///
-/// let request = http::Request::get("https://host.name/api/v2/my/accounts").body(()).unwrap();
-/// match session.authorize(request, now).unwrap() {
+/// match session.authorize(request(), now).unwrap() {
 ///     Authorized::Ready(request) => assert_eq!(request.headers()["authorization"], "Bearer a.b.c"),
-///     Authorized::RefreshFirst { .. } => unreachable!("the access token is fresh"),
-///     _ => unreachable!(),
+///     _ => unreachable!("the access token is fresh"),
+/// }
+///
+/// // 20 s before `expiresAt`: inside the leeway, so this call starts the refresh...
+/// let soon = now + Duration::from_secs(15 * 60 - 20);
+/// let Authorized::RefreshFirst { refresh, original } = session.authorize(request(), soon).unwrap()
+/// else { unreachable!() };
+/// assert_eq!(refresh.uri(), "https://host.name/api/v2/my/refresh");
+/// // ...and, while it is outstanding, the token still serves until it expires:
+/// assert!(matches!(session.authorize(original, soon).unwrap(), Authorized::Ready(_)));
+/// // After `expiresAt`, a request waits for the refresh answer.
+/// let late = now + Duration::from_secs(15 * 60);
+/// match session.authorize(request(), late).unwrap() {
+///     Authorized::Wait { until: None, original } => assert!(original.headers().is_empty()),
+///     _ => unreachable!("the refresh is in flight"),
 /// }
 /// ```
 #[must_use]
@@ -204,14 +248,43 @@ pub enum SessionStep {
 #[allow(clippy::large_enum_variant)]
 pub enum Authorized<B> {
     /// The request carries `Authorization: Bearer <access token>` (replacing any
-    /// `Authorization` it had): send it.
+    /// `Authorization` it had), and the token has not expired at the `now` given: send it.
     Ready(Request<B>),
-    /// The access token is expired or inside the leeway. Send `refresh` first, hand its
-    /// response to [`Session::handle_response`] and, on [`SessionStep::Active`], call
-    /// [`Session::authorize`] with `original` again.
+    /// The access token is expired or inside the leeway (or the session holds only a
+    /// refresh token), and this call started the refresh: the caller now owns it, and no
+    /// other call will send one. Send `refresh`, hand its response to
+    /// [`Session::handle_response`] and, on [`SessionStep::Active`], call
+    /// [`Session::authorize`] with `original` again. On [`SessionStep::RetryAt`], call
+    /// [`Session::retry`] at that instant and send what it returns; after a transport
+    /// error, call [`Session::retry`] at once. Other requests wait on this one
+    /// ([`Authorized::Wait`]) once the access token has expired, so the owner must see the
+    /// refresh through to an answer or to an `Err` that ends it.
+    ///
+    /// Inside the leeway the access token has not expired yet: `original` need not wait
+    /// for the round trip. [`Session::authorize`] with it right away is
+    /// [`Authorized::Ready`] with the current token.
     RefreshFirst {
         /// The refresh request to send now (its body holds the refresh token).
         refresh: Request<Vec<u8>>,
+        /// The caller's request, untouched.
+        original: Request<B>,
+    },
+    /// No access token can authorize the request now: the one the session holds has
+    /// expired at `now` (or it holds none yet), and the refresh that will bring a new one
+    /// cannot be started by this call: it is already outstanding, its 429 is being waited
+    /// out, or the refresh limit (5 a minute) is used up. Nothing was sent and the session
+    /// did not change. Do not send `original`: keep it, and call [`Session::authorize`]
+    /// with it again when the session has changed — after the owner of the refresh (the
+    /// caller that got [`Authorized::RefreshFirst`] or called [`Session::refresh`]) has
+    /// handed its answer to [`Session::handle_response`] — and, when `until` is given, not
+    /// before `until`.
+    Wait {
+        /// `Some(t)`: the session is rate limited until `t` (a 429 on the refresh, or the
+        /// refresh limit): no refresh can be sent, so nothing changes, before `t`. When no
+        /// refresh is outstanding (the limit), the call at `t` starts it
+        /// ([`Authorized::RefreshFirst`]); after a 429, the refresh's owner retries at `t`.
+        /// `None`: the refresh is in flight (or its retry is due): its answer comes first.
+        until: Option<SystemTime>,
         /// The caller's request, untouched.
         original: Request<B>,
     },
@@ -230,12 +303,18 @@ impl<B> fmt::Debug for Authorized<B> {
                 .field("refresh", &line(refresh))
                 .field("original", &line(original))
                 .finish(),
+            Self::Wait { until, original } => f
+                .debug_struct("Wait")
+                .field("until", &until.map(|t| DisplayTime(t).to_string()))
+                .field("original", &line(original))
+                .finish(),
         }
     }
 }
 
 /// Where the session is. Private: the public face is [`SessionStep`] and the getters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ParkedState")]
 struct State {
     realm: Realm,
     stage: Stage,
@@ -243,11 +322,222 @@ struct State {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 enum Stage {
-    Active(TokenPair),
-    AwaitRefresh(TokenPair),
-    AwaitSignOut(TokenPair),
-    SignedOut { already_revoked: bool },
+    Active(Held),
+    /// Never with [`Held::Access`]: there is no refresh token to send.
+    AwaitRefresh(Held),
+    /// Never with [`Held::Refresh`]: there is no access token to sign out with.
+    AwaitSignOut(Held),
+    SignedOut {
+        already_revoked: bool,
+    },
     Ended,
+}
+
+/// A parked state, checked on the way back in: a store is input like any answer, and
+/// must not hold a state the session would never be in.
+#[derive(Deserialize)]
+struct ParkedState {
+    realm: Realm,
+    stage: Stage,
+}
+
+impl TryFrom<ParkedState> for State {
+    type Error = &'static str;
+    fn try_from(parked: ParkedState) -> Result<Self, &'static str> {
+        match &parked.stage {
+            Stage::AwaitRefresh(Held::Access(_)) => {
+                Err("a parked session awaits a refresh without a refresh token")
+            }
+            Stage::AwaitSignOut(Held::Refresh(_)) => {
+                Err("a parked session awaits a sign-out without an access token")
+            }
+            _ => Ok(Self {
+                realm: parked.realm,
+                stage: parked.stage,
+            }),
+        }
+    }
+}
+
+/// The tokens a session holds.
+///
+/// Parked in the vendor's shape: `{"accessToken": {..}, "refreshToken": {..}}` for a pair
+/// (as before there were lone tokens), with only the member it holds for a lone token.
+#[derive(Clone, PartialEq, Eq)]
+enum Held {
+    /// Both tokens, as a sign-in or a refresh ends with.
+    Pair(TokenPair),
+    /// A refresh token alone ([`Session::from_refresh_token`]), until the first refresh.
+    Refresh(Arc<Token>),
+    /// An access token alone ([`Session::from_access_token`]): it is never refreshed.
+    Access(Arc<Access>),
+}
+
+/// An access token held alone, with its header.
+#[derive(PartialEq, Eq)]
+struct Access {
+    token: Token,
+    /// `Bearer <token>`, marked sensitive, built once. `None` only if it cannot be a
+    /// header, which a [`Token`] rules out (visible ASCII only); kept as an `Option` so
+    /// that nothing here can panic.
+    bearer: Option<HeaderValue>,
+}
+
+impl Access {
+    fn new(token: Token) -> Self {
+        let bearer = HeaderValue::try_from(format!("Bearer {}", token.secret().expose()))
+            .ok()
+            .map(|mut value| {
+                value.set_sensitive(true);
+                value
+            });
+        Self { token, bearer }
+    }
+}
+
+impl Held {
+    fn access(&self) -> Option<&Token> {
+        match self {
+            Self::Pair(pair) => Some(pair.access()),
+            Self::Access(access) => Some(&access.token),
+            Self::Refresh(_) => None,
+        }
+    }
+
+    fn refresh(&self) -> Option<&Token> {
+        match self {
+            Self::Pair(pair) => Some(pair.refresh()),
+            Self::Refresh(refresh) => Some(refresh),
+            Self::Access(_) => None,
+        }
+    }
+
+    fn pair(&self) -> Option<&TokenPair> {
+        match self {
+            Self::Pair(pair) => Some(pair),
+            Self::Refresh(_) | Self::Access(_) => None,
+        }
+    }
+
+    /// `Authorization: Bearer <access token>`.
+    fn bearer(&self) -> Result<&HeaderValue, Error> {
+        match self {
+            Self::Pair(pair) => Ok(pair.bearer()),
+            Self::Access(access) => access.bearer.as_ref().ok_or(Error::invalid(
+                "token",
+                "has characters a header cannot carry",
+            )),
+            Self::Refresh(_) => Err(Error::invalid("access token", "the session holds none")),
+        }
+    }
+}
+
+/// Redacted, as the tokens are.
+impl fmt::Debug for Held {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pair(pair) => pair.fmt(f),
+            Self::Refresh(token) => f
+                .debug_struct("RefreshOnly")
+                .field("refresh", token)
+                .finish(),
+            Self::Access(access) => f
+                .debug_struct("AccessOnly")
+                .field("access", &access.token)
+                .finish(),
+        }
+    }
+}
+
+/// The parked form of [`Held`]: either token may be missing, not both.
+#[derive(Serialize, Deserialize)]
+struct ParkedHeld<'a> {
+    #[serde(
+        rename = "accessToken",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    access_token: Option<wire::Token<'a>>,
+    #[serde(
+        rename = "refreshToken",
+        borrow,
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    refresh_token: Option<wire::Token<'a>>,
+}
+
+/// A lone token in the vendor's shape; an instant outside the years 0000–9999 cannot be
+/// written, and parking fails rather than write what could not be read back.
+fn token_to_wire(token: &Token) -> Result<wire::Token<'_>, &'static str> {
+    let time = |t| {
+        format_rfc3339(t)
+            .map(std::borrow::Cow::Owned)
+            .map_err(|_| "a token time outside the years 0000-9999 cannot be parked")
+    };
+    Ok(wire::Token {
+        token: std::borrow::Cow::Borrowed(token.secret().expose()),
+        created_at: time(token.created_at())?,
+        expires_at: time(token.expires_at())?,
+    })
+}
+
+/// A lone token read back with the checks of [`Token::new`]; the error never shows it.
+fn token_from_wire(token: wire::Token<'_>) -> Result<Token, String> {
+    let time = |text: &str| parse_rfc3339(text).map_err(|e| format!("parked token: {e}"));
+    let created_at = time(&token.created_at)?;
+    let expires_at = time(&token.expires_at)?;
+    Token::new(
+        Secret::new(token.token.into_owned()),
+        created_at,
+        expires_at,
+    )
+    .map_err(|e| format!("parked token: {e}"))
+}
+
+impl Serialize for Held {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let lone = |token| token_to_wire(token).map_err(serde::ser::Error::custom);
+        match self {
+            Self::Pair(pair) => pair.serialize(serializer),
+            Self::Refresh(token) => ParkedHeld {
+                access_token: None,
+                refresh_token: Some(lone(token)?),
+            }
+            .serialize(serializer),
+            Self::Access(access) => ParkedHeld {
+                access_token: Some(lone(&access.token)?),
+                refresh_token: None,
+            }
+            .serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Held {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let parked = ParkedHeld::deserialize(deserializer)?;
+        match (parked.access_token, parked.refresh_token) {
+            (Some(access_token), Some(refresh_token)) => TokenPair::from_wire(
+                &wire::TokenPair {
+                    access_token,
+                    refresh_token,
+                },
+                "parked token pair",
+            )
+            .map(Self::Pair)
+            .map_err(D::Error::custom),
+            (None, Some(refresh)) => token_from_wire(refresh)
+                .map(|token| Self::Refresh(Arc::new(token)))
+                .map_err(D::Error::custom),
+            (Some(access), None) => token_from_wire(access)
+                .map(|token| Self::Access(Arc::new(Access::new(token))))
+                .map_err(D::Error::custom),
+            (None, None) => Err(D::Error::custom("a parked session holds no token")),
+        }
+    }
 }
 
 impl State {
@@ -258,9 +548,11 @@ impl State {
         }
     }
 
-    fn tokens(&self) -> Option<&TokenPair> {
+    fn held(&self) -> Option<&Held> {
         match &self.stage {
-            Stage::Active(t) | Stage::AwaitRefresh(t) | Stage::AwaitSignOut(t) => Some(t),
+            Stage::Active(held) | Stage::AwaitRefresh(held) | Stage::AwaitSignOut(held) => {
+                Some(held)
+            }
             Stage::SignedOut { .. } | Stage::Ended => None,
         }
     }
@@ -273,7 +565,9 @@ impl Protocol for State {
 
     fn describe(&self) -> &'static str {
         match self.stage {
-            Stage::Active(_) => ACTIVE,
+            Stage::Active(Held::Pair(_)) => ACTIVE,
+            Stage::Active(Held::Refresh(_)) => REFRESH_ONLY,
+            Stage::Active(Held::Access(_)) => ACCESS_ONLY,
             Stage::AwaitRefresh(_) => AWAIT_REFRESH,
             Stage::AwaitSignOut(_) => AWAIT_SIGN_OUT,
             Stage::SignedOut { .. } => SIGNED_OUT,
@@ -291,17 +585,20 @@ impl Protocol for State {
 
     fn request(&self, endpoint: &Endpoint) -> Result<Request<Vec<u8>>, Error> {
         match &self.stage {
-            Stage::AwaitRefresh(tokens) => endpoint.post(
-                self.realm.refresh_path(),
-                &wire::RefreshRequest {
-                    refresh_token: tokens.refresh().secret().expose(),
-                },
-            ),
-            Stage::AwaitSignOut(tokens) => endpoint.request(
+            Stage::AwaitRefresh(held) => match held.refresh() {
+                Some(refresh) => endpoint.post(
+                    self.realm.refresh_path(),
+                    &wire::RefreshRequest {
+                        refresh_token: refresh.secret().expose(),
+                    },
+                ),
+                None => Err(Error::invalid("refresh token", "the session holds none")),
+            },
+            Stage::AwaitSignOut(held) => endpoint.request(
                 Method::POST,
                 self.realm.sign_out_path(),
                 None::<&()>,
-                Some(tokens.bearer()),
+                Some(held.bearer()?),
             ),
             _ => Err(Error::internal(
                 "a request was built in a state that awaits none",
@@ -325,7 +622,7 @@ impl Protocol for State {
 
     fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
         Ok(Advance::To(match self.stage {
-            Stage::AwaitRefresh(_) => self.at(Stage::Active(decode_refresh(answer)?)),
+            Stage::AwaitRefresh(_) => self.at(Stage::Active(Held::Pair(decode_refresh(answer)?))),
             // The page promises 200 and no body: any 2xx signs out, the body is not read.
             Stage::AwaitSignOut(_) => {
                 if answer.status != 200 {
@@ -362,12 +659,14 @@ impl Protocol for State {
     }
 }
 
-/// What a call on an active session does.
+/// What `authorize` does.
 enum Plan<'a> {
-    /// Use these tokens as they are.
-    Use(&'a TokenPair),
+    /// Attach this `Authorization` value.
+    Use(&'a HeaderValue),
     /// Send a refresh first: move to this awaiting state.
     Refresh(State),
+    /// Hand the request back to wait (see [`Authorized::Wait`]).
+    Wait(Option<SystemTime>),
 }
 
 /// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
@@ -437,21 +736,33 @@ fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///
 /// Rules, in one place:
 ///
-/// - The access token counts as expired `leeway` (default 30 s, [`Session::with_leeway`])
-///   before its `expiresAt`, so that it does not expire on the way to the server.
-/// - At most one refresh or sign-out is outstanding. While one is (or while a 429 on one
-///   is being waited out), [`Session::authorize`], [`Session::refresh`] and
-///   [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
-///   [`Session::retry`] first.
+/// - The leeway (default 30 s, [`Session::with_leeway`]) decides when
+///   [`Session::authorize`] starts a refresh: from `leeway` before the access token's
+///   `expiresAt` on, so that the token does not expire on the way to the server. It never
+///   decides whether the token is used: an access token authorizes requests until its
+///   `expiresAt` (while `now < expiresAt`).
+/// - At most one refresh or sign-out is outstanding (single flight). While a refresh is
+///   outstanding, or a 429 on it is being waited out, `authorize` is
+///   [`Authorized::Ready`] with the current access token until it expires and
+///   [`Authorized::Wait`] after (it never starts a second refresh); [`Session::refresh`]
+///   and [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
+///   [`Session::retry`] first. While a sign-out is outstanding (or its 429 waited out),
+///   `authorize` is [`Error::OutOfOrder`] too: the tokens are being revoked.
 /// - [`Error::SessionEnded`] means "sign in again". It comes from `authorize`, `refresh`,
 ///   `sign_out` and `retry` once the session is signed out or the server refused its
-///   refresh token, and from a call that needs a refresh when the refresh token has
-///   expired at `now`. Like every `Err`, it
-///   changes nothing: an expired session stays as it is (with its useless tokens) and
-///   keeps saying so.
+///   refresh token; from a call that needs a refresh when the refresh token has expired
+///   at `now` (for `authorize`, once the access token has expired too: until then it
+///   serves); and from `authorize` on a session holding only an access token once that
+///   has expired. Like every `Err`, it changes nothing: an expired session stays as it is
+///   (with its useless tokens) and keeps saying so.
+/// - A session holding one token ([`Session::from_refresh_token`],
+///   [`Session::from_access_token`]) does what that token allows: without an access token
+///   `sign_out` is [`Error::OutOfOrder`] (refresh first: the answer brings one); without a
+///   refresh token `refresh` is [`Error::OutOfOrder`] (sign in again for a new pair).
 ///
 /// The session serializes with serde to be parked between requests; the serialized form
-/// holds both tokens and must be stored like a password.
+/// holds the tokens and must be stored like a password. A session parked by an earlier
+/// version of this crate reads back as it was.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
     driver: Driver<State>,
@@ -462,14 +773,7 @@ impl Session {
     /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5
     /// refreshes a minute and a leeway of 30 s.
     pub fn new(realm: Realm, endpoint: Endpoint, tokens: TokenPair) -> Self {
-        let state = State {
-            realm,
-            stage: Stage::Active(tokens),
-        };
-        Self {
-            driver: Driver::new(endpoint, AttemptGuard::refresh(), state),
-            leeway: DEFAULT_LEEWAY,
-        }
+        Self::starting(realm, endpoint, Held::Pair(tokens))
     }
 
     /// A client session (`/api/v2/my/refresh`, `/api/v2/my/signout`).
@@ -482,14 +786,79 @@ impl Session {
         Self::new(Realm::BackOffice, endpoint, tokens)
     }
 
-    /// Treats the access token as expired `leeway` before its `expiresAt` (default 30 s).
+    /// A session of `realm` that holds only a refresh token, e.g. one kept from an earlier
+    /// sign-in. [`Session::tokens`] is `None` and the state is
+    /// `holding only a refresh token` until a refresh answer brings a pair: the first
+    /// [`Session::authorize`] is [`Authorized::RefreshFirst`] (or call
+    /// [`Session::refresh`]). It cannot sign out before that ([`Error::OutOfOrder`]), and
+    /// once `refresh` has expired it can only say [`Error::SessionEnded`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{Authorized, Endpoint, Realm, Session, Token};
+    ///
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600)).unwrap();
+    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// let mut session = Session::from_refresh_token(Realm::BackOffice, endpoint, refresh);
+    /// assert_eq!(session.state(), "holding only a refresh token");
+    /// assert!(session.tokens().is_none());
+    ///
+    /// let request = http::Request::get("https://host.name/api/v2/accounts").body(()).unwrap();
+    /// let Authorized::RefreshFirst { refresh, .. } = session.authorize(request, t0).unwrap()
+    /// else { unreachable!("no access token yet") };
+    /// assert_eq!(refresh.uri(), "https://host.name/api/v2/refresh");
+    /// assert_eq!(refresh.body(), br#"{"refreshToken":"d.e.f"}"#);
+    /// ```
+    pub fn from_refresh_token(realm: Realm, endpoint: Endpoint, refresh: Token) -> Self {
+        Self::starting(realm, endpoint, Held::Refresh(Arc::new(refresh)))
+    }
+
+    /// A session of `realm` that holds only an access token, e.g. to sign it out. It
+    /// authorizes requests until the token's `expiresAt` (no leeway: there is no refresh
+    /// to start early) and then says [`Error::SessionEnded`]; [`Session::sign_out`] works
+    /// whether or not it has expired (the server answers 401 for an expired one);
+    /// [`Session::refresh`] is [`Error::OutOfOrder`]: there is no refresh token. The state
+    /// is `holding only an access token` and [`Session::tokens`] is `None`
+    /// ([`Session::access_token`] shows the token).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{Endpoint, Error, Realm, Session, Token};
+    ///
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900)).unwrap();
+    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// let mut session = Session::from_access_token(Realm::Client, endpoint, access);
+    /// assert!(matches!(session.refresh(t0), Err(Error::OutOfOrder { .. })));
+    ///
+    /// let sign_out = session.sign_out().unwrap();
+    /// assert_eq!(sign_out.uri(), "https://host.name/api/v2/my/signout");
+    /// assert_eq!(sign_out.headers()["authorization"], "Bearer a.b.c");
+    /// ```
+    pub fn from_access_token(realm: Realm, endpoint: Endpoint, access: Token) -> Self {
+        Self::starting(realm, endpoint, Held::Access(Arc::new(Access::new(access))))
+    }
+
+    fn starting(realm: Realm, endpoint: Endpoint, held: Held) -> Self {
+        let state = State {
+            realm,
+            stage: Stage::Active(held),
+        };
+        Self {
+            driver: Driver::new(endpoint, AttemptGuard::refresh(), state),
+            leeway: DEFAULT_LEEWAY,
+        }
+    }
+
+    /// Starts a refresh `leeway` before the access token's `expiresAt` (default 30 s).
     #[must_use]
     pub fn with_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
-    /// The leeway before `expiresAt`.
+    /// How long before `expiresAt` a refresh is started.
     pub fn leeway(&self) -> Duration {
         self.leeway
     }
@@ -504,10 +873,46 @@ impl Session {
         self.driver.endpoint()
     }
 
-    /// The current tokens; `None` once signed out or ended. (While a refresh is
-    /// outstanding these are still the old ones.)
+    /// The current tokens; `None` once signed out or ended, and while the session holds
+    /// only one token. (While a refresh is outstanding these are still the old ones.)
     pub fn tokens(&self) -> Option<&TokenPair> {
-        self.driver.latest_state().tokens()
+        self.driver.latest_state().held().and_then(Held::pair)
+    }
+
+    /// The access token the session authorizes with, from a pair or held alone; `None`
+    /// before the first refresh of a session made from a refresh token, and once signed
+    /// out or ended.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{Endpoint, Realm, Session, Token};
+    ///
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900)).unwrap();
+    /// let session = Session::from_access_token(Realm::Client, Endpoint::new("https://host.name").unwrap(), access.clone());
+    /// assert_eq!(session.access_token(), Some(&access));
+    /// assert_eq!(session.refresh_token(), None);
+    /// assert_eq!(session.tokens(), None);
+    /// ```
+    pub fn access_token(&self) -> Option<&Token> {
+        self.driver.latest_state().held().and_then(Held::access)
+    }
+
+    /// The refresh token the next refresh sends, from a pair or held alone; `None` for a
+    /// session made from an access token, and once signed out or ended.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{Endpoint, Realm, Session, Token};
+    ///
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600)).unwrap();
+    /// let session = Session::from_refresh_token(Realm::Client, Endpoint::new("https://host.name").unwrap(), refresh.clone());
+    /// assert_eq!(session.refresh_token(), Some(&refresh));
+    /// assert_eq!(session.access_token(), None);
+    /// ```
+    pub fn refresh_token(&self) -> Option<&Token> {
+        self.driver.latest_state().held().and_then(Held::refresh)
     }
 
     /// The refresh counter (5 a minute, plus any block a 429 announced).
@@ -575,23 +980,49 @@ impl Session {
         self.driver.is_awaiting_response()
     }
 
-    /// True when the access token is expired at `now` or within the leeway of it.
-    fn needs_refresh(&self, tokens: &TokenPair, now: SystemTime) -> bool {
+    /// True when a refresh is due: the access token is expired at `now` or within the
+    /// leeway of it.
+    fn refresh_due(&self, access: &Token, now: SystemTime) -> bool {
         now.checked_add(self.leeway)
-            .map_or(true, |t| tokens.is_expired(t))
+            .map_or(true, |t| access.is_expired(t))
     }
 
-    /// Authorizes one of the caller's API requests.
+    /// The instant a 429 is waited out until, while one is.
+    fn rate_limited_until(&self) -> Option<SystemTime> {
+        match self.driver.current_step() {
+            Some(SessionStep::RetryAt(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Authorizes one of the caller's API requests. The leeway decides when a refresh
+    /// starts; the access token's `expiresAt` decides when a request must wait.
     ///
-    /// - Access token fresh: [`Authorized::Ready`], the request with
-    ///   `Authorization: Bearer <access token>` (any other `Authorization` is replaced).
-    ///   This is a header clone, no formatting and no change to the session.
-    /// - Access token expired or within the leeway: [`Authorized::RefreshFirst`]; the
-    ///   session now awaits the refresh answer (the refresh counts against the limit, and a
-    ///   sixth inside a minute is [`Error::RateLimited`]).
-    /// - A refresh is needed but the refresh token has expired at `now`, or the session is
-    ///   signed out or ended: [`Error::SessionEnded`].
-    /// - A refresh or sign-out is outstanding or rate limited: [`Error::OutOfOrder`].
+    /// Nothing outstanding (`active`, or holding a lone token):
+    ///
+    /// - Access token fresh (more than the leeway before its `expiresAt`):
+    ///   [`Authorized::Ready`], the request with `Authorization: Bearer <access token>`
+    ///   (any other `Authorization` is replaced). This is a header clone, no formatting
+    ///   and no change to the session.
+    /// - Access token expired or within the leeway, or none yet (a session made from a
+    ///   refresh token): [`Authorized::RefreshFirst`]; the session now awaits the refresh
+    ///   answer and the refresh counts against the limit. When the limit (5 a minute, or a
+    ///   block a 429 announced) allows no refresh now: [`Authorized::Ready`] while the
+    ///   access token has not expired (a later call starts the refresh), else
+    ///   [`Authorized::Wait`] until the limit allows one.
+    /// - No refresh can be made (the refresh token has expired at `now`, or the session
+    ///   holds only an access token): [`Authorized::Ready`] while the access token has not
+    ///   expired, then [`Error::SessionEnded`].
+    ///
+    /// A refresh outstanding (`waiting for the refresh answer`) or its 429 waited out
+    /// (`rate limited`): [`Authorized::Ready`] while the access token has not expired at
+    /// `now`, no second refresh (single flight); after that [`Authorized::Wait`] (`until`
+    /// the end of the 429's wait, `None` once the refresh is in flight or its retry is
+    /// due), or [`Error::SessionEnded`] when the 429 is waited out and the refresh token has
+    /// expired (the refresh can never be sent again).
+    ///
+    /// A sign-out outstanding or rate limited: [`Error::OutOfOrder`] (the tokens are being
+    /// revoked). Signed out or ended: [`Error::SessionEnded`].
     ///
     /// On `Err` the request is dropped (and the session is unchanged).
     pub fn authorize<B>(
@@ -599,11 +1030,9 @@ impl Session {
         mut request: Request<B>,
         now: SystemTime,
     ) -> Result<Authorized<B>, Error> {
-        match self.plan("authorize", now, false)? {
-            Plan::Use(tokens) => {
-                request
-                    .headers_mut()
-                    .insert(AUTHORIZATION, tokens.bearer().clone());
+        match self.plan_authorize(now)? {
+            Plan::Use(bearer) => {
+                request.headers_mut().insert(AUTHORIZATION, bearer.clone());
                 Ok(Authorized::Ready(request))
             }
             Plan::Refresh(next) => {
@@ -613,26 +1042,45 @@ impl Session {
                     original: request,
                 })
             }
+            Plan::Wait(until) => Ok(Authorized::Wait {
+                until,
+                original: request,
+            }),
         }
     }
 
-    /// Decides, on `&self`, what `call` at `now` does: use the current tokens, or move to
-    /// awaiting a refresh (always when `force`, else when the access token needs one).
-    fn plan(&self, call: &'static str, now: SystemTime, force: bool) -> Result<Plan<'_>, Error> {
+    /// Decides, on `&self`, what `authorize` at `now` does (see there).
+    fn plan_authorize(&self, now: SystemTime) -> Result<Plan<'_>, Error> {
         let current = self.driver.latest_state();
-        match &current.stage {
-            Stage::SignedOut { .. } | Stage::Ended => Err(Error::SessionEnded),
-            Stage::Active(tokens) if force || self.needs_refresh(tokens, now) => {
-                if tokens.refresh().is_expired(now) {
-                    return Err(Error::SessionEnded);
-                }
-                Ok(Plan::Refresh(
-                    current.at(Stage::AwaitRefresh(tokens.clone())),
-                ))
-            }
-            Stage::Active(tokens) => Ok(Plan::Use(tokens)),
-            // Also a rate-limited request: the driver resumes only awaiting states.
-            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => Err(self.driver.out_of_order(call)),
+        let (held, outstanding) = match &current.stage {
+            Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
+            // Also a rate-limited sign-out: the tokens are being revoked.
+            Stage::AwaitSignOut(_) => return Err(self.driver.out_of_order("authorize")),
+            Stage::Active(held) => (held, false),
+            Stage::AwaitRefresh(held) => (held, true),
+        };
+        let access = held.access();
+        // The leeway decides when a refresh starts, never whether the token serves.
+        let serves = access.is_some_and(|token| !token.is_expired(now));
+        let refresh = held.refresh().filter(|token| !token.is_expired(now));
+        if outstanding {
+            return match self.rate_limited_until() {
+                _ if serves => held.bearer().map(Plan::Use),
+                // Waited out, its refresh can never be sent again (`retry` says so too).
+                Some(_) if refresh.is_none() => Err(Error::SessionEnded),
+                Some(until) if now < until => Ok(Plan::Wait(Some(until))),
+                _ => Ok(Plan::Wait(None)),
+            };
+        }
+        if !access.map_or(true, |token| self.refresh_due(token, now)) {
+            return held.bearer().map(Plan::Use);
+        }
+        match (refresh, self.guard().next_allowed(now)) {
+            (Some(_), None) => Ok(Plan::Refresh(current.at(Stage::AwaitRefresh(held.clone())))),
+            // No refresh now or ever: the access token serves while it lasts.
+            _ if serves => held.bearer().map(Plan::Use),
+            (Some(_), Some(allowed)) => Ok(Plan::Wait(Some(allowed))),
+            (None, _) => Err(Error::SessionEnded),
         }
     }
 
@@ -641,24 +1089,37 @@ impl Session {
     ///
     /// Refused before anything is sent: a sixth refresh inside a minute or one during a
     /// server block ([`Error::RateLimited`]), an expired refresh token or an ended or
-    /// signed-out session ([`Error::SessionEnded`]), a request already outstanding
-    /// ([`Error::OutOfOrder`]).
+    /// signed-out session ([`Error::SessionEnded`]), a request already outstanding or a
+    /// session holding only an access token ([`Error::OutOfOrder`]).
     pub fn refresh(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
-        match self.plan("refresh", now, true)? {
-            Plan::Refresh(next) => self.driver.send(next, Some(now)),
-            Plan::Use(_) => Err(self.driver.out_of_order("refresh")),
-        }
+        let current = self.driver.latest_state();
+        let next = match &current.stage {
+            Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
+            Stage::Active(held) => match held.refresh() {
+                Some(token) if token.is_expired(now) => return Err(Error::SessionEnded),
+                Some(_) => current.at(Stage::AwaitRefresh(held.clone())),
+                None => return Err(self.driver.out_of_order("refresh")),
+            },
+            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => {
+                return Err(self.driver.out_of_order("refresh"))
+            }
+        };
+        self.driver.send(next, Some(now))
     }
 
     /// `POST /api/v2/signout` or `/api/v2/my/signout` with `Authorization: Bearer <access
-    /// token>` and no body. Allowed whenever the session is active, even with expired
-    /// tokens (the server then answers 401, reported as `already_revoked`).
+    /// token>` and no body. Allowed whenever the session holds an access token and nothing
+    /// is outstanding, even with expired tokens (the server then answers 401, reported as
+    /// `already_revoked`). A session holding only a refresh token has nothing to sign out
+    /// with ([`Error::OutOfOrder`]): refresh first.
     pub fn sign_out(&mut self) -> Result<Request<Vec<u8>>, Error> {
         let current = self.driver.latest_state();
         let next = match &current.stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
-            Stage::Active(tokens) => current.at(Stage::AwaitSignOut(tokens.clone())),
-            Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => {
+            Stage::Active(held) if held.access().is_some() => {
+                current.at(Stage::AwaitSignOut(held.clone()))
+            }
+            Stage::Active(_) | Stage::AwaitRefresh(_) | Stage::AwaitSignOut(_) => {
                 return Err(self.driver.out_of_order("sign_out"))
             }
         };
@@ -669,12 +1130,12 @@ impl Session {
     /// once `now` has reached it, or while awaiting an answer that never came (a
     /// transport error). A refresh counts against the limit again, and is
     /// [`Error::SessionEnded`] instead of being sent once the refresh token has expired.
-    /// With nothing outstanding: [`Error::OutOfOrder`] on an active session,
+    /// With nothing outstanding: [`Error::OutOfOrder`] on a usable session,
     /// [`Error::SessionEnded`] on a signed-out or ended one.
     pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
         match &self.driver.latest_state().stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
-            Stage::AwaitRefresh(tokens) if tokens.refresh().is_expired(now) => {
+            Stage::AwaitRefresh(held) if held.refresh().map_or(true, |t| t.is_expired(now)) => {
                 return Err(Error::SessionEnded)
             }
             _ => {}

@@ -62,6 +62,21 @@ const REFRESH_FORMS_ALL: [&str; 4] = [
 ];
 /// Every form of `Retry-After` must be read at least once.
 static RETRY_AFTER: Checklist = Checklist::new("Retry-After forms");
+/// What `authorize` answered, in which state: each must be met at least once (a gateway's
+/// requests during a slow refresh, after a lost answer, under a 429, and the sessions
+/// started from one token).
+static AUTHORIZED: Checklist = Checklist::new("authorize outcomes");
+const AUTHORIZED_ALL: [&str; 9] = [
+    "active: ready",
+    "active: refresh first",
+    "holding only a refresh token: refresh first",
+    "holding only an access token: ready",
+    "waiting for the refresh answer: ready",
+    "waiting for the refresh answer: wait",
+    "rate limited: ready",
+    "rate limited: wait until",
+    "rate limited: wait",
+];
 /// Every kind of tolerated departure must be fed, and recorded, at least once.
 static TOLERATED: Checklist = Checklist::new("tolerated departures");
 /// The tolerated departures a run must meet: "<request>: <field of the deviation>". The
@@ -100,16 +115,32 @@ enum Stage {
     Limited { until: u64, resume: Box<Stage> },
 }
 
+/// What a copy holds: a pair, or one token alone (`Session::from_refresh_token`,
+/// `Session::from_access_token`) until a refresh brings a pair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    Pair,
+    RefreshOnly,
+    AccessOnly,
+}
+
 /// One copy of the session.
 #[derive(Clone, Debug)]
 struct Copy {
     chain: usize,
     gen: u32,
+    /// The expiry of the access token (unused while `held` is `RefreshOnly`).
     access_exp: u64,
+    /// The expiry of the refresh token (unused while `held` is `AccessOnly`).
     refresh_exp: u64,
+    held: Held,
     stage: Stage,
     guard: GuardModel,
     in_flight: bool,
+    /// The copy's guard has counted every refresh of its chain (false for a copy started
+    /// from a lone token: it knows nothing of the refreshes before it, so the server may
+    /// answer 429 where its guard let a refresh through).
+    full_history: bool,
 }
 
 impl Copy {
@@ -119,10 +150,42 @@ impl Copy {
             gen: 0,
             access_exp: floor_secs(now) + ACCESS_LIFETIME,
             refresh_exp: floor_secs(now) + REFRESH_LIFETIME,
+            held: Held::Pair,
             stage: Stage::Active,
             guard: GuardModel::new(REFRESHES_PER_MINUTE),
             in_flight: false,
+            full_history: true,
         }
+    }
+
+    /// A session started from `source`'s refresh or access token alone.
+    fn lone(source: &Copy, held: Held) -> Self {
+        Self {
+            held,
+            stage: Stage::Active,
+            guard: GuardModel::new(REFRESHES_PER_MINUTE),
+            in_flight: false,
+            full_history: false,
+            ..source.clone()
+        }
+    }
+
+    fn has_access(&self) -> bool {
+        self.held != Held::RefreshOnly
+    }
+
+    fn has_refresh(&self) -> bool {
+        self.held != Held::AccessOnly
+    }
+
+    /// The access token authorizes at `now` (its expiry decides, not the leeway).
+    fn serves(&self, now: u64) -> bool {
+        self.has_access() && now < self.access_exp
+    }
+
+    /// A refresh could be sent at `now` (the guard aside).
+    fn can_refresh(&self, now: u64) -> bool {
+        self.has_refresh() && now < self.refresh_exp
     }
 
     /// The stage the session holds, whatever the phase.
@@ -139,7 +202,11 @@ impl Copy {
 
     fn state_name(&self) -> &'static str {
         match self.stage {
-            Stage::Active => "active",
+            Stage::Active => match self.held {
+                Held::Pair => "active",
+                Held::RefreshOnly => "holding only a refresh token",
+                Held::AccessOnly => "holding only an access token",
+            },
             Stage::AwaitRefresh => "waiting for the refresh answer",
             Stage::AwaitSignOut => "waiting for the sign-out answer",
             Stage::SignedOut { .. } => "signed out",
@@ -160,11 +227,14 @@ impl Copy {
         }
     }
 
-    /// (access, refresh) expiry while the session holds tokens.
-    fn tokens(&self) -> Option<(u64, u64)> {
+    /// (access, refresh) expiry, each while the session holds that token.
+    fn tokens(&self) -> (Option<u64>, Option<u64>) {
         match self.latest() {
-            Stage::SignedOut { .. } | Stage::Ended => None,
-            _ => Some((self.access_exp, self.refresh_exp)),
+            Stage::SignedOut { .. } | Stage::Ended => (None, None),
+            _ => (
+                self.has_access().then_some(self.access_exp),
+                self.has_refresh().then_some(self.refresh_exp),
+            ),
         }
     }
 }
@@ -196,6 +266,8 @@ enum Outcome {
     Sent,
     /// `Authorized::Ready`.
     Ready,
+    /// `Authorized::Wait { until }`.
+    Wait(Option<u64>),
     Step(Step),
     Fault(Fault),
 }
@@ -418,6 +490,9 @@ enum Transition {
     TakeDeviations {
         copy: usize,
     },
+    /// Copy 1 is replaced by a session started from copy 0's refresh or access token
+    /// alone (`Held::RefreshOnly` or `Held::AccessOnly`), as a gateway handed one token.
+    Lone(Held),
     /// Copy 0 is replaced by the session of a new sign-in.
     SignInAgain,
     Advance(u64),
@@ -442,28 +517,52 @@ impl Model {
         self.outcome = Outcome::Sent;
     }
 
-    /// `authorize`, `refresh`: the plan of the session.
-    fn plan(&mut self, copy: usize, force: bool) -> bool {
+    /// `authorize`: the leeway decides when a refresh starts, the access token's expiry
+    /// whether a request waits; at most one refresh is ever outstanding.
+    fn authorize(&mut self, copy: usize) {
         let now = self.now;
         let c = &self.copies[copy];
-        match c.latest() {
-            Stage::SignedOut { .. } | Stage::Ended => {
-                self.outcome = Outcome::Fault(Fault::SessionEnded);
-                false
+        let serves = c.serves(now);
+        self.outcome = match (&c.stage, c.latest()) {
+            (_, Stage::SignedOut { .. } | Stage::Ended) => Outcome::Fault(Fault::SessionEnded),
+            (_, Stage::AwaitSignOut) => Outcome::Fault(Fault::OutOfOrder),
+            // A refresh outstanding, or its 429 waited out: never a second one.
+            (Stage::AwaitRefresh, _) if serves => Outcome::Ready,
+            (Stage::AwaitRefresh, _) => Outcome::Wait(None),
+            (Stage::Limited { .. }, _) if serves => Outcome::Ready,
+            (Stage::Limited { .. }, _) if !c.can_refresh(now) => {
+                Outcome::Fault(Fault::SessionEnded)
             }
-            Stage::Active if force || now + self.leeway >= c.access_exp => {
-                if now >= c.refresh_exp {
-                    self.outcome = Outcome::Fault(Fault::SessionEnded);
-                } else {
+            (Stage::Limited { until, .. }, _) if now < *until => Outcome::Wait(Some(*until)),
+            (Stage::Limited { .. }, _) => Outcome::Wait(None),
+            // Nothing outstanding.
+            _ if c.has_access() && now + self.leeway < c.access_exp => Outcome::Ready,
+            _ if c.can_refresh(now) => match c.guard.next_allowed(now) {
+                None => {
                     self.send(copy, Stage::AwaitRefresh);
+                    return;
                 }
-                false
+                Some(_) if serves => Outcome::Ready,
+                Some(t) => Outcome::Wait(Some(t)),
+            },
+            _ if serves => Outcome::Ready,
+            _ => Outcome::Fault(Fault::SessionEnded),
+        };
+    }
+
+    /// `refresh`.
+    fn refresh(&mut self, copy: usize) {
+        let now = self.now;
+        let c = &self.copies[copy];
+        match (c.latest(), c.has_refresh()) {
+            (Stage::SignedOut { .. } | Stage::Ended, _) => {
+                self.outcome = Outcome::Fault(Fault::SessionEnded);
             }
-            Stage::Active => true,
-            _ => {
-                self.outcome = Outcome::Fault(Fault::OutOfOrder);
-                false
+            (Stage::Active, true) if now >= c.refresh_exp => {
+                self.outcome = Outcome::Fault(Fault::SessionEnded);
             }
+            (Stage::Active, true) => self.send(copy, Stage::AwaitRefresh),
+            _ => self.outcome = Outcome::Fault(Fault::OutOfOrder),
         }
     }
 
@@ -526,6 +625,7 @@ impl Model {
             },
             (Reply::Ok, Stage::AwaitRefresh) => {
                 let chain = &self.chains[c.chain];
+                c.held = Held::Pair;
                 c.gen = chain.gen;
                 c.access_exp = chain.access_exp;
                 c.refresh_exp = chain.refresh_exp;
@@ -674,6 +774,11 @@ impl ReferenceStateMachine for SessionModel {
         if m.recent_sign_ins() < SIGN_INS_PER_MINUTE {
             options.push((1, Just(Transition::SignInAgain).boxed()));
         }
+        for held in [Held::RefreshOnly, Held::AccessOnly] {
+            if Self::preconditions(m, &Transition::Lone(held)) {
+                options.push((1, Just(Transition::Lone(held)).boxed()));
+            }
+        }
         for (copy, c) in m.copies.iter().enumerate() {
             if c.in_flight {
                 options.push((
@@ -699,6 +804,10 @@ impl ReferenceStateMachine for SessionModel {
                         .boxed(),
                 ));
                 options.push((1, Just(Transition::Gateway503 { copy }).boxed()));
+            }
+            // A gateway's traffic: many requests while a refresh is out or rate limited.
+            if matches!(c.stage, Stage::AwaitRefresh | Stage::Limited { .. }) {
+                options.push((8, Just(Transition::Authorize { copy }).boxed()));
             }
             if let Stage::Limited { until, .. } = c.stage {
                 options.push((3, Just(Transition::Retry { copy }).boxed()));
@@ -731,6 +840,13 @@ impl ReferenceStateMachine for SessionModel {
                 exists(copy) && m.copies[copy].stage != Stage::AwaitSignOut
             }
             Transition::SignInAgain => m.recent_sign_ins() < SIGN_INS_PER_MINUTE,
+            // The token must be there: a pair, or that token alone.
+            Transition::Lone(Held::RefreshOnly) => {
+                let c = &m.copies[0];
+                c.tokens().1.is_some()
+            }
+            Transition::Lone(Held::AccessOnly) => m.copies[0].tokens().0.is_some(),
+            Transition::Lone(Held::Pair) => false,
             Transition::Fork | Transition::Advance(_) | Transition::Tick => true,
         }
     }
@@ -738,19 +854,13 @@ impl ReferenceStateMachine for SessionModel {
     fn apply(mut m: Model, transition: &Transition) -> Model {
         m.outcome = Outcome::Nothing;
         match *transition {
-            Transition::Authorize { copy } => {
-                if m.plan(copy, false) {
-                    m.outcome = Outcome::Ready;
-                }
-            }
-            Transition::Refresh { copy } => {
-                let _ = m.plan(copy, true);
-            }
+            Transition::Authorize { copy } => m.authorize(copy),
+            Transition::Refresh { copy } => m.refresh(copy),
             Transition::SignOut { copy } => match m.copies[copy].latest() {
                 Stage::SignedOut { .. } | Stage::Ended => {
                     m.outcome = Outcome::Fault(Fault::SessionEnded);
                 }
-                Stage::Active => m.send(copy, Stage::AwaitSignOut),
+                Stage::Active if m.copies[copy].has_access() => m.send(copy, Stage::AwaitSignOut),
                 _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
             },
             Transition::Retry { copy } => {
@@ -811,6 +921,11 @@ impl ReferenceStateMachine for SessionModel {
                 m.copies.truncate(1);
                 m.copies.push(copy);
             }
+            Transition::Lone(held) => {
+                let copy = Copy::lone(&m.copies[0], held);
+                m.copies.truncate(1);
+                m.copies.push(copy);
+            }
             Transition::SignInAgain => {
                 let now = m.now;
                 m.sign_ins.push(now);
@@ -846,6 +961,17 @@ struct Sut {
     delivered_refreshes: Vec<Vec<u64>>,
     /// The deviations each copy should hold.
     logs: Vec<lenient::Log>,
+}
+
+/// What a call returned, reduced for the model.
+#[allow(clippy::large_enum_variant)] // returned and matched at once
+enum Got {
+    /// A request to send (a refresh, a sign-out, or `RefreshFirst`).
+    Sent(Request<Vec<u8>>),
+    /// `Authorized::Ready`.
+    Ready,
+    /// `Authorized::Wait`, `until` on the virtual clock.
+    Wait(Option<u64>),
 }
 
 fn project_step(step: &SessionStep) -> Step {
@@ -984,21 +1110,46 @@ impl Sut {
         model: &Model,
         copy: usize,
         event: &'static str,
-        call: impl FnOnce(&mut Session) -> Result<Option<Request<Vec<u8>>>, Error>,
+        call: impl FnOnce(&mut Session) -> Result<Got, Error>,
     ) {
         let before = self.copies[copy].clone();
         let from = before.state();
         match call(&mut self.copies[copy]) {
-            Ok(request) => {
-                let expected = if request.is_some() {
-                    Outcome::Sent
-                } else {
-                    Outcome::Ready
+            Ok(got) => {
+                let (expected, kind) = match &got {
+                    Got::Sent(_) => (Outcome::Sent, "refresh first"),
+                    Got::Ready => (Outcome::Ready, "ready"),
+                    Got::Wait(until) => (
+                        Outcome::Wait(*until),
+                        if until.is_some() {
+                            "wait until"
+                        } else {
+                            "wait"
+                        },
+                    ),
                 };
                 assert_eq!(model.outcome, expected, "{event} on copy {copy}");
                 COVERAGE.record(from, event, self.copies[copy].state());
-                if let Some(request) = request {
-                    self.in_flight[copy] = Some(request);
+                if event == "authorize" {
+                    let item = format!("{from}: {kind}");
+                    if AUTHORIZED_ALL.contains(&item.as_str()) {
+                        AUTHORIZED.record(&item);
+                    }
+                }
+                match got {
+                    Got::Sent(request) => {
+                        // Single flight: only a retry sends while one is outstanding.
+                        if event != "retry" {
+                            assert!(
+                                !before.is_awaiting_response() && from != "rate limited",
+                                "{event} sent a second request while {from}"
+                            );
+                        }
+                        self.in_flight[copy] = Some(request);
+                    }
+                    Got::Ready | Got::Wait(_) => {
+                        assert_eq!(self.copies[copy], before, "{event} changed the session")
+                    }
                 }
             }
             Err(error) => {
@@ -1016,7 +1167,7 @@ impl Sut {
     }
 
     /// Sends the copy's in-flight request to the simulator; checks the guard.
-    fn deliver_to_server(&mut self, copy: usize, now: u64) -> Response<Vec<u8>> {
+    fn deliver_to_server(&mut self, model: &Model, copy: usize, now: u64) -> Response<Vec<u8>> {
         let request = self.in_flight[copy].take().expect("a request in flight");
         let response = self.server.handle(&request, at(now));
         if request.uri().path() == self.realm.refresh_path() {
@@ -1028,12 +1179,15 @@ impl Sut {
                 "the guard let {recent} refreshes through within a minute"
             );
             // Every refresh of a chain comes from the copy that holds its live pair, with
-            // that copy's guard: a server 429 means the guard failed.
-            assert_ne!(
-                response.status(),
-                429,
-                "a server 429 the refresh guard could have avoided"
-            );
+            // that copy's guard: a server 429 means the guard failed (unless the copy
+            // started from a lone refresh token, whose guard never saw the chain's past).
+            if model.copies[copy].full_history {
+                assert_ne!(
+                    response.status(),
+                    429,
+                    "a server 429 the refresh guard could have avoided"
+                );
+            }
         } else {
             assert_eq!(request.uri().path(), self.realm.sign_out_path());
         }
@@ -1120,38 +1274,53 @@ impl StateMachineTest for SessionTest {
                 sut.call(model, copy, "authorize", |s| {
                     match s.authorize(api_request(), at(now))? {
                         Authorized::Ready(request) => {
-                            let bearer = s.tokens().expect("tokens while active").bearer();
-                            assert_eq!(
-                                request
-                                    .headers()
-                                    .get_all("authorization")
-                                    .iter()
-                                    .collect::<Vec<_>>(),
-                                vec![bearer]
-                            );
-                            Ok(None)
+                            // The current access token, and one that has not expired.
+                            let access = s.access_token().expect("an access token when Ready");
+                            assert!(at(now) < access.expires_at(), "Ready with an expired token");
+                            let bearer = format!("Bearer {}", access.secret().expose());
+                            let sent: Vec<&str> = request
+                                .headers()
+                                .get_all("authorization")
+                                .iter()
+                                .map(|v| v.to_str().expect("ASCII"))
+                                .collect();
+                            assert_eq!(sent, [bearer.as_str()]);
+                            Ok(Got::Ready)
                         }
                         Authorized::RefreshFirst { refresh, original } => {
                             assert_eq!(original.uri(), api_request().uri());
                             assert!(original.headers().get("authorization").is_none());
-                            Ok(Some(refresh))
+                            Ok(Got::Sent(refresh))
+                        }
+                        Authorized::Wait { until, original } => {
+                            // Only a request no token can authorize waits.
+                            assert!(
+                                s.access_token().map_or(true, |t| t.is_expired(at(now))),
+                                "Wait while the access token serves"
+                            );
+                            assert!(until.map_or(true, |t| at(now) < t), "Wait until the past");
+                            assert_eq!(original.uri(), api_request().uri());
+                            assert!(original.headers().get("authorization").is_none());
+                            Ok(Got::Wait(until.map(ms_of)))
                         }
                         other => panic!("unknown authorization {other:?}"),
                     }
                 });
             }
             Transition::Refresh { copy } => {
-                sut.call(model, copy, "refresh", |s| s.refresh(at(now)).map(Some));
+                sut.call(model, copy, "refresh", |s| {
+                    s.refresh(at(now)).map(Got::Sent)
+                });
             }
             Transition::SignOut { copy } => {
-                sut.call(model, copy, "sign_out", |s| s.sign_out().map(Some));
+                sut.call(model, copy, "sign_out", |s| s.sign_out().map(Got::Sent));
             }
             Transition::Retry { copy } => {
-                sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Some));
+                sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Got::Sent));
             }
             Transition::Deliver { copy, twist } => {
                 let refresh = sut.copies[copy].state() == "waiting for the refresh answer";
-                let mut response = sut.deliver_to_server(copy, now);
+                let mut response = sut.deliver_to_server(model, copy, now);
                 let mut deviations = Vec::new();
                 if response.status().is_success() {
                     // The simulator answers 200: the pair (bare, or enveloped as the
@@ -1201,7 +1370,7 @@ impl StateMachineTest for SessionTest {
             }
             Transition::LoseRequest { copy } => sut.in_flight[copy] = None,
             Transition::LoseResponse { copy } => {
-                let _ = sut.deliver_to_server(copy, now);
+                let _ = sut.deliver_to_server(model, copy, now);
             }
             Transition::Gateway429 { copy, secs } => {
                 sut.in_flight[copy] = None;
@@ -1268,6 +1437,31 @@ impl StateMachineTest for SessionTest {
                 let mine = sut.delivered_refreshes[0].clone();
                 sut.delivered_refreshes.push(mine);
             }
+            Transition::Lone(held) => {
+                let source = &sut.copies[0];
+                let session = match held {
+                    Held::RefreshOnly => Session::from_refresh_token(
+                        sut.realm,
+                        endpoint(),
+                        source.refresh_token().expect("a refresh token").clone(),
+                    ),
+                    Held::AccessOnly => Session::from_access_token(
+                        sut.realm,
+                        endpoint(),
+                        source.access_token().expect("an access token").clone(),
+                    ),
+                    Held::Pair => unreachable!("a lone token"),
+                }
+                .with_leeway(Duration::from_millis(model.leeway));
+                sut.copies.truncate(1);
+                sut.in_flight.truncate(1);
+                sut.delivered_refreshes.truncate(1);
+                sut.logs.truncate(1);
+                sut.copies.push(session);
+                sut.in_flight.push(None);
+                sut.delivered_refreshes.push(Vec::new());
+                sut.logs.push(lenient::Log::default());
+            }
             Transition::SignInAgain => {
                 let session = sign_in(
                     &mut sut.server,
@@ -1299,13 +1493,17 @@ impl StateMachineTest for SessionTest {
             assert_eq!(sut.in_flight[i].is_some(), c.in_flight, "copy {i}");
             assert_eq!(s.realm(), model.realm);
             assert_eq!(s.leeway(), Duration::from_millis(model.leeway));
-            let tokens = s.tokens().map(|t| {
-                (
-                    ms_of(t.access().expires_at()),
-                    ms_of(t.refresh().expires_at()),
-                )
-            });
+            let tokens = (
+                s.access_token().map(|t| ms_of(t.expires_at())),
+                s.refresh_token().map(|t| ms_of(t.expires_at())),
+            );
             assert_eq!(tokens, c.tokens(), "copy {i}: token expiry");
+            let pair = s.tokens().map(|t| (t.access(), t.refresh()));
+            assert_eq!(
+                pair,
+                s.access_token().zip(s.refresh_token()),
+                "copy {i}: a pair is both tokens"
+            );
             sut.logs[i].check(s.deviations());
         }
         assert!(
@@ -1335,8 +1533,10 @@ fn sessions_follow_the_model_and_take_every_documented_transition() {
     DIALECTS.assert_complete(dialects::all_names());
     RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);
     REFRESH_FORMS.assert_complete(REFRESH_FORMS_ALL);
+    AUTHORIZED.assert_complete(AUTHORIZED_ALL);
     eprintln!("{}", DIALECTS.summary());
     eprintln!("{}", RETRY_AFTER.summary());
     eprintln!("{}", TOLERATED.summary());
     eprintln!("{}", REFRESH_FORMS.summary());
+    eprintln!("{}", AUTHORIZED.summary());
 }

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::time::format_rfc3339;
-use b2core_auth::{ApiError, Authorized, Endpoint, Error, Realm, Session, SessionStep, TokenPair};
+use b2core_auth::{
+    ApiError, Authorized, Endpoint, Error, Realm, Session, SessionStep, Token, TokenPair,
+};
 use http::{Request, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -172,6 +174,18 @@ fn bearer_of<B>(request: &Request<B>) -> Vec<&str> {
         .iter()
         .map(|v| v.to_str().unwrap())
         .collect()
+}
+
+fn wait<B>(outcome: Authorized<B>) -> (Option<SystemTime>, Request<B>) {
+    match outcome {
+        Authorized::Wait { until, original } => (until, original),
+        other => panic!("expected Wait, got {other:?}"),
+    }
+}
+
+/// A lone token made `created` seconds after T0, living `ttl` seconds.
+fn lone(value: &str, created: u64, ttl: u64) -> Token {
+    Token::new(value.into(), at(created), at(created + ttl)).unwrap()
 }
 
 /// Parks and resumes the session: it must come back `==`.
@@ -586,12 +600,43 @@ fn an_authorize_that_needs_a_refresh_counts_against_the_limit() {
             .handle_response(&json_answer(200, &pair_json(ACCESS_1, REFRESH_1, 0)), at(t))
             .unwrap();
     }
+    // The limit allows no sixth refresh before 60: the access token (until 900) serves,
+    // and no refresh is started.
     let before = session.clone();
-    assert_eq!(
-        session.authorize(api_request(), at(5)).map(|_| ()),
-        Err(Error::RateLimited { retry_at: at(60) })
-    );
+    let request = ready(session.authorize(api_request(), at(5)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
     assert_eq!(session, before);
+    // At 60 the limit allows one again: this call starts it.
+    let _ = refresh_first(session.authorize(api_request(), at(60)).unwrap());
+}
+
+#[test]
+fn an_expired_token_waits_for_the_refresh_limit_then_starts_the_refresh() {
+    let mut session = client();
+    // Five refreshes a minute that all bring a pair already expired at 900.
+    let stale = json_answer(200, &pair_json(ACCESS_1, REFRESH_1, 0));
+    for t in [900, 901, 902, 903, 904] {
+        let _ = refresh_first(session.authorize(api_request(), at(t)).unwrap());
+        assert_eq!(
+            session.handle_response(&stale, at(t)),
+            Ok(SessionStep::Active)
+        );
+    }
+    let before = session.clone();
+    match session.authorize(api_request(), at(905)).unwrap() {
+        Authorized::Wait { until, original } => {
+            assert_eq!(until, Some(at(960)));
+            assert!(bearer_of(&original).is_empty(), "nothing attached");
+        }
+        other => panic!("expected Wait, got {other:?}"),
+    }
+    assert_eq!(session, before, "a Wait changes nothing");
+    assert_eq!(
+        session.refresh(at(905)).map(|_| ()),
+        Err(Error::RateLimited { retry_at: at(960) })
+    );
+    let (refresh, _) = refresh_first(session.authorize(api_request(), at(960)).unwrap());
+    assert_refresh_request(&refresh, "https://host.name/api/v2/my/refresh", REFRESH_1);
 }
 
 #[test]
@@ -616,14 +661,10 @@ fn a_429_waits_then_retry_resends() {
         ACCESS_1
     );
     let before = session.clone();
-    let rate_limited = Error::OutOfOrder {
-        call: "authorize",
-        state: "rate limited",
-    };
-    assert_eq!(
-        session.authorize(api_request(), at(150)).map(|_| ()),
-        Err(rate_limited)
-    );
+    // The access token (until 900) still serves while the 429 is waited out.
+    let request = ready(session.authorize(api_request(), at(150)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    assert_eq!(session, before);
     assert_eq!(
         session.sign_out().map(|_| ()),
         Err(Error::OutOfOrder {
@@ -811,13 +852,8 @@ fn one_request_at_a_time() {
     let _ = session.refresh(at(0)).unwrap();
     let before = session.clone();
     let waiting = "waiting for the refresh answer";
-    assert_eq!(
-        session.authorize(api_request(), at(1)).map(|_| ()),
-        Err(Error::OutOfOrder {
-            call: "authorize",
-            state: waiting
-        })
-    );
+    // The access token serves while the refresh is out (see the gateway tests below).
+    let _ = ready(session.authorize(api_request(), at(1)).unwrap());
     assert_eq!(
         session.refresh(at(1)).map(|_| ()),
         Err(Error::OutOfOrder {
@@ -859,6 +895,537 @@ fn a_lost_refresh_is_retried_as_is() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// Gateways: one session, many requests, one refresh at a time
+
+#[test]
+fn a_refresh_in_flight_leaves_the_token_serving_until_it_expires() {
+    let mut session = client();
+    // Inside the leeway: this call starts the refresh and owns it.
+    let (refresh, original) = refresh_first(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 30))
+            .unwrap(),
+    );
+    assert_refresh_request(&refresh, "https://host.name/api/v2/my/refresh", REFRESH_1);
+    let waiting = session.clone();
+    // The owner's own request need not wait the round trip, nor anyone else's.
+    for t in [ACCESS_TTL - 30, ACCESS_TTL - 10, ACCESS_TTL - 1] {
+        let request = ready(session.authorize(api_request(), at(t)).unwrap());
+        assert_eq!(
+            bearer_of(&request),
+            [format!("Bearer {ACCESS_1}")],
+            "at {t}"
+        );
+        assert_eq!(session, waiting, "a Ready changes nothing");
+    }
+    let request = ready(session.authorize(original, at(ACCESS_TTL - 30)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    // From `expiresAt` on, requests wait for the answer, untouched.
+    for t in [ACCESS_TTL, ACCESS_TTL + 100] {
+        let mut request = api_request();
+        request
+            .headers_mut()
+            .insert("authorization", "Basic old".parse().unwrap());
+        let (until, original) = wait(session.authorize(request, at(t)).unwrap());
+        assert_eq!(until, None, "the answer comes first");
+        assert_eq!(bearer_of(&original), ["Basic old"], "untouched");
+        assert_eq!(session, waiting, "a Wait changes nothing");
+    }
+    park(&session);
+    assert_eq!(
+        session.handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL + 100)),
+        Ok(SessionStep::Active)
+    );
+    let request = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL + 100))
+            .unwrap(),
+    );
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+}
+
+#[test]
+fn single_flight_one_refresh_however_many_requests() {
+    let mut session = client();
+    let (first, _) = refresh_first(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 20))
+            .unwrap(),
+    );
+    let guard = session.guard().clone();
+    // A hundred requests inside the leeway and after expiry: none starts a refresh.
+    for i in 0..100 {
+        let now = at(ACCESS_TTL - 20 + i / 2);
+        match session.authorize(api_request(), now).unwrap() {
+            Authorized::Ready(request) => {
+                assert!(i / 2 < 20, "Ready after expiry at {i}");
+                assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+            }
+            Authorized::Wait { until: None, .. } => assert!(i / 2 >= 20, "Wait before expiry"),
+            other => panic!("a second refresh or another outcome: {other:?}"),
+        }
+        assert_eq!(session.state(), "waiting for the refresh answer");
+    }
+    assert_eq!(session.guard(), &guard, "one refresh counted");
+    // A proactive refresh or a sign-out is out of order, as before.
+    assert!(matches!(
+        session.refresh(at(ACCESS_TTL)),
+        Err(Error::OutOfOrder {
+            call: "refresh",
+            ..
+        })
+    ));
+    // The answer goes in once, for everyone.
+    assert_eq!(
+        session.handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL + 30)),
+        Ok(SessionStep::Active)
+    );
+    assert!(first
+        .body()
+        .windows(REFRESH_1.len())
+        .any(|w| w == REFRESH_1.as_bytes()));
+}
+
+#[test]
+fn a_429_on_the_refresh_keeps_the_token_serving_then_waits_until_the_retry() {
+    let mut session = client();
+    let _ = session.refresh(at(ACCESS_TTL - 40)).unwrap();
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "60")
+        .body(Vec::new())
+        .unwrap();
+    let retry_at = at(ACCESS_TTL + 20);
+    assert_eq!(
+        session.handle_response(&limited, at(ACCESS_TTL - 40)),
+        Ok(SessionStep::RetryAt(retry_at))
+    );
+    let limited_session = session.clone();
+    // Before expiry: Ready with the current token, no refresh.
+    let request = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 1))
+            .unwrap(),
+    );
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    // Expired, the 429 not yet waited out: wait until the retry.
+    let (until, _) = wait(session.authorize(api_request(), at(ACCESS_TTL)).unwrap());
+    assert_eq!(until, Some(retry_at));
+    // Waited out, no one retried yet: the retry's answer comes first.
+    let (until, _) = wait(session.authorize(api_request(), retry_at).unwrap());
+    assert_eq!(until, None);
+    assert_eq!(
+        session, limited_session,
+        "authorize never retries by itself"
+    );
+    assert_eq!(session.state(), "rate limited");
+    park(&session);
+    // The owner retries; still one refresh, then the new token.
+    let _ = session.retry(retry_at).unwrap();
+    let (until, _) = wait(session.authorize(api_request(), retry_at).unwrap());
+    assert_eq!(until, None);
+    assert_eq!(
+        session.handle_response(&new_pair_answer(ACCESS_TTL + 20), retry_at),
+        Ok(SessionStep::Active)
+    );
+    let request = ready(session.authorize(api_request(), retry_at).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+
+    // A refresh token that expires while the 429 is waited out ends the session for every
+    // caller: the refresh can never be sent again.
+    let mut session = client();
+    let _ = session.refresh(at(REFRESH_TTL - 10)).unwrap();
+    let _ = session
+        .handle_response(&answer(429, Vec::new()), at(REFRESH_TTL - 10))
+        .unwrap();
+    let before = session.clone();
+    let (until, _) = wait(
+        session
+            .authorize(api_request(), at(REFRESH_TTL - 1))
+            .unwrap(),
+    );
+    assert_eq!(until, Some(at(REFRESH_TTL + 50)));
+    assert_eq!(
+        session
+            .authorize(api_request(), at(REFRESH_TTL))
+            .map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(session, before);
+}
+
+#[test]
+fn a_sign_out_outstanding_or_rate_limited_refuses_authorize() {
+    let mut session = client();
+    let _ = session.sign_out().unwrap();
+    let refused = |session: &mut Session, state| {
+        assert_eq!(
+            session.authorize(api_request(), at(1)).map(|_| ()),
+            Err(Error::OutOfOrder {
+                call: "authorize",
+                state
+            })
+        );
+    };
+    refused(&mut session, "waiting for the sign-out answer");
+    let _ = session
+        .handle_response(&answer(429, Vec::new()), at(1))
+        .unwrap();
+    refused(&mut session, "rate limited");
+}
+
+#[test]
+fn a_lost_refresh_answer_then_retry() {
+    let mut session = client();
+    let (first, _) = refresh_first(session.authorize(api_request(), at(ACCESS_TTL)).unwrap());
+    // The answer never came: requests wait, the owner sends the same refresh again.
+    let (until, _) = wait(
+        session
+            .authorize(api_request(), at(ACCESS_TTL + 5))
+            .unwrap(),
+    );
+    assert_eq!(until, None);
+    let again = session.retry(at(ACCESS_TTL + 10)).unwrap();
+    assert_eq!(again.body(), first.body());
+    assert_eq!(session.guard().next_allowed(at(ACCESS_TTL + 10)), None);
+    let (until, _) = wait(
+        session
+            .authorize(api_request(), at(ACCESS_TTL + 11))
+            .unwrap(),
+    );
+    assert_eq!(until, None, "still one refresh, the retried one");
+    assert_eq!(
+        session.handle_response(&new_pair_answer(ACCESS_TTL + 10), at(ACCESS_TTL + 12)),
+        Ok(SessionStep::Active)
+    );
+    let request = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL + 12))
+            .unwrap(),
+    );
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+}
+
+#[test]
+fn an_expired_refresh_token_leaves_the_access_token_serving_until_it_expires() {
+    // A pair whose refresh token dies before its access token (the server decides).
+    let tokens = serde_json::from_value(json!({
+        "accessToken": {"token": ACCESS_1, "createdAt": ts(0), "expiresAt": ts(ACCESS_TTL)},
+        "refreshToken": {"token": REFRESH_1, "createdAt": ts(0), "expiresAt": ts(600)},
+    }))
+    .unwrap();
+    let mut session = Session::client(endpoint(), tokens);
+    let before = session.clone();
+    // Inside the leeway, no refresh possible: the token serves.
+    let request = ready(
+        session
+            .authorize(api_request(), at(ACCESS_TTL - 10))
+            .unwrap(),
+    );
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+    assert_eq!(session, before);
+    assert_eq!(
+        session.authorize(api_request(), at(ACCESS_TTL)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions from one token
+
+#[test]
+fn from_a_refresh_token_the_first_authorize_refreshes() {
+    for (realm, uri) in [
+        (Realm::Client, "https://host.name/api/v2/my/refresh"),
+        (Realm::BackOffice, "https://host.name/api/v2/refresh"),
+    ] {
+        let mut session =
+            Session::from_refresh_token(realm, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
+        assert_eq!(session.state(), "holding only a refresh token");
+        assert_eq!(session.current_step(), Some(SessionStep::Active));
+        assert_eq!(session.tokens(), None);
+        assert_eq!(session.access_token(), None);
+        assert_eq!(
+            session.refresh_token().unwrap().secret().expose(),
+            REFRESH_1
+        );
+        assert!(!session.is_awaiting_response());
+        park(&session);
+        let before = session.clone();
+        // Nothing to sign out with yet.
+        assert_eq!(
+            session.sign_out().map(|_| ()),
+            Err(Error::OutOfOrder {
+                call: "sign_out",
+                state: "holding only a refresh token"
+            })
+        );
+        assert_eq!(
+            session.retry(at(0)).map(|_| ()),
+            Err(Error::OutOfOrder {
+                call: "retry",
+                state: "holding only a refresh token"
+            })
+        );
+        assert_eq!(session, before);
+
+        let (refresh, original) = refresh_first(session.authorize(api_request(), at(100)).unwrap());
+        assert_refresh_request(&refresh, uri, REFRESH_1);
+        assert!(bearer_of(&original).is_empty());
+        assert_eq!(session.state(), "waiting for the refresh answer");
+        assert_eq!(session.tokens(), None);
+        park(&session);
+        // No access token to serve meanwhile: every request waits.
+        let (until, _) = wait(session.authorize(api_request(), at(100)).unwrap());
+        assert_eq!(until, None);
+        assert_eq!(
+            session.handle_response(&new_pair_answer(100), at(101)),
+            Ok(SessionStep::Active)
+        );
+        assert_eq!(session.state(), "active");
+        assert_eq!(session.tokens(), Some(&pair(ACCESS_2, REFRESH_2, 100)));
+        let request = ready(session.authorize(original, at(101)).unwrap());
+        assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+    }
+}
+
+#[test]
+fn from_a_refresh_token_refresh_429_refusal_and_expiry() {
+    // A proactive refresh works the same.
+    let mut session =
+        Session::from_refresh_token(Realm::Client, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
+    let request = session.refresh(at(10)).unwrap();
+    assert_refresh_request(&request, "https://host.name/api/v2/my/refresh", REFRESH_1);
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "30")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        session.handle_response(&limited, at(10)),
+        Ok(SessionStep::RetryAt(at(40)))
+    );
+    park(&session);
+    let (until, _) = wait(session.authorize(api_request(), at(20)).unwrap());
+    assert_eq!(until, Some(at(40)));
+    let again = session.retry(at(40)).unwrap();
+    assert_eq!(again.body(), request.body());
+    // The server refuses it: ended.
+    assert_eq!(
+        session.handle_response(&answer(401, Vec::new()), at(41)),
+        Ok(SessionStep::Ended)
+    );
+    assert_eq!(session.refresh_token(), None);
+    assert_eq!(
+        session.authorize(api_request(), at(41)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+
+    // An expired refresh token: nothing is sent, ever.
+    let mut session =
+        Session::from_refresh_token(Realm::Client, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
+    let before = session.clone();
+    let now = at(REFRESH_TTL);
+    assert_eq!(
+        session.authorize(api_request(), now).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(session.refresh(now).map(|_| ()), Err(Error::SessionEnded));
+    assert_eq!(session, before);
+}
+
+#[test]
+fn from_an_access_token_authorize_until_it_expires_and_sign_out() {
+    let mut session =
+        Session::from_access_token(Realm::BackOffice, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
+    assert_eq!(session.state(), "holding only an access token");
+    assert_eq!(session.current_step(), Some(SessionStep::Active));
+    assert_eq!(session.tokens(), None);
+    assert_eq!(session.refresh_token(), None);
+    assert_eq!(session.access_token().unwrap().secret().expose(), ACCESS_1);
+    park(&session);
+    let before = session.clone();
+    // No leeway: there is no refresh to start early. The token serves to its `expiresAt`.
+    for t in [0, ACCESS_TTL - 30, ACCESS_TTL - 1] {
+        let request = ready(session.authorize(api_request(), at(t)).unwrap());
+        assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
+        assert!(request.headers()["authorization"].is_sensitive());
+    }
+    assert_eq!(
+        session.authorize(api_request(), at(ACCESS_TTL)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
+    assert_eq!(
+        session.refresh(at(0)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "refresh",
+            state: "holding only an access token"
+        })
+    );
+    assert_eq!(
+        session.retry(at(0)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "retry",
+            state: "holding only an access token"
+        })
+    );
+    assert_eq!(session, before);
+
+    // Sign-out, even expired (the host answers 401 then).
+    let request = session.sign_out().unwrap();
+    assert_sign_out_request(&request, "https://host.name/api/v2/signout", ACCESS_1);
+    park(&session);
+    assert_eq!(
+        session.authorize(api_request(), at(1)).map(|_| ()),
+        Err(Error::OutOfOrder {
+            call: "authorize",
+            state: "waiting for the sign-out answer"
+        })
+    );
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "5")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        session.handle_response(&limited, at(ACCESS_TTL + 1)),
+        Ok(SessionStep::RetryAt(at(ACCESS_TTL + 6)))
+    );
+    park(&session);
+    let again = session.retry(at(ACCESS_TTL + 6)).unwrap();
+    assert_sign_out_request(&again, "https://host.name/api/v2/signout", ACCESS_1);
+    assert_eq!(
+        session.handle_response(&answer(401, Vec::new()), at(ACCESS_TTL + 7)),
+        Ok(SessionStep::SignedOut {
+            already_revoked: true
+        })
+    );
+    assert_eq!(session.access_token(), None);
+
+    let mut session =
+        Session::from_access_token(Realm::Client, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
+    let request = session.sign_out().unwrap();
+    assert_sign_out_request(&request, "https://host.name/api/v2/my/signout", ACCESS_1);
+    assert_eq!(
+        session.handle_response(&answer(200, Vec::new()), at(1)),
+        Ok(SessionStep::SignedOut {
+            already_revoked: false
+        })
+    );
+}
+
+#[test]
+fn lone_token_sessions_park_in_the_vendors_shape_and_old_parks_still_read() {
+    let refresh_only =
+        Session::from_refresh_token(Realm::Client, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
+    let access_only =
+        Session::from_access_token(Realm::Client, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
+    let stage = |session: &Session| {
+        let parked = serde_json::to_value(session).unwrap();
+        parked["driver"]["phase"]["At"]["stage"].clone()
+    };
+    let token =
+        |value: &str, ttl: u64| json!({"token": value, "createdAt": ts(0), "expiresAt": ts(ttl)});
+    assert_eq!(
+        stage(&refresh_only),
+        json!({"Active": {"refreshToken": token(REFRESH_1, REFRESH_TTL)}})
+    );
+    assert_eq!(
+        stage(&access_only),
+        json!({"Active": {"accessToken": token(ACCESS_1, ACCESS_TTL)}})
+    );
+    assert_eq!(
+        stage(&client()),
+        json!({"Active": pair_json(ACCESS_1, REFRESH_1, 0)})
+    );
+    park(&refresh_only);
+    park(&access_only);
+
+    // What the previous version parked (a pair, active; a pair, rate limited) reads back.
+    let old_active = r#"{"driver":{"endpoint":{"base":"https://host.name","body_limit":1048576},"guards":{"limit":5,"window":{"secs":60,"nanos":0},"recent":[],"blocked_until":null},"phase":{"At":{"realm":"Client","stage":{"Active":{"accessToken":{"token":"ACCESS-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"REFRESH-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}}},"leeway":{"secs":30,"nanos":0}}"#;
+    let old_limited = r#"{"driver":{"endpoint":{"base":"https://host.name","body_limit":1048576},"guards":{"limit":5,"window":{"secs":60,"nanos":0},"recent":[{"secs_since_epoch":1713784104,"nanos_since_epoch":0}],"blocked_until":{"secs_since_epoch":1713784134,"nanos_since_epoch":0}},"phase":{"Waiting":{"retry_at":{"secs_since_epoch":1713784134,"nanos_since_epoch":0},"resume":{"realm":"Client","stage":{"AwaitRefresh":{"accessToken":{"token":"ACCESS-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"REFRESH-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}}}},"leeway":{"secs":30,"nanos":0}}"#;
+    let mut active: Session = serde_json::from_str(old_active).unwrap();
+    assert_eq!(active.state(), "active");
+    assert_eq!(serde_json::to_string(&active).unwrap(), old_active);
+    let request = ready(active.authorize(api_request(), at(0)).unwrap());
+    assert_eq!(bearer_of(&request), ["Bearer ACCESS-old"]);
+    let mut limited: Session = serde_json::from_str(old_limited).unwrap();
+    assert_eq!(serde_json::to_string(&limited).unwrap(), old_limited);
+    assert_eq!(limited.current_step(), Some(SessionStep::RetryAt(at(90))));
+    let again = limited.retry(at(90)).unwrap();
+    assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", "REFRESH-old");
+}
+
+#[test]
+fn a_parked_session_that_could_not_be_is_refused() {
+    let parked = |stage: Value| {
+        let mut session = serde_json::to_value(client()).unwrap();
+        session["driver"]["phase"]["At"]["stage"] = stage;
+        serde_json::from_value::<Session>(session).map_err(|e| e.to_string())
+    };
+    let good = |value: &str| json!({"token": value, "createdAt": ts(0), "expiresAt": ts(60)});
+    let cases = [
+        (
+            json!({"AwaitRefresh": {"accessToken": good(ACCESS_1)}}),
+            "without a refresh token",
+        ),
+        (
+            json!({"AwaitSignOut": {"refreshToken": good(REFRESH_1)}}),
+            "without an access token",
+        ),
+        (json!({"Active": {}}), "holds no token"),
+        (
+            json!({"Active": {"refreshToken": {"token": REFRESH_1, "createdAt": ts(60), "expiresAt": ts(0)}}}),
+            "expires before it was created",
+        ),
+        (
+            json!({"Active": {"accessToken": {"token": "", "createdAt": ts(0), "expiresAt": ts(60)}}}),
+            "is empty",
+        ),
+        (
+            json!({"Active": {"accessToken": {"token": "a b", "createdAt": ts(0), "expiresAt": ts(60)}}}),
+            "header cannot carry",
+        ),
+        (
+            json!({"Active": {"refreshToken": {"token": REFRESH_1, "createdAt": "yesterday", "expiresAt": ts(60)}}}),
+            "parked token",
+        ),
+    ];
+    for (stage, reason) in cases {
+        let error = parked(stage.clone()).unwrap_err();
+        assert!(error.contains(reason), "{stage}: {error}");
+        assert!(
+            !error.contains(ACCESS_1) && !error.contains(REFRESH_1),
+            "{error}"
+        );
+    }
+    // The good ones for contrast.
+    assert!(parked(json!({"AwaitRefresh": {"refreshToken": good(REFRESH_1)}})).is_ok());
+    assert!(parked(json!({"AwaitSignOut": {"accessToken": good(ACCESS_1)}})).is_ok());
+}
+
+#[test]
+fn lone_token_sessions_show_no_secret() {
+    let mut refresh_only =
+        Session::from_refresh_token(Realm::Client, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
+    let mut access_only =
+        Session::from_access_token(Realm::Client, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
+    let mut text = format!("{refresh_only:?} {access_only:?}");
+    let outcome = refresh_only.authorize(api_request(), at(0)).unwrap();
+    text += &format!("{outcome:?} {refresh_only:?}");
+    let outcome = access_only.authorize(api_request(), at(0)).unwrap();
+    let sign_out = access_only.sign_out().unwrap();
+    text += &format!("{outcome:?} {access_only:?} {:?}", sign_out.headers());
+    for secret in [ACCESS_1, REFRESH_1] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    assert!(
+        text.contains("RefreshOnly") && text.contains("AccessOnly"),
+        "{text}"
+    );
+}
+
 #[test]
 fn nothing_secret_in_debug_or_display() {
     let mut session = client();
@@ -873,10 +1440,29 @@ fn nothing_secret_in_debug_or_display() {
     for secret in [ACCESS_1, REFRESH_1] {
         assert!(!text.contains(secret), "{text}");
     }
-    let step = session
-        .handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL))
+    let wait = session.authorize(api_request(), at(ACCESS_TTL)).unwrap();
+    assert_eq!(
+        format!("{wait:?}"),
+        "Wait { until: None, original: \"GET https://host.name/api/v2/my/accounts\" }"
+    );
+    let limited = Response::builder()
+        .status(429)
+        .header("retry-after", "60")
+        .body(Vec::new())
         .unwrap();
-    let ready = session.authorize(api_request(), at(ACCESS_TTL)).unwrap();
+    let _ = session.handle_response(&limited, at(ACCESS_TTL)).unwrap();
+    let wait = session.authorize(api_request(), at(ACCESS_TTL)).unwrap();
+    assert_eq!(
+        format!("{wait:?}"),
+        "Wait { until: Some(\"2024-04-22T11:23:24+00:00\"), original: \"GET https://host.name/api/v2/my/accounts\" }"
+    );
+    let _ = session.retry(at(ACCESS_TTL + 60)).unwrap();
+    let step = session
+        .handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL + 60))
+        .unwrap();
+    let ready = session
+        .authorize(api_request(), at(ACCESS_TTL + 60))
+        .unwrap();
     let text = format!("{session:?} {step:?} {ready:?}");
     for secret in [ACCESS_1, REFRESH_1, ACCESS_2, REFRESH_2] {
         assert!(!text.contains(secret), "{text}");
@@ -1026,10 +1612,17 @@ proptest! {
     #[test]
     fn arbitrary_calls_never_panic_and_errors_change_nothing(
         back_office_realm in any::<bool>(),
+        // A pair, a refresh token alone, an access token alone.
+        start in 0..3u8,
         calls in prop::collection::vec(call(), 1..40),
     ) {
         let secrets = secrets_in(&calls);
-        let mut session = if back_office_realm { back_office() } else { client() };
+        let realm = if back_office_realm { Realm::BackOffice } else { Realm::Client };
+        let mut session = match start {
+            0 => Session::new(realm, endpoint(), pair(ACCESS_1, REFRESH_1, 0)),
+            1 => Session::from_refresh_token(realm, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL)),
+            _ => Session::from_access_token(realm, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL)),
+        };
         let mut now = at(0);
         for call in calls {
             let before = session.clone();
@@ -1042,12 +1635,25 @@ proptest! {
                     }
                     match session.authorize(request, now) {
                         Ok(Authorized::Ready(r)) => {
-                            let tokens = session.tokens().unwrap();
-                            prop_assert_eq!(bearer_of(&r), [tokens.bearer().to_str().unwrap()]);
+                            let access = session.access_token().unwrap();
+                            let bearer = format!("Bearer {}", access.secret().expose());
+                            prop_assert_eq!(bearer_of(&r), [bearer.as_str()]);
+                            prop_assert!(!access.is_expired(now), "an expired token attached");
                             prop_assert_eq!(&session, &before);
                             String::new()
                         }
+                        Ok(Authorized::Wait { until, original }) => {
+                            // Only an access token that has expired (or none) waits.
+                            prop_assert!(session.access_token().map_or(true, |t| t.is_expired(now)));
+                            prop_assert!(until.map_or(true, |t| now < t));
+                            prop_assert!(bearer_of(&original).len() <= 1);
+                            prop_assert_eq!(&session, &before);
+                            format!("{until:?}")
+                        }
                         Ok(other) => {
+                            // Single flight: a refresh starts only when none was out.
+                            prop_assert!(!before.is_awaiting_response());
+                            prop_assert!(before.state() != "rate limited");
                             prop_assert!(session.is_awaiting_response());
                             format!("{other:?}")
                         }
@@ -1062,7 +1668,7 @@ proptest! {
                     match session.refresh(now) {
                         Ok(r) => {
                             let body: Value = serde_json::from_slice(r.body()).unwrap();
-                            let refresh = before.tokens().unwrap().refresh().secret().expose().clone();
+                            let refresh = before.refresh_token().unwrap().secret().expose().clone();
                             prop_assert_eq!(body, json!({"refreshToken": refresh}));
                             String::new()
                         }
@@ -1098,7 +1704,8 @@ proptest! {
                     let response = response.body(body).unwrap();
                     match session.handle_response(&response, now) {
                         Ok(step) => {
-                            prop_assert_eq!(session.tokens().is_none(), matches!(step, SessionStep::SignedOut { .. } | SessionStep::Ended));
+                            let gone = session.access_token().is_none() && session.refresh_token().is_none();
+                            prop_assert_eq!(gone, matches!(step, SessionStep::SignedOut { .. } | SessionStep::Ended));
                             if let Some(current) = session.current_step() {
                                 prop_assert_eq!(&current, &step);
                             }
