@@ -105,16 +105,18 @@ pub(crate) mod sealed {
 }
 
 /// Implements [`Flow`] for a flow whose `driver` field is a `machine::Driver`. Its next
-/// deadline is the end of a rate limit, or what `deadline` (a method of the flow) says.
+/// deadline is the end of a rate limit and `retry` the driver's, unless `deadline` and
+/// `retry` (functions of the flow) say otherwise.
 macro_rules! driven_flow {
     ($flow:ty, $step:ty) => {
         $crate::flow::driven_flow!(
             $flow,
             $step,
-            deadline = |flow: &$flow| flow.driver.retry_at()
+            deadline = |flow: &$flow| flow.driver.retry_at(),
+            retry = |flow: &mut $flow, now| flow.driver.retry(now)
         );
     };
-    ($flow:ty, $step:ty, deadline = $deadline:expr) => {
+    ($flow:ty, $step:ty, deadline = $deadline:expr, retry = $retry:expr) => {
         impl $crate::flow::sealed::Sealed for $flow {}
 
         impl $crate::flow::Flow for $flow {
@@ -132,7 +134,11 @@ macro_rules! driven_flow {
                 &mut self,
                 now: std::time::SystemTime,
             ) -> Result<http::Request<Vec<u8>>, $crate::error::Error> {
-                self.driver.retry(now)
+                let retry: fn(
+                    &mut $flow,
+                    std::time::SystemTime,
+                ) -> Result<http::Request<Vec<u8>>, $crate::error::Error> = $retry;
+                retry(self, now)
             }
 
             fn current_step(&self) -> Option<$step> {

@@ -24,14 +24,14 @@
 //! refresh answer and the sign-out request are inferred from the Back Office page; the
 //! inference is recorded with the other inferred shapes in `src/wire/inferred.rs`.
 //!
-//! Every answer goes to [`Session::handle_response`]; at most one refresh or sign-out is
+//! Every answer goes to [`Session::handle_response`](crate::Flow::handle_response); at most one refresh or sign-out is
 //! outstanding, and every `Err` leaves the session exactly as it was.
 //!
 //! ## Transitions
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the model-based tests fail if a row is never exercised). States
-//! are named as [`Session::state`] names them; answers by status. `authorize` stays
+//! are named as [`Session::state`](crate::Flow::state) names them; answers by status. `authorize` stays
 //! `active` when the access token is fresh ([`Authorized::Ready`]) and awaits a refresh
 //! otherwise ([`Authorized::RefreshFirst`]). While a refresh is outstanding or rate
 //! limited, `authorize` stays where it is: [`Authorized::Ready`] while the access token
@@ -68,11 +68,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::header::{HeaderValue, AUTHORIZATION};
-use http::{Method, Request, Response};
+use http::{Method, Request};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::decode::{self, Expect};
-use crate::deviation::{Answer, Deviation};
+use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, DisplayTime, Error};
 use crate::guard::AttemptGuard;
@@ -167,7 +167,7 @@ impl Realm {
     }
 }
 
-/// What [`Session::handle_response`] found. Each variant says what the caller must do.
+/// What [`Session::handle_response`](crate::Flow::handle_response) found. Each variant says what the caller must do.
 ///
 /// ```
 /// use b2core_auth::SessionStep;
@@ -189,10 +189,10 @@ impl Realm {
 pub enum SessionStep {
     /// The refresh worked and the new tokens are in place: call [`Session::authorize`]
     /// again for the requests that were waiting ([`Authorized::RefreshFirst`],
-    /// [`Authorized::Wait`]). (Also what [`Session::current_step`] says of a session that
+    /// [`Authorized::Wait`]). (Also what [`Session::current_step`](crate::Flow::current_step) says of a session that
     /// is usable and has nothing outstanding.)
     Active,
-    /// Rate limited (HTTP 429): wait until this instant, then call [`Session::retry`],
+    /// Rate limited (HTTP 429): wait until this instant, then call [`Session::retry`](crate::Flow::retry),
     /// which sends the refresh or sign-out again.
     RetryAt(SystemTime),
     /// Signed out: the tokens are gone and the session authorizes nothing. Drop it (and
@@ -253,10 +253,10 @@ pub enum Authorized<B> {
     /// The access token is expired or inside the leeway (or the session holds only a
     /// refresh token), and this call started the refresh: the caller now owns it, and no
     /// other call will send one. Send `refresh`, hand its response to
-    /// [`Session::handle_response`] and, on [`SessionStep::Active`], call
+    /// [`Session::handle_response`](crate::Flow::handle_response) and, on [`SessionStep::Active`], call
     /// [`Session::authorize`] with `original` again. On [`SessionStep::RetryAt`], call
-    /// [`Session::retry`] at that instant and send what it returns; after a transport
-    /// error, call [`Session::retry`] at once. Other requests wait on this one
+    /// [`Session::retry`](crate::Flow::retry) at that instant and send what it returns; after a transport
+    /// error, call [`Session::retry`](crate::Flow::retry) at once. Other requests wait on this one
     /// ([`Authorized::Wait`]) once the access token has expired, so the owner must see the
     /// refresh through to an answer or to an `Err` that ends it.
     ///
@@ -276,7 +276,7 @@ pub enum Authorized<B> {
     /// did not change. Do not send `original`: keep it, and call [`Session::authorize`]
     /// with it again when the session has changed — after the owner of the refresh (the
     /// caller that got [`Authorized::RefreshFirst`] or called [`Session::refresh`]) has
-    /// handed its answer to [`Session::handle_response`] — and, when `until` is given, not
+    /// handed its answer to [`Session::handle_response`](crate::Flow::handle_response) — and, when `until` is given, not
     /// before `until`.
     Wait {
         /// `Some(t)`: the session is rate limited until `t` (a 429 on the refresh, or the
@@ -712,6 +712,7 @@ fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::{client::SignInStep, Endpoint, Session, SessionStep, TokenPair};
+/// use b2core_auth::Flow;
 ///
 /// # let tokens: TokenPair = serde_json::from_str(r#"{
 /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
@@ -746,7 +747,7 @@ fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///   [`Authorized::Ready`] with the current access token until it expires and
 ///   [`Authorized::Wait`] after (it never starts a second refresh); [`Session::refresh`]
 ///   and [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
-///   [`Session::retry`] first. While a sign-out is outstanding (or its 429 waited out),
+///   [`Session::retry`](crate::Flow::retry) first. While a sign-out is outstanding (or its 429 waited out),
 ///   `authorize` is [`Error::OutOfOrder`] too: the tokens are being revoked.
 /// - [`Error::SessionEnded`] means "sign in again". It comes from `authorize`, `refresh`,
 ///   `sign_out` and `retry` once the session is signed out or the server refused its
@@ -768,6 +769,13 @@ pub struct Session {
     driver: Driver<State>,
     leeway: Duration,
 }
+
+crate::flow::driven_flow!(
+    Session,
+    SessionStep,
+    deadline = Session::next_due,
+    retry = Session::retry_unless_ended
+);
 
 impl Session {
     /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5
@@ -796,6 +804,7 @@ impl Session {
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use b2core_auth::{Authorized, Endpoint, Realm, Session, Token};
+    /// use b2core_auth::Flow;
     ///
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
     /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600)).unwrap();
@@ -868,11 +877,6 @@ impl Session {
         self.driver.latest_state().realm
     }
 
-    /// The host this session talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        self.driver.endpoint()
-    }
-
     /// The current tokens; `None` once signed out or ended, and while the session holds
     /// only one token. (While a refresh is outstanding these are still the old ones.)
     pub fn tokens(&self) -> Option<&TokenPair> {
@@ -920,71 +924,31 @@ impl Session {
         self.driver.guards()
     }
 
-    /// What the session says now: [`SessionStep::Active`] while usable,
-    /// [`SessionStep::RetryAt`] while a 429 is waited out, [`SessionStep::SignedOut`] or
-    /// [`SessionStep::Ended`] at the end; `None` while a request is outstanding.
-    pub fn current_step(&self) -> Option<SessionStep> {
-        self.driver.current_step()
-    }
-
-    /// What the answers so far departed from the vendor's pages without deciding
-    /// anything (see [`Deviation`]), oldest first: at most
-    /// [`MAX_DEVIATIONS`](crate::MAX_DEVIATIONS) until taken.
-    ///
-    /// ```
-    /// # use b2core_auth::{Endpoint, Session, TokenPair};
-    /// # let tokens: TokenPair = serde_json::from_str(r#"{
-    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
-    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
-    /// let mut flow = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
-    /// assert!(flow.deviations().is_empty());
-    /// ```
-    pub fn deviations(&self) -> &[Deviation] {
-        self.driver.deviations()
-    }
-
-    /// Hands over the deviations seen so far (see [`Session::deviations`]) and forgets
-    /// them, e.g. to log them after each answer.
-    ///
-    /// ```
-    /// # use b2core_auth::{Endpoint, Session, TokenPair};
-    /// # let tokens: TokenPair = serde_json::from_str(r#"{
-    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
-    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
-    /// let mut flow = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
-    /// assert!(flow.take_deviations().is_empty());
-    /// ```
-    pub fn take_deviations(&mut self) -> Vec<Deviation> {
-        self.driver.take_deviations()
-    }
-
-    /// What the session is doing now, in words: the state names of [`TRANSITIONS`].
-    ///
-    /// ```
-    /// # use b2core_auth::{Endpoint, Session, TokenPair};
-    /// # let tokens: TokenPair = serde_json::from_str(r#"{
-    /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
-    /// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
-    /// let mut session = Session::back_office(Endpoint::new("https://host.name").unwrap(), tokens);
-    /// assert_eq!(session.state(), "active");
-    /// let _request = session.sign_out().unwrap();
-    /// assert_eq!(session.state(), "waiting for the sign-out answer");
-    /// ```
-    pub fn state(&self) -> &'static str {
-        self.driver.state_name()
-    }
-
-    /// True while a refresh or sign-out is outstanding: the next call is
-    /// [`Session::handle_response`] (or [`Session::retry`] after a transport error).
-    pub fn is_awaiting_response(&self) -> bool {
-        self.driver.is_awaiting_response()
-    }
-
     /// True when a refresh is due: the access token is expired at `now` or within the
     /// leeway of it.
     fn refresh_due(&self, access: &Token, now: SystemTime) -> bool {
         now.checked_add(self.leeway)
             .map_or(true, |t| access.is_expired(t))
+    }
+
+    /// [`Flow::next_deadline`](crate::Flow::next_deadline) for a session: the end of a
+    /// rate limit; else, while usable, when its access token enters the leeway (a refresh
+    /// is due: `authorize` will ask for one); a session holding only a refresh token is
+    /// due at once (the epoch: a deadline in the past).
+    fn next_due(&self) -> Option<SystemTime> {
+        if let Some(until) = self.driver.retry_at() {
+            return Some(until);
+        }
+        match &self.driver.state()?.stage {
+            Stage::Active(Held::Refresh(_)) => Some(SystemTime::UNIX_EPOCH),
+            Stage::Active(held @ Held::Pair(_)) => held.access().map(|access| {
+                access
+                    .expires_at()
+                    .checked_sub(self.leeway)
+                    .unwrap_or(SystemTime::UNIX_EPOCH)
+            }),
+            _ => None,
+        }
     }
 
     /// The instant a 429 is waited out until, while one is.
@@ -1126,13 +1090,11 @@ impl Session {
         self.driver.send(next, None)
     }
 
-    /// Sends the outstanding refresh or sign-out again: after [`SessionStep::RetryAt`]
-    /// once `now` has reached it, or while awaiting an answer that never came (a
-    /// transport error). A refresh counts against the limit again, and is
+    /// [`Flow::retry`](crate::Flow::retry) for a session: a refresh is
     /// [`Error::SessionEnded`] instead of being sent once the refresh token has expired.
     /// With nothing outstanding: [`Error::OutOfOrder`] on a usable session,
     /// [`Error::SessionEnded`] on a signed-out or ended one.
-    pub fn retry(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+    fn retry_unless_ended(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
         match &self.driver.latest_state().stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
             Stage::AwaitRefresh(held) if held.refresh().map_or(true, |t| t.is_expired(now)) => {
@@ -1141,24 +1103,6 @@ impl Session {
             _ => {}
         }
         self.driver.retry(now)
-    }
-
-    /// Hands the answer to the outstanding refresh or sign-out to the session.
-    ///
-    /// Refresh: 2xx with a valid pair (bare or in an envelope's `data`) →
-    /// [`SessionStep::Active`] with the new pair in place; 400, 401 or 403 →
-    /// [`SessionStep::Ended`]. Sign-out: 2xx → `SignedOut { already_revoked: false }`,
-    /// 401 → `SignedOut { already_revoked: true }`. Either: 429 → [`SessionStep::RetryAt`].
-    ///
-    /// Any other refusal is [`Error::Refused`] and an answer that breaks the protocol is
-    /// [`Error::Malformed`]; both leave the session unchanged, still awaiting (the old
-    /// pair stays): [`Session::retry`] sends the request again.
-    pub fn handle_response<B: AsRef<[u8]>>(
-        &mut self,
-        response: &Response<B>,
-        now: SystemTime,
-    ) -> Result<SessionStep, Error> {
-        self.driver.handle_response(response, now)
     }
 }
 

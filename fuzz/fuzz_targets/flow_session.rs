@@ -4,6 +4,7 @@
 mod common;
 
 use arbitrary::Arbitrary;
+use b2core_auth::Flow;
 use b2core_auth::{Authorized, Endpoint, Session, SessionStep, TokenPair};
 use common::*;
 use libfuzzer_sys::fuzz_target;
@@ -68,7 +69,14 @@ fuzz_target!(|input: Input| {
                         check_request(&refresh, JSON_HEADERS);
                         Ok(Outcome::Request(refresh))
                     }
-                    _ => unreachable!("no other variant today"),
+                    Authorized::Wait { original, .. } => {
+                        // Nothing to send: the caller's request comes back untouched.
+                        let names: Vec<&str> =
+                            original.headers().keys().map(|k| k.as_str()).collect();
+                        assert_eq!(names.len(), 1 + usize::from(*with_auth));
+                        Ok(Outcome::Step(false))
+                    }
+                    _ => unreachable!("a new variant of Authorized: handle it here"),
                 }
             }),
             Op::Refresh => h.call("refresh", JSON_HEADERS, |s, now| {
