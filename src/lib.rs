@@ -14,6 +14,9 @@
 //! 3. The returned step says what the flow needs next: user input, a wait
 //!    (`RetryAt`), or `Done(tokens)`.
 //! 4. At most one request is outstanding. Any `Err` leaves the flow exactly where it was.
+//! 5. The calls every flow and [`Session`] share are the [`Flow`] trait, so one generic
+//!    loop can drive any of them; [`Flow::next_deadline`] says when to act next unasked.
+//!    [`Error::kind`] tells a caller's mistake from a server's.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
