@@ -432,10 +432,12 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (a password awaiting its answer, the 2FA
 /// token, a code) and must be stored like one. `Debug` never shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StaffSignIn {
     driver: Driver<State>,
 }
+
+crate::parked::parked!(StaffSignIn { driver: Driver<State> });
 
 impl StaffSignIn {
     /// A flow for this host, with the page's limits: 5 sign-ins and 3 confirmations a

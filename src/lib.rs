@@ -126,6 +126,7 @@ mod fingerprint;
 mod guard;
 mod input;
 mod machine;
+mod parked;
 mod secret;
 pub mod session;
 #[cfg(feature = "sim")]

@@ -454,11 +454,13 @@ fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///
 /// The session serializes with serde to be parked between requests; the serialized form
 /// holds both tokens and must be stored like a password.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     driver: Driver<State>,
     leeway: Duration,
 }
+
+crate::parked::parked!(Session { driver: Driver<State>, leeway: Duration });
 
 impl Session {
     /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5

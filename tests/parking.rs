@@ -568,3 +568,648 @@ fn write_fixtures_of_the_current_format() {
     }
     eprintln!("{written} fixture files written");
 }
+
+// ---------------------------------------------------------------------------------------
+// Reading the fixtures of earlier formats
+
+/// The names of the fixture files of format `n`, sorted.
+fn fixture_names(n: u64) -> Vec<String> {
+    let dir = fixtures_dir().join(format!("v{n}"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| {
+            entry
+                .expect("an entry")
+                .file_name()
+                .into_string()
+                .expect("UTF-8")
+        })
+        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+fn fixture(n: u64, name: &str) -> String {
+    let path = fixtures_dir().join(format!("v{n}/{name}.json"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The first `uuid` anywhere in a parked JSON (the wizard's, for written answers).
+fn find_uuid(value: &Value) -> Option<String> {
+    match value {
+        Value::Object(map) => map
+            .get("uuid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| map.values().find_map(find_uuid)),
+        Value::Array(items) => items.iter().find_map(find_uuid),
+        _ => None,
+    }
+}
+
+/// Parks `flow` again: the current format, and it reads back equal.
+fn parks_again<F>(flow: &F) -> Value
+where
+    F: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let json = serde_json::to_string(flow).expect("a flow always serializes");
+    assert!(
+        json.starts_with(r#"{"format":2,""#),
+        "parked in the current format, first: {json}"
+    );
+    let value: Value = serde_json::from_str(&json).expect("JSON");
+    let back: F = serde_json::from_str(&json).expect("a parked flow resumes");
+    assert_eq!(&back, flow, "a parked flow resumes equal");
+    value
+}
+
+/// Reads a fixture of an earlier format as `F`, and checks that nothing was lost: parked
+/// again, it is the same JSON with the current `format` in front.
+fn resume<F>(n: u64, name: &str) -> F
+where
+    F: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let text = fixture(n, name);
+    let flow: F = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let mut expected: Value = serde_json::from_str(&text).expect("JSON");
+    if let Value::Object(map) = &mut expected {
+        map.insert("format".into(), json!(2));
+    }
+    assert_eq!(parks_again(&flow), expected, "{name} lost something");
+    flow
+}
+
+/// A token pair answer, made at `T0 + secs`.
+fn pair(secs: u64) -> Response<Vec<u8>> {
+    answer(
+        200,
+        &pair_json("next.access.token", "next.refresh.token", secs),
+    )
+}
+
+/// One resumed fixture: the step it was parked at, one more call or answer, and the state
+/// that leads to.
+struct Resumed<'a, F> {
+    name: &'a str,
+    flow: F,
+    /// The wizard's uuid in the fixture, if any.
+    uuid: String,
+}
+
+impl<'a, F> Resumed<'a, F>
+where
+    F: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+{
+    fn new(n: u64, name: &'a str) -> Self {
+        let value: Value = serde_json::from_str(&fixture(n, name)).expect("JSON");
+        Self {
+            name,
+            flow: resume(n, name),
+            uuid: find_uuid(&value).unwrap_or_default(),
+        }
+    }
+
+    /// A call or answer that must succeed.
+    fn then<T, E: std::fmt::Debug>(&mut self, step: impl FnOnce(&mut F, &str) -> Result<T, E>) {
+        let uuid = self.uuid.clone();
+        if let Err(e) = step(&mut self.flow, &uuid) {
+            panic!("{}: the next step failed: {e:?}", self.name);
+        }
+        parks_again(&self.flow);
+    }
+
+    /// A call that must be refused, leaving the flow as it was (a finished flow).
+    fn refuses<T: std::fmt::Debug, E>(&mut self, step: impl FnOnce(&mut F) -> Result<T, E>) {
+        let before = self.flow.clone();
+        if let Ok(t) = step(&mut self.flow) {
+            panic!("{}: a finished flow went on: {t:?}", self.name);
+        }
+        assert_eq!(self.flow, before, "{}", self.name);
+        parks_again(&self.flow);
+    }
+}
+
+fn login_answer(uuid: &str) -> Response<Vec<u8>> {
+    let data = json!({"recaptcha": {"enabled": false}, "is_qr_available": false});
+    envelope(200, 200, data, uuid, "login")
+}
+
+fn terminate_answer(uuid: &str) -> Response<Vec<u8>> {
+    envelope(
+        202,
+        202,
+        pair_json("next.access.token", "next.refresh.token", 100),
+        uuid,
+        "Terminate",
+    )
+}
+
+/// Resumes a sign-in fixture of format `n` and drives it one step; the state it was
+/// parked at and the state after. `None` for a name that is not a sign-in fixture.
+fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
+    use SignInStep as S;
+    let mut r = Resumed::<SignIn>::new(n, name);
+    let (state, step) = (r.flow.state(), r.flow.current_step());
+    let ok = match name {
+        "signin-new" | "signin-new-custom-endpoint" => {
+            r.then(|f, _| f.start());
+            step.is_none()
+        }
+        "signin-awaiting-wizard" => {
+            r.then(|f, _| f.handle_response(&login_answer("u-resumed"), t(100)));
+            step.is_none()
+        }
+        "signin-credentials" | "signin-credentials-rejected" | "signin-credentials-deviations" => {
+            let rejected = name == "signin-credentials-rejected";
+            let email = r.flow.last_email().map(str::to_owned);
+            assert_eq!(email.is_some(), rejected, "{name}: {email:?}");
+            r.then(|f, _| f.submit_credentials(creds("plain@example.com", PASSWORD), t(100)));
+            matches!(&step, Some(S::Credentials { rejected: r, .. }) if r.is_some() == rejected)
+        }
+        "signin-awaiting-credentials"
+        | "signin-awaiting-credentials-recaptcha"
+        | "signin-awaiting-code" => {
+            r.then(|f, uuid| f.handle_response(&terminate_answer(uuid), t(100)));
+            step.is_none()
+        }
+        "signin-done" => {
+            r.refuses(|f| f.start());
+            step.is_none()
+        }
+        "signin-code" | "signin-code-rejected" | "signin-code-sms" => {
+            let method = if name == "signin-code-sms" {
+                Method::Sms
+            } else {
+                Method::Google
+            };
+            let rejected = name == "signin-code-rejected";
+            r.then(|f, _| f.submit_code("123456"));
+            matches!(&step, Some(S::Code { method: m, rejected: r }) if *m == method && r.is_some() == rejected)
+        }
+        "signin-choose-method" => {
+            r.then(|f, _| f.choose_method(Method::Google));
+            matches!(&step, Some(S::ChooseMethod { methods, rejected: None }) if *methods == [Method::Google, Method::Sms])
+        }
+        "signin-awaiting-method" => {
+            r.then(|f, uuid| {
+                f.handle_response(
+                    &envelope(200, 200, Value::Null, uuid, "2fa_sms_auth"),
+                    t(100),
+                )
+            });
+            step.is_none()
+        }
+        "signin-reset-required" => {
+            r.then(|f, _| f.request_reset_code());
+            matches!(&step, Some(S::PasswordResetRequired { rejected: None }))
+        }
+        "signin-awaiting-restore" => {
+            r.then(|f, uuid| {
+                f.handle_response(
+                    &envelope(200, 200, Value::Null, uuid, "reset_password_code"),
+                    t(100),
+                )
+            });
+            step.is_none()
+        }
+        "signin-reset-code" => {
+            r.then(|f, _| f.reset_password("123456", NEW_PASSWORD));
+            matches!(&step, Some(S::ResetCode { rejected: None }))
+        }
+        "signin-awaiting-reset" => {
+            r.then(|f, uuid| {
+                f.handle_response(&envelope(200, 200, Value::Null, uuid, "login"), t(100))
+            });
+            step.is_none()
+        }
+        "signin-password-changed" => {
+            r.then(|f, _| f.start());
+            step == Some(S::PasswordChanged)
+        }
+        "signin-rate-limited" => {
+            let Some(S::RetryAt(at)) = step else {
+                panic!("{name}: {step:?}")
+            };
+            assert!(r.flow.retry(at - Duration::from_secs(1)).is_err());
+            r.then(|f, _| f.retry(at));
+            at == t(15 + 600)
+        }
+        "signin-unsupported" => {
+            r.then(|f, _| f.start());
+            matches!(&step, Some(S::Unsupported { workflow, .. }) if workflow == "confirm_device")
+        }
+        _ => return None,
+    };
+    assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
+    if name == "signin-credentials-deviations" {
+        assert_eq!(r.flow.deviations().len(), 2, "{name}");
+    }
+    if name == "signin-new-custom-endpoint" {
+        assert!(r.flow.endpoint().is_strict());
+        assert_eq!(r.flow.endpoint().as_str(), "https://host.name/b2core");
+    }
+    Some((state, r.flow.state()))
+}
+
+fn signup_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
+    use SignUpStep as S;
+    let mut r = Resumed::<SignUp>::new(n, name);
+    let (state, step) = (r.flow.state(), r.flow.current_step());
+    let ok = match name {
+        "signup-new" => {
+            r.then(|f, _| f.start(SIGN_UP_URL, None));
+            step.is_none()
+        }
+        "signup-awaiting-wizard" => {
+            let data = json!({"fields": {}});
+            r.then(|f, _| {
+                f.handle_response(
+                    &envelope(202, 202, data, "u-resumed", "basic_register_form"),
+                    t(100),
+                )
+            });
+            step.is_none()
+        }
+        "signup-form" | "signup-form-rejected" => {
+            let rejected = name == "signup-form-rejected";
+            assert_eq!(r.flow.last_email().is_some(), rejected, "{name}");
+            r.then(|f, _| f.submit(form("resumed@example.com")));
+            matches!(&step, Some(S::Form { rejected: r, .. }) if r.is_some() == rejected)
+        }
+        "signup-awaiting" => {
+            r.then(|f, uuid| {
+                f.handle_response(&envelope(202, 202, json!({}), uuid, "login"), t(100))
+            });
+            step.is_none()
+        }
+        "signup-sign-in-required" => {
+            r.refuses(|f| f.start(SIGN_UP_URL, None));
+            step == Some(S::SignInRequired)
+        }
+        "signup-done" => {
+            r.refuses(|f| f.start(SIGN_UP_URL, None));
+            step.is_none()
+        }
+        "signup-next" => {
+            r.then(|f, _| f.start(SIGN_UP_URL, None));
+            matches!(&step, Some(S::Next { workflow, .. }) if workflow == "confirm_email")
+        }
+        "signup-rate-limited" => {
+            let Some(S::RetryAt(at)) = step else {
+                panic!("{name}: {step:?}")
+            };
+            r.then(|f, _| f.retry(at));
+            at == t(5 + 30)
+        }
+        _ => return None,
+    };
+    assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
+    Some((state, r.flow.state()))
+}
+
+fn staff_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
+    use StaffStep as S;
+    let mut r = Resumed::<StaffSignIn>::new(n, name);
+    let (state, step) = (r.flow.state(), r.flow.current_step());
+    let ok = match name {
+        "staff-credentials" | "staff-credentials-rejected" => {
+            let rejected = name == "staff-credentials-rejected";
+            assert_eq!(r.flow.last_email().is_some(), rejected, "{name}");
+            r.then(|f, _| f.sign_in("staff@example.com", PASSWORD, t(100)));
+            matches!(&step, Some(S::Credentials { rejected: r }) if r.is_some() == rejected)
+        }
+        "staff-awaiting-sign-in" => {
+            let refused = answer(
+                400,
+                &json!({"error": {"code": 400, "details": [{"issue": "no"}]}}),
+            );
+            r.then(|f, _| f.handle_response(&refused, t(100)));
+            step.is_none()
+        }
+        "staff-email-code" | "staff-email-code-rejected" => {
+            let rejected = name == "staff-email-code-rejected";
+            r.then(|f, _| f.submit_code("123456", t(100)));
+            matches!(&step, Some(S::EmailCode { provider, rejected: r, .. }) if provider == "email" && r.is_some() == rejected)
+        }
+        "staff-awaiting-confirm" => {
+            r.then(|f, _| f.handle_response(&pair(100), t(100)));
+            step.is_none()
+        }
+        "staff-done" => {
+            r.refuses(|f| f.sign_in("staff@example.com", PASSWORD, t(100)));
+            step.is_none()
+        }
+        "staff-rate-limited" => {
+            let Some(S::RetryAt(at)) = step else {
+                panic!("{name}: {step:?}")
+            };
+            r.then(|f, _| f.retry(at));
+            at > t(15)
+        }
+        _ => return None,
+    };
+    assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
+    Some((state, r.flow.state()))
+}
+
+fn session_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
+    use SessionStep as S;
+    let mut r = Resumed::<Session>::new(n, name);
+    let (state, step) = (r.flow.state(), r.flow.current_step());
+    let ok = match name {
+        "session-active" => {
+            r.then(|s, _| s.refresh(t(100)));
+            step == Some(S::Active)
+        }
+        "session-backoffice-active" => {
+            assert_eq!(r.flow.realm(), b2core_auth::Realm::BackOffice);
+            assert_eq!(r.flow.leeway(), Duration::from_secs(90));
+            r.then(|s, _| s.sign_out());
+            step == Some(S::Active)
+        }
+        "session-awaiting-refresh" => {
+            r.then(|s, _| s.handle_response(&pair(100), t(100)));
+            step.is_none()
+        }
+        "session-awaiting-sign-out" => {
+            r.then(|s, _| s.handle_response(&answer(200, &json!({})), t(100)));
+            step.is_none()
+        }
+        "session-signed-out" => {
+            r.refuses(|s| s.sign_out());
+            step == Some(S::SignedOut {
+                already_revoked: false,
+            })
+        }
+        "session-ended" => {
+            r.refuses(|s| s.refresh(t(100)));
+            step == Some(S::Ended)
+        }
+        "session-rate-limited" => {
+            let Some(S::RetryAt(at)) = step else {
+                panic!("{name}: {step:?}")
+            };
+            r.then(|s, _| s.retry(at));
+            at == t(64 + 30)
+        }
+        _ => return None,
+    };
+    assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
+    Some((state, r.flow.state()))
+}
+
+/// Every fixture of format `n`: resumed at its step, one step further, parked again.
+/// Returns, by name, the state it was parked at and the state one step later.
+fn every_fixture_goes_on(n: u64) -> Vec<(String, &'static str, &'static str)> {
+    fixture_names(n)
+        .into_iter()
+        .map(|name| {
+            let states = match name.split('-').next() {
+                Some("signin") => signin_goes_on(n, &name),
+                Some("signup") => signup_goes_on(n, &name),
+                Some("staff") => staff_goes_on(n, &name),
+                Some("session") => session_goes_on(n, &name),
+                _ => None,
+            };
+            let (parked, next) = states.unwrap_or_else(|| panic!("no expectation for {name}"));
+            (name, parked, next)
+        })
+        .collect()
+}
+
+#[test]
+fn every_v1_fixture_resumes_at_its_step_and_goes_one_step_further() {
+    let states = every_fixture_goes_on(1);
+    let mut names: Vec<&str> = scenarios().iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    let fixtures: Vec<&str> = states.iter().map(|(name, ..)| name.as_str()).collect();
+    assert_eq!(fixtures, names, "one v1 fixture per scenario");
+    let shown: Vec<String> = states
+        .iter()
+        .map(|(name, parked, next)| format!("{name}: {parked} -> {next}"))
+        .collect();
+    let expected = [
+        "session-active: active -> waiting for the refresh answer",
+        "session-awaiting-refresh: waiting for the refresh answer -> active",
+        "session-awaiting-sign-out: waiting for the sign-out answer -> signed out",
+        "session-backoffice-active: active -> waiting for the sign-out answer",
+        "session-ended: ended -> ended",
+        "session-rate-limited: rate limited -> waiting for the refresh answer",
+        "session-signed-out: signed out -> signed out",
+        "signin-awaiting-code: waiting for the code answer -> signed in",
+        "signin-awaiting-credentials: waiting for the credentials answer -> signed in",
+        "signin-awaiting-credentials-recaptcha: waiting for the credentials answer -> signed in",
+        "signin-awaiting-method: waiting for the method answer -> asking for a 2FA code",
+        "signin-awaiting-reset: waiting for the password reset answer -> done with the password reset",
+        "signin-awaiting-restore: waiting for the reset code to be sent -> asking for the reset code and a new password",
+        "signin-awaiting-wizard: waiting for the wizard -> asking for credentials",
+        "signin-choose-method: asking for a 2FA method -> waiting for the method answer",
+        "signin-code: asking for a 2FA code -> waiting for the code answer",
+        "signin-code-rejected: asking for a 2FA code -> waiting for the code answer",
+        "signin-code-sms: asking for a 2FA code -> waiting for the code answer",
+        "signin-credentials: asking for credentials -> waiting for the credentials answer",
+        "signin-credentials-deviations: asking for credentials -> waiting for the credentials answer",
+        "signin-credentials-rejected: asking for credentials -> waiting for the credentials answer",
+        "signin-done: signed in -> signed in",
+        "signin-new: not started -> waiting for the wizard",
+        "signin-new-custom-endpoint: not started -> waiting for the wizard",
+        "signin-password-changed: done with the password reset -> waiting for the wizard",
+        "signin-rate-limited: rate limited -> waiting for the credentials answer",
+        "signin-reset-code: asking for the reset code and a new password -> waiting for the password reset answer",
+        "signin-reset-required: asking to reset the password -> waiting for the reset code to be sent",
+        "signin-unsupported: stopped at an unsupported workflow -> waiting for the wizard",
+        "signup-awaiting: waiting for the sign-up answer -> signed up, sign-in required",
+        "signup-awaiting-wizard: waiting for the wizard -> asking for the registration form",
+        "signup-done: signed up -> signed up",
+        "signup-form: asking for the registration form -> waiting for the sign-up answer",
+        "signup-form-rejected: asking for the registration form -> waiting for the sign-up answer",
+        "signup-new: not started -> waiting for the wizard",
+        "signup-next: stopped at a step this crate does not drive -> waiting for the wizard",
+        "signup-rate-limited: rate limited -> waiting for the sign-up answer",
+        "signup-sign-in-required: signed up, sign-in required -> signed up, sign-in required",
+        "staff-awaiting-confirm: waiting for the 2FA confirmation answer -> signed in",
+        "staff-awaiting-sign-in: waiting for the sign-in answer -> asking for credentials",
+        "staff-credentials: asking for credentials -> waiting for the sign-in answer",
+        "staff-credentials-rejected: asking for credentials -> waiting for the sign-in answer",
+        "staff-done: signed in -> signed in",
+        "staff-email-code: asking for the emailed 2FA code -> waiting for the 2FA confirmation answer",
+        "staff-email-code-rejected: asking for the emailed 2FA code -> waiting for the 2FA confirmation answer",
+        "staff-rate-limited: rate limited -> waiting for the sign-in answer",
+    ];
+    assert_eq!(shown, expected);
+}
+
+/// Every scenario parks in the current format and resumes equal (the writer's own
+/// output reads back).
+#[test]
+fn every_scenario_parks_in_the_current_format_and_resumes_equal() {
+    for (name, parked) in scenarios() {
+        let json = parked.to_json();
+        assert_eq!(format_of(&json), 2, "{name}");
+        let back = match &parked {
+            Parked::SignIn(_) => serde_json::from_str(&json).map(Parked::SignIn),
+            Parked::SignUp(_) => serde_json::from_str(&json).map(Parked::SignUp),
+            Parked::Staff(_) => serde_json::from_str(&json).map(Parked::Staff),
+            Parked::Session(_) => serde_json::from_str(&json).map(Parked::Session),
+        };
+        assert_eq!(back.expect(name), parked, "{name}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The format version
+
+/// `json` with its top-level `format` set (or removed, for `None`), as the first member.
+fn with_format(json: &str, format: Option<Value>) -> String {
+    let Value::Object(old) = serde_json::from_str(json).expect("JSON") else {
+        panic!("an object")
+    };
+    let mut map = serde_json::Map::new();
+    if let Some(format) = format {
+        map.insert("format".into(), format);
+    }
+    map.extend(old.into_iter().filter(|(key, _)| key != "format"));
+    serde_json::to_string(&Value::Object(map)).expect("JSON")
+}
+
+/// The error reading `json` as each of the four kinds, or `None` where one reads it.
+fn read_errors(json: &str) -> [Option<String>; 4] {
+    [
+        serde_json::from_str::<SignIn>(json)
+            .err()
+            .map(|e| e.to_string()),
+        serde_json::from_str::<SignUp>(json)
+            .err()
+            .map(|e| e.to_string()),
+        serde_json::from_str::<StaffSignIn>(json)
+            .err()
+            .map(|e| e.to_string()),
+        serde_json::from_str::<Session>(json)
+            .err()
+            .map(|e| e.to_string()),
+    ]
+}
+
+#[test]
+fn formats_1_and_2_are_read_with_or_without_the_member() {
+    for name in [
+        "signin-awaiting-code",
+        "signup-form",
+        "staff-email-code",
+        "session-active",
+    ] {
+        let v1 = fixture(1, name);
+        for format in [None, Some(json!(1)), Some(json!(2))] {
+            let json = with_format(&v1, format.clone());
+            let read = read_errors(&json).iter().filter(|e| e.is_none()).count();
+            assert_eq!(
+                read, 1,
+                "{name} with format {format:?} reads as its own kind only"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_newer_or_unknown_format_is_refused_with_a_clear_error() {
+    let v1 = fixture(1, "signin-awaiting-code");
+    for (format, says) in [
+        (
+            json!(3),
+            "parked format 3 is not one this version of b2core-auth reads (1 to 2)",
+        ),
+        (
+            json!(0),
+            "parked format 0 is not one this version of b2core-auth reads (1 to 2)",
+        ),
+        (
+            json!(u64::MAX),
+            "parked format 18446744073709551615 is not one",
+        ),
+        (json!(-1), "`format` is a whole number (1 to 2)"),
+        (json!(2.0), "`format` is a whole number (1 to 2)"),
+        (json!("2"), "`format` is a whole number (1 to 2)"),
+        (Value::Null, "`format` is a whole number (1 to 2)"),
+        (json!({"version": 2}), "`format` is a whole number (1 to 2)"),
+    ] {
+        let json = with_format(&v1, Some(format.clone()));
+        for error in read_errors(&json) {
+            let error = error.unwrap_or_else(|| panic!("format {format} was read"));
+            assert!(error.contains(says), "format {format}: {error}");
+        }
+    }
+}
+
+/// A store may reorder the members (a database's JSON type sorts them): the format is
+/// still checked first, and a known one still reads.
+#[test]
+fn the_format_is_checked_wherever_it_stands() {
+    let v1 = fixture(1, "session-active");
+    for format in [2, 3] {
+        // The fixture's own members, then `format`.
+        let members = v1.trim_end().strip_suffix('}').expect("an object");
+        let json = format!(r#"{members}, "format": {format}}}"#);
+        assert_eq!(
+            serde_json::from_str::<Value>(&json).expect("JSON")["format"],
+            format
+        );
+        let read = serde_json::from_str::<Session>(&json);
+        match format {
+            2 => assert_eq!(
+                read.expect("format 2, last"),
+                serde_json::from_str(&v1).expect("v1")
+            ),
+            _ => assert!(
+                read.as_ref()
+                    .is_err_and(|e| e.to_string().contains("parked format 3 is not")),
+                "{read:?}"
+            ),
+        }
+    }
+    // A newer format whose members this version would not even recognize: still the
+    // format is the error, not the members.
+    for json in [
+        r#"{"format":3,"state":{"Whatever":{}}}"#,
+        r#"{"state":{"Whatever":{}},"format":3}"#,
+    ] {
+        for error in read_errors(json) {
+            let error = error.expect("refused");
+            assert!(error.contains("parked format 3 is not"), "{json}: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_second_format_member_is_refused() {
+    let v1 = fixture(1, "staff-credentials");
+    let json = with_format(&v1, Some(json!(2)));
+    let twice = format!(r#"{{"format":2,{}"#, &json[1..]);
+    let error = serde_json::from_str::<StaffSignIn>(&twice).expect_err("refused");
+    assert!(
+        error.to_string().contains("duplicate field `format`"),
+        "{error}"
+    );
+    // And when the object is read whole (its first member is not `format`).
+    let members = v1.trim_end().strip_suffix('}').expect("an object");
+    let twice = format!(r#"{members}, "format": 2, "format": 2}}"#);
+    let error = serde_json::from_str::<StaffSignIn>(&twice).expect_err("refused");
+    assert!(error.to_string().contains("a member twice"), "{error}");
+}
+
+#[test]
+fn what_is_not_an_object_is_refused() {
+    for json in [
+        "null",
+        "[]",
+        "[2]",
+        "2",
+        r#""format""#,
+        "{}",
+        r#"{"format":2}"#,
+    ] {
+        for error in read_errors(json) {
+            assert!(error.is_some(), "{json} was read");
+        }
+    }
+}

@@ -757,10 +757,12 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (a password awaiting its answer, a code) and
 /// must be stored like one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignIn {
     driver: Driver<State>,
 }
+
+crate::parked::parked!(SignIn { driver: Driver<State> });
 
 impl SignIn {
     /// A flow for this host, with the documented limit of 5 sign-in attempts a minute.

@@ -562,10 +562,12 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (the passwords, fingerprint and reCAPTCHA
 /// response of a submitted form awaiting its answer) and must be stored like one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignUp {
     driver: Driver<State>,
 }
+
+crate::parked::parked!(SignUp { driver: Driver<State> });
 
 impl SignUp {
     /// A flow for this host.
