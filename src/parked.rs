@@ -9,7 +9,8 @@
 //! reads, whatever the order of the members.
 //!
 //! A store is input like any answer from the network: what is read back is checked as the
-//! constructors check it.
+//! constructors check it (`machine::Driver`'s `Deserialize`, and [`CheckParked`] for each
+//! flow's states), and a flow that reads back never panics later.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -17,6 +18,9 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeOwned, MapAccess, Visitor};
 use serde::Deserializer;
 use serde_json::Value;
+
+use crate::decode::{depth, MAX_FREE_DATA_DEPTH};
+use crate::error::{hide_values, Error};
 
 /// The parked format this version writes.
 pub(crate) const FORMAT: u64 = 2;
@@ -94,7 +98,8 @@ impl<'de, F: DeserializeOwned> Visitor<'de> for ParkedVisitor<F> {
         let first = map.next_key::<String>()?;
         if first.as_deref() == Some("format") {
             check_format(&map.next_value::<Value>()?)?;
-            return F::deserialize(de::value::MapAccessDeserializer::new(map));
+            return F::deserialize(de::value::MapAccessDeserializer::new(map))
+                .map_err(|e| hidden(&e));
         }
         // `format` is not first, or there is none (format 1): read the object whole.
         let mut object = serde_json::Map::new();
@@ -109,7 +114,30 @@ impl<'de, F: DeserializeOwned> Visitor<'de> for ParkedVisitor<F> {
         if let Some(format) = object.remove("format") {
             check_format(&format)?;
         }
-        F::deserialize(Value::Object(object)).map_err(de::Error::custom)
+        F::deserialize(Value::Object(object)).map_err(|e| hidden(&e))
+    }
+}
+
+/// A serde error about something parked, without any value from it (any may be a
+/// secret: a password or token of the wrong type): the value of an `invalid type`,
+/// `invalid value` or `unknown variant` message is hidden, as in errors about answers.
+pub(crate) fn hidden<E: de::Error>(error: &impl fmt::Display) -> E {
+    E::custom(hide_values(without_position(&error.to_string())))
+}
+
+/// The message without serde_json's ` at line L column C`, which it writes again on the
+/// error made from it.
+fn without_position(text: &str) -> &str {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match text.rsplit_once(" at line ") {
+        Some((message, at))
+            if at
+                .split_once(" column ")
+                .is_some_and(|(line, column)| digits(line) && digits(column)) =>
+        {
+            message
+        }
+        _ => text,
     }
 }
 
@@ -125,4 +153,48 @@ fn check_format<E: de::Error>(format: &Value) -> Result<(), E> {
             "a parked flow's `format` is a whole number ({OLDEST_FORMAT} to {FORMAT})"
         ))),
     }
+}
+
+/// What a flow's state must hold to be read back from a store: what the flow's
+/// constructors and transitions guarantee of every state they make. The driver checks it
+/// on the way in, after each field's own `Deserialize` has checked that field (tokens,
+/// fingerprints, endpoints, guards, deviations).
+pub(crate) trait CheckParked {
+    /// `Err` names the field at fault and why, never its value.
+    fn check_parked(&self) -> Result<(), Error>;
+}
+
+/// Why a parked flow was refused: serde's error says it.
+#[derive(Debug)]
+pub(crate) struct Refused(pub(crate) Error);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a parked flow holds what no flow would: {}", self.0)
+    }
+}
+
+/// A wizard's `uuid`: every answer that gives a flow one has a non-empty one.
+pub(crate) fn uuid(uuid: &str) -> Result<(), Error> {
+    if uuid.is_empty() {
+        return Err(Error::invalid("uuid", "is empty"));
+    }
+    Ok(())
+}
+
+/// A `workflow` a flow kept from an answer: the decoder refuses an empty one.
+pub(crate) fn workflow(workflow: &str) -> Result<(), Error> {
+    if workflow.is_empty() {
+        return Err(Error::invalid("workflow", "is empty"));
+    }
+    Ok(())
+}
+
+/// Free JSON a flow kept from an answer (`data` of a workflow it does not model): at most
+/// [`MAX_FREE_DATA_DEPTH`] levels deep, as the decoder reads it.
+pub(crate) fn free_data(data: &Value) -> Result<(), Error> {
+    if depth(data) > MAX_FREE_DATA_DEPTH {
+        return Err(Error::invalid("data", "nests deeper than a flow keeps"));
+    }
+    Ok(())
 }

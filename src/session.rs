@@ -59,6 +59,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::CheckParked;
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
 
@@ -461,6 +462,14 @@ pub struct Session {
 }
 
 crate::parked::parked!(Session { driver: Driver<State>, leeway: Duration });
+
+/// A parked session holds nothing to check beyond its fields' own: the tokens are checked
+/// by [`TokenPair`]'s `Deserialize` as an answer's are, the counter by [`AttemptGuard`]'s.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
 
 impl Session {
     /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5

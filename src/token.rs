@@ -292,7 +292,9 @@ impl Serialize for TokenPair {
 /// Checked as a server's answer is: a parked pair that fails the checks is refused.
 impl<'de> Deserialize<'de> for TokenPair {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = wire::TokenPair::deserialize(deserializer)?;
+        // The error never shows a value: a token of the wrong type is still a token.
+        let wire =
+            wire::TokenPair::deserialize(deserializer).map_err(|e| crate::parked::hidden(&e))?;
         Self::from_wire(&wire, "parked token pair").map_err(serde::de::Error::custom)
     }
 }
@@ -402,5 +404,30 @@ mod tests {
             "{debug}"
         );
         assert!(debug.contains("2024-04-22T11:22:24+00:00"), "{debug}");
+    }
+
+    /// A parked pair is read as an answer's is, and its errors never show a token.
+    #[test]
+    fn a_parked_pair_is_checked_and_its_errors_show_no_token() {
+        let token = |value: &str| {
+            format!(
+                r#"{{"token":{value},"createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"}}"#
+            )
+        };
+        for (access, refresh) in [
+            (token("394208416658607535"), token(r#""d.e.f""#)),
+            (token(r#"["394208416658607535"]"#), token(r#""d.e.f""#)),
+            (token(r#""a.b.c""#), token("true")),
+            (token(r#""394208416658607535 x""#), token(r#""d.e.f""#)),
+        ] {
+            let json = format!(r#"{{"accessToken":{access},"refreshToken":{refresh}}}"#);
+            let err = serde_json::from_str::<TokenPair>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !err.contains("394208416658607535") && !err.contains("true"),
+                "{err}"
+            );
+        }
     }
 }

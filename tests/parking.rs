@@ -1213,3 +1213,679 @@ fn what_is_not_an_object_is_refused() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Every invariant the constructors enforce, checked on the way back in
+
+/// Reads `json` as the kind of flow fixture `name` is.
+fn read_as(name: &str, json: &str) -> Result<(), serde_json::Error> {
+    match name.split('-').next() {
+        Some("signin") => serde_json::from_str::<SignIn>(json).map(drop),
+        Some("signup") => serde_json::from_str::<SignUp>(json).map(drop),
+        Some("staff") => serde_json::from_str::<StaffSignIn>(json).map(drop),
+        Some("session") => serde_json::from_str::<Session>(json).map(drop),
+        _ => panic!("{name}"),
+    }
+}
+
+/// The v1 fixture `name` with the member at `pointer` set to `value`.
+fn with_member(name: &str, pointer: &str, value: &Value) -> String {
+    let mut parked: Value = serde_json::from_str(&fixture(1, name)).expect("JSON");
+    let member = parked
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("{name} has no {pointer}"));
+    *member = value.clone();
+    serde_json::to_string(&parked).expect("JSON")
+}
+
+/// A v1 fixture with one member set to `value` is refused by serde (the fixture itself
+/// reads), and the error does not show the value.
+fn refused(name: &str, pointer: &str, value: Value) -> String {
+    read_as(name, &fixture(1, name)).unwrap_or_else(|e| panic!("{name} reads: {e}"));
+    let Err(error) = read_as(name, &with_member(name, pointer, &value)) else {
+        panic!("{name} with {pointer} = {value} was read")
+    };
+    let error = error.to_string();
+    if let Some(text) = value.as_str().filter(|text| text.len() >= 4) {
+        assert!(
+            !error.contains(text),
+            "{pointer}: the error shows the value: {error}"
+        );
+    }
+    error
+}
+
+/// A v1 fixture with one member set to `value` still reads (the edge of a rule).
+fn accepted(name: &str, pointer: &str, value: Value) {
+    if let Err(e) = read_as(name, &with_member(name, pointer, &value)) {
+        panic!("{name} with {pointer} = {value} is refused: {e}");
+    }
+}
+
+/// A JSON value nested `depth` levels deep (arrays and objects).
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!(1), |inner, i| {
+        if i % 2 == 0 {
+            json!([inner])
+        } else {
+            json!({ "k": inner })
+        }
+    })
+}
+
+#[test]
+fn an_endpoint_is_checked_as_endpoint_new_checks_it() {
+    for base in [
+        "host.name",
+        "ftp://host.name",
+        "https://host.name/?q=1",
+        "https://host.name/#top",
+        "https://user:pw@host.name",
+        "https://host.name/a/../b",
+        "https://host.name\r\nX-Evil: 1",
+        "",
+    ] {
+        refused("signin-new", "/driver/endpoint/base", json!(base));
+    }
+    refused("signin-new", "/driver/endpoint/base", json!(7));
+    accepted(
+        "signin-new",
+        "/driver/endpoint/base",
+        json!("http://127.0.0.1:8080/b2core/"),
+    );
+}
+
+#[test]
+fn a_token_pair_is_checked_as_an_answer_s_is() {
+    const ACCESS: &str = "/driver/phase/At/stage/Active/accessToken";
+    const REFRESH: &str = "/driver/phase/At/stage/Active/refreshToken";
+    let long = "x".repeat(b2core_auth::MAX_TOKEN_LEN + 1);
+    for (pointer, value) in [
+        (
+            format!("{ACCESS}/expiresAt"),
+            json!("2024-04-22T11:07:23+00:00"),
+        ),
+        (
+            format!("{REFRESH}/expiresAt"),
+            json!("2000-01-01T00:00:00Z"),
+        ),
+        (format!("{ACCESS}/createdAt"), json!("yesterday")),
+        (format!("{ACCESS}/token"), json!("")),
+        (format!("{REFRESH}/token"), json!("with space")),
+        (format!("{ACCESS}/token"), json!("tab\there")),
+        (format!("{ACCESS}/token"), json!("caf\u{e9}")),
+        (format!("{ACCESS}/token"), json!(long)),
+        (format!("{ACCESS}/token"), json!(12345678)),
+        (REFRESH.to_owned(), Value::Null),
+    ] {
+        refused("session-active", &pointer, value);
+    }
+    // The edges: a token made and expiring at once, the longest token.
+    accepted(
+        "session-active",
+        &format!("{ACCESS}/expiresAt"),
+        json!("2024-04-22T11:07:24Z"),
+    );
+    accepted(
+        "session-active",
+        &format!("{ACCESS}/token"),
+        json!("x".repeat(b2core_auth::MAX_TOKEN_LEN)),
+    );
+    // Tokens in every other place a flow keeps them.
+    refused("signup-done", "/driver/phase/At/Done/uuid", json!(""));
+    refused(
+        "session-awaiting-refresh",
+        "/driver/phase/At/stage/AwaitRefresh/refreshToken/token",
+        json!(""),
+    );
+}
+
+#[test]
+fn a_fingerprint_is_checked_as_from_encoded_checks_it() {
+    const AT: &str = "/driver/phase/At/AwaitCredentials/credentials/fingerprint";
+    let b64 = |json: &str| {
+        use std::fmt::Write as _;
+        // Standard padded Base64, written here so the test has no dependency for it.
+        const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in json.as_bytes().chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    let _ = write!(out, "{}", ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    };
+    assert_eq!(b64(r#"{"user_agent":"a"}"#), "eyJ1c2VyX2FnZW50IjoiYSJ9");
+    for value in [
+        json!("dwqdnNFJBOEBFJEBjqewbkjqbdwjqwbndjnbj"),
+        json!(""),
+        json!(b64("{}")),
+        json!(b64(r#"{"user_agent":1}"#)),
+        json!(b64(r#"["user_agent"]"#)),
+        json!(b64(r#"{"user_agent":"a\r\nb"}"#)),
+        json!(b64(&format!(
+            r#"{{"user_agent":"{}"}}"#,
+            "x".repeat(b2core_auth::MAX_FINGERPRINT_LEN)
+        ))),
+        json!(format!("{}\n", b64(r#"{"user_agent":"a"}"#))),
+        json!({"user_agent": "a"}),
+    ] {
+        refused("signin-awaiting-credentials", AT, value);
+    }
+    accepted(
+        "signin-awaiting-credentials",
+        AT,
+        json!(b64(r#"{"user_agent":"a","x":[1]}"#)),
+    );
+    refused(
+        "signup-awaiting",
+        "/driver/phase/At/AwaitSubmit/form/fingerprint",
+        json!("e30="),
+    );
+}
+
+#[test]
+fn credentials_awaiting_their_answer_are_checked_as_before_they_were_sent() {
+    const AT: &str = "/driver/phase/At/AwaitCredentials/credentials";
+    let long = "x".repeat(b2core_auth::MAX_FIELD_LEN + 1);
+    for (field, value) in [
+        ("email", json!("")),
+        ("email", json!("no-at-sign")),
+        ("email", json!("@example.com")),
+        ("email", json!("user@")),
+        ("email", json!("a@b\r\nX-Evil: 1")),
+        ("email", json!(format!("a@{long}"))),
+        ("password", json!("")),
+        ("password", json!(long)),
+        ("recaptcha", json!("")),
+        ("recaptcha", json!("03AG\n")),
+    ] {
+        let error = refused(
+            "signin-awaiting-credentials",
+            &format!("{AT}/{field}"),
+            value,
+        );
+        assert!(
+            error.contains("a parked flow holds what no flow would"),
+            "{error}"
+        );
+    }
+    accepted(
+        "signin-awaiting-credentials",
+        &format!("{AT}/password"),
+        json!("any ünïcode, spaces"),
+    );
+    // reCAPTCHA enabled by the wizard: the credentials must carry a response.
+    let error = refused(
+        "signin-awaiting-credentials-recaptcha",
+        &format!("{AT}/recaptcha"),
+        Value::Null,
+    );
+    assert!(error.contains("recaptchaResponse"), "{error}");
+    // The same credentials waiting out a rate limit.
+    refused(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/resume/AwaitCredentials/credentials/email",
+        json!("nobody"),
+    );
+}
+
+#[test]
+fn a_sign_up_form_awaiting_its_answer_is_checked_as_before_it_was_sent() {
+    const AT: &str = "/driver/phase/At/AwaitSubmit/form";
+    for (field, value) in [
+        ("email", json!("not-an-email")),
+        ("password", json!("")),
+        ("password_confirmation", json!("Secret123")),
+        ("country_codes", json!(["16", "8\n40"])),
+        ("country_codes", json!([""])),
+        ("given_name", json!("")),
+        (
+            "family_name",
+            json!("x".repeat(b2core_auth::MAX_FIELD_LEN + 1)),
+        ),
+        ("recaptcha", json!("\u{0}")),
+    ] {
+        refused("signup-awaiting", &format!("{AT}/{field}"), value);
+    }
+    accepted("signup-awaiting", &format!("{AT}/given_name"), Value::Null);
+}
+
+#[test]
+fn every_text_a_flow_sends_or_shows_later_is_checked() {
+    for (name, pointer, value) in [
+        // Codes and passwords awaiting their answer.
+        (
+            "signin-awaiting-code",
+            "/driver/phase/At/AwaitCode/code",
+            json!(""),
+        ),
+        (
+            "signin-awaiting-code",
+            "/driver/phase/At/AwaitCode/code",
+            json!("12\r\n34"),
+        ),
+        (
+            "signin-awaiting-reset",
+            "/driver/phase/At/AwaitReset/code",
+            json!(""),
+        ),
+        (
+            "signin-awaiting-reset",
+            "/driver/phase/At/AwaitReset/new_password",
+            json!(""),
+        ),
+        (
+            "staff-awaiting-confirm",
+            "/driver/phase/At/AwaitConfirm/code",
+            json!("1\u{7f}"),
+        ),
+        (
+            "staff-awaiting-sign-in",
+            "/driver/phase/At/AwaitSignIn/email",
+            json!("staff"),
+        ),
+        (
+            "staff-awaiting-sign-in",
+            "/driver/phase/At/AwaitSignIn/password",
+            json!(""),
+        ),
+        // The emails kept to refill a refused form, and those of the staff's later steps.
+        (
+            "signin-credentials-rejected",
+            "/driver/phase/At/Credentials/email",
+            json!("x"),
+        ),
+        (
+            "signup-form-rejected",
+            "/driver/phase/At/Form/email",
+            json!("a@"),
+        ),
+        (
+            "staff-credentials-rejected",
+            "/driver/phase/At/Credentials/email",
+            json!(""),
+        ),
+        (
+            "staff-email-code",
+            "/driver/phase/At/EmailCode/email",
+            json!("a\u{0}@b"),
+        ),
+        (
+            "staff-awaiting-confirm",
+            "/driver/phase/At/AwaitConfirm/email",
+            json!("@b"),
+        ),
+        // The sign-up wizard's own request.
+        (
+            "signup-awaiting-wizard",
+            "/driver/phase/At/AwaitWizard/url",
+            json!(""),
+        ),
+        (
+            "signup-awaiting-wizard",
+            "/driver/phase/At/AwaitWizard/url",
+            json!("https://x/\n"),
+        ),
+        (
+            "signup-awaiting-wizard",
+            "/driver/phase/At/AwaitWizard/referral",
+            json!(""),
+        ),
+    ] {
+        refused(name, pointer, value);
+    }
+}
+
+#[test]
+fn a_wizard_uuid_is_never_empty() {
+    for (name, pointer) in [
+        ("signin-credentials", "/driver/phase/At/Credentials/uuid"),
+        (
+            "signin-awaiting-credentials",
+            "/driver/phase/At/AwaitCredentials/uuid",
+        ),
+        ("signin-choose-method", "/driver/phase/At/ChooseMethod/uuid"),
+        (
+            "signin-awaiting-method",
+            "/driver/phase/At/AwaitMethod/uuid",
+        ),
+        ("signin-code", "/driver/phase/At/Code/uuid"),
+        ("signin-awaiting-code", "/driver/phase/At/AwaitCode/uuid"),
+        (
+            "signin-reset-required",
+            "/driver/phase/At/ResetRequired/uuid",
+        ),
+        (
+            "signin-awaiting-restore",
+            "/driver/phase/At/AwaitRestore/uuid",
+        ),
+        ("signin-reset-code", "/driver/phase/At/ResetCode/uuid"),
+        ("signin-awaiting-reset", "/driver/phase/At/AwaitReset/uuid"),
+        (
+            "signin-rate-limited",
+            "/driver/phase/Waiting/resume/AwaitCredentials/uuid",
+        ),
+        ("signup-form", "/driver/phase/At/Form/uuid"),
+        ("signup-awaiting", "/driver/phase/At/AwaitSubmit/uuid"),
+        ("signup-next", "/driver/phase/At/Next/uuid"),
+        (
+            "signup-sign-in-required",
+            "/driver/phase/At/SignInRequired/uuid",
+        ),
+        ("signup-done", "/driver/phase/At/Done/uuid"),
+    ] {
+        let error = refused(name, pointer, json!(""));
+        assert!(error.contains("invalid uuid: is empty"), "{name}: {error}");
+    }
+}
+
+#[test]
+fn the_offered_2fa_methods_are_some_each_once_and_the_chosen_one_among_them() {
+    refused(
+        "signin-choose-method",
+        "/driver/phase/At/ChooseMethod/methods",
+        json!([]),
+    );
+    refused(
+        "signin-choose-method",
+        "/driver/phase/At/ChooseMethod/methods",
+        json!(["Sms", "Sms"]),
+    );
+    refused(
+        "signin-choose-method",
+        "/driver/phase/At/ChooseMethod/methods",
+        json!(["Email"]),
+    );
+    refused(
+        "signin-awaiting-method",
+        "/driver/phase/At/AwaitMethod/methods",
+        json!([]),
+    );
+    refused(
+        "signin-awaiting-method",
+        "/driver/phase/At/AwaitMethod/methods",
+        json!(["Google"]),
+    );
+    accepted(
+        "signin-awaiting-method",
+        "/driver/phase/At/AwaitMethod/methods",
+        json!(["Sms"]),
+    );
+    refused(
+        "signin-awaiting-method",
+        "/driver/phase/At/AwaitMethod/chosen",
+        json!("Email"),
+    );
+}
+
+#[test]
+fn a_rate_limit_resumes_only_a_request_the_flow_awaits() {
+    let credentials = json!({"Credentials": {"uuid": "u-1", "options": {"recaptcha_enabled": false,
+        "qr_available": false, "password_recovery_available": false}, "email": null, "rejected": null}});
+    let error = refused(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/resume",
+        credentials,
+    );
+    assert!(error.contains("resumes no request"), "{error}");
+    refused(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/resume",
+        json!("Done"),
+    );
+    refused(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/resume",
+        json!("New"),
+    );
+    accepted(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/resume",
+        json!("AwaitWizard"),
+    );
+    refused(
+        "signup-rate-limited",
+        "/driver/phase/Waiting/resume",
+        json!("New"),
+    );
+    let active = json!({"realm": "Client", "stage": "Ended"});
+    refused(
+        "session-rate-limited",
+        "/driver/phase/Waiting/resume",
+        active,
+    );
+    refused(
+        "staff-rate-limited",
+        "/driver/phase/Waiting/resume",
+        json!("Done"),
+    );
+}
+
+#[test]
+fn the_2fa_details_are_checked_as_the_sign_in_answer_s() {
+    const TFA: &str = "/driver/phase/At/EmailCode/tfa";
+    for (field, value) in [
+        ("token", json!("")),
+        ("token", json!("b2fc f999")),
+        ("token", json!("x".repeat(4097))),
+        (
+            "provider",
+            json!("x".repeat(b2core_auth::MAX_FIELD_LEN + 1)),
+        ),
+        // Before 1970: not even a time serde reads.
+        (
+            "expires_at",
+            json!({"secs_since_epoch": -1, "nanos_since_epoch": 0}),
+        ),
+        (
+            "expires_at",
+            json!({"secs_since_epoch": u64::MAX, "nanos_since_epoch": 1_000_000_000u32}),
+        ),
+    ] {
+        refused("staff-email-code", &format!("{TFA}/{field}"), value);
+    }
+    accepted(
+        "staff-email-code",
+        &format!("{TFA}/token"),
+        json!("x".repeat(4096)),
+    );
+    accepted(
+        "staff-email-code",
+        &format!("{TFA}/expires_at"),
+        json!({"secs_since_epoch": 0, "nanos_since_epoch": 0}),
+    );
+    refused(
+        "staff-awaiting-confirm",
+        "/driver/phase/At/AwaitConfirm/tfa/token",
+        json!("a b"),
+    );
+}
+
+#[test]
+fn deviations_are_at_most_max_deviations() {
+    const KEPT: &str = "/driver/deviations/kept";
+    let parked: Value =
+        serde_json::from_str(&fixture(1, "signin-credentials-deviations")).expect("JSON");
+    let one = parked
+        .pointer(KEPT)
+        .and_then(|k| k.get(0))
+        .expect("a deviation")
+        .clone();
+    let many = |n| Value::Array(vec![one.clone(); n]);
+    refused(
+        "signin-credentials-deviations",
+        KEPT,
+        many(b2core_auth::MAX_DEVIATIONS + 1),
+    );
+    accepted(
+        "signin-credentials-deviations",
+        KEPT,
+        many(b2core_auth::MAX_DEVIATIONS),
+    );
+}
+
+#[test]
+fn free_data_nests_at_most_64_levels() {
+    for (name, pointer) in [
+        ("signin-unsupported", "/driver/phase/At/Unsupported/data"),
+        ("signup-next", "/driver/phase/At/Next/data"),
+    ] {
+        accepted(name, pointer, nested(64));
+        let error = refused(name, pointer, nested(65));
+        assert!(error.contains("nests deeper"), "{error}");
+    }
+}
+
+#[test]
+fn a_kept_workflow_is_as_the_answer_that_led_there_had_it() {
+    refused(
+        "signin-unsupported",
+        "/driver/phase/At/Unsupported/workflow",
+        json!(""),
+    );
+    for named in [
+        "login",
+        "Terminate",
+        "2fa",
+        "2fa_google_auth",
+        "2fa_sms_auth",
+        "reset_password_email",
+    ] {
+        refused(
+            "signin-unsupported",
+            "/driver/phase/At/Unsupported/workflow",
+            json!(named),
+        );
+    }
+    refused("signup-form", "/driver/phase/At/Form/workflow", json!(""));
+    refused(
+        "signup-awaiting",
+        "/driver/phase/At/AwaitSubmit/workflow",
+        json!(""),
+    );
+    refused("signup-next", "/driver/phase/At/Next/workflow", json!(""));
+    // Sign-up form fields are an object or an array, as the wizard's answer must give them.
+    for fields in [json!("text"), json!(1), Value::Null, json!(true)] {
+        refused(
+            "signup-form",
+            "/driver/phase/At/Form/fields",
+            fields.clone(),
+        );
+        refused(
+            "signup-awaiting",
+            "/driver/phase/At/AwaitSubmit/fields",
+            fields,
+        );
+    }
+    accepted(
+        "signup-form",
+        "/driver/phase/At/Form/fields",
+        json!([{"name": "email"}]),
+    );
+}
+
+#[test]
+fn attempt_guards_and_times_are_checked() {
+    refused("signin-credentials", "/driver/guards/limit", json!(0));
+    refused("signin-rate-limited", "/driver/guards/limit", json!(0));
+    refused(
+        "staff-email-code",
+        "/driver/guards/sign_in/recent",
+        json!([
+            {"secs_since_epoch": 1, "nanos_since_epoch": 0},
+            {"secs_since_epoch": 2, "nanos_since_epoch": 0},
+            {"secs_since_epoch": 3, "nanos_since_epoch": 0},
+            {"secs_since_epoch": 4, "nanos_since_epoch": 0},
+            {"secs_since_epoch": 5, "nanos_since_epoch": 0},
+            {"secs_since_epoch": 6, "nanos_since_epoch": 0},
+        ]),
+    );
+    refused("session-active", "/driver/guards/limit", json!(0));
+    // Times and durations a SystemTime or Duration cannot hold.
+    let overflow = json!({"secs_since_epoch": u64::MAX, "nanos_since_epoch": 1_000_000_000u32});
+    refused(
+        "signin-rate-limited",
+        "/driver/phase/Waiting/retry_at",
+        overflow.clone(),
+    );
+    refused(
+        "signin-rate-limited",
+        "/driver/guards/blocked_until",
+        overflow,
+    );
+    refused(
+        "session-active",
+        "/leeway",
+        json!({"secs": u64::MAX, "nanos": 1_000_000_000u32}),
+    );
+    refused(
+        "session-active",
+        "/driver/guards/window",
+        json!({"secs": u64::MAX, "nanos": 1_000_000_000u32}),
+    );
+}
+
+/// A parked flow is a secret-bearing blob: an error reading one never shows a value
+/// from it, whatever its type (a password or token stored as a number, say).
+#[test]
+fn an_error_reading_a_parked_flow_never_shows_a_value() {
+    const SECRET: u64 = 394_208_416_658_607_535;
+    for (name, pointer) in [
+        (
+            "signin-awaiting-credentials",
+            "/driver/phase/At/AwaitCredentials/credentials/password",
+        ),
+        (
+            "signin-awaiting-credentials",
+            "/driver/phase/At/AwaitCredentials/credentials/email",
+        ),
+        (
+            "signin-awaiting-credentials",
+            "/driver/phase/At/AwaitCredentials/credentials/fingerprint",
+        ),
+        ("signin-awaiting-code", "/driver/phase/At/AwaitCode/code"),
+        (
+            "signin-awaiting-method",
+            "/driver/phase/At/AwaitMethod/chosen",
+        ),
+        (
+            "session-active",
+            "/driver/phase/At/stage/Active/accessToken/token",
+        ),
+        (
+            "session-active",
+            "/driver/phase/At/stage/Active/refreshToken",
+        ),
+        ("staff-email-code", "/driver/phase/At/EmailCode/tfa/token"),
+        (
+            "signup-awaiting",
+            "/driver/phase/At/AwaitSubmit/form/password_confirmation",
+        ),
+        ("signin-new", "/driver/endpoint/base"),
+    ] {
+        for value in [
+            json!(SECRET),
+            json!(SECRET as f64 * 1e10),
+            json!(format!("{SECRET}")),
+            json!([SECRET.to_string()]),
+            json!({ SECRET.to_string(): true }),
+        ] {
+            let text = with_member(name, pointer, &value);
+            if let Err(error) = read_as(name, &text) {
+                let error = error.to_string();
+                for part in ["394208416658607535", "3942084166586075", "true"] {
+                    assert!(!error.contains(part), "{pointer} = {value}: {error}");
+                }
+            }
+        }
+    }
+}

@@ -56,6 +56,7 @@ use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::{self, CheckParked};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire;
@@ -568,6 +569,57 @@ pub struct SignUp {
 }
 
 crate::parked::parked!(SignUp { driver: Driver<State> });
+
+/// A parked sign-up holds what the flow's steps put in it: a wizard uuid and `workflow`,
+/// form `fields` that are an object or an array, a form that passed the checks made
+/// before it was sent, and the free `data` of a step the crate does not drive.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        if let Some(uuid) = self.uuid() {
+            parked::uuid(uuid)?;
+        }
+        let fields = |fields: &serde_json::Value| match fields {
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => Ok(()),
+            _ => Err(Error::invalid(
+                "fields",
+                "is neither an object nor an array",
+            )),
+        };
+        match self {
+            Self::AwaitWizard { url, referral } => {
+                input::text("url", url)?;
+                referral
+                    .as_deref()
+                    .map_or(Ok(()), |referral| input::text("utm.referral", referral))
+            }
+            Self::Form {
+                workflow,
+                fields: shown,
+                email,
+                ..
+            } => {
+                parked::workflow(workflow)?;
+                fields(shown)?;
+                email.as_deref().map_or(Ok(()), input::email)
+            }
+            Self::AwaitSubmit {
+                workflow,
+                fields: shown,
+                form,
+                ..
+            } => {
+                parked::workflow(workflow)?;
+                fields(shown)?;
+                form.check()
+            }
+            Self::Next { workflow, data, .. } => {
+                parked::workflow(workflow)?;
+                parked::free_data(data.expose())
+            }
+            Self::New | Self::SignInRequired { .. } | Self::Done { .. } => Ok(()),
+        }
+    }
+}
 
 impl SignUp {
     /// A flow for this host.
