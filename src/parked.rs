@@ -190,11 +190,11 @@ pub(crate) fn workflow(workflow: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Free JSON a flow kept from an answer (`data` of a workflow it does not model): at most
-/// [`MAX_FREE_DATA_DEPTH`] levels deep, as the decoder reads it.
-pub(crate) fn free_data(data: &Value) -> Result<(), Error> {
+/// Free JSON a flow kept from an answer (`data` of a workflow it does not model, a form's
+/// `fields`): at most [`MAX_FREE_DATA_DEPTH`] levels deep, as the decoder reads it.
+pub(crate) fn free_data(field: &'static str, data: &Value) -> Result<(), Error> {
     if depth(data) > MAX_FREE_DATA_DEPTH {
-        return Err(Error::invalid("data", "nests deeper than a flow keeps"));
+        return Err(Error::invalid(field, "nests deeper than a flow keeps"));
     }
     Ok(())
 }

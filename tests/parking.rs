@@ -1889,3 +1889,44 @@ fn an_error_reading_a_parked_flow_never_shows_a_value() {
         }
     }
 }
+
+/// A sign-up keeps the form's `fields` of the wizard's answer: nested deeper than free
+/// data may be, they were read, and the flow parked but could not be read back (serde_json
+/// stops at 128 levels, and the parked flow adds its own). Now the answer is refused.
+#[test]
+fn a_sign_up_keeps_no_fields_it_could_not_park() {
+    for depth in [64, 65, 100, 124] {
+        let mut flow = SignUp::new(endpoint());
+        flow.start(SIGN_UP_URL, None).expect("a request");
+        let before = flow.clone();
+        let wizard = envelope(
+            202,
+            202,
+            json!({"fields": nested(depth)}),
+            "u-1",
+            "basic_register_form",
+        );
+        match flow.handle_response(&wizard, t(0)) {
+            Ok(step) => {
+                assert!(depth <= 64, "{depth}: {step:?}");
+                parks_again(&flow);
+            }
+            Err(e) => {
+                assert!(depth > 64, "{depth}: {e}");
+                assert!(
+                    e.to_string()
+                        .contains("data.fields: nests deeper than 64 levels"),
+                    "{e}"
+                );
+                assert_eq!(flow, before);
+            }
+        }
+    }
+    accepted("signup-form", "/driver/phase/At/Form/fields", nested(64));
+    refused("signup-form", "/driver/phase/At/Form/fields", nested(65));
+    refused(
+        "signup-awaiting",
+        "/driver/phase/At/AwaitSubmit/fields",
+        nested(65),
+    );
+}

@@ -804,7 +804,7 @@ impl CheckParked for State {
                 if WORKFLOWS.contains(&workflow.as_str()) {
                     return Err(Error::invalid("workflow", "is one the pages name"));
                 }
-                parked::free_data(data.expose())
+                parked::free_data("data", data.expose())
             }
             _ => Ok(()),
         }

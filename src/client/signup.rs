@@ -361,6 +361,14 @@ fn form_fields(
 ) -> Result<Option<serde_json::Value>, Error> {
     let data: wire::SignUpWizardData = data.read(step)?;
     match data.fields {
+        // The flow keeps them: as deep as free data may be, so a parked flow reads back.
+        Some(ref fields) if decode::depth(fields) > decode::MAX_FREE_DATA_DEPTH => {
+            Err(Error::malformed(
+                step,
+                "data.fields",
+                format!("nests deeper than {} levels", decode::MAX_FREE_DATA_DEPTH),
+            ))
+        }
         Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) | None => Ok(data.fields),
         Some(_) => Err(Error::malformed(
             step,
@@ -571,7 +579,7 @@ pub struct SignUp {
 crate::parked::parked!(SignUp { driver: Driver<State> });
 
 /// A parked sign-up holds what the flow's steps put in it: a wizard uuid and `workflow`,
-/// form `fields` that are an object or an array, a form that passed the checks made
+/// form `fields` that are an object or an array at most 64 levels deep, a form that passed the checks made
 /// before it was sent, and the free `data` of a step the crate does not drive.
 impl CheckParked for State {
     fn check_parked(&self) -> Result<(), Error> {
@@ -579,7 +587,9 @@ impl CheckParked for State {
             parked::uuid(uuid)?;
         }
         let fields = |fields: &serde_json::Value| match fields {
-            serde_json::Value::Object(_) | serde_json::Value::Array(_) => Ok(()),
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                parked::free_data("fields", fields)
+            }
             _ => Err(Error::invalid(
                 "fields",
                 "is neither an object nor an array",
@@ -614,7 +624,7 @@ impl CheckParked for State {
             }
             Self::Next { workflow, data, .. } => {
                 parked::workflow(workflow)?;
-                parked::free_data(data.expose())
+                parked::free_data("data", data.expose())
             }
             Self::New | Self::SignInRequired { .. } | Self::Done { .. } => Ok(()),
         }
