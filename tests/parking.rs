@@ -980,11 +980,24 @@ fn every_fixture_goes_on(n: u64) -> Vec<(String, &'static str, &'static str)> {
 
 #[test]
 fn every_v1_fixture_resumes_at_its_step_and_goes_one_step_further() {
-    let states = every_fixture_goes_on(1);
+    fixtures_go_on_as_expected(1);
+}
+
+/// Format 2 was current when its fixtures were written: they are what this version
+/// parked, and the next format must read them.
+#[test]
+fn every_v2_fixture_resumes_at_its_step_and_goes_one_step_further() {
+    fixtures_go_on_as_expected(2);
+}
+
+/// Every fixture of format `n`, one per scenario: the step it was parked at and the
+/// step after one more call or answer, as expected.
+fn fixtures_go_on_as_expected(n: u64) {
+    let states = every_fixture_goes_on(n);
     let mut names: Vec<&str> = scenarios().iter().map(|(name, _)| *name).collect();
     names.sort_unstable();
     let fixtures: Vec<&str> = states.iter().map(|(name, ..)| name.as_str()).collect();
-    assert_eq!(fixtures, names, "one v1 fixture per scenario");
+    assert_eq!(fixtures, names, "one v{n} fixture per scenario");
     let shown: Vec<String> = states
         .iter()
         .map(|(name, parked, next)| format!("{name}: {parked} -> {next}"))
