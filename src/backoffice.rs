@@ -65,6 +65,7 @@ use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
 use crate::input::{self, MAX_FIELD_LEN};
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::CheckParked;
 use crate::secret::Secret;
 use crate::time::parse_rfc3339;
 use crate::token::{check_token_text, TokenPair};
@@ -432,12 +433,57 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (a password awaiting its answer, the 2FA
 /// token, a code) and must be stored like one. `Debug` never shows them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StaffSignIn {
     driver: Driver<State>,
 }
 
 crate::flow::driven_flow!(StaffSignIn, StaffStep);
+
+crate::parked::parked!(StaffSignIn { driver: Driver<State> });
+
+/// A parked staff sign-in holds what the flow's steps put in it: an email and password
+/// and codes that passed the checks made before they were sent, and 2FA details as the
+/// sign-in answer's are checked.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        match self {
+            Self::Credentials { email, .. } => email.as_deref().map_or(Ok(()), input::email),
+            Self::AwaitSignIn { email, password } => {
+                input::email(email)?;
+                input::password("password", password.expose())
+            }
+            Self::EmailCode { email, tfa, .. } => {
+                input::email(email)?;
+                tfa.check_parked()
+            }
+            Self::AwaitConfirm { email, tfa, code } => {
+                input::email(email)?;
+                tfa.check_parked()?;
+                input::text("code", code.expose())
+            }
+            Self::Done => Ok(()),
+        }
+    }
+}
+
+/// As [`TwoFactor::from_wire`] checks the sign-in answer's `2faDetails`.
+impl CheckParked for TwoFactor {
+    fn check_parked(&self) -> Result<(), Error> {
+        let token = self.token.expose();
+        if token.len() > MAX_TFA_TOKEN_LEN {
+            return Err(Error::invalid("2FA token", "is longer than the limit"));
+        }
+        check_token_text(token).map_err(|reason| Error::invalid("2FA token", reason))?;
+        if self.provider.len() > MAX_FIELD_LEN {
+            return Err(Error::invalid("2FA provider", "is too long"));
+        }
+        if self.expires_at < std::time::UNIX_EPOCH {
+            return Err(Error::invalid("2FA token", "expires before 1970"));
+        }
+        Ok(())
+    }
+}
 
 impl StaffSignIn {
     /// A flow for this host, with the page's limits: 5 sign-ins and 3 confirmations a

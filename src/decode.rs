@@ -268,7 +268,7 @@ pub(crate) fn raw_data(
 }
 
 /// Nesting depth of a JSON value (a scalar is 0). serde_json bounds the input at 128.
-fn depth(value: &serde_json::Value) -> usize {
+pub(crate) fn depth(value: &serde_json::Value) -> usize {
     match value {
         serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
         serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),

@@ -234,7 +234,7 @@ pub(crate) fn describe_serde_error(e: &serde_json::Error) -> String {
 
 const HIDDEN: &str = "(value hidden)";
 
-fn hide_values(message: &str) -> String {
+pub(crate) fn hide_values(message: &str) -> String {
     for prefix in ["invalid type: ", "invalid value: "] {
         // `{prefix}{unexpected}, expected {expected}`: the last `, expected ` is the one
         // serde wrote, as what is expected comes from the code and the value comes first.

@@ -131,6 +131,7 @@ mod flow;
 mod guard;
 mod input;
 mod machine;
+mod parked;
 mod secret;
 pub mod session;
 #[cfg(feature = "sim")]

@@ -17,6 +17,7 @@ use crate::deviation::{Answer, Deviation, Deviations};
 use crate::endpoint::{Endpoint, Reply};
 use crate::error::{ApiError, Error};
 use crate::guard::AttemptGuard;
+use crate::parked::{CheckParked, Refused};
 
 /// One row of a flow's documented transition table: in state `from`, `event` (a call, or
 /// an answer described by its status and `workflow`) leads to state `to`. State names are
@@ -97,8 +98,13 @@ enum Phase<P> {
 }
 
 /// A [`Protocol`] in motion: its endpoint, counters and current state.
+///
+/// Read back from a store, it is checked as it was made (see [`Unchecked`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(bound = "")]
+#[serde(
+    bound(serialize = "", deserialize = "P: CheckParked"),
+    try_from = "Unchecked<P>"
+)]
 pub(crate) struct Driver<P: Protocol> {
     endpoint: Endpoint,
     guards: P::Guards,
@@ -106,6 +112,42 @@ pub(crate) struct Driver<P: Protocol> {
     /// Boxed: most flows never see one, and a flow's size matters to those who park many.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deviations: Option<Box<Deviations>>,
+}
+
+/// A parked driver as serde reads it, before it is checked: a store is input like any
+/// answer, and must not hold what no flow would.
+#[derive(Deserialize)]
+#[serde(bound = "")]
+struct Unchecked<P: Protocol> {
+    endpoint: Endpoint,
+    guards: P::Guards,
+    phase: Phase<P>,
+    #[serde(default)]
+    deviations: Option<Box<Deviations>>,
+}
+
+impl<P: Protocol + CheckParked> TryFrom<Unchecked<P>> for Driver<P> {
+    type Error = Refused;
+
+    /// Each field has checked itself; here, the state: what the flow holds in it
+    /// ([`CheckParked`]), and a rate limit only ever resumes a request the flow awaits.
+    fn try_from(parked: Unchecked<P>) -> Result<Self, Refused> {
+        let state = match &parked.phase {
+            Phase::At(state) => state,
+            Phase::Waiting { resume, .. } if resume.awaiting().is_some() => resume,
+            Phase::Waiting { .. } => {
+                let reason = "resumes no request after the rate limit";
+                return Err(Refused(Error::invalid("phase", reason)));
+            }
+        };
+        state.check_parked().map_err(Refused)?;
+        Ok(Self {
+            endpoint: parked.endpoint,
+            guards: parked.guards,
+            phase: parked.phase,
+            deviations: parked.deviations,
+        })
+    }
 }
 
 impl<P: Protocol> Driver<P> {

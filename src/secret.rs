@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// A secret value (password, code, token, fingerprint, reCAPTCHA response).
 ///
@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 /// value is [`Secret::expose`], so every place that needs it is easy to find.
 ///
 /// Serde serializes the value itself: a parked flow must be able to resume, so its
-/// serialized form contains secrets and must be stored like one.
+/// serialized form contains secrets and must be stored like one. An error reading one
+/// back never shows the value (a password stored as a number, say).
 ///
 /// ```
 /// use b2core_auth::Secret;
@@ -19,9 +20,18 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(format!("{password:?} {password}"), "[redacted] [redacted]");
 /// assert_eq!(password.expose(), "QAzqw123!");
 /// ```
-#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Default, Serialize)]
 #[serde(transparent)]
 pub struct Secret<T>(T);
+
+/// The value as `T` reads it; an error never shows the value.
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Secret<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer)
+            .map(Self)
+            .map_err(|e| crate::parked::hidden(&e))
+    }
+}
 
 impl<T> Secret<T> {
     /// Wraps a value.
@@ -75,5 +85,28 @@ mod tests {
         assert_eq!(format!("{s:#?}"), "[redacted]");
         assert_eq!(format!("{s}"), "[redacted]");
         assert_eq!(s.expose(), "hunter2");
+    }
+
+    #[test]
+    fn an_error_reading_one_never_shows_the_value() {
+        for json in [
+            "394208416658",
+            "3942084166.5",
+            "true",
+            r#"{"394208416658":1}"#,
+        ] {
+            let err = serde_json::from_str::<Secret<String>>(json).unwrap_err();
+            assert!(!err.to_string().contains("394208416658"), "{err}");
+            assert!(!err.to_string().contains("true"), "{err}");
+        }
+        let err = serde_json::from_str::<Secret<u8>>(r#""394208416658""#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid type: string (value hidden), expected u8"
+        );
+        assert_eq!(
+            serde_json::from_str::<Secret<String>>(r#""hunter2""#).unwrap(),
+            Secret::new("hunter2".to_owned())
+        );
     }
 }

@@ -77,6 +77,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{ApiError, DisplayTime, Error};
 use crate::guard::AttemptGuard;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::CheckParked;
 use crate::secret::Secret;
 use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::token::{Token, TokenPair};
@@ -764,7 +765,7 @@ fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 /// The session serializes with serde to be parked between requests; the serialized form
 /// holds the tokens and must be stored like a password. A session parked by an earlier
 /// version of this crate reads back as it was.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     driver: Driver<State>,
     leeway: Duration,
@@ -776,6 +777,16 @@ crate::flow::driven_flow!(
     deadline = Session::next_due,
     retry = Session::retry_unless_ended
 );
+
+crate::parked::parked!(Session { driver: Driver<State>, leeway: Duration });
+
+/// A parked session holds nothing to check beyond its fields' own: the tokens are checked
+/// by their own `Deserialize` as an answer's are, the counter by [`AttemptGuard`]'s.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
 
 impl Session {
     /// A session of `realm` on `endpoint` with `tokens`, the documented limit of 5

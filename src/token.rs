@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::HeaderValue;
+use serde::ser::Error as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
@@ -26,7 +27,9 @@ pub struct Token {
 
 impl Token {
     /// Checks and builds a token: non-empty, at most [`MAX_TOKEN_LEN`] visible ASCII
-    /// characters (so it can always travel in a header), and not expiring before it was made.
+    /// characters (so it can always travel in a header), not expiring before it was made,
+    /// and made and expiring within the years 0000–9999 (UTC), so that it can be written
+    /// as the RFC 3339 it parks as.
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
@@ -46,6 +49,12 @@ impl Token {
         check_token_text(value.expose()).map_err(|reason| Error::invalid("token", reason))?;
         if expires_at < created_at {
             return Err(Error::invalid("token", "expires before it was created"));
+        }
+        if format_rfc3339(created_at).is_err() || format_rfc3339(expires_at).is_err() {
+            return Err(Error::invalid(
+                "token",
+                "a time outside the years 0000-9999",
+            ));
         }
         Ok(Self {
             value,
@@ -83,8 +92,12 @@ impl Token {
         let [token_field, created_field, expires_field] = fields;
         check_token_text(&wire.token)
             .map_err(|reason| Error::malformed(step, token_field, reason))?;
+        // Read in any offset, and written back in UTC (parked): the instant must be one
+        // that RFC 3339 writes in UTC too (`0000-01-01T00:00:00+01:00` is not).
         let time = |text: &str, field| {
-            parse_rfc3339(text).map_err(|e| Error::malformed(step, field, e.to_string()))
+            parse_rfc3339(text)
+                .and_then(|t| format_rfc3339(t).map(|_| t))
+                .map_err(|e| Error::malformed(step, field, e.to_string()))
         };
         let created_at = time(&wire.created_at, created_field)?;
         let expires_at = time(&wire.expires_at, expires_field)?;
@@ -98,13 +111,13 @@ impl Token {
         })
     }
 
-    fn to_wire(&self) -> wire::Token<'_> {
-        let time = |t| Cow::Owned(format_rfc3339(t).unwrap_or_default());
-        wire::Token {
+    /// The vendor's shape; every token [`Token::new`] or an answer makes can be written.
+    fn to_wire(&self) -> Result<wire::Token<'_>, crate::time::TimestampError> {
+        Ok(wire::Token {
             token: Cow::Borrowed(self.value.expose()),
-            created_at: time(self.created_at),
-            expires_at: time(self.expires_at),
-        }
+            created_at: Cow::Owned(format_rfc3339(self.created_at)?),
+            expires_at: Cow::Owned(format_rfc3339(self.expires_at)?),
+        })
     }
 }
 
@@ -281,9 +294,11 @@ impl fmt::Debug for TokenPair {
 /// The vendor's shape, `{"accessToken": {..}, "refreshToken": {..}}`.
 impl Serialize for TokenPair {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Never an empty time that would not read back: an error instead (unreachable, as
+        // every token is made with times that can be written).
         wire::TokenPair {
-            access_token: self.inner.access.to_wire(),
-            refresh_token: self.inner.refresh.to_wire(),
+            access_token: self.inner.access.to_wire().map_err(S::Error::custom)?,
+            refresh_token: self.inner.refresh.to_wire().map_err(S::Error::custom)?,
         }
         .serialize(serializer)
     }
@@ -292,7 +307,9 @@ impl Serialize for TokenPair {
 /// Checked as a server's answer is: a parked pair that fails the checks is refused.
 impl<'de> Deserialize<'de> for TokenPair {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let wire = wire::TokenPair::deserialize(deserializer)?;
+        // The error never shows a value: a token of the wrong type is still a token.
+        let wire =
+            wire::TokenPair::deserialize(deserializer).map_err(|e| crate::parked::hidden(&e))?;
         Self::from_wire(&wire, "parked token pair").map_err(serde::de::Error::custom)
     }
 }
@@ -402,5 +419,57 @@ mod tests {
             "{debug}"
         );
         assert!(debug.contains("2024-04-22T11:22:24+00:00"), "{debug}");
+    }
+
+    /// A time RFC 3339 reads but cannot write in UTC (the year 0000 at +01:00, 9999 at
+    /// -01:00) is refused: read once, a pair holding one parked with an empty time and
+    /// never read back. Nor does `Token::new` make one.
+    #[test]
+    fn every_token_read_or_made_can_be_written_back() {
+        let ok = "2024-04-22T11:07:24+00:00";
+        for (created, expires) in [
+            ("0000-01-01T00:00:00+01:00", ok),
+            (ok, "9999-12-31T23:59:59-01:00"),
+        ] {
+            let token =
+                format!(r#"{{"token":"a","createdAt":"{created}","expiresAt":"{expires}"}}"#);
+            let json = format!(r#"{{"accessToken":{token},"refreshToken":{token}}}"#);
+            assert!(serde_json::from_str::<TokenPair>(&json).is_err(), "{json}");
+        }
+        let edge = r#"{"token":"a","createdAt":"0000-01-01T00:00:00Z","expiresAt":"9999-12-31T23:59:59.999999999Z"}"#;
+        let json = format!(r#"{{"accessToken":{edge},"refreshToken":{edge}}}"#);
+        let pair: TokenPair = serde_json::from_str(&json).unwrap();
+        let parked = serde_json::to_string(&pair).unwrap();
+        assert_eq!(serde_json::from_str::<TokenPair>(&parked).unwrap(), pair);
+
+        let t0 = std::time::UNIX_EPOCH;
+        let far = t0 + std::time::Duration::from_secs(400 * 365 * 86_400 * 25);
+        assert!(Token::new("a".into(), t0, far).is_err());
+        assert!(Token::new("a".into(), t0, t0).is_ok());
+    }
+
+    /// A parked pair is read as an answer's is, and its errors never show a token.
+    #[test]
+    fn a_parked_pair_is_checked_and_its_errors_show_no_token() {
+        let token = |value: &str| {
+            format!(
+                r#"{{"token":{value},"createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"}}"#
+            )
+        };
+        for (access, refresh) in [
+            (token("394208416658607535"), token(r#""d.e.f""#)),
+            (token(r#"["394208416658607535"]"#), token(r#""d.e.f""#)),
+            (token(r#""a.b.c""#), token("true")),
+            (token(r#""394208416658607535 x""#), token(r#""d.e.f""#)),
+        ] {
+            let json = format!(r#"{{"accessToken":{access},"refreshToken":{refresh}}}"#);
+            let err = serde_json::from_str::<TokenPair>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !err.contains("394208416658607535") && !err.contains("true"),
+                "{err}"
+            );
+        }
     }
 }

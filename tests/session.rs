@@ -1348,11 +1348,14 @@ fn lone_token_sessions_park_in_the_vendors_shape_and_old_parks_still_read() {
     let old_limited = r#"{"driver":{"endpoint":{"base":"https://host.name","body_limit":1048576},"guards":{"limit":5,"window":{"secs":60,"nanos":0},"recent":[{"secs_since_epoch":1713784104,"nanos_since_epoch":0}],"blocked_until":{"secs_since_epoch":1713784134,"nanos_since_epoch":0}},"phase":{"Waiting":{"retry_at":{"secs_since_epoch":1713784134,"nanos_since_epoch":0},"resume":{"realm":"Client","stage":{"AwaitRefresh":{"accessToken":{"token":"ACCESS-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"REFRESH-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}}}},"leeway":{"secs":30,"nanos":0}}"#;
     let mut active: Session = serde_json::from_str(old_active).unwrap();
     assert_eq!(active.state(), "active");
-    assert_eq!(serde_json::to_string(&active).unwrap(), old_active);
+    // Parked again, in the current format: the same members after `"format":2`.
+    let current = format!(r#"{{"format":2,{}"#, &old_active[1..]);
+    assert_eq!(serde_json::to_string(&active).unwrap(), current);
     let request = ready(active.authorize(api_request(), at(0)).unwrap());
     assert_eq!(bearer_of(&request), ["Bearer ACCESS-old"]);
     let mut limited: Session = serde_json::from_str(old_limited).unwrap();
-    assert_eq!(serde_json::to_string(&limited).unwrap(), old_limited);
+    let current = format!(r#"{{"format":2,{}"#, &old_limited[1..]);
+    assert_eq!(serde_json::to_string(&limited).unwrap(), current);
     assert_eq!(limited.current_step(), Some(SessionStep::RetryAt(at(90))));
     let again = limited.retry(at(90)).unwrap();
     assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", "REFRESH-old");

@@ -84,6 +84,7 @@ use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::{self, CheckParked};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
@@ -757,12 +758,75 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (a password awaiting its answer, a code) and
 /// must be stored like one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignIn {
     driver: Driver<State>,
 }
 
 crate::flow::driven_flow!(SignIn, SignInStep);
+
+crate::parked::parked!(SignIn { driver: Driver<State> });
+
+/// A parked sign-in holds what the flow's steps put in it: a wizard uuid, credentials and
+/// codes that passed the checks made before they were sent, the methods the server
+/// offered, and the free `data` of a workflow the pages do not name.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        if let Some(uuid) = self.uuid() {
+            parked::uuid(uuid)?;
+        }
+        match self {
+            Self::Credentials {
+                email: Some(email), ..
+            } => input::email(email),
+            Self::AwaitCredentials {
+                options,
+                credentials,
+                ..
+            } => credentials.check(*options),
+            Self::ChooseMethod { methods, .. } => parked_methods(methods),
+            Self::AwaitMethod {
+                methods, chosen, ..
+            } => {
+                parked_methods(methods)?;
+                if !methods.contains(chosen) {
+                    return Err(Error::invalid("type", "is not one of the offered methods"));
+                }
+                Ok(())
+            }
+            Self::AwaitCode { code, .. } => input::text("code", code.expose()),
+            Self::AwaitReset {
+                code, new_password, ..
+            } => {
+                input::text("code", code.expose())?;
+                input::password("password", new_password.expose())
+            }
+            Self::Unsupported { workflow, data } => {
+                parked::workflow(workflow)?;
+                if WORKFLOWS.contains(&workflow.as_str()) {
+                    return Err(Error::invalid("workflow", "is one the pages name"));
+                }
+                parked::free_data("data", data.expose())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The methods offered for workflow `2fa`: at least one, each once.
+fn parked_methods(methods: &[Method]) -> Result<(), Error> {
+    if methods.is_empty() {
+        return Err(Error::invalid("methods", "is empty"));
+    }
+    if methods
+        .iter()
+        .enumerate()
+        .any(|(i, method)| methods.iter().skip(i + 1).any(|m| m == method))
+    {
+        return Err(Error::invalid("methods", "lists a method twice"));
+    }
+    Ok(())
+}
 
 impl SignIn {
     /// A flow for this host, with the documented limit of 5 sign-in attempts a minute.

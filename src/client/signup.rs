@@ -56,6 +56,7 @@ use crate::fingerprint::DeviceFingerprint;
 use crate::guard::AttemptGuard;
 use crate::input;
 use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::parked::{self, CheckParked};
 use crate::secret::Secret;
 use crate::token::TokenPair;
 use crate::wire;
@@ -360,6 +361,14 @@ fn form_fields(
 ) -> Result<Option<serde_json::Value>, Error> {
     let data: wire::SignUpWizardData = data.read(step)?;
     match data.fields {
+        // The flow keeps them: as deep as free data may be, so a parked flow reads back.
+        Some(ref fields) if decode::depth(fields) > decode::MAX_FREE_DATA_DEPTH => {
+            Err(Error::malformed(
+                step,
+                "data.fields",
+                format!("nests deeper than {} levels", decode::MAX_FREE_DATA_DEPTH),
+            ))
+        }
         Some(serde_json::Value::Object(_) | serde_json::Value::Array(_)) | None => Ok(data.fields),
         Some(_) => Err(Error::malformed(
             step,
@@ -561,12 +570,67 @@ impl Protocol for State {
 /// The flow serializes with serde to be parked between browser requests; the serialized
 /// form holds whatever secrets are in flight (the passwords, fingerprint and reCAPTCHA
 /// response of a submitted form awaiting its answer) and must be stored like one.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SignUp {
     driver: Driver<State>,
 }
 
 crate::flow::driven_flow!(SignUp, SignUpStep);
+
+crate::parked::parked!(SignUp { driver: Driver<State> });
+
+/// A parked sign-up holds what the flow's steps put in it: a wizard uuid and `workflow`,
+/// form `fields` that are an object or an array at most 64 levels deep, a form that passed the checks made
+/// before it was sent, and the free `data` of a step the crate does not drive.
+impl CheckParked for State {
+    fn check_parked(&self) -> Result<(), Error> {
+        if let Some(uuid) = self.uuid() {
+            parked::uuid(uuid)?;
+        }
+        let fields = |fields: &serde_json::Value| match fields {
+            serde_json::Value::Object(_) | serde_json::Value::Array(_) => {
+                parked::free_data("fields", fields)
+            }
+            _ => Err(Error::invalid(
+                "fields",
+                "is neither an object nor an array",
+            )),
+        };
+        match self {
+            Self::AwaitWizard { url, referral } => {
+                input::text("url", url)?;
+                referral
+                    .as_deref()
+                    .map_or(Ok(()), |referral| input::text("utm.referral", referral))
+            }
+            Self::Form {
+                workflow,
+                fields: shown,
+                email,
+                ..
+            } => {
+                parked::workflow(workflow)?;
+                fields(shown)?;
+                email.as_deref().map_or(Ok(()), input::email)
+            }
+            Self::AwaitSubmit {
+                workflow,
+                fields: shown,
+                form,
+                ..
+            } => {
+                parked::workflow(workflow)?;
+                fields(shown)?;
+                form.check()
+            }
+            Self::Next { workflow, data, .. } => {
+                parked::workflow(workflow)?;
+                parked::free_data("data", data.expose())
+            }
+            Self::New | Self::SignInRequired { .. } | Self::Done { .. } => Ok(()),
+        }
+    }
+}
 
 impl SignUp {
     /// A flow for this host.

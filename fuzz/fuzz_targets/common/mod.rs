@@ -445,6 +445,9 @@ pub struct Harness<F> {
     /// The `uuid` of the last request body that had one.
     pub uuid: String,
     pub now: u64,
+    /// The base URI every request must start with ([`HOST`] unless a resumed flow has
+    /// another).
+    pub host: String,
 }
 
 impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
@@ -454,6 +457,7 @@ impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
             done: false,
             uuid: "36f59381-5b54-48bd-a0c7-3b908c476732".into(),
             now: 0,
+            host: HOST.to_owned(),
         }
     }
 
@@ -483,7 +487,7 @@ impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
             }
             Ok(Outcome::Step(done)) => self.done = *done,
             Ok(Outcome::Request(request)) => {
-                check_request(request, allowed_headers);
+                check_request_to(request, allowed_headers, &self.host);
                 if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(request.body()) {
                     if let Some(Value::String(uuid)) = map.get("uuid") {
                         self.uuid = uuid.clone();
@@ -499,6 +503,11 @@ impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
 
 /// Only the intended headers, `application/json` where set, a JSON or empty body.
 pub fn check_request(request: &Request<Vec<u8>>, allowed: &[&str]) {
+    check_request_to(request, allowed, HOST)
+}
+
+/// [`check_request`], for a request to the base URI `host`.
+pub fn check_request_to(request: &Request<Vec<u8>>, allowed: &[&str], host: &str) {
     for (name, value) in request.headers() {
         assert!(
             allowed.contains(&name.as_str()),
@@ -510,7 +519,7 @@ pub fn check_request(request: &Request<Vec<u8>>, allowed: &[&str]) {
             assert_eq!(value, "application/json");
         }
     }
-    assert!(request.uri().to_string().starts_with(HOST));
+    assert!(request.uri().to_string().starts_with(host));
     assert!(
         request.body().is_empty() || serde_json::from_slice::<Value>(request.body()).is_ok(),
         "a request body is not JSON"
