@@ -2,6 +2,7 @@
 //! private body decoders. Compiled only with the `fuzzing` feature (off by default);
 //! no stability promise of any kind. Each wrapper runs one decoder as a flow would.
 
+use crate::deviation::Answer;
 use crate::error::{ApiError, Error};
 use crate::token::TokenPair;
 use crate::{decode, wire};
@@ -13,40 +14,34 @@ fn text(body: &[u8]) -> Result<&str, Error> {
     std::str::from_utf8(body).map_err(|_| Error::malformed(STEP, "body", "is not UTF-8"))
 }
 
-/// The wizard envelope, then its `data` read as every step type the flows read, by the
-/// one-pass read and by the exact path. Panics if the two ever disagree.
+/// The wizard envelope, then its `data` read as every flow reads it: as the struct of
+/// each answer of the sign-in and sign-up wizards, and as free JSON.
 pub fn decode_envelope(status: u16, body: &[u8], flow_uuid: Option<&str>) -> Result<(), Error> {
     let body = text(body)?;
     let expect = match flow_uuid {
         Some(uuid) => decode::Expect::Wizard(uuid),
         None => decode::Expect::NewWizard,
     };
-    fn agree<'a, T>(body: &'a str, status: u16, expect: decode::Expect<'_>) -> Result<T, Error>
-    where
-        T: serde::Deserialize<'a> + Default + From<wire::WizardData<'a>> + std::fmt::Debug,
-    {
-        let [fast, exact] = decode::read_both_ways::<T>(STEP, status, body, expect);
-        assert_eq!(
-            format!("{fast:?}"),
-            format!("{exact:?}"),
-            "one pass != exact path"
-        );
-        exact
-    }
-    let signin: Result<wire::SignInData, _> = agree(body, status, expect);
-    if let Ok(data) = signin {
+    let answer = || Answer::new(STEP, status, body, false);
+    let sign_in = || decode::wizard(&mut answer(), expect).map(|a: decode::SignInAnswer| a.data);
+    let sign_up = || decode::wizard(&mut answer(), expect).map(|a: decode::SignUpAnswer| a.data);
+    let _ = sign_in()?.first(STEP);
+    if let Ok(data) = sign_in()?.next(STEP) {
         TokenPair::from_wire_parts(
             data.access_token.as_ref(),
             data.refresh_token.as_ref(),
             STEP,
         )?;
     }
-    let _: Result<wire::SignInWizardData, _> = agree(body, status, expect);
-    let _: Result<wire::SignUpWizardData, _> = agree(body, status, expect);
-    let _: Result<wire::SignUpData, _> = agree(body, status, expect);
-    let [fast, exact] = decode::free_both_ways(STEP, status, body, expect);
-    assert_eq!(fast, exact, "one pass != exact path (free data)");
-    exact.map(drop)
+    let _ = sign_up()?.first(STEP);
+    if let Ok(data) = sign_up()?.next(STEP) {
+        TokenPair::from_wire_parts(
+            data.access_token.as_ref(),
+            data.refresh_token.as_ref(),
+            STEP,
+        )?;
+    }
+    sign_in()?.free(STEP).map(drop)
 }
 
 /// A bare `{accessToken, refreshToken}` answer (Back Office confirm, refresh).

@@ -448,7 +448,7 @@ impl State {
     fn follow_workflow(
         &self,
         answer: &mut Answer<'_>,
-        wizard: decode::Wizard<'_>,
+        wizard: decode::SignInAnswer<'_>,
     ) -> Result<Advance<Self>, Error> {
         let step = answer.step;
         let workflow = &*wizard.workflow;
@@ -477,7 +477,7 @@ impl State {
         let uuid = self.next_uuid(&wizard.uuid);
         Ok(Advance::To(match workflow {
             LOGIN => {
-                let data: wire::SignInWizardData = wizard.data.read(step)?;
+                let data: wire::SignInWizardData = wizard.data.first(step)?;
                 let recaptcha = data.recaptcha.and_then(|r| r.enabled);
                 Self::Credentials {
                     uuid,
@@ -492,7 +492,7 @@ impl State {
                 }
             }
             TERMINATE => {
-                let data: wire::SignInData = wizard.data.read(step)?;
+                let data: wire::SignInData = wizard.data.next(step)?;
                 let tokens = TokenPair::from_wire_parts(
                     data.access_token.as_ref(),
                     data.refresh_token.as_ref(),
@@ -512,7 +512,7 @@ impl State {
                 rejected: None,
             },
             CHOOSE => {
-                let data: wire::SignInData = wizard.data.read(step)?;
+                let data: wire::SignInData = wizard.data.next(step)?;
                 Self::ChooseMethod {
                     uuid,
                     methods: offered_methods(step, &data.tfa_providers)?,

@@ -341,7 +341,7 @@ impl State {
 /// or, without a `code`, its HTTP status is. `done` should agree; when it does not, that
 /// is noted, never decisive (the page gives `done` two meanings: "initialization
 /// succeeded" and "authentication has succeeded").
-fn is_final(answer: &mut Answer<'_>, wizard: &decode::Wizard<'_>) -> bool {
+fn is_final(answer: &mut Answer<'_>, wizard: &decode::SignUpAnswer<'_>) -> bool {
     let is_final = wizard.code.map_or(answer.status == 202, |code| code == 202);
     if let Some(done) = wizard.done.filter(|&done| done != is_final) {
         let found = format!(
@@ -357,9 +357,9 @@ fn is_final(answer: &mut Answer<'_>, wizard: &decode::Wizard<'_>) -> bool {
 /// array of wizard fields": an object or an array is read, anything else is malformed.
 fn form_fields(
     step: &'static str,
-    data: decode::Data<'_>,
+    data: decode::SignUpAnswerData<'_>,
 ) -> Result<Option<serde_json::Value>, Error> {
-    let data: wire::SignUpWizardData = data.read(step)?;
+    let data: wire::SignUpWizardData = data.first(step)?;
     match data.fields {
         // The flow keeps them: as deep as free data may be, so a parked flow reads back.
         Some(ref fields) if decode::depth(fields) > decode::MAX_FREE_DATA_DEPTH => {
@@ -465,7 +465,7 @@ impl Protocol for State {
                 form,
             } => {
                 if is_final {
-                    let data: wire::SignUpData = wizard.data.read(step)?;
+                    let data: wire::SignUpData = wizard.data.next(step)?;
                     return Ok(
                         match TokenPair::from_wire_parts(
                             data.access_token.as_ref(),

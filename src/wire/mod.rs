@@ -16,8 +16,8 @@ pub(crate) mod inferred;
 
 /// The wizard envelope: every `/api/v2/my/...` wizard response. `uuid` and `workflow`
 /// borrow from the body unless they have escapes; absent or `null` they read as empty
-/// (a refresh answer belongs to no wizard). `data` is kept as its text by default, or read
-/// as `D` in the same pass (see `decode::wizard`).
+/// (a refresh answer belongs to no wizard). `data` is read as `D`: the struct of the
+/// answer the flow awaits, in the same pass, or its text (see `decode::wizard`).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<'a, D = &'a RawValue> {
     pub code: Option<i64>,
@@ -104,29 +104,6 @@ pub(crate) struct ErrorDetail {
     pub issue: Option<String>,
 }
 
-/// `data` of any client wizard answer: the fields of every workflow the crate models, so
-/// that `data` is read in the same pass as the envelope, before its `workflow` is known.
-/// Each workflow's own struct below says which of these fields it carries, and is what the
-/// flows read (`From` picks its fields out of this one).
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct WizardData<'a> {
-    pub recaptcha: Option<Recaptcha>,
-    pub is_qr_available: Option<bool>,
-    pub is_password_recovery_available: Option<bool>,
-    #[serde(rename = "accessToken", borrow)]
-    pub access_token: Option<Token<'a>>,
-    #[serde(rename = "refreshToken", borrow)]
-    pub refresh_token: Option<Token<'a>>,
-    #[serde(
-        rename = "tfaProviders",
-        default,
-        borrow,
-        deserialize_with = "list_or_null"
-    )]
-    pub tfa_providers: Vec<TfaProvider<'a>>,
-    pub fields: Option<serde_json::Value>,
-}
-
 // ---------------------------------------------------------------------------------------
 // Client sign-in (spec/client-signin.txt)
 
@@ -136,16 +113,6 @@ pub(crate) struct SignInWizardData {
     pub recaptcha: Option<Recaptcha>,
     pub is_qr_available: Option<bool>,
     pub is_password_recovery_available: Option<bool>,
-}
-
-impl From<WizardData<'_>> for SignInWizardData {
-    fn from(data: WizardData<'_>) -> Self {
-        Self {
-            recaptcha: data.recaptcha,
-            is_qr_available: data.is_qr_available,
-            is_password_recovery_available: data.is_password_recovery_available,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -168,16 +135,6 @@ pub(crate) struct SignInData<'a> {
         deserialize_with = "list_or_null"
     )]
     pub tfa_providers: Vec<TfaProvider<'a>>,
-}
-
-impl<'a> From<WizardData<'a>> for SignInData<'a> {
-    fn from(data: WizardData<'a>) -> Self {
-        Self {
-            access_token: data.access_token,
-            refresh_token: data.refresh_token,
-            tfa_providers: data.tfa_providers,
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,14 +191,6 @@ pub(crate) struct Utm<'a> {
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct SignUpWizardData {
     pub fields: Option<serde_json::Value>,
-}
-
-impl From<WizardData<'_>> for SignUpWizardData {
-    fn from(data: WizardData<'_>) -> Self {
-        Self {
-            fields: data.fields,
-        }
-    }
 }
 
 /// `POST /api/v2/my/signup`. Only `uuid`, `email`, `password`, `password_confirmation` and
@@ -304,15 +253,6 @@ pub(crate) struct SignUpData<'a> {
     pub access_token: Option<Token<'a>>,
     #[serde(rename = "refreshToken", borrow)]
     pub refresh_token: Option<Token<'a>>,
-}
-
-impl<'a> From<WizardData<'a>> for SignUpData<'a> {
-    fn from(data: WizardData<'a>) -> Self {
-        Self {
-            access_token: data.access_token,
-            refresh_token: data.refresh_token,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
