@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 
 use crate::deviation::Answer;
 use crate::error::{describe_serde_error, Error};
-use crate::wire::{self, Envelope};
+use crate::wire::{self, inferred, Envelope};
 
 /// A JSON object read as `T`. serde's derives also read a struct from an array of its
 /// fields in order; the bodies and `data` of the pages are objects (see [`object`]).
@@ -207,6 +207,39 @@ impl<'a, F, N> Wizard<'a, F, N> {
 fn envelope_text<'a>(step: &'static str, body: &'a str) -> Result<Envelope<'a>, Error> {
     object(step, "body", body)?;
     serde_json::from_str(body).map_err(|e| Error::malformed(step, "body", describe_serde_error(&e)))
+}
+
+/// Reads the new pair from a refresh answer: the bare `{accessToken, refreshToken}` of the
+/// Back Office page, or, when the body has a `data` that is not `null`, a wizard envelope
+/// with the pair in `data` (inferred for the client realm; a refresh belongs to no wizard,
+/// so its `uuid` and `workflow` may be anything, `null` or absent).
+///
+/// As a wizard body, it is read in one pass as the answer the page documents, the bare
+/// pair (with its `data` seen, not read); any other body by its shape, as text.
+pub(crate) fn refresh<'a>(answer: &mut Answer<'a>) -> Result<wire::TokenPair<'a>, Error> {
+    let (step, body) = (answer.step, answer.body);
+    let in_envelope = match once::<inferred::BareRefreshAnswer<'a>>(body) {
+        Some(inferred::BareRefreshAnswer {
+            data: None,
+            access_token: Some(access_token),
+            refresh_token: Some(refresh_token),
+        }) => {
+            return Ok(wire::TokenPair {
+                access_token,
+                refresh_token,
+            })
+        }
+        Some(read) => read.data.is_some(),
+        None => bare::<inferred::RefreshAnswerShape<'a>>(step, body)?
+            .data
+            .is_some(),
+    };
+    if !in_envelope {
+        return bare(step, body);
+    }
+    let envelope = envelope(answer, Expect::NoWizard)?;
+    data::<Option<wire::TokenPair<'a>>>(step, envelope.data)?
+        .ok_or_else(|| Error::malformed(step, "data", "is missing"))
 }
 
 /// Decodes a 2xx wizard body and checks what every wizard response must satisfy: valid
@@ -505,6 +538,138 @@ mod tests {
             ] {
                 assert_eq!(field(&body, Expect::NewWizard), "body", "{body}");
             }
+        }
+    }
+
+    /// A refresh answer: the bare pair, or the pair in the `data` of an envelope when
+    /// `data` is there and not `null` (then the bare members are not read); anything else
+    /// names what is wrong, and only an envelope's `code` is compared with the status.
+    #[test]
+    fn reads_a_refresh_answer_bare_or_in_an_envelope() {
+        let token = |t: &str| {
+            format!(
+                r#"{{"token":"{t}","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#
+            )
+        };
+        let (a, r) = (token("a.b.c"), token("d.e.f"));
+        let (da, dr) = (token("in.data.a"), token("in.data.r"));
+        let bare = Ok("a.b.c");
+        let enveloped = Ok("in.data.a");
+        // (status, body, the access token read or the field named, deviations noted)
+        type Case = (
+            u16,
+            String,
+            Result<&'static str, &'static str>,
+            &'static [&'static str],
+        );
+        let cases: [Case; 16] = [
+            (
+                200,
+                format!(r#"{{"accessToken":{a},"refreshToken":{r}}}"#),
+                bare,
+                &[],
+            ),
+            (
+                201,
+                format!(
+                    r#"{{"refreshToken":{r},"accessToken":{a},"data":null,"code":"x","uuid":5}}"#
+                ),
+                bare,
+                &[],
+            ),
+            (
+                200,
+                format!(
+                    r#"{{"accessToken":{a},"refreshToken":{r},"data":{{"accessToken":{da},"refreshToken":{dr}}}}}"#
+                ),
+                enveloped,
+                &[],
+            ),
+            (
+                200,
+                format!(r#"{{"accessToken":5,"data":{{"accessToken":{da},"refreshToken":{dr}}}}}"#),
+                enveloped,
+                &[],
+            ),
+            (
+                200,
+                format!(
+                    r#"{{"data":{{"accessToken":{da},"refreshToken":{dr}}},"uuid":"u","workflow":"w"}}"#
+                ),
+                enveloped,
+                &[],
+            ),
+            (
+                201,
+                format!(
+                    r#"{{"code":200,"data":{{"accessToken":{da},"refreshToken":{dr}}},"done":true,"uuid":null,"workflow":null}}"#
+                ),
+                enveloped,
+                &["code"],
+            ),
+            (
+                200,
+                format!(r#"{{"accessToken":{a},"refreshToken":{r},"data":7}}"#),
+                Err("data"),
+                &[],
+            ),
+            (
+                200,
+                format!(r#"{{"data":{{"accessToken":{da}}}}}"#),
+                Err("data"),
+                &[],
+            ),
+            (
+                200,
+                format!(r#"{{"code":"200","data":{{"accessToken":{da},"refreshToken":{dr}}}}}"#),
+                Err("body"),
+                &[],
+            ),
+            (
+                200,
+                format!(r#"{{"accessToken":{a},"accessToken":{a},"refreshToken":{r}}}"#),
+                Err("body"),
+                &[],
+            ),
+            (200, format!(r#"{{"accessToken":{a}}}"#), Err("body"), &[]),
+            (
+                200,
+                format!(r#"{{"accessToken":{a},"refreshToken":5}}"#),
+                Err("body"),
+                &[],
+            ),
+            (
+                200,
+                format!(r#"{{"data":1,"data":null,"accessToken":{a},"refreshToken":{r}}}"#),
+                Err("body"),
+                &[],
+            ),
+            (200, format!(r#"[{a},{r}]"#), Err("body"), &[]),
+            (200, String::from("{"), Err("body"), &[]),
+            (
+                200,
+                format!(r#"{{"accessToken":{},"refreshToken":{r}}}"#, token("")),
+                Ok(""),
+                &[],
+            ),
+        ];
+        for (status, body, expected, deviations) in &cases {
+            let mut answer = Answer::new(STEP, *status, body, false);
+            let read = refresh(&mut answer).map(|pair| pair.access_token.token.into_owned());
+            match (read, expected) {
+                (Ok(token), Ok(expected)) => assert_eq!(token, *expected, "{body}"),
+                (Err(Error::Malformed { field, .. }), Err(expected)) => {
+                    assert_eq!(field, *expected, "{body}")
+                }
+                (read, _) => panic!("{body}: {read:?}"),
+            }
+            let noted: Vec<String> = answer
+                .finish()
+                .unwrap()
+                .iter()
+                .map(|d| d.field().to_owned())
+                .collect();
+            assert_eq!(noted, *deviations, "{body}");
         }
     }
 

@@ -71,7 +71,7 @@ use http::header::{HeaderValue, AUTHORIZATION};
 use http::{Method, Request};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::decode::{self, Expect};
+use crate::decode;
 use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, DisplayTime, Error};
@@ -81,7 +81,7 @@ use crate::parked::CheckParked;
 use crate::secret::Secret;
 use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::token::{Token, TokenPair};
-use crate::wire::{self, inferred};
+use crate::wire;
 
 /// The documented transitions of a session (see the module docs).
 pub const TRANSITIONS: &[Transition] = &[
@@ -670,40 +670,11 @@ enum Plan<'a> {
     Wait(Option<SystemTime>),
 }
 
-/// Reads the new pair from a refresh answer: bare, or inside a wizard envelope's `data`
-/// when the body has a `data` field (a refresh belongs to no wizard: its `uuid` and
-/// `workflow` may be anything, `null` or absent). Nothing is kept unless the whole pair is
-/// valid.
+/// Reads the new pair from a refresh answer, bare or in an envelope (see
+/// `decode::refresh`). Nothing is kept unless the whole pair is valid.
 fn decode_refresh(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
-    // The bare pair in one pass; any other body takes the exact path, which names what is
-    // wrong (see `decode`).
-    if let Some(inferred::BareRefreshAnswer {
-        data: None,
-        access_token: Some(access_token),
-        refresh_token: Some(refresh_token),
-    }) = decode::once(answer.body)
-    {
-        let pair = wire::TokenPair {
-            access_token,
-            refresh_token,
-        };
-        return TokenPair::from_wire(&pair, answer.step);
-    }
-    decode_refresh_exactly(answer)
-}
-
-/// [`decode_refresh`] without the one-pass read.
-fn decode_refresh_exactly(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
     let step = answer.step;
-    let shape: inferred::RefreshAnswerShape<'_> = decode::bare(step, answer.body)?;
-    let pair: wire::TokenPair = if shape.data.is_some() {
-        let envelope = decode::envelope(answer, Expect::NoWizard)?;
-        decode::data::<Option<wire::TokenPair>>(step, envelope.data)?
-            .ok_or_else(|| Error::malformed(step, "data", "is missing"))?
-    } else {
-        decode::bare(step, answer.body)?
-    };
-    TokenPair::from_wire(&pair, step)
+    TokenPair::from_wire(&decode::refresh(answer)?, step)
 }
 
 /// A signed-in session of either realm, as a sans-IO state machine.
@@ -1114,53 +1085,5 @@ impl Session {
             _ => {}
         }
         self.driver.retry(now)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The one-pass read of a bare pair answers exactly what the exact path answers.
-    #[test]
-    fn the_one_pass_refresh_read_agrees_with_the_exact_path() {
-        let token = |t: &str| {
-            format!(
-                r#"{{"token":"{t}","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#
-            )
-        };
-        let (a, r) = (token("a.b.c"), token("d.e.f"));
-        let bodies = [
-            format!(r#"{{"accessToken":{a},"refreshToken":{r}}}"#),
-            format!(r#"{{"refreshToken":{r},"accessToken":{a},"data":null,"x":[1]}}"#),
-            format!(
-                r#"{{"accessToken":{a},"refreshToken":{r},"data":{{"accessToken":{a},"refreshToken":{r}}}}}"#
-            ),
-            format!(r#"{{"accessToken":{a},"refreshToken":{r},"data":7}}"#),
-            format!(r#"{{"accessToken":{a},"accessToken":{a},"refreshToken":{r}}}"#),
-            format!(r#"{{"accessToken":{a}}}"#),
-            format!(r#"{{"accessToken":{a},"refreshToken":5}}"#),
-            format!(r#"[{a},{r}]"#),
-            format!(
-                r#"{{"data":{{"accessToken":{a},"refreshToken":{r}}},"uuid":"u","workflow":"w"}}"#
-            ),
-            format!(
-                r#"{{"code":200,"data":{{"accessToken":{a},"refreshToken":{r}}},"done":true,"uuid":null,"workflow":null}}"#
-            ),
-            format!(r#"{{"code":200,"data":{{"accessToken":{a},"refreshToken":{r}}}}}"#),
-            format!(r#"{{"accessToken":{},"refreshToken":{r}}}"#, token("")),
-            String::from("{"),
-        ];
-        let mut ok = 0;
-        for body in &bodies {
-            let answer = || Answer::new("step", 200, body, false);
-            let fast = decode_refresh(&mut answer());
-            assert_eq!(fast, decode_refresh_exactly(&mut answer()), "{body}");
-            ok += usize::from(fast.is_ok());
-        }
-        assert_eq!(
-            ok, 6,
-            "the two bare answers, the bare pair beside an envelope's, and the three envelopes"
-        );
     }
 }

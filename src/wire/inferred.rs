@@ -38,8 +38,8 @@ pub(crate) struct RefreshAnswerShape<'a> {
 }
 
 /// A refresh answer read in one pass: when `data` is absent or `null` and both tokens are
-/// there, this is the bare pair; any other body is read by [`RefreshAnswerShape`] and then
-/// as the shape says.
+/// there, this is the bare pair; when `data` is there, an envelope. A body this refuses
+/// is read by [`RefreshAnswerShape`], and then as the shape says.
 #[derive(Debug, Deserialize)]
 pub(crate) struct BareRefreshAnswer<'a> {
     #[serde(default)]
