@@ -7,14 +7,18 @@
 //!   structs, the same bodies decoded into typed structs, the same timestamps parsed; no
 //!   state machine, no input checks beyond what the protocol needs.
 //! - peer: the same flow written the way in-house clients usually are.
+//! - park + resume: each flow (and a session) serialized to JSON and read back, at each
+//!   point of its scenario where a caller holds it between two calls.
 //!
 //! Before criterion runs, every implementation is run once and checked against the others
 //! (same requests, same tokens), then once more with a counting global allocator to report
-//! allocations and bytes per flow; the sizes of the flow types are printed too. These lines
-//! start with `REPORT` and are also written to `target/flows-report.json` for
-//! `scripts/bench.sh`.
+//! allocations and bytes per flow; the sizes of the flow types are printed too. Each
+//! parking point is parked, resumed (equal to what was parked) and driven on to the same
+//! tokens, and its parked size and round-trip allocations are reported. These lines start
+//! with `REPORT` and are also written to `target/flows-report.json` for `scripts/bench.sh`.
 //!
-//! Run it all with `scripts/bench.sh` (one table), or `cargo bench --bench flows`.
+//! Run it all with `scripts/bench.sh` (the tables, and instruction counts where valgrind is
+//! installed), or `cargo bench --bench flows`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
@@ -213,7 +217,12 @@ impl Fixtures {
     /// three implementations; the request is consumed so it is really built).
     fn answer(&self, request: Request<Vec<u8>>) -> &Response<Vec<u8>> {
         let request = black_box(request);
-        match request.uri().path() {
+        self.answer_to(request.uri().path())
+    }
+
+    /// The recorded answer to a request for `path`.
+    fn answer_to(&self, path: &str) -> &Response<Vec<u8>> {
+        match path {
             "/api/v2/my/signin/wizard" => &self.wizard,
             "/api/v2/my/signin" => &self.credentials_2fa,
             "/api/v2/my/signin/2fa" => &self.method_google,
@@ -813,6 +822,214 @@ fn sim_sign_in(server: &mut Server, fx: &Fixtures) -> TokenPair {
 }
 
 // ---------------------------------------------------------------------------------------
+// Park + resume: a flow serialized to JSON and read back, as a backend-for-frontend parks it
+// between two browser requests, at each point of each scenario where the caller holds it
+
+/// A flow or session as its caller holds it between two calls.
+#[derive(Debug, Clone, PartialEq)]
+enum Held {
+    SignIn(SignIn),
+    SignUp(SignUp),
+    Staff(StaffSignIn),
+    Session(Session),
+}
+
+impl Held {
+    fn park(&self) -> String {
+        match self {
+            Self::SignIn(flow) => serde_json::to_string(flow),
+            Self::SignUp(flow) => serde_json::to_string(flow),
+            Self::Staff(flow) => serde_json::to_string(flow),
+            Self::Session(session) => serde_json::to_string(session),
+        }
+        .expect("park")
+    }
+
+    /// Reads a parked flow back as the kind of flow `self` is.
+    fn resume(&self, parked: &str) -> Self {
+        match self {
+            Self::SignIn(_) => Self::SignIn(serde_json::from_str(parked).expect("resume")),
+            Self::SignUp(_) => Self::SignUp(serde_json::from_str(parked).expect("resume")),
+            Self::Staff(_) => Self::Staff(serde_json::from_str(parked).expect("resume")),
+            Self::Session(_) => Self::Session(serde_json::from_str(parked).expect("resume")),
+        }
+    }
+
+    fn state(&self) -> &'static str {
+        match self {
+            Self::SignIn(flow) => flow.state(),
+            Self::SignUp(flow) => flow.state(),
+            Self::Staff(flow) => flow.state(),
+            Self::Session(session) => session.state(),
+        }
+    }
+}
+
+/// One round trip: what is timed and counted.
+fn park_resume(held: &Held) -> Held {
+    held.resume(&held.park())
+}
+
+/// A point where a flow may be parked: after a call returned, before the next one (the
+/// flow as it was made, before its first call, is left out).
+struct Parking {
+    /// The scenario, as in the main table.
+    scenario: &'static str,
+    held: Held,
+    /// The path of the request outstanding at this point, if one is.
+    outstanding: Option<String>,
+}
+
+impl Parking {
+    /// Criterion's id of the point: ordinal, scenario and state, filename-safe.
+    fn id(&self, ordinal: usize) -> String {
+        let state: String = self
+            .held
+            .state()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        format!("{ordinal:02}_{}_{state}", self.scenario)
+    }
+}
+
+/// Every parking point of the bench's scenarios, in order.
+fn parking_points(fx: &Fixtures) -> Vec<Parking> {
+    let now = now();
+    let mut points = Vec::new();
+    let mut at = |scenario, held: Held, outstanding: Option<&Request<Vec<u8>>>| {
+        points.push(Parking {
+            scenario,
+            held,
+            outstanding: outstanding.map(|request| request.uri().path().to_owned()),
+        })
+    };
+
+    let mut flow = SignIn::new(fx.endpoint.clone());
+    let mut request = flow.start().expect("start");
+    loop {
+        at("client_sign_in", Held::SignIn(flow.clone()), Some(&request));
+        let step = flow.handle_response(fx.answer(request), now).expect("step");
+        if let SignInStep::Done(_) = step {
+            break;
+        }
+        at("client_sign_in", Held::SignIn(flow.clone()), None);
+        request = sign_in_act(fx, &mut flow, step).expect("a request");
+    }
+
+    let mut flow = StaffSignIn::new(fx.endpoint.clone());
+    let mut request = flow.sign_in(EMAIL, PASSWORD, now).expect("sign in");
+    loop {
+        at("staff_sign_in", Held::Staff(flow.clone()), Some(&request));
+        let step = flow.handle_response(fx.answer(request), now).expect("step");
+        if let StaffStep::Done(_) = step {
+            break;
+        }
+        at("staff_sign_in", Held::Staff(flow.clone()), None);
+        request = staff_act(fx, &mut flow, step).expect("a request");
+    }
+
+    let mut flow = SignUp::new(fx.endpoint.clone());
+    let mut request = flow.start(SIGNUP_URL, Some(REFERRAL)).expect("start");
+    loop {
+        at("sign_up", Held::SignUp(flow.clone()), Some(&request));
+        let step = flow.handle_response(fx.answer(request), now).expect("step");
+        if let SignUpStep::Done(_) = step {
+            break;
+        }
+        at("sign_up", Held::SignUp(flow.clone()), None);
+        request = sign_up_act(fx, &mut flow, step).expect("a request");
+    }
+
+    let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    at("refresh", Held::Session(session.clone()), None);
+    let request = session.refresh(now).expect("refresh");
+    at("refresh", Held::Session(session), Some(&request));
+    points
+}
+
+/// What the bench's client answers at a sign-in step: the next request, or the tokens.
+fn sign_in_act(
+    fx: &Fixtures,
+    flow: &mut SignIn,
+    step: SignInStep,
+) -> Result<Request<Vec<u8>>, TokenPair> {
+    Ok(match step {
+        SignInStep::Credentials { .. } => {
+            let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
+            flow.submit_credentials(creds, now()).expect("credentials")
+        }
+        SignInStep::ChooseMethod { .. } => flow.choose_method(TfaMethod::Google).expect("method"),
+        SignInStep::Code { .. } => flow.submit_code(CODE).expect("code"),
+        SignInStep::Done(tokens) => return Err(tokens),
+        other => panic!("unexpected {other:?}"),
+    })
+}
+
+/// [`sign_in_act`] for the staff sign-in.
+fn staff_act(
+    _: &Fixtures,
+    flow: &mut StaffSignIn,
+    step: StaffStep,
+) -> Result<Request<Vec<u8>>, TokenPair> {
+    Ok(match step {
+        StaffStep::EmailCode { .. } => flow.submit_code(CODE, now()).expect("code"),
+        StaffStep::Done(tokens) => return Err(tokens),
+        other => panic!("unexpected {other:?}"),
+    })
+}
+
+/// [`sign_in_act`] for the sign-up.
+fn sign_up_act(
+    fx: &Fixtures,
+    flow: &mut SignUp,
+    step: SignUpStep,
+) -> Result<Request<Vec<u8>>, TokenPair> {
+    Ok(match step {
+        SignUpStep::Form { .. } => {
+            let form = SignUpForm::new(EMAIL, PASSWORD, PASSWORD, fx.fingerprint.clone());
+            flow.submit(form).expect("submit")
+        }
+        SignUpStep::Done(tokens) => return Err(tokens),
+        other => panic!("unexpected {other:?}"),
+    })
+}
+
+/// Drives a resumed flow from its parking point to its tokens, as a caller would.
+fn finish(fx: &Fixtures, resumed: Held, outstanding: Option<&str>) -> TokenPair {
+    let now = now();
+    let mut outstanding = outstanding.map(str::to_owned);
+    macro_rules! drive {
+        ($flow:ident, $act:ident) => {{
+            let mut flow = $flow;
+            loop {
+                let step = match outstanding.take() {
+                    Some(path) => flow.handle_response(fx.answer_to(&path), now),
+                    None => Ok(flow.current_step().expect("a step to act on")),
+                }
+                .expect("step");
+                match $act(fx, &mut flow, step) {
+                    Ok(request) => outstanding = Some(request.uri().path().to_owned()),
+                    Err(tokens) => break tokens,
+                }
+            }
+        }};
+    }
+    match resumed {
+        Held::SignIn(flow) => drive!(flow, sign_in_act),
+        Held::Staff(flow) => drive!(flow, staff_act),
+        Held::SignUp(flow) => drive!(flow, sign_up_act),
+        Held::Session(mut session) => {
+            if let Some(path) = outstanding {
+                let step = session.handle_response(fx.answer_to(&path), now);
+                assert!(matches!(step, Ok(SessionStep::Active)), "{step:?}");
+            }
+            session.tokens().expect("tokens").clone()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Checks, allocation counts, sizes
 
 fn api_request() -> Request<()> {
@@ -978,6 +1195,37 @@ fn check_and_count(fx: &Fixtures) -> Vec<(String, Value)> {
     lines
 }
 
+/// Parks and resumes every parking point once, checks that the flow comes back equal and
+/// still ends with the fixture's tokens, and returns the report: per point, its scenario,
+/// state, criterion id, parked size, and the allocations of one round trip.
+fn check_and_count_parking(fx: &Fixtures, points: &[Parking]) -> Value {
+    let expected = Tokens::from(&fx.tokens);
+    let mut rows = Vec::new();
+    for (ordinal, point) in points.iter().enumerate() {
+        let parked = point.held.park();
+        let resumed = point.held.resume(&parked);
+        assert_eq!(resumed, point.held, "{} resumes unequal", point.id(ordinal));
+        let tokens = finish(fx, resumed, point.outstanding.as_deref());
+        assert_eq!(Tokens::from(&tokens), expected, "{}", point.id(ordinal));
+        let (allocs, bytes) = count(|| park_resume(&point.held));
+        println!(
+            "REPORT park {} {} bytes={} allocs={allocs} alloc_bytes={bytes}",
+            point.scenario,
+            point.held.state(),
+            parked.len()
+        );
+        rows.push(json!({
+            "scenario": point.scenario,
+            "state": point.held.state(),
+            "id": point.id(ordinal),
+            "bytes": parked.len(),
+            "allocs": allocs,
+            "alloc_bytes": bytes,
+        }));
+    }
+    Value::Array(rows)
+}
+
 /// Like [`count`], with an input made outside the counted region.
 fn count_with<I, T>(mut setup: impl FnMut() -> I, mut f: impl FnMut(I) -> T) -> (u64, u64) {
     drop(f(setup()));
@@ -988,7 +1236,7 @@ fn count_with<I, T>(mut setup: impl FnMut() -> I, mut f: impl FnMut(I) -> T) -> 
 // ---------------------------------------------------------------------------------------
 // Criterion
 
-fn benches(c: &mut Criterion, fx: &Fixtures) {
+fn benches(c: &mut Criterion, fx: &Fixtures, parking: &[Parking]) {
     {
         let mut g = c.benchmark_group("client_sign_in");
         g.bench_function("crate", |b| b.iter(|| krate::client_sign_in(fx)));
@@ -1062,6 +1310,17 @@ fn benches(c: &mut Criterion, fx: &Fixtures) {
                 BatchSize::SmallInput,
             )
         });
+        g.finish();
+    }
+    // Session::authorize while a refresh is outstanding goes here, as its own group
+    // (`authorize_refreshing`, crate/floor/peer), with its row in scripts/bench.sh.
+    {
+        let mut g = c.benchmark_group("park_resume");
+        g.warm_up_time(Duration::from_millis(500));
+        g.measurement_time(Duration::from_secs(1));
+        for (ordinal, point) in parking.iter().enumerate() {
+            g.bench_function(point.id(ordinal), |b| b.iter(|| park_resume(&point.held)));
+        }
         g.finish();
     }
     {
@@ -1147,6 +1406,8 @@ fn main() {
         return profile_loop(&spec, &fx);
     }
     let mut lines = check_and_count(&fx);
+    let parking = parking_points(&fx);
+    lines.push(("park".into(), check_and_count_parking(&fx, &parking)));
     let ratio = interleaved_ratio(&fx);
     println!("REPORT ratio client_sign_in interleaved crate/floor {ratio:.3}");
     lines.push(("ratio/client_sign_in/interleaved".into(), json!(ratio)));
@@ -1160,6 +1421,6 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    benches(&mut c, &fx);
+    benches(&mut c, &fx, &parking);
     c.final_summary();
 }
