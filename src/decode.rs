@@ -44,7 +44,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
 }
 
 /// A body read in one pass as a JSON object of type `T`, or `None` when that fails: the
-/// caller then reads it by its exact path, which names what is wrong.
+/// caller then reads it as text, which names what is wrong.
 pub(crate) fn once<'a, T: Deserialize<'a>>(body: &'a str) -> Option<T> {
     serde_json::from_str::<ObjectOnly<T>>(body)
         .ok()
@@ -152,6 +152,7 @@ where
     N: Deserialize<'a>,
 {
     let (step, body) = (answer.step, answer.body);
+    // First, as the derive would also read an array of the envelope's fields in order.
     object(step, "body", body)?;
     let read = match expect {
         Expect::NewWizard => typed(body, Read::First),
