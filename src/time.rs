@@ -37,6 +37,20 @@ const SECS_PER_DAY: i64 = 86_400;
 /// assert!(parse_rfc3339("yesterday").is_err());
 /// ```
 pub fn parse_rfc3339(text: &str) -> Result<SystemTime, TimestampError> {
+    let (secs, nanos) = rfc3339_unix(text)?;
+    from_unix(secs, nanos)
+}
+
+/// [`parse_rfc3339`], refusing an instant [`format_rfc3339`] cannot write back (see
+/// [`check_rfc3339_writable`]), with no cost beyond the reading.
+pub(crate) fn parse_rfc3339_writable(text: &str) -> Result<SystemTime, TimestampError> {
+    let (secs, nanos) = rfc3339_unix(text)?;
+    writable(secs)?;
+    from_unix(secs, nanos)
+}
+
+/// An RFC 3339 timestamp as whole Unix seconds and the nanoseconds after them.
+fn rfc3339_unix(text: &str) -> Result<(i64, u32), TimestampError> {
     let b = text.as_bytes();
     if b.len() < 20 {
         return Err(TimestampError::Syntax);
@@ -94,7 +108,7 @@ pub fn parse_rfc3339(text: &str) -> Result<SystemTime, TimestampError> {
     };
 
     let secs = civil_secs(year, month, day, hour, minute, second)? - offset_secs;
-    from_unix(secs, nanos)
+    Ok((secs, nanos))
 }
 
 /// Writes an instant the way the vendor's pages do: `2024-04-22T11:07:24+00:00`, with a
@@ -108,13 +122,11 @@ pub fn parse_rfc3339(text: &str) -> Result<SystemTime, TimestampError> {
 /// assert_eq!(format_rfc3339(t).unwrap(), "2024-04-22T11:07:24+00:00");
 /// ```
 pub fn format_rfc3339(t: SystemTime) -> Result<String, TimestampError> {
-    let (secs, nanos) = unix_parts(t)?;
-    let days = secs.div_euclid(SECS_PER_DAY);
-    let rem = secs.rem_euclid(SECS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    if !(0..=9999).contains(&year) {
-        return Err(TimestampError::Unrepresentable);
-    }
+    let Utc {
+        date: (year, month, day),
+        rem,
+        nanos,
+    } = utc(t)?;
     let mut out = format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
         rem / 3600,
@@ -128,6 +140,41 @@ pub fn format_rfc3339(t: SystemTime) -> Result<String, TimestampError> {
     }
     out.push_str("+00:00");
     Ok(out)
+}
+
+/// Whether [`format_rfc3339`] can write `t` (its year in UTC is 0000 to 9999), found
+/// without writing it, nor finding its date.
+pub(crate) fn check_rfc3339_writable(t: SystemTime) -> Result<(), TimestampError> {
+    writable(unix_parts(t)?.0)
+}
+
+/// Whether the Unix second `secs` falls in the years 0000 to 9999 (UTC): from
+/// 0000-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+fn writable(secs: i64) -> Result<(), TimestampError> {
+    if (-62_167_219_200..=253_402_300_799).contains(&secs) {
+        Ok(())
+    } else {
+        Err(TimestampError::Unrepresentable)
+    }
+}
+
+/// An instant in UTC, as [`format_rfc3339`] writes it.
+struct Utc {
+    /// Year (0000 to 9999), month, day.
+    date: (i64, i64, i64),
+    /// Seconds into the day.
+    rem: i64,
+    nanos: u32,
+}
+
+fn utc(t: SystemTime) -> Result<Utc, TimestampError> {
+    let (secs, nanos) = unix_parts(t)?;
+    writable(secs)?;
+    Ok(Utc {
+        date: civil_from_days(secs.div_euclid(SECS_PER_DAY)),
+        rem: secs.rem_euclid(SECS_PER_DAY),
+        nanos,
+    })
 }
 
 /// Parses an HTTP date (RFC 9110 §5.6.7), as a `Retry-After` header may carry it, in any
@@ -607,6 +654,50 @@ mod tests {
         );
     }
 
+    /// What can be written is found without writing: the same answer as writing, at
+    /// each end of the years 0000 to 9999 and beyond.
+    #[test]
+    fn writable_is_what_formats() {
+        let first = signed(-62_167_219_200); // 0000-01-01T00:00:00Z
+        let last = signed(253_402_300_799) + Duration::from_nanos(999_999_999);
+        let nano = Duration::from_nanos(1);
+        for (t, writable) in [
+            (first, true),
+            (first - nano, false),
+            (last, true),
+            (last + nano, false),
+            (UNIX_EPOCH, true),
+            (signed(i64::MIN / 2), false),
+            (signed(i64::MAX / 2), false),
+        ] {
+            assert_eq!(check_rfc3339_writable(t).is_ok(), writable, "{t:?}");
+            assert_eq!(format_rfc3339(t).is_ok(), writable, "{t:?}");
+            assert_eq!(check_rfc3339_writable(t).err(), format_rfc3339(t).err());
+        }
+        // Read and checked at once, as parsing and then checking does.
+        for text in [
+            "0000-01-01T00:00:00Z",
+            "0000-01-01T00:59:59+01:00",
+            "0000-01-01T01:00:00+01:00",
+            "9999-12-31T23:59:59.999999999Z",
+            "9999-12-31T23:00:00-01:00",
+            "9999-12-31T22:59:59-01:00",
+            "2024-04-22T11:07:24+00:00",
+            "2024-02-30T00:00:00Z",
+            "soon",
+        ] {
+            let checked = parse_rfc3339(text).and_then(|t| check_rfc3339_writable(t).map(|()| t));
+            assert_eq!(parse_rfc3339_writable(text), checked, "{text}");
+        }
+        assert!(parse_rfc3339_writable("0000-01-01T00:59:59+01:00").is_err());
+        assert!(parse_rfc3339_writable("9999-12-31T22:59:59-01:00").is_ok());
+        assert_eq!(format_rfc3339(first).unwrap(), "0000-01-01T00:00:00+00:00");
+        assert_eq!(
+            format_rfc3339(last).unwrap(),
+            "9999-12-31T23:59:59.999999999+00:00"
+        );
+    }
+
     /// 2024-04-22T11:07:24Z, a Monday.
     const NOW: u64 = 1_713_784_044;
 
@@ -961,6 +1052,7 @@ mod tests {
                 UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
             };
             let t = base + Duration::from_nanos(u64::from(nanos));
+            prop_assert_eq!(check_rfc3339_writable(t), Ok(()));
             let text = format_rfc3339(t).unwrap();
             prop_assert_eq!(parse_rfc3339(&text), Ok(t));
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::secret::Secret;
-use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::time::{check_rfc3339_writable, format_rfc3339, parse_rfc3339_writable};
 use crate::wire;
 
 /// The longest token accepted from a server (real JWTs are well under 4 KiB).
@@ -50,7 +50,9 @@ impl Token {
         if expires_at < created_at {
             return Err(Error::invalid("token", "expires before it was created"));
         }
-        if format_rfc3339(created_at).is_err() || format_rfc3339(expires_at).is_err() {
+        if check_rfc3339_writable(created_at).is_err()
+            || check_rfc3339_writable(expires_at).is_err()
+        {
             return Err(Error::invalid(
                 "token",
                 "a time outside the years 0000-9999",
@@ -95,9 +97,7 @@ impl Token {
         // Read in any offset, and written back in UTC (parked): the instant must be one
         // that RFC 3339 writes in UTC too (`0000-01-01T00:00:00+01:00` is not).
         let time = |text: &str, field| {
-            parse_rfc3339(text)
-                .and_then(|t| format_rfc3339(t).map(|_| t))
-                .map_err(|e| Error::malformed(step, field, e.to_string()))
+            parse_rfc3339_writable(text).map_err(|e| Error::malformed(step, field, e.to_string()))
         };
         let created_at = time(&wire.created_at, created_field)?;
         let expires_at = time(&wire.expires_at, expires_field)?;
