@@ -336,6 +336,15 @@ mod krate {
     }
 }
 
+/// A client session whose refresh has been sent and not answered: `authorize` must still
+/// attach the current access token (it expires in 15 minutes).
+fn refreshing_session(fx: &Fixtures) -> Session {
+    let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    let _refresh = session.refresh(now()).expect("refresh");
+    assert!(session.is_awaiting_response());
+    session
+}
+
 // ---------------------------------------------------------------------------------------
 // Floor: typed serde structs and `http::Request::builder()`, no state machine
 
@@ -1154,6 +1163,22 @@ fn check_and_count(fx: &Fixtures) -> Vec<(String, Value)> {
         "peer",
         count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
     );
+    let mut session = refreshing_session(fx);
+    report(
+        "authorize_refreshing",
+        "crate",
+        count_with(api_request, |r| krate::authorize(&mut session, r)),
+    );
+    report(
+        "authorize_refreshing",
+        "floor",
+        count_with(api_request, |r| floor::authorize(&bearer, expires, r)),
+    );
+    report(
+        "authorize_refreshing",
+        "peer",
+        count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
+    );
     let server = sim_server();
     report(
         "sim_sign_in",
@@ -1312,8 +1337,36 @@ fn benches(c: &mut Criterion, fx: &Fixtures, parking: &[Parking]) {
         });
         g.finish();
     }
-    // Session::authorize while a refresh is outstanding goes here, as its own group
-    // (`authorize_refreshing`, crate/floor/peer), with its row in scripts/bench.sh.
+    {
+        // A gateway's session while its refresh is outstanding: the access token still
+        // serves (single flight), and the floor is the same header insert as above.
+        let mut session = refreshing_session(fx);
+        let bearer = fx.tokens.bearer().clone();
+        let expires = fx.tokens.access().expires_at();
+        let mut g = c.benchmark_group("authorize_refreshing");
+        g.bench_function("crate", |b| {
+            b.iter_batched(
+                api_request,
+                |r| krate::authorize(&mut session, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("floor", |b| {
+            b.iter_batched(
+                api_request,
+                |r| floor::authorize(&bearer, expires, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.bench_function("peer", |b| {
+            b.iter_batched(
+                api_request,
+                |r| peer::authorize(&fx.access, expires, r),
+                BatchSize::SmallInput,
+            )
+        });
+        g.finish();
+    }
     {
         let mut g = c.benchmark_group("park_resume");
         g.warm_up_time(Duration::from_millis(500));

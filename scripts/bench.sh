@@ -93,7 +93,7 @@ rows = [("client_sign_in", "client sign-in (wizard, creds, method, code)"),
         ("sign_up", "sign-up (wizard, form)"),
         ("refresh", "session refresh"),
         ("authorize", "Session::authorize"),
-        # ("authorize_refreshing", "Session::authorize, a refresh outstanding"),
+        ("authorize_refreshing", "Session::authorize, a refresh outstanding"),
         ]
 head = ["scenario", "crate", "floor", "peer", "crate/floor", "peer/crate",
         "allocs crate", "allocs floor", "allocs peer"]
