@@ -29,21 +29,21 @@
 //!
 //! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
 //! and the constant equal; the model-based tests fail if a row is never exercised). States
-//! are named as [`StaffSignIn::state`](crate::Flow::state) names them; answers by status and, for a 200 to the
-//! sign-in, by `2faRequired`. A `retry` while awaiting is the resend after a transport
+//! are named as [`StaffSignIn::state`](crate::Flow::state) names them; answers by status
+//! (`2xx`: any success status) and, for a success to the sign-in, by `2faRequired`. A `retry` while awaiting is the resend after a transport
 //! error.
 //!
 //! | from | event | to |
 //! |---|---|---|
 //! | asking for credentials | sign_in | waiting for the sign-in answer |
-//! | waiting for the sign-in answer | 200 `2faRequired: false` | signed in |
-//! | waiting for the sign-in answer | 200 `2faRequired: true` | asking for the emailed 2FA code |
+//! | waiting for the sign-in answer | 2xx `2faRequired: false` | signed in |
+//! | waiting for the sign-in answer | 2xx `2faRequired: true` | asking for the emailed 2FA code |
 //! | waiting for the sign-in answer | 4xx | asking for credentials |
 //! | waiting for the sign-in answer | 429 | rate limited |
 //! | waiting for the sign-in answer | retry | waiting for the sign-in answer |
 //! | asking for the emailed 2FA code | submit_code | waiting for the 2FA confirmation answer |
 //! | asking for the emailed 2FA code | sign_in | waiting for the sign-in answer |
-//! | waiting for the 2FA confirmation answer | 200 | signed in |
+//! | waiting for the 2FA confirmation answer | 2xx | signed in |
 //! | waiting for the 2FA confirmation answer | 401 | asking for credentials |
 //! | waiting for the 2FA confirmation answer | 4xx but 401 | asking for the emailed 2FA code |
 //! | waiting for the 2FA confirmation answer | 429 | rate limited |
@@ -74,14 +74,14 @@ use crate::wire;
 /// The documented transitions of the staff sign-in (see the module docs).
 pub const TRANSITIONS: &[Transition] = &[
     row(CREDENTIALS, "sign_in", AWAIT_SIGN_IN),
-    row(AWAIT_SIGN_IN, "200 `2faRequired: false`", DONE),
-    row(AWAIT_SIGN_IN, "200 `2faRequired: true`", EMAIL_CODE),
+    row(AWAIT_SIGN_IN, "2xx `2faRequired: false`", DONE),
+    row(AWAIT_SIGN_IN, "2xx `2faRequired: true`", EMAIL_CODE),
     row(AWAIT_SIGN_IN, "4xx", CREDENTIALS),
     row(AWAIT_SIGN_IN, "429", RATE_LIMITED),
     row(AWAIT_SIGN_IN, "retry", AWAIT_SIGN_IN),
     row(EMAIL_CODE, "submit_code", AWAIT_CONFIRM),
     row(EMAIL_CODE, "sign_in", AWAIT_SIGN_IN),
-    row(AWAIT_CONFIRM, "200", DONE),
+    row(AWAIT_CONFIRM, "2xx", DONE),
     row(AWAIT_CONFIRM, "401", CREDENTIALS),
     row(AWAIT_CONFIRM, "4xx but 401", EMAIL_CODE),
     row(AWAIT_CONFIRM, "429", RATE_LIMITED),

@@ -643,14 +643,15 @@ fn answer_label(state: &str, response: &Response<Vec<u8>>) -> String {
     let status = response.status().as_u16();
     match (state, status) {
         (_, 429) => "429".to_owned(),
-        ("waiting for the sign-in answer", 200) => {
+        ("waiting for the sign-in answer", 200..=299) => {
             let body: serde_json::Value =
                 serde_json::from_slice(response.body()).expect("a sign-in answer is JSON");
-            format!("200 `2faRequired: {}`", body["2faRequired"])
+            format!("2xx `2faRequired: {}`", body["2faRequired"])
         }
         ("waiting for the 2FA confirmation answer", 401) => "401".to_owned(),
         ("waiting for the 2FA confirmation answer", 400..=499) => "4xx but 401".to_owned(),
         (_, 400..=499) => "4xx".to_owned(),
+        (_, 200..=299) => "2xx".to_owned(),
         (_, status) => status.to_string(),
     }
 }
