@@ -336,6 +336,36 @@ mod krate {
     }
 }
 
+/// `Session::authorize` on `session` against the floor's and the peer's header insert, as
+/// criterion group `group`.
+fn bench_authorize(c: &mut Criterion, fx: &Fixtures, group: &str, mut session: Session) {
+    let bearer = fx.tokens.bearer().clone();
+    let expires = fx.tokens.access().expires_at();
+    let mut g = c.benchmark_group(group);
+    g.bench_function("crate", |b| {
+        b.iter_batched(
+            api_request,
+            |r| krate::authorize(&mut session, r),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("floor", |b| {
+        b.iter_batched(
+            api_request,
+            |r| floor::authorize(&bearer, expires, r),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("peer", |b| {
+        b.iter_batched(
+            api_request,
+            |r| peer::authorize(&fx.access, expires, r),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
 /// A client session whose refresh has been sent and not answered: `authorize` must still
 /// attach the current access token (it expires in 15 minutes).
 fn refreshing_session(fx: &Fixtures) -> Session {
@@ -1146,39 +1176,29 @@ fn check_and_count(fx: &Fixtures) -> Vec<(String, Value)> {
         "peer",
         count_with(|| floor_tokens(fx), |t| peer::refresh(fx, t)),
     );
-    let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
-    report(
-        "authorize",
-        "crate",
-        count_with(api_request, |r| krate::authorize(&mut session, r)),
-    );
     let expires = expected.access_expires;
-    report(
-        "authorize",
-        "floor",
-        count_with(api_request, |r| floor::authorize(&bearer, expires, r)),
-    );
-    report(
-        "authorize",
-        "peer",
-        count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
-    );
-    let mut session = refreshing_session(fx);
-    report(
-        "authorize_refreshing",
-        "crate",
-        count_with(api_request, |r| krate::authorize(&mut session, r)),
-    );
-    report(
-        "authorize_refreshing",
-        "floor",
-        count_with(api_request, |r| floor::authorize(&bearer, expires, r)),
-    );
-    report(
-        "authorize_refreshing",
-        "peer",
-        count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
-    );
+    // A fresh session, and one whose refresh is outstanding (the token still serves).
+    let fresh = Session::client(fx.endpoint.clone(), fx.tokens.clone());
+    for (group, mut session) in [
+        ("authorize", fresh),
+        ("authorize_refreshing", refreshing_session(fx)),
+    ] {
+        report(
+            group,
+            "crate",
+            count_with(api_request, |r| krate::authorize(&mut session, r)),
+        );
+        report(
+            group,
+            "floor",
+            count_with(api_request, |r| floor::authorize(&bearer, expires, r)),
+        );
+        report(
+            group,
+            "peer",
+            count_with(api_request, |r| peer::authorize(&fx.access, expires, r)),
+        );
+    }
     let server = sim_server();
     report(
         "sim_sign_in",
@@ -1309,64 +1329,15 @@ fn benches(c: &mut Criterion, fx: &Fixtures, parking: &[Parking]) {
         });
         g.finish();
     }
-    {
-        let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
-        let bearer = fx.tokens.bearer().clone();
-        let expires = fx.tokens.access().expires_at();
-        let mut g = c.benchmark_group("authorize");
-        g.bench_function("crate", |b| {
-            b.iter_batched(
-                api_request,
-                |r| krate::authorize(&mut session, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("floor", |b| {
-            b.iter_batched(
-                api_request,
-                |r| floor::authorize(&bearer, expires, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("peer", |b| {
-            b.iter_batched(
-                api_request,
-                |r| peer::authorize(&fx.access, expires, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.finish();
-    }
-    {
-        // A gateway's session while its refresh is outstanding: the access token still
-        // serves (single flight), and the floor is the same header insert as above.
-        let mut session = refreshing_session(fx);
-        let bearer = fx.tokens.bearer().clone();
-        let expires = fx.tokens.access().expires_at();
-        let mut g = c.benchmark_group("authorize_refreshing");
-        g.bench_function("crate", |b| {
-            b.iter_batched(
-                api_request,
-                |r| krate::authorize(&mut session, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("floor", |b| {
-            b.iter_batched(
-                api_request,
-                |r| floor::authorize(&bearer, expires, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.bench_function("peer", |b| {
-            b.iter_batched(
-                api_request,
-                |r| peer::authorize(&fx.access, expires, r),
-                BatchSize::SmallInput,
-            )
-        });
-        g.finish();
-    }
+    bench_authorize(
+        c,
+        fx,
+        "authorize",
+        Session::client(fx.endpoint.clone(), fx.tokens.clone()),
+    );
+    // A gateway's session while its refresh is outstanding: the access token still serves
+    // (single flight), and the floor is the same header insert.
+    bench_authorize(c, fx, "authorize_refreshing", refreshing_session(fx));
     {
         let mut g = c.benchmark_group("park_resume");
         g.warm_up_time(Duration::from_millis(500));
