@@ -31,8 +31,9 @@ use b2core_auth::client::{Credentials, Method as TfaMethod, SignIn, SignInStep, 
 use b2core_auth::client::{SignUpForm, SignUpStep};
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
 use b2core_auth::time::parse_rfc3339;
-use b2core_auth::Flow;
-use b2core_auth::{Authorized, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
+use b2core_auth::{
+    Authorized, DeviceFingerprint, Endpoint, Error, Flow, Outgoing, Session, SessionStep, TokenPair,
+};
 use criterion::{BatchSize, Criterion, Throughput};
 use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Request, Response};
@@ -264,24 +265,34 @@ impl From<&TokenPair> for Tokens {
 // ---------------------------------------------------------------------------------------
 // Crate: the public API
 
+/// The request a call returned. The bench's flows never meet a rate limit: a call the
+/// flow holds (`Outgoing::RetryAt`) fails the run, as an error does.
+fn sent(outgoing: Result<Outgoing, Error>, call: &str) -> Request<Vec<u8>> {
+    match outgoing {
+        Ok(Outgoing::Request(request)) => request,
+        Ok(Outgoing::RetryAt(at)) => panic!("{call}: held until {at:?}"),
+        Err(e) => panic!("{call}: {e}"),
+    }
+}
+
 mod krate {
     use super::*;
 
     pub fn client_sign_in(fx: &Fixtures) -> TokenPair {
         let now = now();
         let mut flow = SignIn::new(fx.endpoint.clone());
-        let mut request = flow.start().expect("start");
+        let mut request = sent(flow.start(now), "start");
         loop {
             let step = flow.handle_response(fx.answer(request), now).expect("step");
             request = match step {
                 SignInStep::Credentials { .. } => {
                     let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
-                    flow.submit_credentials(creds, now).expect("credentials")
+                    sent(flow.submit_credentials(creds, now), "credentials")
                 }
                 SignInStep::ChooseMethod { .. } => {
-                    flow.choose_method(TfaMethod::Google).expect("method")
+                    sent(flow.choose_method(TfaMethod::Google, now), "method")
                 }
-                SignInStep::Code { .. } => flow.submit_code(CODE).expect("code"),
+                SignInStep::Code { .. } => sent(flow.submit_code(CODE, now), "code"),
                 SignInStep::Done(tokens) => return tokens,
                 other => panic!("unexpected {other:?}"),
             };
@@ -291,11 +302,11 @@ mod krate {
     pub fn staff_sign_in(fx: &Fixtures) -> TokenPair {
         let now = now();
         let mut flow = StaffSignIn::new(fx.endpoint.clone());
-        let mut request = flow.sign_in(EMAIL, PASSWORD, now).expect("sign in");
+        let mut request = sent(flow.sign_in(EMAIL, PASSWORD, now), "sign in");
         loop {
             let step = flow.handle_response(fx.answer(request), now).expect("step");
             request = match step {
-                StaffStep::EmailCode { .. } => flow.submit_code(CODE, now).expect("code"),
+                StaffStep::EmailCode { .. } => sent(flow.submit_code(CODE, now), "code"),
                 StaffStep::Done(tokens) => return tokens,
                 other => panic!("unexpected {other:?}"),
             };
@@ -305,13 +316,13 @@ mod krate {
     pub fn sign_up(fx: &Fixtures) -> TokenPair {
         let now = now();
         let mut flow = SignUp::new(fx.endpoint.clone());
-        let mut request = flow.start(SIGNUP_URL, Some(REFERRAL)).expect("start");
+        let mut request = sent(flow.start(SIGNUP_URL, Some(REFERRAL), now), "start");
         loop {
             let step = flow.handle_response(fx.answer(request), now).expect("step");
             request = match step {
                 SignUpStep::Form { .. } => {
                     let form = SignUpForm::new(EMAIL, PASSWORD, PASSWORD, fx.fingerprint.clone());
-                    flow.submit(form).expect("submit")
+                    sent(flow.submit(form, now), "submit")
                 }
                 SignUpStep::Done(tokens) => return tokens,
                 other => panic!("unexpected {other:?}"),
@@ -321,7 +332,7 @@ mod krate {
 
     pub fn refresh(fx: &Fixtures, mut session: Session) -> Session {
         let now = now();
-        let request = session.refresh(now).expect("refresh");
+        let request = sent(session.refresh(now), "refresh");
         match session.handle_response(fx.answer(request), now) {
             Ok(SessionStep::Active) => session,
             other => panic!("unexpected {other:?}"),
@@ -370,7 +381,7 @@ fn bench_authorize(c: &mut Criterion, fx: &Fixtures, group: &str, mut session: S
 /// attach the current access token (it expires in 15 minutes).
 fn refreshing_session(fx: &Fixtures) -> Session {
     let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
-    let _refresh = session.refresh(now()).expect("refresh");
+    let _refresh = sent(session.refresh(now()), "refresh");
     assert!(session.is_awaiting_response());
     session
 }
@@ -839,20 +850,20 @@ fn sim_server() -> Server {
 fn sim_sign_in(server: &mut Server, fx: &Fixtures) -> TokenPair {
     let now = now();
     let mut flow = SignIn::new(fx.endpoint.clone());
-    let mut request = flow.start().expect("start");
+    let mut request = sent(flow.start(now), "start");
     loop {
         let response = server.handle(&request, now);
         request = match flow.handle_response(&response, now).expect("step") {
             SignInStep::Credentials { .. } => {
                 let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
-                flow.submit_credentials(creds, now).expect("credentials")
+                sent(flow.submit_credentials(creds, now), "credentials")
             }
             SignInStep::ChooseMethod { .. } => {
-                flow.choose_method(TfaMethod::Google).expect("method")
+                sent(flow.choose_method(TfaMethod::Google, now), "method")
             }
             SignInStep::Code { .. } => {
                 let code = server.google_code(EMAIL, now).expect("google code");
-                flow.submit_code(code).expect("code")
+                sent(flow.submit_code(code, now), "code")
             }
             SignInStep::Done(tokens) => return tokens,
             other => panic!("unexpected {other:?}"),
@@ -894,12 +905,13 @@ impl Held {
         }
     }
 
+    /// The state in words (its `Display`).
     fn state(&self) -> &'static str {
         match self {
-            Self::SignIn(flow) => flow.state(),
-            Self::SignUp(flow) => flow.state(),
-            Self::Staff(flow) => flow.state(),
-            Self::Session(session) => session.state(),
+            Self::SignIn(flow) => flow.state().as_str(),
+            Self::SignUp(flow) => flow.state().as_str(),
+            Self::Staff(flow) => flow.state().as_str(),
+            Self::Session(session) => session.state().as_str(),
         }
     }
 }
@@ -945,7 +957,7 @@ fn parking_points(fx: &Fixtures) -> Vec<Parking> {
     };
 
     let mut flow = SignIn::new(fx.endpoint.clone());
-    let mut request = flow.start().expect("start");
+    let mut request = sent(flow.start(now), "start");
     loop {
         at("client_sign_in", Held::SignIn(flow.clone()), Some(&request));
         let step = flow.handle_response(fx.answer(request), now).expect("step");
@@ -957,7 +969,7 @@ fn parking_points(fx: &Fixtures) -> Vec<Parking> {
     }
 
     let mut flow = StaffSignIn::new(fx.endpoint.clone());
-    let mut request = flow.sign_in(EMAIL, PASSWORD, now).expect("sign in");
+    let mut request = sent(flow.sign_in(EMAIL, PASSWORD, now), "sign in");
     loop {
         at("staff_sign_in", Held::Staff(flow.clone()), Some(&request));
         let step = flow.handle_response(fx.answer(request), now).expect("step");
@@ -969,7 +981,7 @@ fn parking_points(fx: &Fixtures) -> Vec<Parking> {
     }
 
     let mut flow = SignUp::new(fx.endpoint.clone());
-    let mut request = flow.start(SIGNUP_URL, Some(REFERRAL)).expect("start");
+    let mut request = sent(flow.start(SIGNUP_URL, Some(REFERRAL), now), "start");
     loop {
         at("sign_up", Held::SignUp(flow.clone()), Some(&request));
         let step = flow.handle_response(fx.answer(request), now).expect("step");
@@ -982,7 +994,7 @@ fn parking_points(fx: &Fixtures) -> Vec<Parking> {
 
     let mut session = Session::client(fx.endpoint.clone(), fx.tokens.clone());
     at("refresh", Held::Session(session.clone()), None);
-    let request = session.refresh(now).expect("refresh");
+    let request = sent(session.refresh(now), "refresh");
     at("refresh", Held::Session(session), Some(&request));
     points
 }
@@ -996,10 +1008,12 @@ fn sign_in_act(
     Ok(match step {
         SignInStep::Credentials { .. } => {
             let creds = Credentials::new(EMAIL, PASSWORD, fx.fingerprint.clone());
-            flow.submit_credentials(creds, now()).expect("credentials")
+            sent(flow.submit_credentials(creds, now()), "credentials")
         }
-        SignInStep::ChooseMethod { .. } => flow.choose_method(TfaMethod::Google).expect("method"),
-        SignInStep::Code { .. } => flow.submit_code(CODE).expect("code"),
+        SignInStep::ChooseMethod { .. } => {
+            sent(flow.choose_method(TfaMethod::Google, now()), "method")
+        }
+        SignInStep::Code { .. } => sent(flow.submit_code(CODE, now()), "code"),
         SignInStep::Done(tokens) => return Err(tokens),
         other => panic!("unexpected {other:?}"),
     })
@@ -1012,7 +1026,7 @@ fn staff_act(
     step: StaffStep,
 ) -> Result<Request<Vec<u8>>, TokenPair> {
     Ok(match step {
-        StaffStep::EmailCode { .. } => flow.submit_code(CODE, now()).expect("code"),
+        StaffStep::EmailCode { .. } => sent(flow.submit_code(CODE, now()), "code"),
         StaffStep::Done(tokens) => return Err(tokens),
         other => panic!("unexpected {other:?}"),
     })
@@ -1027,7 +1041,7 @@ fn sign_up_act(
     Ok(match step {
         SignUpStep::Form { .. } => {
             let form = SignUpForm::new(EMAIL, PASSWORD, PASSWORD, fx.fingerprint.clone());
-            flow.submit(form).expect("submit")
+            sent(flow.submit(form, now()), "submit")
         }
         SignUpStep::Done(tokens) => return Err(tokens),
         other => panic!("unexpected {other:?}"),

@@ -19,6 +19,11 @@
 //! printed; on success the access token's expiry is. Each request line and status goes to
 //! stderr, followed by a `deviation: ...` line for each way the answer departs from the
 //! vendor's pages on a point they leave open (`b2core_auth::Deviation`).
+//!
+//! Every call gets the clock's `SystemTime::now()`. A rate limit is waited out with
+//! `tokio::time::sleep` (the runtime goes on with other tasks meanwhile), whether the host
+//! answered 429 (a `RetryAt` step) or the crate's own attempt limit held the request
+//! (`Outgoing::RetryAt`, nothing sent); then `retry` sends the request the flow held.
 
 #[path = "support/async_http.rs"]
 mod async_http;
@@ -27,12 +32,11 @@ mod sim_http;
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
-use b2core_auth::Flow;
-use b2core_auth::{DeviceFingerprint, Endpoint, Secret, TokenPair};
+use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing, Secret, TokenPair};
 
 const DEMO_EMAIL: &str = "both@example.com";
 const DEMO_PASSWORD: &str = "QAzqw123!";
@@ -110,7 +114,34 @@ async fn read_line(prompt: String) -> Result<String, String> {
     .map_err(|e| format!("the stdin task failed: {e}"))?
 }
 
-/// The whole sign-in. `flow`, `request` and `step` are held across the `.await`s.
+/// Sleeps until `at`, the end of a rate limit (a notice on stderr), then asks the flow to
+/// send again. Early by the wall clock (the runtime's timer runs on its own clock), the
+/// flow says `RetryAt` again and the caller waits again.
+async fn wait_and_retry<F: Flow>(flow: &mut F, at: SystemTime) -> Result<Outgoing, String> {
+    let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+    eprintln!("rate limited: waiting {} s", round_up(wait));
+    tokio::time::sleep(wait).await;
+    flow.retry(SystemTime::now()).map_err(|e| e.to_string())
+}
+
+fn round_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// The request a call returned, after waiting out any rate limit the flow holds it for.
+async fn request_of<F: Flow>(
+    flow: &mut F,
+    mut outgoing: Outgoing,
+) -> Result<http::Request<Vec<u8>>, String> {
+    loop {
+        match outgoing {
+            Outgoing::Request(request) => return Ok(request),
+            Outgoing::RetryAt(at) => outgoing = wait_and_retry(flow, at).await?,
+        }
+    }
+}
+
+/// The whole sign-in. `flow`, `outgoing` and `step` are held across the `.await`s.
 async fn sign_in(
     http: async_http::Client,
     endpoint: Endpoint,
@@ -121,8 +152,9 @@ async fn sign_in(
     let fingerprint = DeviceFingerprint::from_user_agent("b2core-auth-async-example/0.1")
         .map_err(|e| e.to_string())?;
     let mut flow = SignIn::new(endpoint);
-    let mut request = flow.start().map_err(|e| e.to_string())?;
+    let mut outgoing = flow.start(SystemTime::now()).map_err(|e| e.to_string())?;
     loop {
+        let request = request_of(&mut flow, outgoing).await?;
         let line = format!("{} {}", request.method(), request.uri().path());
         let response = http.send(request).await?;
         eprintln!("{line} -> {}", response.status().as_u16());
@@ -133,7 +165,7 @@ async fn sign_in(
         for deviation in flow.take_deviations() {
             eprintln!("deviation: {deviation}");
         }
-        request = match step {
+        outgoing = match step {
             SignInStep::Credentials { rejected: None, .. } => {
                 let credentials =
                     Credentials::new(email.as_str(), password.clone(), fingerprint.clone());
@@ -145,21 +177,17 @@ async fn sign_in(
             } => {
                 let method = answers.method(&methods).await?;
                 eprintln!("2FA by {}", method.as_str());
-                flow.choose_method(method)
+                flow.choose_method(method, SystemTime::now())
             }
             SignInStep::Code {
                 method,
                 rejected: None,
             } => {
                 let code = answers.code(method, &email).await?;
-                flow.submit_code(code)
+                flow.submit_code(code, SystemTime::now())
             }
-            SignInStep::RetryAt(at) => {
-                let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
-                eprintln!("rate limited: waiting {} s", wait.as_secs());
-                tokio::time::sleep(wait).await;
-                flow.retry(SystemTime::now())
-            }
+            // The host's 429: the flow holds the request until `at`.
+            SignInStep::RetryAt(at) => Ok(wait_and_retry(&mut flow, at).await?),
             SignInStep::Done(tokens) => return Ok(tokens),
             // Refusals and the rest: say what it was (steps print no secret) and stop.
             other => return Err(format!("stopped at {other:?}")),

@@ -66,8 +66,9 @@
 //! a method choice and a forced reset are read from stdin when asked for, as for the other
 //! commands; progress and each deviation go to stderr as they happen. The table names no
 //! account. It is lenient by default, so that it sees every deviation; with `--strict`,
-//! the first deviation fails its flow (and the run goes on with the next flow). Nothing
-//! waits out a rate limit: a 429 fails the flow. On stdout, once all flows have run, one
+//! the first deviation fails its flow (and the run goes on with the next flow). A rate
+//! limit is waited out as by the other commands: a 429 is a row of the table, and the
+//! request sent again after the wait is another. On stdout, once all flows have run, one
 //! table and a summary line:
 //!
 //! ```text
@@ -88,13 +89,21 @@
 //! `failed: WHY`. The last word is `conforms` (no deviation, no failure), `deviates` or
 //! `failed`.
 //!
-//! **Exit codes.** 0 success; 1 refused or failed (wrong credentials or code, rate limited,
-//! host unreachable, an answer that breaks the protocol, a deviation with `--strict`); 2
-//! usage error (bad or missing arguments or input; nothing was sent for the step at
-//! fault); 3 sign-out of a token the host says is already revoked or expired (its 401).
-//! `conformance`: 0 every flow it ran completed and no answer deviated; 4 they all
-//! completed but the host deviates; 1 a flow failed; 2 usage (no test account given, a
-//! bad option, an input stdin did not give).
+//! **Rate limits are waited out.** When the host answers 429 (a `RetryAt` step) or the
+//! crate's own attempt limit holds a request instead of sending it (a call returns
+//! `Outgoing::RetryAt`), the CLI writes `rate limited until T: waiting N s before sending
+//! again` on stderr, sleeps until `T` and calls `retry` with the clock's `now`: the held
+//! request goes out again (it counts as an attempt). A wait longer than 15 minutes (the
+//! documented limits are at most 10) fails the run instead, exit 1: the host's
+//! `Retry-After` cannot hang it. Every call gets `SystemTime::now()`.
+//!
+//! **Exit codes.** 0 success; 1 refused or failed (wrong credentials or code, a rate
+//! limit longer than 15 minutes, host unreachable, an answer that breaks the protocol, a
+//! deviation with `--strict`); 2 usage error (bad or missing arguments or input; nothing
+//! was sent for the step at fault); 3 sign-out of a token the host says is already revoked
+//! or expired (its 401). `conformance`: 0 every flow it ran completed and no answer
+//! deviated; 4 they all completed but the host deviates; 1 a flow failed; 2 usage (no test
+//! account given, a bad option, an input stdin did not give).
 //!
 //! **Refresh and sign-out from one token.** `client-refresh` and `bo-refresh` start a
 //! session from the refresh token alone (`Session::from_refresh_token`), `client-signout`
@@ -120,10 +129,9 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
-use b2core_auth::Flow;
 use b2core_auth::{
-    ApiError, Deviation, DeviceFingerprint, Endpoint, Error, Realm, Secret, Session, SessionStep,
-    Token, TokenPair,
+    ApiError, Deviation, DeviceFingerprint, Endpoint, Error, Flow, Outgoing, Realm, Secret,
+    Session, SessionStep, Token, TokenPair,
 };
 
 const USAGE: &str = "\
@@ -155,6 +163,9 @@ commands:
 secrets come from the environment, or one line of standard input when unset:
   B2CORE_PASSWORD, B2CORE_NEW_PASSWORD (forced reset), B2CORE_REFRESH_TOKEN, B2CORE_ACCESS_TOKEN
 
+rate limits (the host's 429, the crate's own attempt limits) are waited out, up to 15 minutes,
+  with a notice on stderr; then the request is sent again
+
 stdout: the token pair as JSON (nothing for sign-out); stderr: progress and errors.
 exit: 0 ok, 1 refused or failed, 2 usage error, 3 sign-out of a token already revoked/expired,
   4 conformance: every flow completed but the host deviates from the pages";
@@ -164,6 +175,9 @@ const DEFAULT_USER_AGENT: &str = "b2core-auth-cli/0.1";
 /// How long a token given alone on the command line is taken to be valid: long enough for
 /// the one request made with it at once (its real expiry is the host's to know).
 const ONE_REQUEST: Duration = Duration::from_secs(60);
+/// The longest rate limit the CLI waits out; a longer one fails the run (exit 1). The
+/// documented limits are at most 10 minutes (the client sign-in block).
+const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 /// The names a conformance sign-up gives when `--given-name` / `--family-name` are not.
 const CONFORMANCE_GIVEN_NAME: &str = "Conformance";
 const CONFORMANCE_FAMILY_NAME: &str = "Check";
@@ -197,10 +211,6 @@ fn usage(message: impl Into<String>) -> Fail {
 /// A flow's error as a failure. Errors never hold a secret (the crate promises it).
 fn flow_error(error: Error) -> Fail {
     match error {
-        Error::RateLimited { retry_at } => failed(format!(
-            "rate limited until {} (the documented limit; nothing was sent)",
-            rfc3339(retry_at)
-        )),
         Error::Refused(api) => failed(format!("refused: {api}")),
         // Input the crate checked before sending: the flag or line at fault.
         Error::InvalidInput { field, .. } if field != "2FA token" => usage(error.to_string()),
@@ -212,8 +222,54 @@ fn refused(what: &str, error: &ApiError) -> Fail {
     failed(format!("{what} refused: {error}"))
 }
 
-fn rate_limited(at: SystemTime) -> Fail {
-    failed(format!("rate limited by the host until {}", rfc3339(at)))
+/// Sleeps until `at`, the end of a rate limit, after a notice on stderr; a wait longer
+/// than [`MAX_WAIT`] fails instead.
+fn wait_until(at: SystemTime) -> Result<(), Fail> {
+    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+    if left > MAX_WAIT {
+        return Err(failed(format!(
+            "rate limited until {}: longer than the {} minutes this client waits",
+            rfc3339(at),
+            MAX_WAIT.as_secs() / 60
+        )));
+    }
+    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+    eprintln!(
+        "rate limited until {}: waiting {secs} s before sending again",
+        rfc3339(at)
+    );
+    // Until the clock says so: a sleep may end early by the wall clock's reckoning.
+    while let Some(left) = at
+        .duration_since(SystemTime::now())
+        .ok()
+        .filter(|d| !d.is_zero())
+    {
+        std::thread::sleep(left);
+    }
+    Ok(())
+}
+
+/// The request a call of `flow` returned; when the flow holds it for a rate limit
+/// (`Outgoing::RetryAt`), after waiting until then and asking the flow to send it.
+fn request_of<F: Flow>(
+    flow: &mut F,
+    mut outgoing: Outgoing,
+) -> Result<http::Request<Vec<u8>>, Fail> {
+    loop {
+        match outgoing {
+            Outgoing::Request(request) => return Ok(request),
+            Outgoing::RetryAt(at) => {
+                wait_until(at)?;
+                outgoing = flow.retry(SystemTime::now()).map_err(flow_error)?;
+            }
+        }
+    }
+}
+
+/// After a `RetryAt(at)` step (the host's 429): waits until then and sends again.
+fn wait_and_retry<F: Flow>(flow: &mut F, at: SystemTime) -> Result<Outgoing, Fail> {
+    wait_until(at)?;
+    flow.retry(SystemTime::now()).map_err(flow_error)
 }
 
 fn rfc3339(t: SystemTime) -> String {
@@ -529,8 +585,14 @@ impl Cli {
         }
     }
 
-    /// Sends a request and reports its line and status on stderr (no header, no body).
-    fn send(&self, request: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, Fail> {
+    /// Sends what a call of `flow` returned (after waiting out a rate limit, see
+    /// [`request_of`]) and reports its line and status on stderr (no header, no body).
+    fn send<F: Flow>(
+        &self,
+        flow: &mut F,
+        outgoing: Outgoing,
+    ) -> Result<http::Response<Vec<u8>>, Fail> {
+        let request = request_of(flow, outgoing)?;
         let line = format!("{} {}", request.method(), request.uri().path());
         let result = self.http.send(request);
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
@@ -569,14 +631,14 @@ impl Cli {
         let fingerprint = DeviceFingerprint::from_user_agent(user_agent)
             .map_err(|e| usage(format!("--user-agent: {e}")))?;
         let mut flow = SignIn::new(self.endpoint.clone());
-        let mut request = flow.start().map_err(flow_error)?;
+        let mut outgoing = flow.start(SystemTime::now()).map_err(flow_error)?;
         loop {
-            let response = self.send(request)?;
+            let response = self.send(&mut flow, outgoing)?;
             let step = flow
                 .handle_response(&response, SystemTime::now())
                 .map_err(flow_error)?;
             self.read(flow.take_deviations());
-            request = match step {
+            outgoing = match step {
                 SignInStep::Credentials {
                     rejected: Some(e), ..
                 } => return Err(refused("sign-in", &e)),
@@ -601,7 +663,7 @@ impl Cli {
                 SignInStep::ChooseMethod { methods, .. } => {
                     let method = pick_method(&methods, choices.method)?;
                     eprintln!("2FA by {}", method.as_str());
-                    flow.choose_method(method)
+                    flow.choose_method(method, SystemTime::now())
                 }
                 SignInStep::Code {
                     rejected: Some(e), ..
@@ -611,14 +673,14 @@ impl Cli {
                         Some(code) => code,
                         None => ask(&format!("the {} code", label(method)))?,
                     };
-                    flow.submit_code(code)
+                    flow.submit_code(code, SystemTime::now())
                 }
                 SignInStep::PasswordResetRequired {
                     rejected: Some(e), ..
                 } => return Err(refused("the password-reset request", &e)),
                 SignInStep::PasswordResetRequired { .. } => {
                     eprintln!("the host requires a new password: a code goes to {email}");
-                    flow.request_reset_code()
+                    flow.request_reset_code(SystemTime::now())
                 }
                 SignInStep::ResetCode {
                     rejected: Some(e), ..
@@ -626,13 +688,13 @@ impl Cli {
                 SignInStep::ResetCode { .. } => {
                     let code = ask(&format!("the code sent to {email}"))?;
                     password = secret("B2CORE_NEW_PASSWORD", "new password")?;
-                    flow.reset_password(code, password.clone())
+                    flow.reset_password(code, password.clone(), SystemTime::now())
                 }
                 SignInStep::PasswordChanged => {
                     eprintln!("password changed: signing in with the new one");
-                    flow.start()
+                    flow.start(SystemTime::now())
                 }
-                SignInStep::RetryAt(at) => return Err(rate_limited(at)),
+                SignInStep::RetryAt(at) => Ok(wait_and_retry(&mut flow, at)?),
                 SignInStep::Unsupported { workflow, .. } => {
                     return Err(failed(format!(
                         "the host asks for workflow `{}`, which this client does not drive",
@@ -664,16 +726,16 @@ impl Cli {
             .clone()
             .unwrap_or_else(|| format!("{}/register/{{registration}}/{{code}}", self.endpoint));
         let mut flow = SignUp::new(self.endpoint.clone());
-        let mut request = flow
-            .start(&url, args.referral.as_deref())
+        let mut outgoing = flow
+            .start(&url, args.referral.as_deref(), SystemTime::now())
             .map_err(flow_error)?;
         loop {
-            let response = self.send(request)?;
+            let response = self.send(&mut flow, outgoing)?;
             let step = flow
                 .handle_response(&response, SystemTime::now())
                 .map_err(flow_error)?;
             self.read(flow.take_deviations());
-            request = match step {
+            outgoing = match step {
                 SignUpStep::Form {
                     rejected: Some(e), ..
                 } => return Err(refused("sign-up", &e)),
@@ -690,7 +752,7 @@ impl Cli {
                         form = form.with_country_code(country.as_str());
                     }
                     eprintln!("signing up as {}", args.email);
-                    flow.submit(form).map_err(flow_error)?
+                    flow.submit(form, SystemTime::now()).map_err(flow_error)?
                 }
                 SignUpStep::Next { workflow, .. } => {
                     return Err(failed(format!(
@@ -702,7 +764,7 @@ impl Cli {
                     eprintln!("signed up: signing in with the same credentials");
                     return self.client_sign_in(&args.email, password, then);
                 }
-                SignUpStep::RetryAt(at) => return Err(rate_limited(at)),
+                SignUpStep::RetryAt(at) => wait_and_retry(&mut flow, at)?,
                 SignUpStep::Done(tokens) => {
                     eprintln!("signed up and signed in");
                     return Ok(tokens);
@@ -720,16 +782,16 @@ impl Cli {
     ) -> Result<TokenPair, Fail> {
         let mut flow = StaffSignIn::new(self.endpoint.clone());
         eprintln!("signing in to the Back Office as {email}");
-        let mut request = flow
+        let mut outgoing = flow
             .sign_in(email, password, SystemTime::now())
             .map_err(flow_error)?;
         loop {
-            let response = self.send(request)?;
+            let response = self.send(&mut flow, outgoing)?;
             let step = flow
                 .handle_response(&response, SystemTime::now())
                 .map_err(flow_error)?;
             self.read(flow.take_deviations());
-            request = match step {
+            outgoing = match step {
                 StaffStep::Credentials {
                     rejected: Some(e), ..
                 } => return Err(refused("Back Office sign-in", &e)),
@@ -752,7 +814,7 @@ impl Cli {
                     flow.submit_code(code, SystemTime::now())
                         .map_err(flow_error)?
                 }
-                StaffStep::RetryAt(at) => return Err(rate_limited(at)),
+                StaffStep::RetryAt(at) => wait_and_retry(&mut flow, at)?,
                 StaffStep::Done(tokens) => {
                     eprintln!("signed in");
                     return Ok(tokens);
@@ -782,23 +844,25 @@ impl Cli {
 
     /// Refreshes `session`'s tokens.
     fn refresh_session(&self, session: &mut Session) -> Result<(), Fail> {
-        let request = session.refresh(SystemTime::now()).map_err(flow_error)?;
-        let response = self.send(request)?;
-        let step = session
-            .handle_response(&response, SystemTime::now())
-            .map_err(flow_error)?;
-        self.read(session.take_deviations());
-        match step {
-            SessionStep::Active => {
-                eprintln!("refreshed");
-                Ok(())
-            }
-            SessionStep::Ended => Err(failed(format!(
-                "refresh refused (HTTP {}): the refresh token is unknown, expired or revoked; sign in again",
-                response.status().as_u16()
-            ))),
-            SessionStep::RetryAt(at) => Err(rate_limited(at)),
-            other => Err(failed(format!("unexpected step {other:?}"))),
+        let mut outgoing = session.refresh(SystemTime::now()).map_err(flow_error)?;
+        loop {
+            let response = self.send(session, outgoing)?;
+            let step = session
+                .handle_response(&response, SystemTime::now())
+                .map_err(flow_error)?;
+            self.read(session.take_deviations());
+            outgoing = match step {
+                SessionStep::Active => {
+                    eprintln!("refreshed");
+                    return Ok(());
+                }
+                SessionStep::Ended => return Err(failed(format!(
+                    "refresh refused (HTTP {}): the refresh token is unknown, expired or revoked; sign in again",
+                    response.status().as_u16()
+                ))),
+                SessionStep::RetryAt(at) => wait_and_retry(session, at)?,
+                other => return Err(failed(format!("unexpected step {other:?}"))),
+            };
         }
     }
 
@@ -810,27 +874,29 @@ impl Cli {
 
     /// Signs `session` out.
     fn sign_out_session(&self, session: &mut Session) -> Result<(), Fail> {
-        let request = session.sign_out().map_err(flow_error)?;
-        let response = self.send(request)?;
-        let step = session
-            .handle_response(&response, SystemTime::now())
-            .map_err(flow_error)?;
-        self.read(session.take_deviations());
-        match step {
-            SessionStep::SignedOut {
-                already_revoked: false,
-            } => {
-                eprintln!("signed out");
-                Ok(())
-            }
-            SessionStep::SignedOut {
-                already_revoked: true,
-            } => Err(Fail::AlreadyRevoked(
-                "sign-out: the host answered 401: the access token was already revoked or has expired"
-                    .into(),
-            )),
-            SessionStep::RetryAt(at) => Err(rate_limited(at)),
-            other => Err(failed(format!("unexpected step {other:?}"))),
+        let mut outgoing = session.sign_out(SystemTime::now()).map_err(flow_error)?;
+        loop {
+            let response = self.send(session, outgoing)?;
+            let step = session
+                .handle_response(&response, SystemTime::now())
+                .map_err(flow_error)?;
+            self.read(session.take_deviations());
+            outgoing = match step {
+                SessionStep::SignedOut {
+                    already_revoked: false,
+                } => {
+                    eprintln!("signed out");
+                    return Ok(());
+                }
+                SessionStep::SignedOut {
+                    already_revoked: true,
+                } => return Err(Fail::AlreadyRevoked(
+                    "sign-out: the host answered 401: the access token was already revoked or has expired"
+                        .into(),
+                )),
+                SessionStep::RetryAt(at) => wait_and_retry(session, at)?,
+                other => return Err(failed(format!("unexpected step {other:?}"))),
+            };
         }
     }
 }

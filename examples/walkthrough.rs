@@ -8,6 +8,12 @@
 //! recorded are exactly those the dialect implies (none for `pages`; the rule is in
 //! `support/dialects.rs`).
 //!
+//! Every call gets the virtual clock's `now`. A rate limit is waited out one way, whether
+//! the crate's own attempt limit held a call (`Outgoing::RetryAt(t)`, nothing sent) or the
+//! host answered 429 (a `RetryAt(t)` step): the clock moves on to `t` and `retry(now)`
+//! sends the held request. A program on the wall clock sleeps until `t` instead (see
+//! `examples/b2core.rs` and `examples/async_tokio.rs`).
+//!
 //! Run it with `cargo run --example walkthrough`.
 
 #[path = "support/dialects.rs"]
@@ -17,14 +23,14 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use b2core_auth::backoffice::{StaffSignIn, StaffStep};
+use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
 use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
-use b2core_auth::Flow;
 use b2core_auth::{
-    Authorized, Deviation, DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair,
+    Authorized, Deviation, DeviceFingerprint, Endpoint, Error, Flow, Outgoing, Session,
+    SessionStep, TokenPair,
 };
 
 const PASSWORD: &str = "QAzqw123!";
@@ -75,6 +81,7 @@ impl World {
         server.add_client(ClientAccount::new("reset@example.com", PASSWORD).with_forced_reset());
         server.add_client(ClientAccount::new("limited@example.com", PASSWORD));
         server.add_staff(StaffAccount::new("staff@example.com", PASSWORD).with_email_2fa());
+        server.add_staff(StaffAccount::new("limited-staff@example.com", PASSWORD).with_email_2fa());
         Ok(Self {
             server,
             endpoint: Endpoint::new("https://host.name")?,
@@ -92,8 +99,28 @@ impl World {
         }
     }
 
-    /// Sends a request to the simulator and prints the exchange.
-    fn send(&mut self, request: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    /// Sends what a call of `flow` returned to the simulator and prints the exchange. When
+    /// the call (or a retry) was held by a rate limit (`Outgoing::RetryAt(t)`, nothing
+    /// sent), the clock moves on to `t` first and `retry` sends the request the flow held.
+    fn send<F: Flow>(
+        &mut self,
+        flow: &mut F,
+        mut outgoing: Outgoing,
+    ) -> Result<http::Response<Vec<u8>>, Error> {
+        let request = loop {
+            match outgoing {
+                Outgoing::Request(request) => break request,
+                Outgoing::RetryAt(at) => {
+                    self.say(format!(
+                        "      held, nothing sent: {} until {}",
+                        flow.state(),
+                        rfc3339(at)
+                    ));
+                    self.wait_until(at);
+                    outgoing = flow.retry(self.now)?;
+                }
+            }
+        };
         let response = self.server.handle(&request, self.now);
         let line = format!("{} {}", request.method(), request.uri().path());
         self.say(format!("    {line} -> {}", response.status().as_u16()));
@@ -102,7 +129,7 @@ impl World {
             status: response.status().as_u16(),
             deviations: Vec::new(),
         });
-        response
+        Ok(response)
     }
 
     /// Keeps the deviations a flow recorded reading the last answer (and shows them).
@@ -120,6 +147,12 @@ impl World {
         self.say(format!("    (the clock moves on by {} s)", by.as_secs()));
     }
 
+    /// Moves the virtual clock on to `at` (where a program on the wall clock sleeps).
+    fn wait_until(&mut self, at: SystemTime) {
+        let wait = at.duration_since(self.now).unwrap_or_default();
+        self.advance(wait);
+    }
+
     fn credentials(&self, email: &str, password: &str) -> Credentials {
         Credentials::new(email, password, self.fingerprint.clone())
     }
@@ -132,28 +165,34 @@ impl World {
         mut pick: impl FnMut(&mut Self, &SignInStep) -> Answer,
     ) -> Result<Outcome, Error> {
         let mut flow = SignIn::new(self.endpoint.clone());
-        let mut request = flow.start()?;
+        let mut outgoing = flow.start(self.now)?;
         loop {
-            let response = self.send(request);
+            let response = self.send(&mut flow, outgoing)?;
             let step = flow.handle_response(&response, self.now)?;
             self.read(flow.take_deviations());
             self.say(format!("      step: {}", describe(&step)));
-            request = match (&step, pick(self, &step)) {
+            outgoing = match (&step, pick(self, &step)) {
                 (SignInStep::Done(tokens), _) => return Ok(Outcome::SignedIn(tokens.clone())),
                 (SignInStep::PasswordChanged, Answer::Stop) => return Ok(Outcome::PasswordChanged),
                 (_, Answer::Stop) => return Ok(Outcome::Stopped(describe(&step))),
                 (SignInStep::Credentials { .. }, Answer::Default) => {
                     flow.submit_credentials(self.credentials(email, password), self.now)?
                 }
-                (SignInStep::ChooseMethod { .. }, Answer::Method(m)) => flow.choose_method(m)?,
-                (SignInStep::Code { .. }, Answer::Code(code)) => flow.submit_code(code)?,
-                (SignInStep::PasswordResetRequired { .. }, _) => flow.request_reset_code()?,
-                (SignInStep::ResetCode { .. }, Answer::Reset(code, new)) => {
-                    flow.reset_password(code, new)?
+                (SignInStep::ChooseMethod { .. }, Answer::Method(m)) => {
+                    flow.choose_method(m, self.now)?
                 }
+                (SignInStep::Code { .. }, Answer::Code(code)) => {
+                    flow.submit_code(code, self.now)?
+                }
+                (SignInStep::PasswordResetRequired { .. }, _) => {
+                    flow.request_reset_code(self.now)?
+                }
+                (SignInStep::ResetCode { .. }, Answer::Reset(code, new)) => {
+                    flow.reset_password(code, new, self.now)?
+                }
+                // The host's 429: the flow holds the request until `at`.
                 (SignInStep::RetryAt(at), Answer::Wait) => {
-                    let wait = at.duration_since(self.now).unwrap_or_default();
-                    self.advance(wait);
+                    self.wait_until(*at);
                     flow.retry(self.now)?
                 }
                 _ => return Ok(Outcome::Stopped(describe(&step))),
@@ -197,12 +236,13 @@ fn describe(step: &SignInStep) -> String {
             "Done (access token valid until {})",
             b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
         ),
-        SignInStep::RetryAt(at) => format!(
-            "RetryAt({})",
-            b2core_auth::time::format_rfc3339(*at).unwrap_or_default()
-        ),
+        SignInStep::RetryAt(at) => format!("RetryAt({})", rfc3339(*at)),
         other => format!("{other:?}"),
     }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    b2core_auth::time::format_rfc3339(t).unwrap_or_default()
 }
 
 fn google(world: &mut World, email: &str) -> Answer {
@@ -366,8 +406,9 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
         "Client sign-in rate limited by the host (5 attempts a minute), signed in after the wait",
         &mut results,
         || {
-            // Five wrong passwords, each from a new flow (one flow would stop the sixth
-            // attempt itself, before sending it). Not shown request by request.
+            // Five wrong passwords, each from a new flow (one flow would hold the sixth
+            // attempt itself and send nothing: the next scenario shows that). Not shown
+            // request by request.
             let verbose = std::mem::replace(&mut w.verbose, false);
             for _ in 0..5 {
                 let outcome =
@@ -407,14 +448,22 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
     );
     scenario(
         verbose,
+        "Back Office sign-in held by the crate's own limit (5 a minute), sent after the wait",
+        &mut results,
+        || staff_held_by_the_guard(w),
+    );
+    scenario(
+        verbose,
         "Client sign-up, then sign-in with the same credentials",
         &mut results,
         || {
             let mut flow = SignUp::new(w.endpoint.clone());
-            let response = w.send(flow.start(
+            let outgoing = flow.start(
                 "https://host.name/register/{registration}/{code}",
                 Some("29734fc149dc93809d18f49ae970810a"),
-            )?);
+                w.now,
+            )?;
+            let response = w.send(&mut flow, outgoing)?;
             let step = flow.handle_response(&response, w.now)?;
             w.read(flow.take_deviations());
             w.say(format!("      step: {step:?}"));
@@ -423,7 +472,8 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
                     .with_given_name("John")
                     .with_family_name("Brown")
                     .with_country_code("16");
-            let response = w.send(flow.submit(form)?);
+            let outgoing = flow.submit(form, w.now)?;
+            let response = w.send(&mut flow, outgoing)?;
             let step = flow.handle_response(&response, w.now)?;
             w.read(flow.take_deviations());
             w.say(format!("      step: {step:?}"));
@@ -453,11 +503,13 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
                 return Ok(false);
             };
             let mut session = Session::client(w.endpoint.clone(), tokens);
-            let response = w.send(session.refresh(w.now)?);
+            let outgoing = session.refresh(w.now)?;
+            let response = w.send(&mut session, outgoing)?;
             let refreshed = session.handle_response(&response, w.now)? == SessionStep::Active;
             w.read(session.take_deviations());
             w.say("      refreshed");
-            let response = w.send(session.sign_out()?);
+            let outgoing = session.sign_out(w.now)?;
+            let response = w.send(&mut session, outgoing)?;
             let signed_out = session.handle_response(&response, w.now)?
                 == SessionStep::SignedOut {
                     already_revoked: false,
@@ -491,7 +543,7 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
                 return Ok(false);
             };
             w.say("      the token is about to expire: refresh first");
-            let response = w.send(refresh);
+            let response = w.send(&mut session, Outgoing::Request(refresh))?;
             let refreshed = matches!(
                 session.handle_response(&response, w.now)?,
                 SessionStep::Active
@@ -501,7 +553,8 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
                 matches!(session.authorize(original, w.now)?, Authorized::Ready(_));
             w.say("      refreshed; the original request is authorized with the new token");
             let parked_copy = session.clone();
-            let response = w.send(session.sign_out()?);
+            let outgoing = session.sign_out(w.now)?;
+            let response = w.send(&mut session, outgoing)?;
             let signed_out = matches!(
                 session.handle_response(&response, w.now)?,
                 SessionStep::SignedOut {
@@ -511,7 +564,8 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
             w.read(session.take_deviations());
             w.say("      signed out; a copy of the session still holds the revoked token");
             let mut stale = parked_copy;
-            let response = w.send(stale.sign_out()?);
+            let outgoing = stale.sign_out(w.now)?;
+            let response = w.send(&mut stale, outgoing)?;
             let revoked = matches!(
                 stale.handle_response(&response, w.now)?,
                 SessionStep::SignedOut {
@@ -529,7 +583,8 @@ fn run_scenarios(w: &mut World) -> Vec<(String, bool)> {
 
 fn staff_sign_in(w: &mut World) -> Result<Option<TokenPair>, Error> {
     let mut flow = StaffSignIn::new(w.endpoint.clone());
-    let response = w.send(flow.sign_in("staff@example.com", PASSWORD, w.now)?);
+    let outgoing = flow.sign_in("staff@example.com", PASSWORD, w.now)?;
+    let response = w.send(&mut flow, outgoing)?;
     let step = flow.handle_response(&response, w.now)?;
     w.read(flow.take_deviations());
     w.say(format!("      step: {step:?}"));
@@ -541,7 +596,8 @@ fn staff_sign_in(w: &mut World) -> Result<Option<TokenPair>, Error> {
         .last_code_to("staff@example.com")
         .unwrap_or_default()
         .to_owned();
-    let response = w.send(flow.submit_code(code, w.now)?);
+    let outgoing = flow.submit_code(code, w.now)?;
+    let response = w.send(&mut flow, outgoing)?;
     let step = flow.handle_response(&response, w.now)?;
     w.read(flow.take_deviations());
     match step {
@@ -554,6 +610,64 @@ fn staff_sign_in(w: &mut World) -> Result<Option<TokenPair>, Error> {
             Ok(None)
         }
     }
+}
+
+/// Five wrong passwords in one staff flow, then the right one: the crate's own attempt
+/// limit holds the sixth sign-in (`Outgoing::RetryAt`, nothing sent) exactly as a 429
+/// would, until the minute is over; then `retry` sends it and the sign-in goes on.
+fn staff_held_by_the_guard(w: &mut World) -> Result<bool, Error> {
+    const EMAIL: &str = "limited-staff@example.com";
+    let mut flow = StaffSignIn::new(w.endpoint.clone());
+    let verbose = std::mem::replace(&mut w.verbose, false);
+    for _ in 0..5 {
+        let outgoing = flow.sign_in(EMAIL, "wrong-password", w.now)?;
+        let response = w.send(&mut flow, outgoing)?;
+        let step = flow.handle_response(&response, w.now)?;
+        w.read(flow.take_deviations());
+        if !matches!(
+            step,
+            StaffStep::Credentials {
+                rejected: Some(_),
+                ..
+            }
+        ) {
+            w.verbose = verbose;
+            return Ok(false);
+        }
+    }
+    w.verbose = verbose;
+    w.say("    (five sign-ins with a wrong password in one flow, each an HTTP 400)");
+    w.say("    a sixth, with the right password:");
+    let outgoing = flow.sign_in(EMAIL, PASSWORD, w.now)?;
+    let Outgoing::RetryAt(until) = outgoing else {
+        w.say("    the sixth attempt was sent");
+        return Ok(false);
+    };
+    // Held as after a 429: the state, the step and the deadline all say so.
+    let held = flow.state() == StaffState::RateLimited
+        && flow.current_step() == Some(StaffStep::RetryAt(until))
+        && flow.next_deadline() == Some(until)
+        && until == w.now + Duration::from_secs(60);
+    // Too early: still held, nothing changes.
+    let early = flow.retry(w.now)?.retry_at() == Some(until);
+    let response = w.send(&mut flow, outgoing)?;
+    let step = flow.handle_response(&response, w.now)?;
+    w.read(flow.take_deviations());
+    w.say(format!("      step: {step:?}"));
+    let StaffStep::EmailCode { .. } = step else {
+        return Ok(false);
+    };
+    let code = w.server.last_code_to(EMAIL).unwrap_or_default().to_owned();
+    let outgoing = flow.submit_code(code, w.now)?;
+    let response = w.send(&mut flow, outgoing)?;
+    let step = flow.handle_response(&response, w.now)?;
+    w.read(flow.take_deviations());
+    let signed_in = matches!(step, StaffStep::Done(_));
+    w.say(format!(
+        "      step: {}",
+        if signed_in { "Done" } else { "not Done" }
+    ));
+    Ok(held && early && signed_in)
 }
 
 fn main() -> ExitCode {

@@ -19,38 +19,19 @@
 //! from the code step for exactly this reason.
 //!
 //! Limits (the page's notes): 5 sign-ins and 3 code confirmations a minute, counted by
-//! [`StaffGuards`] before sending (an attempt over the limit is [`Error::RateLimited`] and
-//! nothing is sent). A 429 gives [`StaffStep::RetryAt`] (`Retry-After` in seconds or as an
-//! HTTP date; 60 s without one) and [`StaffSignIn::retry`](crate::Flow::retry) sends the same request again.
+//! [`StaffGuards`] before sending: an attempt over the limit is not sent, the flow holds it
+//! and waits ([`Outgoing::RetryAt`], then [`StaffStep::RetryAt`]) exactly as after a
+//! server's 429 (`Retry-After` in seconds or as an HTTP date; 60 s without one), and
+//! [`StaffSignIn::retry`](crate::Flow::retry) sends it once the wait is over.
 //!
 //! Refresh and sign-out of the resulting tokens live in the session module, not here.
 //!
 //! ## Transitions
 //!
-//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
-//! and the constant equal; the model-based tests fail if a row is never exercised). States
-//! are named as [`StaffSignIn::state`](crate::Flow::state) names them; answers by status
-//! (`2xx`: any success status) and, for a success to the sign-in, by `2faRequired`. A `retry` while awaiting is the resend after a transport
-//! error.
-//!
-//! | from | event | to |
-//! |---|---|---|
-//! | asking for credentials | sign_in | waiting for the sign-in answer |
-//! | waiting for the sign-in answer | 2xx `2faRequired: false` | signed in |
-//! | waiting for the sign-in answer | 2xx `2faRequired: true` | asking for the emailed 2FA code |
-//! | waiting for the sign-in answer | 4xx | asking for credentials |
-//! | waiting for the sign-in answer | 429 | rate limited |
-//! | waiting for the sign-in answer | retry | waiting for the sign-in answer |
-//! | asking for the emailed 2FA code | submit_code | waiting for the 2FA confirmation answer |
-//! | asking for the emailed 2FA code | sign_in | waiting for the sign-in answer |
-//! | waiting for the 2FA confirmation answer | 2xx | signed in |
-//! | waiting for the 2FA confirmation answer | 401 | asking for credentials |
-//! | waiting for the 2FA confirmation answer | 4xx but 401 | asking for the emailed 2FA code |
-//! | waiting for the 2FA confirmation answer | 429 | rate limited |
-//! | waiting for the 2FA confirmation answer | retry | waiting for the 2FA confirmation answer |
-//! | rate limited | retry | waiting for the sign-in answer |
-//! | rate limited | retry | waiting for the 2FA confirmation answer |
-//! | rate limited | sign_in | waiting for the sign-in answer |
+//! The documented transitions are [`TRANSITIONS`], in the states of [`StaffState`]; the
+//! driver refuses any move that is not one of its rows. Answers are named by status
+//! (`2xx`: any success status) and, for a success to the sign-in, by `2faRequired`. A
+//! `retry` while awaiting is the resend after a transport error.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -62,41 +43,74 @@ use crate::decode;
 use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
+use crate::flow::Outgoing;
 use crate::guard::AttemptGuard;
 use crate::input::{self, MAX_FIELD_LEN};
-use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::machine::{Advance, Driver, Protocol};
 use crate::parked::CheckParked;
 use crate::secret::Secret;
+use crate::table::{self, Event};
 use crate::time::parse_rfc3339;
 use crate::token::{check_token_text, TokenPair};
 use crate::wire;
 
-/// The documented transitions of the staff sign-in (see the module docs).
-pub const TRANSITIONS: &[Transition] = &[
-    row(CREDENTIALS, "sign_in", AWAIT_SIGN_IN),
-    row(AWAIT_SIGN_IN, "2xx `2faRequired: false`", DONE),
-    row(AWAIT_SIGN_IN, "2xx `2faRequired: true`", EMAIL_CODE),
-    row(AWAIT_SIGN_IN, "4xx", CREDENTIALS),
-    row(AWAIT_SIGN_IN, "429", RATE_LIMITED),
-    row(AWAIT_SIGN_IN, "retry", AWAIT_SIGN_IN),
-    row(EMAIL_CODE, "submit_code", AWAIT_CONFIRM),
-    row(EMAIL_CODE, "sign_in", AWAIT_SIGN_IN),
-    row(AWAIT_CONFIRM, "2xx", DONE),
-    row(AWAIT_CONFIRM, "401", CREDENTIALS),
-    row(AWAIT_CONFIRM, "4xx but 401", EMAIL_CODE),
-    row(AWAIT_CONFIRM, "429", RATE_LIMITED),
-    row(AWAIT_CONFIRM, "retry", AWAIT_CONFIRM),
-    row(RATE_LIMITED, "retry", AWAIT_SIGN_IN),
-    row(RATE_LIMITED, "retry", AWAIT_CONFIRM),
-    row(RATE_LIMITED, "sign_in", AWAIT_SIGN_IN),
-];
+crate::table::states! {
+    /// Where a staff sign-in is: the states of [`TRANSITIONS`].
+    /// [`Flow::state`](crate::Flow::state) returns it.
+    ///
+    /// ```
+    /// use b2core_auth::backoffice::{StaffSignIn, StaffState};
+    /// use b2core_auth::{Endpoint, Flow};
+    ///
+    /// let flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), StaffState::Credentials);
+    /// assert_eq!(flow.state().to_string(), "asking for credentials");
+    /// ```
+    pub enum StaffState {
+        /// [`StaffStep::Credentials`]: call [`StaffSignIn::sign_in`].
+        Credentials => "asking for credentials",
+        /// `POST /api/v2/signin` is outstanding.
+        AwaitSignIn => "waiting for the sign-in answer",
+        /// [`StaffStep::EmailCode`]: call [`StaffSignIn::submit_code`].
+        EmailCode => "asking for the emailed 2FA code",
+        /// `POST /api/v2/2fa/confirm` is outstanding.
+        AwaitConfirm => "waiting for the 2FA confirmation answer",
+        /// [`StaffStep::RetryAt`]: a request waits out a rate limit.
+        RateLimited => "rate limited",
+        /// [`StaffStep::Done`]: final.
+        SignedIn => "signed in",
+    }
+}
 
-// State names, as `StaffSignIn::state` gives them and the table uses them.
-const CREDENTIALS: &str = "asking for credentials";
-const AWAIT_SIGN_IN: &str = "waiting for the sign-in answer";
-const EMAIL_CODE: &str = "asking for the emailed 2FA code";
-const AWAIT_CONFIRM: &str = "waiting for the 2FA confirmation answer";
-const DONE: &str = "signed in";
+crate::table::transitions! {
+    /// The documented transitions of the staff sign-in (see the module docs), generated
+    /// into this table from the constant's own rows.
+    pub const TRANSITIONS: [StaffState] = [
+        (Credentials, Call("sign_in"), AwaitSignIn),
+        (Credentials, Call("sign_in"), RateLimited),
+        (AwaitSignIn, Answer("2xx `2faRequired: false`"), SignedIn),
+        (AwaitSignIn, Answer("2xx `2faRequired: true`"), EmailCode),
+        (AwaitSignIn, Answer("4xx"), Credentials),
+        (EmailCode, Call("submit_code"), AwaitConfirm),
+        (EmailCode, Call("submit_code"), RateLimited),
+        (EmailCode, Call("sign_in"), AwaitSignIn),
+        (EmailCode, Call("sign_in"), RateLimited),
+        (AwaitConfirm, Answer("2xx"), SignedIn),
+        (AwaitConfirm, Answer("401"), Credentials),
+        (AwaitConfirm, Answer("4xx but 401"), EmailCode),
+        (AwaitSignIn, Answer("429"), RateLimited),
+        (AwaitConfirm, Answer("429"), RateLimited),
+        (RateLimited, Call("retry"), RateLimited),
+        (RateLimited, Call("retry"), AwaitSignIn),
+        (RateLimited, Call("retry"), AwaitConfirm),
+        (RateLimited, Call("sign_in"), AwaitSignIn),
+        (RateLimited, Call("sign_in"), RateLimited),
+        (AwaitSignIn, Call("retry"), AwaitSignIn),
+        (AwaitSignIn, Call("retry"), RateLimited),
+        (AwaitConfirm, Call("retry"), AwaitConfirm),
+        (AwaitConfirm, Call("retry"), RateLimited),
+    ];
+}
 
 const SIGN_IN: &str = "/api/v2/signin";
 const CONFIRM: &str = "/api/v2/2fa/confirm";
@@ -114,21 +128,22 @@ pub const MAX_TFA_TOKEN_LEN: usize = 4096;
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::{backoffice::{StaffGuards, StaffSignIn}, Endpoint, Error};
+/// use b2core_auth::backoffice::{StaffGuards, StaffSignIn};
+/// use b2core_auth::Endpoint;
 ///
-/// let endpoint = Endpoint::new("https://host.name").unwrap();
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let endpoint = Endpoint::new("https://host.name")?;
 /// let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let mut guards = StaffGuards::default();
 /// for i in 0..5 {
 ///     let mut flow = StaffSignIn::with_guards(endpoint.clone(), guards);
-///     let _request = flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(i)).unwrap();
+///     let _request = flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(i))?;
 ///     guards = flow.into_guards(); // e.g. the user gave up and reloaded the page
 /// }
 /// let mut flow = StaffSignIn::with_guards(endpoint, guards);
-/// assert_eq!(
-///     flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(10)).unwrap_err(),
-///     Error::RateLimited { retry_at: t0 + Duration::from_secs(60) },
-/// );
+/// let sixth = flow.sign_in("foo@bar.com", "Secret123", t0 + Duration::from_secs(10))?;
+/// assert_eq!(sixth.retry_at(), Some(t0 + Duration::from_secs(60))); // held, not sent
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffGuards {
@@ -193,7 +208,11 @@ pub enum StaffStep {
         /// The server's refusal of the previous code (a wrong code), if any.
         rejected: Option<ApiError>,
     },
-    /// Rate limited: wait until this instant, then call [`StaffSignIn::retry`](crate::Flow::retry).
+    /// Rate limited (a server's 429, or the attempt guard holding a
+    /// [`StaffSignIn::sign_in`] or [`StaffSignIn::submit_code`], which then returned
+    /// [`Outgoing::RetryAt`]): the flow holds the request; wait until this instant (also
+    /// [`Flow::next_deadline`](crate::Flow::next_deadline)), then call
+    /// [`StaffSignIn::retry`](crate::Flow::retry), which sends it.
     RetryAt(SystemTime),
     /// Signed in. The flow is finished; turn the tokens into a session.
     Done(TokenPair),
@@ -275,14 +294,17 @@ impl Protocol for State {
     type Step = StaffStep;
     type Done = TokenPair;
     type Guards = StaffGuards;
+    type State = StaffState;
+    const TABLE: &'static [table::Transition<StaffState>] = TRANSITIONS;
+    const RATE_LIMITED: StaffState = StaffState::RateLimited;
 
-    fn describe(&self) -> &'static str {
+    fn state(&self) -> StaffState {
         match self {
-            Self::Credentials { .. } => CREDENTIALS,
-            Self::AwaitSignIn { .. } => AWAIT_SIGN_IN,
-            Self::EmailCode { .. } => EMAIL_CODE,
-            Self::AwaitConfirm { .. } => AWAIT_CONFIRM,
-            Self::Done => DONE,
+            Self::Credentials { .. } => StaffState::Credentials,
+            Self::AwaitSignIn { .. } => StaffState::AwaitSignIn,
+            Self::EmailCode { .. } => StaffState::EmailCode,
+            Self::AwaitConfirm { .. } => StaffState::AwaitConfirm,
+            Self::Done => StaffState::SignedIn,
         }
     }
 
@@ -344,7 +366,15 @@ impl Protocol for State {
         }
     }
 
-    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+    fn refused_event(&self, status: u16) -> Event {
+        match self {
+            Self::AwaitConfirm { .. } if status == 401 => Event::Answer("401"),
+            Self::AwaitConfirm { .. } => Event::Answer("4xx but 401"),
+            _ => table::REFUSED,
+        }
+    }
+
+    fn advance(&self, answer: &mut Answer<'_>) -> Result<Advance<Self>, Error> {
         let (step, body) = (answer.step, answer.body);
         match self {
             Self::AwaitSignIn { email, .. } => {
@@ -353,11 +383,12 @@ impl Protocol for State {
                     let details = answer.tfa_details.as_ref().ok_or_else(|| {
                         Error::malformed(step, "2faDetails", "missing while 2faRequired is true")
                     })?;
-                    Ok(Advance::To(Self::EmailCode {
+                    Ok(Advance::to(Self::EmailCode {
                         email: email.clone(),
                         tfa: Arc::new(TwoFactor::from_wire(step, details)?),
                         rejected: None,
-                    }))
+                    })
+                    .on(Event::Answer("2xx `2faRequired: true`")))
                 } else {
                     let tokens = TokenPair::from_wire_parts(
                         answer.access_token.as_ref(),
@@ -367,12 +398,13 @@ impl Protocol for State {
                     .ok_or_else(|| {
                         Error::malformed(step, "accessToken", "missing while 2faRequired is false")
                     })?;
-                    Ok(Advance::Finish(Self::Done, tokens))
+                    Ok(Advance::finish(Self::Done, tokens)
+                        .on(Event::Answer("2xx `2faRequired: false`")))
                 }
             }
             Self::AwaitConfirm { .. } => {
                 let answer: wire::TokenPair = decode::bare(step, body)?;
-                Ok(Advance::Finish(
+                Ok(Advance::finish(
                     Self::Done,
                     TokenPair::from_wire(&answer, step)?,
                 ))
@@ -410,24 +442,31 @@ impl Protocol for State {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::{backoffice::{StaffSignIn, StaffStep}, Endpoint};
-/// use b2core_auth::Flow;
+/// use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
+/// use b2core_auth::{Endpoint, Flow, Outgoing};
 ///
+/// # fn main() -> Result<(), b2core_auth::Error> {
 /// let now = UNIX_EPOCH + Duration::from_secs(1_640_995_000); // before 2022-01-01
-/// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
-/// let request = flow.sign_in("foo@bar.com", "Secret123", now).unwrap();
+/// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name")?);
+/// let Outgoing::Request(request) = flow.sign_in("foo@bar.com", "Secret123", now)? else {
+///     unreachable!("the first sign-in is within the limit");
+/// };
 /// assert_eq!(request.uri(), "https://host.name/api/v2/signin");
+/// assert_eq!(flow.state(), StaffState::AwaitSignIn);
 ///
 /// // ... send it with any HTTP client, then hand the answer back:
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"2faRequired":true,"2faDetails":{"token":"b2fcf999-2b0b-451d-9888-094a79117aa5",
 ///         "provider":"email","expiresAt":"2022-01-01T00:00:00+00:00"}}"#,
-/// ).unwrap();
-/// let step = flow.handle_response(&answer, now).unwrap();
+/// ).expect("a valid response");
+/// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, StaffStep::EmailCode { ref provider, .. } if provider == "email"));
 ///
-/// let request = flow.submit_code("123456", now).unwrap();
+/// let Outgoing::Request(request) = flow.submit_code("123456", now)? else {
+///     unreachable!("the first code is within the limit");
+/// };
 /// assert_eq!(request.uri(), "https://host.name/api/v2/2fa/confirm");
+/// # Ok(()) }
 /// ```
 ///
 /// The flow serializes with serde to be parked between browser requests; the serialized
@@ -438,7 +477,13 @@ pub struct StaffSignIn {
     driver: Driver<State>,
 }
 
-crate::flow::driven_flow!(StaffSignIn, StaffStep);
+crate::flow::driven_flow!(
+    StaffSignIn,
+    StaffStep,
+    StaffState,
+    deadline = |flow: &StaffSignIn| flow.driver.retry_at(),
+    retry = StaffSignIn::retry_unless_expired
+);
 
 crate::parked::parked!(StaffSignIn { driver: Driver<State> });
 
@@ -530,14 +575,20 @@ impl StaffSignIn {
     /// [`StaffStep::RetryAt`] (the sign-in counter still holds any block the server
     /// announced for sign-ins). Not while a request is outstanding, nor once done.
     ///
-    /// Checked before anything is sent: a plausible email, a non-empty password, and the
-    /// sign-in counter (a 6th sign-in inside a minute is [`Error::RateLimited`]).
+    /// Checked before anything is sent: a plausible email and a non-empty password. A 6th
+    /// sign-in inside a minute is not sent: the flow holds it and waits
+    /// ([`Outgoing::RetryAt`]), as after a server's 429.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an email or password that fails those checks;
+    /// [`Error::OutOfOrder`] while a request is outstanding, and once signed in.
     pub fn sign_in(
         &mut self,
         email: &str,
         password: impl Into<Secret<String>>,
         now: SystemTime,
-    ) -> Result<Request<Vec<u8>>, Error> {
+    ) -> Result<Outgoing, Error> {
         match self.driver.state() {
             None | Some(State::Credentials { .. } | State::EmailCode { .. }) => {}
             Some(_) => return Err(self.driver.out_of_order("sign_in")),
@@ -549,7 +600,7 @@ impl StaffSignIn {
             email: Arc::from(email),
             password,
         };
-        self.driver.send(next, Some(now))
+        self.driver.send(next, "sign_in", now)
     }
 
     /// `POST /api/v2/2fa/confirm` with the 2FA token and the emailed code.
@@ -557,13 +608,18 @@ impl StaffSignIn {
     /// Allowed at [`StaffStep::EmailCode`]. Checked before anything is sent, in this order:
     /// the 2FA token has not expired (`now < expires_at`, else
     /// `Error::InvalidInput { field: "2FA token", reason: "expired: sign in again" }`: call
-    /// [`StaffSignIn::sign_in`]), the code is non-empty text, and the confirmation counter
-    /// (a 4th code inside a minute is [`Error::RateLimited`]).
+    /// [`StaffSignIn::sign_in`]) and the code is non-empty text. A 4th code inside a minute
+    /// is not sent: the flow holds it and waits ([`Outgoing::RetryAt`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an expired 2FA token or a code that fails the input
+    /// checks; [`Error::OutOfOrder`] unless the flow asks for the emailed code.
     pub fn submit_code(
         &mut self,
         code: impl Into<Secret<String>>,
         now: SystemTime,
-    ) -> Result<Request<Vec<u8>>, Error> {
+    ) -> Result<Outgoing, Error> {
         let Some(State::EmailCode { email, tfa, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("submit_code"));
         };
@@ -577,6 +633,19 @@ impl StaffSignIn {
             tfa: tfa.clone(),
             code,
         };
-        self.driver.send(next, Some(now))
+        self.driver.send(next, "submit_code", now)
+    }
+
+    /// [`Flow::retry`](crate::Flow::retry) for a staff sign-in: a held or unanswered code
+    /// confirmation is not sent again once its 2FA token has expired (it could only be
+    /// refused), the same refusal as [`StaffSignIn::submit_code`]'s: call
+    /// [`StaffSignIn::sign_in`].
+    fn retry_unless_expired(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
+        if let State::AwaitConfirm { tfa, .. } = self.driver.latest_state() {
+            if now >= tfa.expires_at {
+                return Err(Error::invalid("2FA token", "expired: sign in again"));
+            }
+        }
+        self.driver.retry(now)
     }
 }

@@ -20,7 +20,8 @@ pub enum Error {
     OutOfOrder {
         /// The call that was refused.
         call: &'static str,
-        /// What the flow is doing now.
+        /// The flow's state in words: the `as_str()` of its state enum
+        /// ([`Flow::state`](crate::Flow::state), e.g. `"asking for credentials"`).
         state: &'static str,
     },
     /// The caller's input is invalid; nothing was sent.
@@ -44,17 +45,13 @@ pub enum Error {
     /// The server refused the request in a way the flow cannot recover from by itself.
     #[error("server refused: {0}")]
     Refused(ApiError),
-    /// Too many attempts: nothing may be sent before `retry_at`.
-    #[error("rate limited until {}", DisplayTime(*retry_at))]
-    RateLimited {
-        /// The earliest instant at which the call may be made again.
-        retry_at: SystemTime,
-    },
     /// The session's tokens can no longer be used: sign in again.
     #[error("the session has ended: sign in again")]
     SessionEnded,
     /// A bug in this crate, never the caller's or the server's doing: a state was reached
-    /// that the code does not allow. The flow is unchanged; please report it.
+    /// that the code does not allow, or the code took a move that is not a row of the
+    /// flow's `TRANSITIONS` (the driver checks every move against the table). The flow is
+    /// unchanged; please report it.
     #[error("a bug in b2core-auth: {what} (the flow is unchanged)")]
     Internal {
         /// What went wrong inside.
@@ -81,8 +78,6 @@ pub enum ErrorKind {
     Caller,
     /// The server refused the request or its answer broke the protocol.
     Server,
-    /// Not now: nothing may be sent before a deadline ([`Error::RateLimited`]).
-    RateLimited,
     /// The session can no longer be used: sign in again ([`Error::SessionEnded`]).
     SessionEnded,
     /// A bug in this crate ([`Error::Internal`]).
@@ -93,18 +88,14 @@ impl Error {
     /// Who the error is about (see [`ErrorKind`]).
     ///
     /// ```
-    /// use std::time::SystemTime;
     /// use b2core_auth::{Error, ErrorKind};
     ///
-    /// let wait = Error::RateLimited { retry_at: SystemTime::UNIX_EPOCH };
-    /// assert_eq!(wait.kind(), ErrorKind::RateLimited);
     /// assert_eq!(Error::SessionEnded.kind(), ErrorKind::SessionEnded);
     /// ```
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::OutOfOrder { .. } | Self::InvalidInput { .. } => ErrorKind::Caller,
             Self::Malformed { .. } | Self::Refused(_) => ErrorKind::Server,
-            Self::RateLimited { .. } => ErrorKind::RateLimited,
             Self::SessionEnded => ErrorKind::SessionEnded,
             Self::Internal { .. } => ErrorKind::Bug,
         }
@@ -340,12 +331,6 @@ mod tests {
             (Error::invalid("email", "is empty"), ErrorKind::Caller),
             (Error::malformed("GET /x", "code", "r"), ErrorKind::Server),
             (refused, ErrorKind::Server),
-            (
-                Error::RateLimited {
-                    retry_at: SystemTime::UNIX_EPOCH,
-                },
-                ErrorKind::RateLimited,
-            ),
             (Error::SessionEnded, ErrorKind::SessionEnded),
             (Error::internal("what"), ErrorKind::Bug),
         ] {

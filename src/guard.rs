@@ -5,12 +5,13 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-
 /// A client-side rate limit: at most `limit` attempts in any `window`, plus any block the
 /// server announced with a 429.
 ///
-/// Flows own one and consult it before sending; it can outlive a flow (take it back with
+/// Flows own one and consult it before sending: an attempt it does not allow at `now` is
+/// not sent but held, the call returning [`Outgoing::RetryAt`](crate::Outgoing::RetryAt)
+/// with [`AttemptGuard::next_allowed`], exactly as after a server's 429 (whose block the
+/// guard then carries on, [`AttemptGuard::block_until`]). It can outlive a flow (take it back with
 /// the flow's `into_guard` and hand it to the next flow), because a user who restarts the
 /// wizard is still the same account to the server. Time comes only from the `now` given.
 ///
@@ -92,14 +93,6 @@ impl AttemptGuard {
     pub fn block_until(&mut self, until: SystemTime) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
     }
-
-    /// `Ok` when an attempt may be made at `now`, else [`Error::RateLimited`].
-    pub(crate) fn check(&self, now: SystemTime) -> Result<(), Error> {
-        match self.next_allowed(now) {
-            None => Ok(()),
-            Some(retry_at) => Err(Error::RateLimited { retry_at }),
-        }
-    }
 }
 
 /// A parked guard, checked on the way back in: a store is input like any answer, and must
@@ -143,11 +136,11 @@ mod tests {
     fn the_sixth_attempt_inside_a_minute_waits_for_the_first_to_age_out() {
         let mut g = AttemptGuard::client_sign_in();
         for t in [0, 5, 10, 15, 20] {
-            assert_eq!(g.check(s(t)), Ok(()));
+            assert_eq!(g.next_allowed(s(t)), None);
             g.record(s(t));
         }
-        assert_eq!(g.check(s(59)), Err(Error::RateLimited { retry_at: s(60) }));
-        assert_eq!(g.check(s(60)), Ok(()));
+        assert_eq!(g.next_allowed(s(59)), Some(s(60)));
+        assert_eq!(g.next_allowed(s(60)), None);
         g.record(s(60));
         assert_eq!(g.next_allowed(s(61)), Some(s(65)));
     }

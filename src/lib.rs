@@ -1,27 +1,41 @@
 //! # b2core-auth
 //!
 //! The B2Core authentication API (B2Broker's brokerage platform) as pure sans-IO state
-//! machines. Each flow takes decoded HTTP responses and emits the `http::Request` to send
-//! next. It never opens a socket, sleeps, reads the clock or spawns: time is always an
-//! argument. So the same flow runs under tokio, in a blocking loop, in WASM, or parked in
-//! a store between browser requests.
+//! machines. Each flow takes decoded HTTP responses and says what to do next: the
+//! `http::Request` to send ([`Outgoing::Request`]), the instant to try again at
+//! ([`Outgoing::RetryAt`]), the input it needs, or the tokens it ended with. It never
+//! opens a socket, sleeps, reads the clock or spawns: time is always an argument. So the
+//! same flow runs under tokio, in a blocking loop, in WASM, or parked in a store between
+//! browser requests.
 //!
 //! ## The driver contract
 //!
-//! 1. A call on a flow (`start`, `submit_credentials`, `choose_method`, `submit_code`, ...)
-//!    returns the one request to send now.
-//! 2. Send it with any client; hand the response and `now` to `handle_response`.
+//! 1. Every call that moves a flow (`start`, `submit_credentials`, `choose_method`,
+//!    `submit_code`, ..., [`Flow::retry`]) takes `now: SystemTime` as its last argument and
+//!    returns an [`Outgoing`]: the one request to send now, or [`Outgoing::RetryAt`] when
+//!    an attempt limit allows none at `now` (nothing was sent; the flow holds the attempt).
+//! 2. Send the request with any client; hand the response and `now` to
+//!    [`Flow::handle_response`].
 //! 3. The returned step says what the flow needs next: user input, a wait
 //!    (`RetryAt`), or `Done(tokens)`.
-//! 4. At most one request is outstanding. Any `Err` leaves the flow exactly where it was.
-//! 5. The calls every flow and [`Session`] share are the [`Flow`] trait, so one generic
+//! 4. A rate limit always reaches the caller the same way, whether the crate's own attempt
+//!    guard holds a call (e.g. a sixth sign-in inside a minute) or the server answers 429:
+//!    the flow waits in its `RateLimited` state, its step is `RetryAt(t)` (from the call as
+//!    [`Outgoing::RetryAt`]`(t)`, from `handle_response` as the flow's `...Step::RetryAt(t)`),
+//!    [`Flow::next_deadline`] is `Some(t)`, and [`Flow::retry`] with `now >= t` sends the
+//!    held request. Before `t`, `retry` returns `Outgoing::RetryAt(t)` again and changes
+//!    nothing.
+//! 5. At most one request is outstanding. Any `Err` leaves the flow exactly where it was.
+//! 6. The calls every flow and [`Session`] share are the [`Flow`] trait, so one generic
 //!    loop can drive any of them; [`Flow::next_deadline`] says when to act next unasked.
-//!    [`Error::kind`] tells a caller's mistake from a server's.
+//!    [`Flow::state`] is the flow's typed state (e.g.
+//!    [`SignInState`](client::signin::SignInState)), a `Copy` enum whose `Display` says it
+//!    in words. [`Error::kind`] tells a caller's mistake from a server's.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
-//! use b2core_auth::{client::{Credentials, SignIn, SignInStep}, DeviceFingerprint, Endpoint, Error};
-//! use b2core_auth::Flow;
+//! use b2core_auth::client::{signin::SignInState, Credentials, SignIn, SignInStep};
+//! use b2core_auth::{DeviceFingerprint, Endpoint, Error, Flow, Outgoing};
 //!
 //! # fn send(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
 //! #     let body: &[u8] = match req.uri().path() {
@@ -35,28 +49,37 @@
 //! # fn main() -> Result<(), Error> {
 //! let endpoint = Endpoint::new("https://host.name")?;
 //! let fingerprint = DeviceFingerprint::from_user_agent("my-app/1.0")?;
-//! let mut flow = SignIn::new(endpoint);
-//! let mut request = flow.start()?;
 //! // Time is an argument: the wall clock in production, a virtual one here.
 //! let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+//! let mut flow = SignIn::new(endpoint);
+//! let mut outgoing = flow.start(now)?;
 //! let tokens = loop {
+//!     let request = match outgoing {
+//!         Outgoing::Request(request) => request,
+//!         // An attempt limit held the call: nothing was sent. Sleep until `at` (your
+//!         // runtime's sleep; `flow.next_deadline()` says the same), then:
+//!         Outgoing::RetryAt(at) => {
+//!             outgoing = flow.retry(at)?;
+//!             continue;
+//!         }
+//!     };
 //!     let response = send(request); // your HTTP client, any runtime
-//!     request = match flow.handle_response(&response, now)? {
+//!     outgoing = match flow.handle_response(&response, now)? {
 //!         SignInStep::Credentials { .. } => {
 //!             let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint.clone());
 //!             flow.submit_credentials(creds, now)?
 //!         }
-//!         SignInStep::ChooseMethod { methods, .. } => flow.choose_method(methods[0])?,
-//!         SignInStep::Code { .. } => flow.submit_code(ask_code())?,
-//!         SignInStep::RetryAt(at) => {
-//!             // sleep until `at` (your runtime's sleep), then:
-//!             flow.retry(at)?
-//!         }
+//!         SignInStep::ChooseMethod { methods, .. } => flow.choose_method(methods[0], now)?,
+//!         SignInStep::Code { .. } => flow.submit_code(ask_code(), now)?,
+//!         // The server's 429: the same wait as above.
+//!         SignInStep::RetryAt(at) => flow.retry(at)?,
 //!         SignInStep::Done(tokens) => break tokens,
 //!         other => panic!("not handled in this example: {other:?}"),
 //!     };
 //! };
 //! assert_eq!(tokens.bearer(), "Bearer a.b.c");
+//! assert_eq!(flow.state(), SignInState::SignedIn);
+//! assert_eq!(flow.next_deadline(), None);
 //! # Ok(()) }
 //! ```
 //!
@@ -69,8 +92,12 @@
 //! | Back Office staff sign-in with email 2FA | [`backoffice::StaffSignIn`] | [`backoffice::StaffStep::Done`] |
 //! | a signed-in session of either realm: authorize, refresh, sign out | [`Session`] | [`SessionStep::SignedOut`] or `Ended` |
 //!
-//! Each flow's module shows its documented transition table; the same table is the flow's
-//! `TRANSITIONS` constant, which the model-based tests check row by row. The feature `sim`
+//! Each flow's module shows its documented transition table, generated from the same rows
+//! as the flow's `TRANSITIONS` constant (a slice of [`Transition`]s between the states of
+//! the flow's state enum, e.g.
+//! [`signin::TRANSITIONS`](client::signin::TRANSITIONS)). The table drives the code: the
+//! driver checks every move against it and refuses one that is not a row
+//! ([`Error::Internal`]), and the model-based tests walk it row by row. The feature `sim`
 //! adds `sim::Server`, a sans-IO simulator of the B2Core server for conformance tests.
 //!
 //! ## Promises
@@ -137,6 +164,7 @@ pub mod session;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
+mod table;
 pub mod time;
 mod token;
 mod wire;
@@ -154,11 +182,11 @@ pub use deviation::{Deviation, MAX_DEVIATIONS};
 pub use endpoint::{Endpoint, DEFAULT_BODY_LIMIT};
 pub use error::{ApiError, Error, ErrorKind};
 pub use fingerprint::{DeviceFingerprint, MAX_FINGERPRINT_LEN};
-pub use flow::Flow;
+pub use flow::{Flow, Outgoing};
 pub use guard::AttemptGuard;
 pub use input::MAX_FIELD_LEN;
-pub use machine::Transition;
 pub use secret::Secret;
 pub use session::{Authorized, Realm, Session, SessionStep};
+pub use table::{Event, Transition};
 pub use time::TimestampError;
 pub use token::{Token, TokenPair, MAX_TOKEN_LEN};

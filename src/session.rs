@@ -29,39 +29,16 @@
 //!
 //! ## Transitions
 //!
-//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
-//! and the constant equal; the model-based tests fail if a row is never exercised). States
-//! are named as [`Session::state`](crate::Flow::state) names them; answers by status. `authorize` stays
-//! `active` when the access token is fresh ([`Authorized::Ready`]) and awaits a refresh
-//! otherwise ([`Authorized::RefreshFirst`]). While a refresh is outstanding or rate
-//! limited, `authorize` stays where it is: [`Authorized::Ready`] while the access token
-//! has not expired, [`Authorized::Wait`] after. A session made by
-//! [`Session::from_refresh_token`] starts `holding only a refresh token`, one made by
-//! [`Session::from_access_token`] `holding only an access token`. A `retry` while
-//! awaiting is the resend after a transport error.
-//!
-//! | from | event | to |
-//! |---|---|---|
-//! | active | authorize | active |
-//! | active | authorize | waiting for the refresh answer |
-//! | active | refresh | waiting for the refresh answer |
-//! | active | sign_out | waiting for the sign-out answer |
-//! | holding only a refresh token | authorize | waiting for the refresh answer |
-//! | holding only a refresh token | refresh | waiting for the refresh answer |
-//! | holding only an access token | authorize | holding only an access token |
-//! | holding only an access token | sign_out | waiting for the sign-out answer |
-//! | waiting for the refresh answer | authorize | waiting for the refresh answer |
-//! | waiting for the refresh answer | 2xx | active |
-//! | waiting for the refresh answer | 400, 401 or 403 | ended |
-//! | waiting for the refresh answer | 429 | rate limited |
-//! | waiting for the refresh answer | retry | waiting for the refresh answer |
-//! | waiting for the sign-out answer | 2xx | signed out |
-//! | waiting for the sign-out answer | 401 | signed out |
-//! | waiting for the sign-out answer | 429 | rate limited |
-//! | waiting for the sign-out answer | retry | waiting for the sign-out answer |
-//! | rate limited | authorize | rate limited |
-//! | rate limited | retry | waiting for the refresh answer |
-//! | rate limited | retry | waiting for the sign-out answer |
+//! The documented transitions are [`TRANSITIONS`], in the states of [`SessionState`];
+//! the driver refuses any move that is not one of its rows. Answers are named by status.
+//! `authorize` stays `Active` when the access token is fresh ([`Authorized::Ready`]) and
+//! awaits a refresh otherwise ([`Authorized::RefreshFirst`]). While a refresh is
+//! outstanding or rate limited, `authorize` stays where it is: [`Authorized::Ready`] while
+//! the access token has not expired, [`Authorized::Wait`] after. A session made by
+//! [`Session::from_refresh_token`] starts `RefreshOnly`, one made by
+//! [`Session::from_access_token`] `AccessOnly`. A refresh the attempt limit does not allow
+//! now waits in `RateLimited` as after a 429. A `retry` while awaiting is the resend after
+//! a transport error.
 
 use std::fmt;
 use std::sync::Arc;
@@ -75,46 +52,85 @@ use crate::decode;
 use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, DisplayTime, Error};
+use crate::flow::Outgoing;
 use crate::guard::AttemptGuard;
-use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::machine::{Advance, Driver, Protocol};
 use crate::parked::CheckParked;
 use crate::secret::Secret;
+use crate::table::{self, Event};
 use crate::time::{format_rfc3339, parse_rfc3339};
 use crate::token::{Token, TokenPair};
 use crate::wire;
 
-/// The documented transitions of a session (see the module docs).
-pub const TRANSITIONS: &[Transition] = &[
-    row(ACTIVE, "authorize", ACTIVE),
-    row(ACTIVE, "authorize", AWAIT_REFRESH),
-    row(ACTIVE, "refresh", AWAIT_REFRESH),
-    row(ACTIVE, "sign_out", AWAIT_SIGN_OUT),
-    row(REFRESH_ONLY, "authorize", AWAIT_REFRESH),
-    row(REFRESH_ONLY, "refresh", AWAIT_REFRESH),
-    row(ACCESS_ONLY, "authorize", ACCESS_ONLY),
-    row(ACCESS_ONLY, "sign_out", AWAIT_SIGN_OUT),
-    row(AWAIT_REFRESH, "authorize", AWAIT_REFRESH),
-    row(AWAIT_REFRESH, "2xx", ACTIVE),
-    row(AWAIT_REFRESH, "400, 401 or 403", ENDED),
-    row(AWAIT_REFRESH, "429", RATE_LIMITED),
-    row(AWAIT_REFRESH, "retry", AWAIT_REFRESH),
-    row(AWAIT_SIGN_OUT, "2xx", SIGNED_OUT),
-    row(AWAIT_SIGN_OUT, "401", SIGNED_OUT),
-    row(AWAIT_SIGN_OUT, "429", RATE_LIMITED),
-    row(AWAIT_SIGN_OUT, "retry", AWAIT_SIGN_OUT),
-    row(RATE_LIMITED, "authorize", RATE_LIMITED),
-    row(RATE_LIMITED, "retry", AWAIT_REFRESH),
-    row(RATE_LIMITED, "retry", AWAIT_SIGN_OUT),
-];
+crate::table::states! {
+    /// Where a session is: the states of [`TRANSITIONS`].
+    /// [`Flow::state`](crate::Flow::state) returns it.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::session::{Realm, Session, SessionState};
+    /// use b2core_auth::{Endpoint, Flow, Token};
+    ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
+    /// let endpoint = Endpoint::new("https://host.name")?;
+    /// let session = Session::from_refresh_token(Realm::Client, endpoint, refresh);
+    /// assert_eq!(session.state(), SessionState::RefreshOnly);
+    /// assert_eq!(session.state().to_string(), "holding only a refresh token");
+    /// # Ok(()) }
+    /// ```
+    pub enum SessionState {
+        /// Holding a token pair, nothing outstanding.
+        Active => "active",
+        /// Holding only a refresh token ([`Session::from_refresh_token`]).
+        RefreshOnly => "holding only a refresh token",
+        /// Holding only an access token ([`Session::from_access_token`]).
+        AccessOnly => "holding only an access token",
+        /// A refresh is outstanding.
+        AwaitRefresh => "waiting for the refresh answer",
+        /// A sign-out is outstanding.
+        AwaitSignOut => "waiting for the sign-out answer",
+        /// [`SessionStep::RetryAt`]: a refresh or sign-out waits out a rate limit.
+        RateLimited => "rate limited",
+        /// [`SessionStep::SignedOut`]: final.
+        SignedOut => "signed out",
+        /// [`SessionStep::Ended`]: the server refused the refresh token; final.
+        Ended => "ended",
+    }
+}
 
-// State names, as `Session::state` gives them and the table uses them.
-const ACTIVE: &str = "active";
-const REFRESH_ONLY: &str = "holding only a refresh token";
-const ACCESS_ONLY: &str = "holding only an access token";
-const AWAIT_REFRESH: &str = "waiting for the refresh answer";
-const AWAIT_SIGN_OUT: &str = "waiting for the sign-out answer";
-const SIGNED_OUT: &str = "signed out";
-const ENDED: &str = "ended";
+crate::table::transitions! {
+    /// The documented transitions of a session (see the module docs), generated into this
+    /// table from the constant's own rows.
+    pub const TRANSITIONS: [SessionState] = [
+        (Active, Call("authorize"), Active),
+        (Active, Call("authorize"), AwaitRefresh),
+        (Active, Call("refresh"), AwaitRefresh),
+        (Active, Call("refresh"), RateLimited),
+        (Active, Call("sign_out"), AwaitSignOut),
+        (RefreshOnly, Call("authorize"), AwaitRefresh),
+        (RefreshOnly, Call("authorize"), RefreshOnly),
+        (RefreshOnly, Call("refresh"), AwaitRefresh),
+        (RefreshOnly, Call("refresh"), RateLimited),
+        (AccessOnly, Call("authorize"), AccessOnly),
+        (AccessOnly, Call("sign_out"), AwaitSignOut),
+        (AwaitRefresh, Call("authorize"), AwaitRefresh),
+        (AwaitRefresh, Answer("2xx"), Active),
+        (AwaitRefresh, Answer("400, 401 or 403"), Ended),
+        (AwaitRefresh, Answer("429"), RateLimited),
+        (AwaitRefresh, Call("retry"), AwaitRefresh),
+        (AwaitRefresh, Call("retry"), RateLimited),
+        (AwaitSignOut, Answer("2xx"), SignedOut),
+        (AwaitSignOut, Answer("401"), SignedOut),
+        (AwaitSignOut, Answer("429"), RateLimited),
+        (AwaitSignOut, Call("retry"), AwaitSignOut),
+        (RateLimited, Call("authorize"), RateLimited),
+        (RateLimited, Call("retry"), RateLimited),
+        (RateLimited, Call("retry"), AwaitRefresh),
+        (RateLimited, Call("retry"), AwaitSignOut),
+    ];
+}
 
 /// How long before its `expiresAt` an access token is treated as expired by default.
 const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
@@ -193,8 +209,10 @@ pub enum SessionStep {
     /// [`Authorized::Wait`]). (Also what [`Session::current_step`](crate::Flow::current_step) says of a session that
     /// is usable and has nothing outstanding.)
     Active,
-    /// Rate limited (HTTP 429): wait until this instant, then call [`Session::retry`](crate::Flow::retry),
-    /// which sends the refresh or sign-out again.
+    /// Rate limited (HTTP 429, or the refresh limit holding a [`Session::refresh`], which
+    /// then returned [`Outgoing::RetryAt`]): the session holds the refresh or sign-out;
+    /// wait until this instant (also [`Flow::next_deadline`](crate::Flow::next_deadline)),
+    /// then call [`Session::retry`](crate::Flow::retry), which sends it.
     RetryAt(SystemTime),
     /// Signed out: the tokens are gone and the session authorizes nothing. Drop it (and
     /// any parked copy). `already_revoked` is true when the server answered 401: the
@@ -283,7 +301,8 @@ pub enum Authorized<B> {
         /// `Some(t)`: the session is rate limited until `t` (a 429 on the refresh, or the
         /// refresh limit): no refresh can be sent, so nothing changes, before `t`. When no
         /// refresh is outstanding (the limit), the call at `t` starts it
-        /// ([`Authorized::RefreshFirst`]); after a 429, the refresh's owner retries at `t`.
+        /// ([`Authorized::RefreshFirst`]); when the session holds one (after a 429, or a
+        /// [`Session::refresh`] the limit held), the refresh's owner retries at `t`.
         /// `None`: the refresh is in flight (or its retry is due): its answer comes first.
         until: Option<SystemTime>,
         /// The caller's request, untouched.
@@ -563,16 +582,19 @@ impl Protocol for State {
     type Step = SessionStep;
     type Done = std::convert::Infallible;
     type Guards = AttemptGuard;
+    type State = SessionState;
+    const TABLE: &'static [table::Transition<SessionState>] = TRANSITIONS;
+    const RATE_LIMITED: SessionState = SessionState::RateLimited;
 
-    fn describe(&self) -> &'static str {
+    fn state(&self) -> SessionState {
         match self.stage {
-            Stage::Active(Held::Pair(_)) => ACTIVE,
-            Stage::Active(Held::Refresh(_)) => REFRESH_ONLY,
-            Stage::Active(Held::Access(_)) => ACCESS_ONLY,
-            Stage::AwaitRefresh(_) => AWAIT_REFRESH,
-            Stage::AwaitSignOut(_) => AWAIT_SIGN_OUT,
-            Stage::SignedOut { .. } => SIGNED_OUT,
-            Stage::Ended => ENDED,
+            Stage::Active(Held::Pair(_)) => SessionState::Active,
+            Stage::Active(Held::Refresh(_)) => SessionState::RefreshOnly,
+            Stage::Active(Held::Access(_)) => SessionState::AccessOnly,
+            Stage::AwaitRefresh(_) => SessionState::AwaitRefresh,
+            Stage::AwaitSignOut(_) => SessionState::AwaitSignOut,
+            Stage::SignedOut { .. } => SessionState::SignedOut,
+            Stage::Ended => SessionState::Ended,
         }
     }
 
@@ -621,8 +643,15 @@ impl Protocol for State {
         }
     }
 
-    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
-        Ok(Advance::To(match self.stage {
+    fn refused_event(&self, _status: u16) -> Event {
+        match self.stage {
+            Stage::AwaitSignOut(_) => Event::Answer("401"),
+            _ => Event::Answer("400, 401 or 403"),
+        }
+    }
+
+    fn advance(&self, answer: &mut Answer<'_>) -> Result<Advance<Self>, Error> {
+        Ok(Advance::to(match self.stage {
             Stage::AwaitRefresh(_) => self.at(Stage::Active(Held::Pair(decode_refresh(answer)?))),
             // The page promises 200 and no body: any 2xx signs out, the body is not read.
             Stage::AwaitSignOut(_) => {
@@ -683,13 +712,14 @@ fn decode_refresh(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::{client::SignInStep, Endpoint, Session, SessionStep, TokenPair};
-/// use b2core_auth::Flow;
+/// use b2core_auth::session::SessionState;
+/// use b2core_auth::{client::SignInStep, Endpoint, Flow, Outgoing, Session, SessionStep, TokenPair};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// # let tokens: TokenPair = serde_json::from_str(r#"{
 /// #     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
-/// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
-/// let endpoint = Endpoint::new("https://host.name").unwrap();
+/// #     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#)?;
+/// let endpoint = Endpoint::new("https://host.name")?;
 /// let step = SignInStep::Done(tokens); // what `SignIn::handle_response` ended with
 /// let mut session = match step {
 ///     SignInStep::Done(tokens) => Session::client(endpoint, tokens),
@@ -698,13 +728,18 @@ fn decode_refresh(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///
 /// // A proactive refresh, 20 minutes in (the access token lived 15):
 /// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044 + 20 * 60);
-/// let refresh = session.refresh(now).unwrap();
+/// let Outgoing::Request(refresh) = session.refresh(now)? else {
+///     unreachable!("the first refresh is within the limit");
+/// };
 /// assert_eq!(refresh.uri(), "https://host.name/api/v2/my/refresh");
+/// assert_eq!(session.state(), SessionState::AwaitRefresh);
 /// let answer = http::Response::builder().status(200).body(r#"{
 ///     "accessToken":{"token":"g.h.i","createdAt":"2024-04-22T11:27:24+00:00","expiresAt":"2024-04-22T11:42:24+00:00"},
-///     "refreshToken":{"token":"j.k.l","createdAt":"2024-04-22T11:27:24+00:00","expiresAt":"2024-04-22T12:27:24+00:00"}}"#).unwrap();
-/// assert_eq!(session.handle_response(&answer, now).unwrap(), SessionStep::Active);
-/// assert_eq!(session.tokens().unwrap().bearer(), "Bearer g.h.i");
+///     "refreshToken":{"token":"j.k.l","createdAt":"2024-04-22T11:27:24+00:00","expiresAt":"2024-04-22T12:27:24+00:00"}}"#)?;
+/// assert_eq!(session.handle_response(&answer, now)?, SessionStep::Active);
+/// let tokens = session.tokens().ok_or("the refresh answer brought a pair")?;
+/// assert_eq!(tokens.bearer(), "Bearer g.h.i");
+/// # Ok(()) }
 /// ```
 ///
 /// Rules, in one place:
@@ -715,12 +750,18 @@ fn decode_refresh(answer: &mut Answer<'_>) -> Result<TokenPair, Error> {
 ///   decides whether the token is used: an access token authorizes requests until its
 ///   `expiresAt` (while `now < expiresAt`).
 /// - At most one refresh or sign-out is outstanding (single flight). While a refresh is
-///   outstanding, or a 429 on it is being waited out, `authorize` is
+///   outstanding, or held waiting out a 429 or the refresh limit, `authorize` is
 ///   [`Authorized::Ready`] with the current access token until it expires and
 ///   [`Authorized::Wait`] after (it never starts a second refresh); [`Session::refresh`]
 ///   and [`Session::sign_out`] are [`Error::OutOfOrder`]: hand in the answer or
-///   [`Session::retry`](crate::Flow::retry) first. While a sign-out is outstanding (or its 429 waited out),
-///   `authorize` is [`Error::OutOfOrder`] too: the tokens are being revoked.
+///   [`Session::retry`](crate::Flow::retry) first. While a sign-out is outstanding (or
+///   its 429 waited out), `authorize` is [`Error::OutOfOrder`] too: the tokens are being
+///   revoked.
+/// - A rate limit reaches the caller one way, whether the refresh limit (5 a minute) holds
+///   a [`Session::refresh`] or the server answers 429: the session holds the request in
+///   [`SessionState::RateLimited`], [`Outgoing::RetryAt`] or [`SessionStep::RetryAt`] says
+///   until when (as does [`Session::next_deadline`](crate::Flow::next_deadline)), and
+///   [`Session::retry`](crate::Flow::retry) from then on sends it.
 /// - [`Error::SessionEnded`] means "sign in again". It comes from `authorize`, `refresh`,
 ///   `sign_out` and `retry` once the session is signed out or the server refused its
 ///   refresh token; from a call that needs a refresh when the refresh token has expired
@@ -745,6 +786,7 @@ pub struct Session {
 crate::flow::driven_flow!(
     Session,
     SessionStep,
+    SessionState,
     deadline = Session::next_due,
     retry = Session::retry_unless_ended
 );
@@ -778,28 +820,36 @@ impl Session {
 
     /// A session of `realm` that holds only a refresh token, e.g. one kept from an earlier
     /// sign-in. [`Session::tokens`] is `None` and the state is
-    /// `holding only a refresh token` until a refresh answer brings a pair: the first
+    /// [`SessionState::RefreshOnly`] until a refresh answer brings a pair: the first
     /// [`Session::authorize`] is [`Authorized::RefreshFirst`] (or call
     /// [`Session::refresh`]). It cannot sign out before that ([`Error::OutOfOrder`]), and
     /// once `refresh` has expired it can only say [`Error::SessionEnded`].
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::session::SessionState;
     /// use b2core_auth::{Authorized, Endpoint, Realm, Session, Token};
     /// use b2core_auth::Flow;
     ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600)).unwrap();
-    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
+    /// let endpoint = Endpoint::new("https://host.name")?;
     /// let mut session = Session::from_refresh_token(Realm::BackOffice, endpoint, refresh);
-    /// assert_eq!(session.state(), "holding only a refresh token");
+    /// assert_eq!(session.state(), SessionState::RefreshOnly);
+    /// assert_eq!(session.state().to_string(), "holding only a refresh token");
     /// assert!(session.tokens().is_none());
     ///
-    /// let request = http::Request::get("https://host.name/api/v2/accounts").body(()).unwrap();
-    /// let Authorized::RefreshFirst { refresh, .. } = session.authorize(request, t0).unwrap()
-    /// else { unreachable!("no access token yet") };
+    /// let request = http::Request::get("https://host.name/api/v2/accounts")
+    ///     .body(())
+    ///     .expect("a valid request");
+    /// let Authorized::RefreshFirst { refresh, .. } = session.authorize(request, t0)? else {
+    ///     unreachable!("no access token yet")
+    /// };
     /// assert_eq!(refresh.uri(), "https://host.name/api/v2/refresh");
     /// assert_eq!(refresh.body(), br#"{"refreshToken":"d.e.f"}"#);
+    /// assert_eq!(session.state(), SessionState::AwaitRefresh);
+    /// # Ok(()) }
     /// ```
     pub fn from_refresh_token(realm: Realm, endpoint: Endpoint, refresh: Token) -> Self {
         Self::starting(realm, endpoint, Held::Refresh(Arc::new(refresh)))
@@ -810,22 +860,28 @@ impl Session {
     /// to start early) and then says [`Error::SessionEnded`]; [`Session::sign_out`] works
     /// whether or not it has expired (the server answers 401 for an expired one);
     /// [`Session::refresh`] is [`Error::OutOfOrder`]: there is no refresh token. The state
-    /// is `holding only an access token` and [`Session::tokens`] is `None`
+    /// is [`SessionState::AccessOnly`] and [`Session::tokens`] is `None`
     /// ([`Session::access_token`] shows the token).
     ///
     /// ```
     /// use std::time::{Duration, UNIX_EPOCH};
-    /// use b2core_auth::{Endpoint, Error, Realm, Session, Token};
+    /// use b2core_auth::session::SessionState;
+    /// use b2core_auth::{Endpoint, Error, Flow, Outgoing, Realm, Session, Token};
     ///
+    /// # fn main() -> Result<(), Error> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900)).unwrap();
-    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900))?;
+    /// let endpoint = Endpoint::new("https://host.name")?;
     /// let mut session = Session::from_access_token(Realm::Client, endpoint, access);
+    /// assert_eq!(session.state(), SessionState::AccessOnly);
     /// assert!(matches!(session.refresh(t0), Err(Error::OutOfOrder { .. })));
     ///
-    /// let sign_out = session.sign_out().unwrap();
+    /// let Outgoing::Request(sign_out) = session.sign_out(t0)? else {
+    ///     unreachable!("no attempt limit holds a sign-out");
+    /// };
     /// assert_eq!(sign_out.uri(), "https://host.name/api/v2/my/signout");
     /// assert_eq!(sign_out.headers()["authorization"], "Bearer a.b.c");
+    /// # Ok(()) }
     /// ```
     pub fn from_access_token(realm: Realm, endpoint: Endpoint, access: Token) -> Self {
         Self::starting(realm, endpoint, Held::Access(Arc::new(Access::new(access))))
@@ -901,9 +957,54 @@ impl Session {
         self.driver.latest_state().held().and_then(Held::refresh)
     }
 
+    /// Continues counting refreshes on `guard` (e.g. from the session this one replaces,
+    /// see [`Session::into_guard`]), so that a new session does not reset the limit.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{AttemptGuard, Endpoint, Outgoing, Realm, Session, Token};
+    ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let mut guard = AttemptGuard::refresh();
+    /// guard.block_until(t0 + Duration::from_secs(60)); // a 429 the old session was told
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
+    /// let endpoint = Endpoint::new("https://host.name")?;
+    /// let mut session = Session::from_refresh_token(Realm::Client, endpoint, refresh)
+    ///     .with_guard(guard);
+    /// assert!(matches!(session.refresh(t0)?, Outgoing::RetryAt(_))); // held, not sent
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn with_guard(mut self, guard: AttemptGuard) -> Self {
+        self.driver.set_guards(guard);
+        self
+    }
+
     /// The refresh counter (5 a minute, plus any block a 429 announced).
     pub fn guard(&self) -> &AttemptGuard {
         self.driver.guards()
+    }
+
+    /// Ends the session and keeps its refresh counter for the next one
+    /// ([`Session::with_guard`]).
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use b2core_auth::{Endpoint, Realm, Session, Token};
+    ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
+    /// let endpoint = Endpoint::new("https://host.name")?;
+    /// let mut session = Session::from_refresh_token(Realm::Client, endpoint, refresh);
+    /// let _refresh = session.refresh(t0)?;
+    /// let guard = session.into_guard();
+    /// assert_eq!(guard.next_allowed(t0), None); // 1 of 5 used
+    /// # Ok(()) }
+    /// ```
+    pub fn into_guard(self) -> AttemptGuard {
+        self.driver.into_guards()
     }
 
     /// True when a refresh is due: the access token is expired at `now` or within the
@@ -944,7 +1045,7 @@ impl Session {
     /// Authorizes one of the caller's API requests. The leeway decides when a refresh
     /// starts; the access token's `expiresAt` decides when a request must wait.
     ///
-    /// Nothing outstanding (`active`, or holding a lone token):
+    /// Nothing outstanding ([`SessionState::Active`], or holding a lone token):
     ///
     /// - Access token fresh (more than the leeway before its `expiresAt`):
     ///   [`Authorized::Ready`], the request with `Authorization: Bearer <access token>`
@@ -960,12 +1061,12 @@ impl Session {
     ///   holds only an access token): [`Authorized::Ready`] while the access token has not
     ///   expired, then [`Error::SessionEnded`].
     ///
-    /// A refresh outstanding (`waiting for the refresh answer`) or its 429 waited out
-    /// (`rate limited`): [`Authorized::Ready`] while the access token has not expired at
-    /// `now`, no second refresh (single flight); after that [`Authorized::Wait`] (`until`
-    /// the end of the 429's wait, `None` once the refresh is in flight or its retry is
-    /// due), or [`Error::SessionEnded`] when the 429 is waited out and the refresh token has
-    /// expired (the refresh can never be sent again).
+    /// A refresh outstanding ([`SessionState::AwaitRefresh`]) or held waiting out a 429 or
+    /// the refresh limit ([`SessionState::RateLimited`]): [`Authorized::Ready`] while the
+    /// access token has not expired at `now`, no second refresh (single flight); after that
+    /// [`Authorized::Wait`] (`until` the end of the wait, `None` once the refresh is in
+    /// flight or its retry is due), or [`Error::SessionEnded`] when the refresh is held and
+    /// the refresh token has expired (the refresh can never be sent again).
     ///
     /// A sign-out outstanding or rate limited: [`Error::OutOfOrder`] (the tokens are being
     /// revoked). Signed out or ended: [`Error::SessionEnded`].
@@ -981,13 +1082,17 @@ impl Session {
                 request.headers_mut().insert(AUTHORIZATION, bearer.clone());
                 Ok(Authorized::Ready(request))
             }
-            Plan::Refresh(next) => {
-                let refresh = self.driver.send(next, Some(now))?;
-                Ok(Authorized::RefreshFirst {
+            Plan::Refresh(next) => match self.driver.send(next, "authorize", now)? {
+                Outgoing::Request(refresh) => Ok(Authorized::RefreshFirst {
                     refresh,
                     original: request,
-                })
-            }
+                }),
+                // The plan asked the guard first, and the table has no row for a held refresh
+                // on `authorize`: the driver refuses that move before it is made.
+                Outgoing::RetryAt(_) => {
+                    Err(Error::internal("authorize held a refresh its plan allowed"))
+                }
+            },
             Plan::Wait(until) => Ok(Authorized::Wait {
                 until,
                 original: request,
@@ -1033,11 +1138,16 @@ impl Session {
     /// `POST /api/v2/refresh` or `/api/v2/my/refresh` with `{"refreshToken": "..."}`: a
     /// refresh now, whether or not the access token is near its expiry (proactive).
     ///
-    /// Refused before anything is sent: a sixth refresh inside a minute or one during a
-    /// server block ([`Error::RateLimited`]), an expired refresh token or an ended or
-    /// signed-out session ([`Error::SessionEnded`]), a request already outstanding or a
-    /// session holding only an access token ([`Error::OutOfOrder`]).
-    pub fn refresh(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+    /// A sixth refresh inside a minute, or one during a block a 429 announced, is not sent:
+    /// the session holds it and waits ([`Outgoing::RetryAt`]), as after a 429; `authorize`
+    /// keeps serving the access token meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionEnded`] for an expired refresh token or an ended or signed-out
+    /// session; [`Error::OutOfOrder`] while a request is outstanding or rate limited, and
+    /// for a session holding only an access token.
+    pub fn refresh(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         let current = self.driver.latest_state();
         let next = match &current.stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
@@ -1050,7 +1160,7 @@ impl Session {
                 return Err(self.driver.out_of_order("refresh"))
             }
         };
-        self.driver.send(next, Some(now))
+        self.driver.send(next, "refresh", now)
     }
 
     /// `POST /api/v2/signout` or `/api/v2/my/signout` with `Authorization: Bearer <access
@@ -1058,7 +1168,12 @@ impl Session {
     /// is outstanding, even with expired tokens (the server then answers 401, reported as
     /// `already_revoked`). A session holding only a refresh token has nothing to sign out
     /// with ([`Error::OutOfOrder`]): refresh first.
-    pub fn sign_out(&mut self) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::SessionEnded`] once signed out or ended; [`Error::OutOfOrder`] while a
+    /// request is outstanding or rate limited, and without an access token.
+    pub fn sign_out(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         let current = self.driver.latest_state();
         let next = match &current.stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
@@ -1069,14 +1184,14 @@ impl Session {
                 return Err(self.driver.out_of_order("sign_out"))
             }
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "sign_out", now)
     }
 
     /// [`Flow::retry`](crate::Flow::retry) for a session: a refresh is
     /// [`Error::SessionEnded`] instead of being sent once the refresh token has expired.
     /// With nothing outstanding: [`Error::OutOfOrder`] on a usable session,
     /// [`Error::SessionEnded`] on a signed-out or ended one.
-    fn retry_unless_ended(&mut self, now: SystemTime) -> Result<Request<Vec<u8>>, Error> {
+    fn retry_unless_ended(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         match &self.driver.latest_state().stage {
             Stage::SignedOut { .. } | Stage::Ended => return Err(Error::SessionEnded),
             Stage::AwaitRefresh(held) if held.refresh().map_or(true, |t| t.is_expired(now)) => {

@@ -4,14 +4,18 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::backoffice::{StaffGuards, StaffSignIn, StaffStep, MAX_TFA_TOKEN_LEN};
+use b2core_auth::backoffice::{StaffGuards, StaffSignIn, StaffState, StaffStep, MAX_TFA_TOKEN_LEN};
 use b2core_auth::time::{format_rfc3339, parse_rfc3339};
 use b2core_auth::Flow;
-use b2core_auth::{ApiError, Endpoint, Error, TokenPair};
+use b2core_auth::{ApiError, Endpoint, Error, Outgoing, TokenPair};
 use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{Request, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+#[path = "support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 /// 2021-12-31T23:00:00Z: an hour before the page's example `expiresAt`.
 const T0: u64 = 1_640_991_600;
@@ -130,7 +134,7 @@ fn email_code(expires_at: SystemTime, rejected: Option<ApiError>) -> StaffStep {
 /// A flow at the page's `EmailCode` step (token b2fcf999-..., expiring at 2022-01-01).
 fn at_email_code() -> StaffSignIn {
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let _ = f
         .handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(0))
         .unwrap();
@@ -147,7 +151,7 @@ fn path(req: &Request<Vec<u8>>) -> String {
 #[test]
 fn sign_in_request_is_the_pages_curl_example() {
     let mut f = flow();
-    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     assert_request(
         &req,
         "https://host.name/api/v2/signin",
@@ -160,7 +164,7 @@ fn sign_in_request_is_the_pages_curl_example() {
 #[test]
 fn confirm_request_is_the_pages_curl_example() {
     let mut f = at_email_code();
-    let req = f.submit_code("123456", t(1)).unwrap();
+    let req = f.submit_code("123456", t(1)).sent();
     assert_request(
         &req,
         "https://host.name/api/v2/2fa/confirm",
@@ -171,14 +175,14 @@ fn confirm_request_is_the_pages_curl_example() {
 #[test]
 fn requests_keep_the_endpoint_prefix() {
     let mut f = StaffSignIn::new(Endpoint::new("https://host.name/b2core/").unwrap());
-    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     assert_eq!(req.uri(), "https://host.name/b2core/api/v2/signin");
 }
 
 #[test]
 fn the_pages_sign_in_answer_asks_for_the_email_code() {
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let step = f
         .handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(0))
         .unwrap();
@@ -193,7 +197,7 @@ fn the_pages_sign_in_answer_asks_for_the_email_code() {
 #[test]
 fn the_pages_confirm_answer_signs_in_even_with_created_at_equal_to_expires_at() {
     let mut f = at_email_code();
-    let _ = f.submit_code("123456", t(1)).unwrap();
+    let _ = f.submit_code("123456", t(1)).sent();
     let step = f.handle_response(&resp(200, SPEC_CONFIRM), t(1)).unwrap();
     let StaffStep::Done(tokens) = step else {
         panic!("{step:?}")
@@ -217,7 +221,7 @@ fn the_pages_confirm_answer_signs_in_even_with_created_at_equal_to_expires_at() 
 fn transcript_without_2fa() {
     let mut f = flow();
     let mut seen = Vec::new();
-    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     assert_eq!(path(&req), "/api/v2/signin");
     seen.push(
         f.handle_response(&resp(200, &no_tfa_answer("acc.1", "ref.1")), t(1))
@@ -237,12 +241,12 @@ fn transcript_without_2fa() {
 fn transcript_with_2fa() {
     let mut f = flow();
     let mut seen = vec![f.current_step().unwrap()];
-    let mut paths = vec![path(&f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap())];
+    let mut paths = vec![path(&f.sign_in("foo@bar.com", "Secret123", t(0)).sent())];
     seen.push(
         f.handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(1))
             .unwrap(),
     );
-    paths.push(path(&f.submit_code("123456", t(30)).unwrap()));
+    paths.push(path(&f.submit_code("123456", t(30)).sent()));
     seen.push(f.handle_response(&resp(200, SPEC_CONFIRM), t(31)).unwrap());
     assert_eq!(paths, ["/api/v2/signin", "/api/v2/2fa/confirm"]);
     assert_eq!(
@@ -259,9 +263,9 @@ fn transcript_with_2fa() {
 fn transcript_wrong_code_then_right() {
     let mut f = at_email_code();
     let mut seen = Vec::new();
-    let first = f.submit_code("111111", t(10)).unwrap();
+    let first = f.submit_code("111111", t(10)).sent();
     seen.push(f.handle_response(&resp(400, WRONG_CODE), t(11)).unwrap());
-    let second = f.submit_code("123456", t(20)).unwrap();
+    let second = f.submit_code("123456", t(20)).sent();
     seen.push(f.handle_response(&resp(200, SPEC_CONFIRM), t(21)).unwrap());
     assert_eq!(
         seen,
@@ -283,7 +287,7 @@ fn transcript_wrong_code_then_right() {
 #[test]
 fn transcript_expired_2fa_token_is_refused_before_sending_then_sign_in_again() {
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let step = f
         .handle_response(&resp(200, &tfa_answer("tfa-token-1", t(300))), t(1))
         .unwrap();
@@ -303,13 +307,13 @@ fn transcript_expired_2fa_token_is_refused_before_sending_then_sign_in_again() {
     assert_eq!(f.current_step(), Some(email_code(t(300), None)));
 
     // Sign in again from the code step.
-    let req = f.sign_in("foo@bar.com", "Secret123", t(301)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(301)).sent();
     assert_eq!(path(&req), "/api/v2/signin");
     let step = f
         .handle_response(&resp(200, &tfa_answer("tfa-token-2", t(900))), t(302))
         .unwrap();
     assert_eq!(step, email_code(t(900), None));
-    let req = f.submit_code("123456", t(303)).unwrap();
+    let req = f.submit_code("123456", t(303)).sent();
     assert_request(
         &req,
         "https://host.name/api/v2/2fa/confirm",
@@ -322,7 +326,7 @@ fn transcript_expired_2fa_token_is_refused_before_sending_then_sign_in_again() {
 #[test]
 fn transcript_server_says_2fa_token_expired_then_sign_in_again() {
     let mut f = at_email_code();
-    let _ = f.submit_code("123456", t(10)).unwrap();
+    let _ = f.submit_code("123456", t(10)).sent();
     let body = r#"{"error":{"code":3,"details":[{"issue":"Token expired"}]}}"#;
     let step = f.handle_response(&resp(401, body), t(11)).unwrap();
     assert_eq!(
@@ -339,19 +343,43 @@ fn transcript_server_says_2fa_token_expired_then_sign_in_again() {
             state: "asking for credentials"
         }
     );
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(12)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(12)).sent();
     let step = f
         .handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(13))
         .unwrap();
     assert_eq!(step, email_code(t(3600), None));
 }
 
+/// The flow waits out a rate limit until `until`, the same way for the guard's refusal
+/// and a 429: state `RateLimited`, step `RetryAt(until)`, the same deadline, nothing
+/// outstanding; `retry` at `early` (before `until`) is `RetryAt(until)` again and changes
+/// nothing.
+#[track_caller]
+fn assert_waits(f: &mut StaffSignIn, until: SystemTime, early: SystemTime) {
+    assert!(early < until);
+    assert_eq!(f.state(), StaffState::RateLimited);
+    assert_eq!(f.current_step(), Some(StaffStep::RetryAt(until)));
+    assert_eq!(f.next_deadline(), Some(until));
+    assert!(!f.is_awaiting_response());
+    let before = f.clone();
+    assert_eq!(f.retry(early).held(), until);
+    assert_eq!(*f, before);
+}
+
+/// True when two requests are the same, byte for byte.
+fn same_request(a: &Request<Vec<u8>>, b: &Request<Vec<u8>>) -> bool {
+    a.method() == b.method()
+        && a.uri() == b.uri()
+        && a.headers() == b.headers()
+        && a.body() == b.body()
+}
+
 #[test]
-fn transcript_sign_in_guard_refuses_the_sixth_inside_a_minute() {
+fn transcript_sign_in_guard_holds_the_sixth_inside_a_minute() {
     let mut f = flow();
     let mut seen = Vec::new();
     for i in 0..5 {
-        let _ = f.sign_in("foo@bar.com", "wrong", t(i * 10)).unwrap();
+        let _ = f.sign_in("foo@bar.com", "wrong", t(i * 10)).sent();
         seen.push(
             f.handle_response(&resp(400, WRONG_PASSWORD), t(i * 10 + 1))
                 .unwrap(),
@@ -362,15 +390,17 @@ fn transcript_sign_in_guard_refuses_the_sixth_inside_a_minute() {
     };
     assert_eq!(seen, vec![refused.clone(); 5]);
 
-    let before = f.clone();
-    assert_eq!(
-        f.sign_in("foo@bar.com", "Secret123", t(59)).unwrap_err(),
-        Error::RateLimited { retry_at: t(60) }
-    );
-    assert_eq!(f, before);
-    // The first attempt ages out at t(60).
-    let req = f.sign_in("foo@bar.com", "Secret123", t(60)).unwrap();
-    assert_eq!(path(&req), "/api/v2/signin");
+    // The sixth is not sent: the flow holds it until the first attempt ages out at t(60).
+    assert_eq!(f.sign_in("foo@bar.com", "Secret123", t(59)).held(), t(60));
+    assert_waits(&mut f, t(60), t(59));
+    assert_eq!(f.last_email(), None);
+    let req = f.retry(t(60)).sent();
+    let unheld = flow().sign_in("foo@bar.com", "Secret123", t(0)).sent();
+    assert!(same_request(&req, &unheld), "{req:?}");
+    assert_eq!(f.state(), StaffState::AwaitSignIn);
+    assert_eq!(f.next_deadline(), None);
+    // The retry counted: t(10), t(20), t(30), t(40) and t(60) are inside the window.
+    assert_eq!(f.guards().sign_in().next_allowed(t(60)), Some(t(70)));
     assert_eq!(
         f.handle_response(&resp(200, &no_tfa_answer("acc.1", "ref.1")), t(61)),
         Ok(StaffStep::Done(pair("acc.1", "ref.1")))
@@ -378,11 +408,11 @@ fn transcript_sign_in_guard_refuses_the_sixth_inside_a_minute() {
 }
 
 #[test]
-fn transcript_confirm_guard_refuses_the_fourth_inside_a_minute() {
+fn transcript_confirm_guard_holds_the_fourth_inside_a_minute() {
     let mut f = at_email_code();
     let mut seen = Vec::new();
     for i in 0..3 {
-        let _ = f.submit_code("000000", t(100 + i * 5)).unwrap();
+        let _ = f.submit_code("000000", t(100 + i * 5)).sent();
         seen.push(
             f.handle_response(&resp(400, WRONG_CODE), t(101 + i * 5))
                 .unwrap(),
@@ -391,16 +421,27 @@ fn transcript_confirm_guard_refuses_the_fourth_inside_a_minute() {
     let wrong = email_code(t(3600), Some(api_error(400, WRONG_CODE)));
     assert_eq!(seen, vec![wrong.clone(); 3]);
 
+    assert_eq!(f.submit_code("123456", t(150)).held(), t(160));
+    assert_waits(&mut f, t(160), t(150));
+    assert_waits(&mut f, t(160), t(159));
+    // Held, the code cannot be typed again: `retry` sends the held one.
     let before = f.clone();
     assert_eq!(
-        f.submit_code("123456", t(150)).unwrap_err(),
-        Error::RateLimited { retry_at: t(160) }
+        f.submit_code("654321", t(159)).unwrap_err(),
+        Error::OutOfOrder {
+            call: "submit_code",
+            state: "rate limited"
+        }
     );
     assert_eq!(f, before);
-    assert_eq!(f.current_step(), Some(wrong));
     // The sign-in counter is separate: 1 of 5 used.
     assert_eq!(f.guards().sign_in().next_allowed(t(150)), None);
-    let _ = f.submit_code("123456", t(160)).unwrap();
+    let req = f.retry(t(160)).sent();
+    let unheld = at_email_code().submit_code("123456", t(1)).sent();
+    assert!(same_request(&req, &unheld), "{req:?}");
+    assert_eq!(f.state(), StaffState::AwaitConfirm);
+    // The retry counted: t(105), t(110) and t(160) are inside the window.
+    assert_eq!(f.guards().confirm().next_allowed(t(160)), Some(t(165)));
     assert!(matches!(
         f.handle_response(&resp(200, SPEC_CONFIRM), t(161)),
         Ok(StaffStep::Done(_))
@@ -408,37 +449,64 @@ fn transcript_confirm_guard_refuses_the_fourth_inside_a_minute() {
 }
 
 #[test]
+fn a_held_confirmation_is_not_sent_once_its_2fa_token_expired() {
+    let mut f = flow();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
+    let step = f
+        .handle_response(&resp(200, &tfa_answer("tfa-token-1", t(155))), t(1))
+        .unwrap();
+    assert_eq!(step, email_code(t(155), None));
+    for i in 0..3 {
+        let _ = f.submit_code("000000", t(100 + i * 5)).sent();
+        let _ = f
+            .handle_response(&resp(400, WRONG_CODE), t(101 + i * 5))
+            .unwrap();
+    }
+    // Held until t(160), but the token expires at t(155): the retry would only be refused.
+    assert_eq!(f.submit_code("123456", t(150)).held(), t(160));
+    let before = f.clone();
+    let expired = Error::InvalidInput {
+        field: "2FA token",
+        reason: "expired: sign in again",
+    };
+    assert_eq!(f.retry(t(160)).unwrap_err(), expired);
+    assert_eq!(f, before);
+    // The same after a transport error: an unanswered confirmation is not resent late.
+    let mut g = at_email_code(); // its token expires at 2022-01-01
+    let _ = g.submit_code("123456", t(10)).sent();
+    let late = SystemTime::UNIX_EPOCH + Duration::from_secs(1_641_081_600);
+    assert_eq!(g.retry(late).unwrap_err(), expired);
+    // Signing in again is the way on, from the held state.
+    let req = f.sign_in("foo@bar.com", "Secret123", t(161)).sent();
+    assert_eq!(path(&req), "/api/v2/signin");
+}
+
+#[test]
 fn transcript_429_then_retry() {
     let mut f = flow();
-    let first = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let first = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let step = f.handle_response(&resp_429(Some("30")), t(1)).unwrap();
     assert_eq!(step, StaffStep::RetryAt(t(31)));
-    assert_eq!(f.current_step(), Some(StaffStep::RetryAt(t(31))));
-    assert_eq!(
-        f.retry(t(30)).unwrap_err(),
-        Error::RateLimited { retry_at: t(31) }
-    );
-    // The server's block holds for sign-in too.
-    assert_eq!(
-        f.sign_in("foo@bar.com", "Secret123", t(30)).unwrap_err(),
-        Error::RateLimited { retry_at: t(31) }
-    );
-    let again = f.retry(t(31)).unwrap();
-    assert_eq!(again.uri(), first.uri());
-    assert_eq!(again.headers(), first.headers());
-    assert_eq!(again.body(), first.body());
+    assert_waits(&mut f, t(31), t(30));
+    // The server's block holds for sign-in too: a new sign-in is held until then.
+    assert_eq!(f.sign_in("foo@bar.com", "Secret123", t(30)).held(), t(31));
+    assert_waits(&mut f, t(31), t(30));
+    let again = f.retry(t(31)).sent();
+    assert!(same_request(&again, &first), "{again:?}");
     let step = f
         .handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(32))
         .unwrap();
     assert_eq!(step, email_code(t(3600), None));
 
     // On confirm: an HTTP date, then no Retry-After at all (60 s).
-    let _ = f.submit_code("123456", t(40)).unwrap();
+    let first = f.submit_code("123456", t(40)).sent();
     let step = f
         .handle_response(&resp_429(Some("Fri, 31 Dec 2021 23:02:00 GMT")), t(41))
         .unwrap();
     assert_eq!(step, StaffStep::RetryAt(t(120)));
-    let req = f.retry(t(120)).unwrap();
+    assert_waits(&mut f, t(120), t(119));
+    let req = f.retry(t(120)).sent();
+    assert!(same_request(&req, &first), "{req:?}");
     assert_request(
         &req,
         "https://host.name/api/v2/2fa/confirm",
@@ -446,7 +514,9 @@ fn transcript_429_then_retry() {
     );
     let step = f.handle_response(&resp_429(None), t(121)).unwrap();
     assert_eq!(step, StaffStep::RetryAt(t(181)));
-    let _ = f.retry(t(181)).unwrap();
+    assert_waits(&mut f, t(181), t(180));
+    let req = f.retry(t(181)).sent();
+    assert!(same_request(&req, &first), "{req:?}");
     assert!(matches!(
         f.handle_response(&resp(200, SPEC_CONFIRM), t(182)),
         Ok(StaffStep::Done(_))
@@ -456,20 +526,24 @@ fn transcript_429_then_retry() {
 #[test]
 fn sign_in_is_allowed_while_waiting_out_a_429_on_confirm() {
     let mut f = at_email_code();
-    let _ = f.submit_code("123456", t(10)).unwrap();
+    let _ = f.submit_code("123456", t(10)).sent();
     assert_eq!(
         f.handle_response(&resp_429(Some("600")), t(11)),
         Ok(StaffStep::RetryAt(t(611)))
     );
-    let req = f.sign_in("foo@bar.com", "Secret123", t(12)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(12)).sent();
     assert_eq!(path(&req), "/api/v2/signin");
     let _ = f
         .handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(13))
         .unwrap();
-    // The confirm counter remembers the server's block.
-    assert_eq!(
-        f.submit_code("123456", t(14)).unwrap_err(),
-        Error::RateLimited { retry_at: t(611) }
+    // The confirm counter remembers the server's block: the next code is held until then.
+    assert_eq!(f.submit_code("123456", t(14)).held(), t(611));
+    assert_waits(&mut f, t(611), t(610));
+    let req = f.retry(t(611)).sent();
+    assert_request(
+        &req,
+        "https://host.name/api/v2/2fa/confirm",
+        json!({"token": "b2fcf999-2b0b-451d-9888-094a79117aa5", "code": "123456"}),
     );
 }
 
@@ -477,10 +551,10 @@ fn sign_in_is_allowed_while_waiting_out_a_429_on_confirm() {
 fn transcript_wrong_password_then_right() {
     let mut f = flow();
     let mut seen = Vec::new();
-    let _ = f.sign_in("foo@bar.com", "Secret12", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret12", t(0)).sent();
     seen.push(f.handle_response(&resp(400, WRONG_PASSWORD), t(1)).unwrap());
     assert_eq!(f.last_email(), Some("foo@bar.com"));
-    let req = f.sign_in("foo@bar.com", "Secret123", t(2)).unwrap();
+    let req = f.sign_in("foo@bar.com", "Secret123", t(2)).sent();
     assert_request(
         &req,
         "https://host.name/api/v2/signin",
@@ -490,7 +564,7 @@ fn transcript_wrong_password_then_right() {
         f.handle_response(&resp(200, SPEC_SIGN_IN_2FA), t(3))
             .unwrap(),
     );
-    let _ = f.submit_code("123456", t(4)).unwrap();
+    let _ = f.submit_code("123456", t(4)).sent();
     seen.push(f.handle_response(&resp(200, SPEC_CONFIRM), t(5)).unwrap());
     assert_eq!(
         seen,
@@ -569,7 +643,7 @@ fn inconsistent_sign_in_answers_name_the_field() {
     ];
     for (body, field) in cases {
         let mut f = flow();
-        let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+        let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
         assert_eq!(
             malformed_field(&mut f, &body, SIGN_IN_STEP),
             field,
@@ -578,7 +652,7 @@ fn inconsistent_sign_in_answers_name_the_field() {
     }
     // The limit itself is fine.
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let long = "x".repeat(MAX_TFA_TOKEN_LEN);
     let step = f.handle_response(&resp(200, &details(&long, ok_at)), t(1));
     assert_eq!(step, Ok(email_code(t(3600), None)));
@@ -595,7 +669,7 @@ fn the_provider_may_be_as_long_as_any_field_and_no_longer() {
         .to_string()
     };
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let before = f.clone();
     let too_long = "e".repeat(b2core_auth::MAX_FIELD_LEN + 1);
     match f.handle_response(&resp(200, &answer(&too_long)), t(1)) {
@@ -616,7 +690,7 @@ fn the_provider_may_be_as_long_as_any_field_and_no_longer() {
 #[test]
 fn malformed_errors_never_quote_the_2fa_token() {
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let body = r#"{"2faRequired":true,"2faDetails":{"token":"leaky secret-value","provider":"email","expiresAt":"x"}}"#;
     let err = f.handle_response(&resp(200, body), t(1)).unwrap_err();
     let text = format!("{err} {err:?}");
@@ -643,7 +717,7 @@ fn inconsistent_confirm_answers_name_the_field() {
     ];
     for (body, field) in cases {
         let mut f = at_email_code();
-        let _ = f.submit_code("123456", t(1)).unwrap();
+        let _ = f.submit_code("123456", t(1)).sent();
         assert_eq!(
             malformed_field(&mut f, &body, CONFIRM_STEP),
             field,
@@ -655,7 +729,7 @@ fn inconsistent_confirm_answers_name_the_field() {
 #[test]
 fn server_errors_leave_the_flow_waiting() {
     let mut f = flow();
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let before = f.clone();
     assert_eq!(
         f.handle_response(&resp(503, "<html>"), t(1)),
@@ -663,7 +737,7 @@ fn server_errors_leave_the_flow_waiting() {
     );
     assert_eq!(f, before);
     // A transport error: the same request again (a new attempt).
-    let req = f.retry(t(2)).unwrap();
+    let req = f.retry(t(2)).sent();
     assert_eq!(path(&req), "/api/v2/signin");
     assert_eq!(f.guards().sign_in().next_allowed(t(2)), None);
 }
@@ -694,7 +768,7 @@ fn calls_out_of_order_change_nothing() {
         }
     );
     assert_eq!(f, before);
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let before = f.clone();
     assert_eq!(
         f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap_err(),
@@ -748,14 +822,14 @@ fn guards_outlive_a_flow() {
     let mut guards = StaffGuards::default();
     for i in 0..5 {
         let mut f = StaffSignIn::with_guards(endpoint.clone(), guards);
-        let _ = f.sign_in("foo@bar.com", "Secret123", t(i)).unwrap();
+        let _ = f.sign_in("foo@bar.com", "Secret123", t(i)).sent();
         guards = f.into_guards();
     }
     let mut f = StaffSignIn::with_guards(endpoint, guards);
-    assert_eq!(
-        f.sign_in("foo@bar.com", "Secret123", t(30)).unwrap_err(),
-        Error::RateLimited { retry_at: t(60) }
-    );
+    assert_eq!(f.sign_in("foo@bar.com", "Secret123", t(30)).held(), t(60));
+    assert_waits(&mut f, t(60), t(30));
+    let req = f.retry(t(60)).sent();
+    assert_eq!(path(&req), "/api/v2/signin");
 }
 
 #[test]
@@ -767,8 +841,8 @@ fn parked_flows_resume_where_they_were() {
     let mut back: StaffSignIn = serde_json::from_str(&json).unwrap();
     assert_eq!(back, f);
     assert_eq!(
-        back.submit_code("123456", t(1)).unwrap().body(),
-        f.submit_code("123456", t(1)).unwrap().body()
+        back.submit_code("123456", t(1)).sent().body(),
+        f.submit_code("123456", t(1)).sent().body()
     );
 }
 
@@ -1045,6 +1119,14 @@ proptest! {
         for action in &actions {
             let before = f.clone();
             let step_before = f.current_step();
+            let mut held = None;
+            let mut outcome = |outgoing: Outgoing| match outgoing {
+                Outgoing::Request(request) => path(&request),
+                Outgoing::RetryAt(at) => {
+                    held = Some(at);
+                    format!("{:?}", Outgoing::RetryAt(at))
+                }
+            };
             let result: Result<String, Error> = match action {
                 Action::Tick(secs) => {
                     now += Duration::from_secs(*secs);
@@ -1052,11 +1134,11 @@ proptest! {
                 }
                 Action::SignIn { valid } => {
                     let email = if *valid { "foo@bar.com" } else { "foo" };
-                    f.sign_in(email, s.password.as_str(), now).map(|r| path(&r))
+                    f.sign_in(email, s.password.as_str(), now).map(&mut outcome)
                 }
                 Action::SubmitCode { valid } => {
                     let code = if *valid { s.code.clone() } else { String::new() };
-                    let r = f.submit_code(code, now).map(|r| path(&r));
+                    let r = f.submit_code(code, now).map(&mut outcome);
                     if r.is_ok() {
                         // Sent only with a live 2FA token.
                         match step_before {
@@ -1066,7 +1148,7 @@ proptest! {
                     }
                     r
                 }
-                Action::Retry => f.retry(now).map(|r| path(&r)),
+                Action::Retry => f.retry(now).map(&mut outcome),
                 Action::Respond { status, retry_after, body } => {
                     let mut b = Response::builder().status(*status);
                     if let Some(r) = retry_after {
@@ -1083,6 +1165,24 @@ proptest! {
                     r.map(|step| format!("{step:?}"))
                 }
             };
+            if let Some(at) = held {
+                // Held, not sent: rate limited until a later instant, as after a 429.
+                prop_assert!(at > now, "{:?} held until {:?}, at {:?}", action, at, now);
+                prop_assert_eq!(f.state(), StaffState::RateLimited);
+                prop_assert_eq!(f.current_step(), Some(StaffStep::RetryAt(at)));
+                prop_assert_eq!(f.next_deadline(), Some(at));
+                prop_assert!(!f.is_awaiting_response());
+            }
+            if let (Action::Retry, Some(until)) = (action, before.next_deadline()) {
+                if now < until {
+                    prop_assert_eq!(held, Some(until), "an early retry must wait for the same instant");
+                    prop_assert_eq!(&f, &before, "an early retry changed the flow");
+                }
+            }
+            prop_assert_eq!(
+                f.next_deadline().is_some(),
+                f.state() == StaffState::RateLimited
+            );
             match &result {
                 Err(e) => {
                     prop_assert_eq!(&f, &before, "{:?} changed the flow: {:?}", action, e);
@@ -1111,7 +1211,7 @@ proptest! {
 fn the_guards_getter_shows_the_attempts_counted() {
     let mut f = flow();
     assert_eq!(f.guards(), &StaffGuards::default());
-    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = f.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     let mut one = StaffGuards::default().sign_in().clone();
     one.record(t(0));
     assert_eq!(f.guards().sign_in(), &one);

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::backoffice::{StaffSignIn, StaffStep};
+use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
@@ -16,6 +16,10 @@ use b2core_auth::sim::{
 };
 use b2core_auth::Flow;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair};
+
+#[path = "support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 const PASSWORD: &str = "QAzqw123!";
 const GOOGLE: &str = "google@example.com";
@@ -79,24 +83,24 @@ fn sign_in(
     method: Method,
 ) -> Result<(TokenPair, Vec<Noted>), Error> {
     let mut flow = SignIn::new(endpoint(strict));
-    let mut request = flow.start()?;
+    let mut request = flow.start(now())?.sent();
     let t = now();
     let tokens = loop {
         let response = server.handle(&request, t);
         request = match flow.handle_response(&response, t)? {
-            SignInStep::Credentials { .. } => {
-                flow.submit_credentials(Credentials::new(email, PASSWORD, fingerprint()), t)?
-            }
+            SignInStep::Credentials { .. } => flow
+                .submit_credentials(Credentials::new(email, PASSWORD, fingerprint()), t)?
+                .sent(),
             SignInStep::ChooseMethod { methods, .. } => {
                 assert!(methods.contains(&method));
-                flow.choose_method(method)?
+                flow.choose_method(method, t)?.sent()
             }
             SignInStep::Code { method, .. } => {
                 let code = match method {
                     Method::Google => server.google_code(email, t),
                     _ => server.last_code_to("+10000000001").map(str::to_owned),
                 };
-                flow.submit_code(code.expect("a code was sent"))?
+                flow.submit_code(code.expect("a code was sent"), t)?.sent()
             }
             SignInStep::Done(tokens) => break tokens,
             other => panic!("unexpected {other:?}"),
@@ -107,11 +111,17 @@ fn sign_in(
 
 fn sign_up(server: &mut Server, strict: bool) -> Result<Vec<Noted>, Error> {
     let mut flow = SignUp::new(endpoint(strict));
-    let request = flow.start("https://host.name/register/{registration}/{code}", None)?;
+    let request = flow
+        .start(
+            "https://host.name/register/{registration}/{code}",
+            None,
+            now(),
+        )?
+        .sent();
     let step = flow.handle_response(&server.handle(&request, now()), now())?;
     assert!(matches!(step, SignUpStep::Form { .. }), "{step:?}");
     let form = SignUpForm::new("new@example.com", PASSWORD, PASSWORD, fingerprint());
-    let request = flow.submit(form)?;
+    let request = flow.submit(form, now())?.sent();
     let step = flow.handle_response(&server.handle(&request, now()), now())?;
     assert_eq!(step, SignUpStep::SignInRequired);
     Ok(noted(flow.deviations()))
@@ -119,14 +129,14 @@ fn sign_up(server: &mut Server, strict: bool) -> Result<Vec<Noted>, Error> {
 
 fn staff_sign_in(server: &mut Server, strict: bool) -> Result<(TokenPair, Vec<Noted>), Error> {
     let mut flow = StaffSignIn::new(endpoint(strict));
-    let request = flow.sign_in(STAFF, PASSWORD, now())?;
+    let request = flow.sign_in(STAFF, PASSWORD, now())?.sent();
     let step = flow.handle_response(&server.handle(&request, now()), now())?;
     assert!(matches!(step, StaffStep::EmailCode { .. }), "{step:?}");
     let code = server
         .last_code_to(STAFF)
         .expect("an emailed code")
         .to_owned();
-    let request = flow.submit_code(code, now())?;
+    let request = flow.submit_code(code, now())?.sent();
     match flow.handle_response(&server.handle(&request, now()), now())? {
         StaffStep::Done(tokens) => Ok((tokens, noted(flow.deviations()))),
         other => panic!("unexpected {other:?}"),
@@ -136,10 +146,10 @@ fn staff_sign_in(server: &mut Server, strict: bool) -> Result<(TokenPair, Vec<No
 /// Refreshes, then signs out.
 fn session(server: &mut Server, mut session: Session) -> Result<Vec<Noted>, Error> {
     let t = now() + Duration::from_secs(60);
-    let request = session.refresh(t)?;
+    let request = session.refresh(t)?.sent();
     let step = session.handle_response(&server.handle(&request, t), t)?;
     assert_eq!(step, SessionStep::Active);
-    let request = session.sign_out()?;
+    let request = session.sign_out(t)?.sent();
     let step = session.handle_response(&server.handle(&request, t), t)?;
     assert_eq!(
         step,
@@ -150,13 +160,16 @@ fn session(server: &mut Server, mut session: Session) -> Result<Vec<Noted>, Erro
     Ok(noted(session.deviations()))
 }
 
-/// Back Office sign-ins every 10 s: the sixth inside a minute is refused by the flow's own
+/// Back Office sign-ins every 10 s: the sixth inside a minute is held by the flow's own
 /// guard, so a second flow (a second device) meets the server's sliding window, whose
 /// `Retry-After` (10 s, until the oldest attempt leaves the window) differs from the
-/// crate's default wait (60 s). Returns the wait the flow was told.
+/// crate's default wait (60 s). Both flows wait until the same instant, the same way.
+/// Returns the wait the second flow was told.
 fn rate_limited(server: &mut Server, strict: bool) -> Result<Duration, Error> {
     let mut attempt = |flow: &mut StaffSignIn, t: SystemTime| -> Result<StaffStep, Error> {
-        let request = flow.sign_in("nobody@example.com", "wrong-password", t)?;
+        let request = flow
+            .sign_in("nobody@example.com", "wrong-password", t)?
+            .sent();
         flow.handle_response(&server.handle(&request, t), t)
     };
     let at = |i: u64| now() + Duration::from_secs(10 * i);
@@ -169,10 +182,22 @@ fn rate_limited(server: &mut Server, strict: bool) -> Result<Duration, Error> {
         );
     }
     let mut second = StaffSignIn::new(endpoint(strict));
-    match attempt(&mut second, at(5))? {
-        StaffStep::RetryAt(retry_at) => Ok(retry_at.duration_since(at(5)).unwrap_or_default()),
+    let retry_at = match attempt(&mut second, at(5))? {
+        StaffStep::RetryAt(retry_at) => retry_at,
         other => panic!("expected the server's window, got {other:?}"),
+    };
+    let held = first.sign_in("nobody@example.com", "wrong-password", at(5))?;
+    assert_eq!(
+        held.retry_at(),
+        Some(retry_at),
+        "the guard's wait is the server's"
+    );
+    for flow in [&first, &second] {
+        assert_eq!(flow.state(), StaffState::RateLimited);
+        assert_eq!(flow.current_step(), Some(StaffStep::RetryAt(retry_at)));
+        assert_eq!(flow.next_deadline(), Some(retry_at));
     }
+    Ok(retry_at.duration_since(at(5)).unwrap_or_default())
 }
 
 /// What a dialect implies for each flow, from its knobs and the crate's rules.

@@ -14,9 +14,17 @@
 //! envelope whose `code` is not the status). A second copy of the session (a parked copy
 //! resumed in another tab) goes stale when the first refreshes or signs out.
 //!
-//! After every transition: each copy's step, state and tokens equal the model's, nothing
-//! panicked, an `Err` changed nothing, the simulator saw no protocol violation, no copy
-//! earned a server 429 its guard could have avoided, and each copy holds exactly the
+//! The refresh limit holds a sixth refresh inside a minute the way a 429 does: the call
+//! returns `Outgoing::RetryAt`, the session waits in `RateLimited` holding the refresh
+//! (`authorize` serves the access token meanwhile, and never starts a second refresh),
+//! `retry` before the instant changes nothing and from then on sends the held request.
+//!
+//! After every transition: each copy's step, state, next deadline and tokens equal the
+//! model's, nothing panicked, an `Err` changed nothing, no call but a `retry` sent a
+//! request while one was outstanding or held, every resend is the request the copy held
+//! or awaited (byte for byte), `Ready` came only with an access token that had not
+//! expired, the simulator saw no protocol violation, no copy earned a server 429 its guard
+//! could have avoided, and each copy holds exactly the
 //! deviations of [`expected_deviations`]; a strict twin of the copy must read every answer
 //! alike, or refuse (unchanged) what the copy recorded deviations for. After the run, every
 //! row of [`TRANSITIONS`], every dialect, every form of the client refresh answer and of
@@ -32,24 +40,27 @@ mod lenient;
 mod ms_model;
 #[path = "support/runner.rs"]
 mod runner;
+#[path = "support/sent.rs"]
+mod sent;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{Credentials, SignIn, SignInStep};
-use b2core_auth::session::TRANSITIONS;
+use b2core_auth::session::{SessionState, TRANSITIONS};
 use b2core_auth::sim::{
     ClientAccount, Dialect, RefreshAnswer, Server, StaffAccount, StatusLine, WizardInit,
 };
 use b2core_auth::Flow;
-use b2core_auth::{Authorized, DeviceFingerprint, Error, Realm, Session, SessionStep};
+use b2core_auth::{Authorized, DeviceFingerprint, Error, Outgoing, Realm, Session, SessionStep};
 use coverage::{Checklist, Coverage};
 use http::{Request, Response};
 use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use sent::Sent as _;
 
-static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+static COVERAGE: Coverage<SessionState> = Coverage::new(TRANSITIONS);
 /// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
 static DIALECTS: Checklist = Checklist::new("dialects");
 /// Every form of the client refresh answer must be read at least once.
@@ -62,21 +73,61 @@ const REFRESH_FORMS_ALL: [&str; 4] = [
 ];
 /// Every form of `Retry-After` must be read at least once.
 static RETRY_AFTER: Checklist = Checklist::new("Retry-After forms");
-/// What `authorize` answered, in which state: each must be met at least once (a gateway's
-/// requests during a slow refresh, after a lost answer, under a 429, and the sessions
-/// started from one token).
+/// What `authorize` answered, in which state (and why the session waits there): each must
+/// be met at least once (a gateway's requests during a slow refresh, after a lost answer,
+/// under a 429, while the refresh limit holds the refresh, and the sessions started from
+/// one token).
 static AUTHORIZED: Checklist = Checklist::new("authorize outcomes");
-const AUTHORIZED_ALL: [&str; 9] = [
-    "active: ready",
-    "active: refresh first",
-    "holding only a refresh token: refresh first",
-    "holding only an access token: ready",
-    "waiting for the refresh answer: ready",
-    "waiting for the refresh answer: wait",
-    "rate limited: ready",
-    "rate limited: wait until",
-    "rate limited: wait",
+const AUTHORIZED_ALL: [(SessionState, Why, Gave); 12] = [
+    (SessionState::Active, Why::Nothing, Gave::Ready),
+    (SessionState::Active, Why::Nothing, Gave::RefreshFirst),
+    (SessionState::RefreshOnly, Why::Nothing, Gave::RefreshFirst),
+    (SessionState::AccessOnly, Why::Nothing, Gave::Ready),
+    (SessionState::AwaitRefresh, Why::InFlight, Gave::Ready),
+    (SessionState::AwaitRefresh, Why::InFlight, Gave::Wait),
+    (SessionState::AwaitRefresh, Why::AnswerLost, Gave::Ready),
+    (SessionState::AwaitRefresh, Why::AnswerLost, Gave::Wait),
+    (SessionState::RateLimited, Why::TooMany, Gave::Ready),
+    (SessionState::RateLimited, Why::TooMany, Gave::WaitUntil),
+    (SessionState::RateLimited, Why::TooMany, Gave::Wait),
+    (SessionState::RateLimited, Why::RefreshLimit, Gave::Ready),
 ];
+
+/// Why a copy is where it is, for [`AUTHORIZED`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Why {
+    Nothing,
+    /// The refresh is on its way.
+    InFlight,
+    /// The refresh's answer (or the request itself) was lost: only a `retry` sends it.
+    AnswerLost,
+    /// A 429 answered the refresh.
+    TooMany,
+    /// The refresh limit held the refresh.
+    RefreshLimit,
+}
+
+/// What `authorize` gave, for [`AUTHORIZED`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gave {
+    Ready,
+    RefreshFirst,
+    WaitUntil,
+    Wait,
+}
+
+/// An [`AUTHORIZED`] item: `authorize` in `state`, for the reason `why`, gave `got`.
+fn authorized_item(state: SessionState, why: Why, got: Gave) -> String {
+    format!("{state} ({why:?}): {got:?}")
+}
+
+fn authorized_all() -> Vec<String> {
+    AUTHORIZED_ALL
+        .iter()
+        .map(|&(state, why, got)| authorized_item(state, why, got))
+        .collect()
+}
+
 /// Every kind of tolerated departure must be fed, and recorded, at least once.
 static TOLERATED: Checklist = Checklist::new("tolerated departures");
 /// The tolerated departures a run must meet: "<request>: <field of the deviation>". The
@@ -110,9 +161,17 @@ enum Stage {
     Active,
     AwaitRefresh,
     AwaitSignOut,
-    SignedOut { already_revoked: bool },
+    SignedOut {
+        already_revoked: bool,
+    },
     Ended,
-    Limited { until: u64, resume: Box<Stage> },
+    /// Waiting until `until` to send `resume`'s request: after a 429, or held by the
+    /// refresh limit (`by_guard`).
+    Limited {
+        until: u64,
+        resume: Box<Stage>,
+        by_guard: bool,
+    },
 }
 
 /// What a copy holds: a pair, or one token alone (`Session::from_refresh_token`,
@@ -200,18 +259,40 @@ impl Copy {
         matches!(self.stage, Stage::AwaitRefresh | Stage::AwaitSignOut)
     }
 
-    fn state_name(&self) -> &'static str {
+    fn state(&self) -> SessionState {
         match self.stage {
             Stage::Active => match self.held {
-                Held::Pair => "active",
-                Held::RefreshOnly => "holding only a refresh token",
-                Held::AccessOnly => "holding only an access token",
+                Held::Pair => SessionState::Active,
+                Held::RefreshOnly => SessionState::RefreshOnly,
+                Held::AccessOnly => SessionState::AccessOnly,
             },
-            Stage::AwaitRefresh => "waiting for the refresh answer",
-            Stage::AwaitSignOut => "waiting for the sign-out answer",
-            Stage::SignedOut { .. } => "signed out",
-            Stage::Ended => "ended",
-            Stage::Limited { .. } => "rate limited",
+            Stage::AwaitRefresh => SessionState::AwaitRefresh,
+            Stage::AwaitSignOut => SessionState::AwaitSignOut,
+            Stage::SignedOut { .. } => SessionState::SignedOut,
+            Stage::Ended => SessionState::Ended,
+            Stage::Limited { .. } => SessionState::RateLimited,
+        }
+    }
+
+    /// Why the copy is where it is, for [`AUTHORIZED`].
+    fn why(&self) -> Why {
+        match self.stage {
+            Stage::AwaitRefresh | Stage::AwaitSignOut if self.in_flight => Why::InFlight,
+            Stage::AwaitRefresh | Stage::AwaitSignOut => Why::AnswerLost,
+            Stage::Limited { by_guard: true, .. } => Why::RefreshLimit,
+            Stage::Limited { .. } => Why::TooMany,
+            _ => Why::Nothing,
+        }
+    }
+
+    /// What `next_deadline()` should say: the end of a wait; else, while usable, when the
+    /// access token enters the leeway (a refresh is due), at once for a lone refresh token.
+    fn deadline(&self, leeway: u64) -> Option<SystemTime> {
+        match (&self.stage, self.held) {
+            (Stage::Limited { until, .. }, _) => Some(at(*until)),
+            (Stage::Active, Held::Pair) => Some(at(self.access_exp - leeway)),
+            (Stage::Active, Held::RefreshOnly) => Some(UNIX_EPOCH),
+            _ => None,
         }
     }
 
@@ -254,7 +335,6 @@ enum Fault {
     OutOfOrder,
     Malformed,
     Refused(u16),
-    RateLimited(u64),
     SessionEnded,
 }
 
@@ -264,6 +344,8 @@ enum Outcome {
     Nothing,
     /// A request to send (a refresh, a sign-out, or `RefreshFirst`).
     Sent,
+    /// `Outgoing::RetryAt` at this instant: nothing was sent.
+    Held(u64),
     /// `Authorized::Ready`.
     Ready,
     /// `Authorized::Wait { until }`.
@@ -492,7 +574,13 @@ enum Transition {
     },
     /// Copy 1 is replaced by a session started from copy 0's refresh or access token
     /// alone (`Held::RefreshOnly` or `Held::AccessOnly`), as a gateway handed one token.
-    Lone(Held),
+    /// With `counter`, it also keeps copy 0's refresh counter: no call gives a `Session`
+    /// another's counter, so the test moves it through the parked form (the only way a
+    /// session that holds only a refresh token meets the refresh limit).
+    Lone {
+        held: Held,
+        counter: bool,
+    },
     /// Copy 0 is replaced by the session of a new sign-in.
     SignInAgain,
     Advance(u64),
@@ -501,13 +589,19 @@ enum Transition {
 }
 
 impl Model {
-    /// Moves the copy to `next` (an awaiting stage), checking the refresh guard.
+    /// Moves the copy to `next` (an awaiting stage), checking the refresh guard: when it
+    /// allows no refresh now, the copy holds `next` until it does.
     fn send(&mut self, copy: usize, next: Stage) {
         let now = self.now;
         let c = &mut self.copies[copy];
         if next == Stage::AwaitRefresh {
             if let Some(t) = c.guard.next_allowed(now) {
-                self.outcome = Outcome::Fault(Fault::RateLimited(t));
+                c.stage = Stage::Limited {
+                    until: t,
+                    resume: Box::new(next),
+                    by_guard: true,
+                };
+                self.outcome = Outcome::Held(t);
                 return;
             }
             c.guard.record(now);
@@ -617,6 +711,7 @@ impl Model {
                 Stage::Limited {
                     until,
                     resume: Box::new(stage.clone()),
+                    by_guard: false,
                 }
             }
             (Reply::Unauthorized, Stage::AwaitRefresh) => Stage::Ended,
@@ -774,9 +869,16 @@ impl ReferenceStateMachine for SessionModel {
         if m.recent_sign_ins() < SIGN_INS_PER_MINUTE {
             options.push((1, Just(Transition::SignInAgain).boxed()));
         }
-        for held in [Held::RefreshOnly, Held::AccessOnly] {
-            if Self::preconditions(m, &Transition::Lone(held)) {
-                options.push((1, Just(Transition::Lone(held)).boxed()));
+        for (held, counter) in [
+            (Held::RefreshOnly, false),
+            (Held::RefreshOnly, true),
+            (Held::AccessOnly, false),
+        ] {
+            let lone = Transition::Lone { held, counter };
+            if Self::preconditions(m, &lone) {
+                // More often while copy 0's refresh limit is reached: its counter goes too.
+                let full = counter && m.copies[0].guard.next_allowed(m.now).is_some();
+                options.push((if full { 6 } else { 1 }, Just(lone).boxed()));
             }
         }
         for (copy, c) in m.copies.iter().enumerate() {
@@ -808,6 +910,21 @@ impl ReferenceStateMachine for SessionModel {
             // A gateway's traffic: many requests while a refresh is out or rate limited.
             if matches!(c.stage, Stage::AwaitRefresh | Stage::Limited { .. }) {
                 options.push((8, Just(Transition::Authorize { copy }).boxed()));
+            }
+            // A session from a lone refresh token refreshes first.
+            if c.stage == Stage::Active && c.held == Held::RefreshOnly {
+                options.push((3, Just(Transition::Refresh { copy }).boxed()));
+            }
+            // A gateway that refreshes eagerly, and retries a slow refresh: the refresh
+            // limit comes into play.
+            if c.stage == Stage::Active
+                && c.held == Held::Pair
+                && c.guard.attempts_within(m.now) > 0
+            {
+                options.push((4, Just(Transition::Refresh { copy }).boxed()));
+            }
+            if c.stage == Stage::AwaitRefresh {
+                options.push((2, Just(Transition::Retry { copy }).boxed()));
             }
             if let Stage::Limited { until, .. } = c.stage {
                 options.push((3, Just(Transition::Retry { copy }).boxed()));
@@ -841,12 +958,17 @@ impl ReferenceStateMachine for SessionModel {
             }
             Transition::SignInAgain => m.recent_sign_ins() < SIGN_INS_PER_MINUTE,
             // The token must be there: a pair, or that token alone.
-            Transition::Lone(Held::RefreshOnly) => {
-                let c = &m.copies[0];
-                c.tokens().1.is_some()
-            }
-            Transition::Lone(Held::AccessOnly) => m.copies[0].tokens().0.is_some(),
-            Transition::Lone(Held::Pair) => false,
+            Transition::Lone {
+                held: Held::RefreshOnly,
+                ..
+            } => m.copies[0].tokens().1.is_some(),
+            Transition::Lone {
+                held: Held::AccessOnly,
+                counter,
+            } => !counter && m.copies[0].tokens().0.is_some(),
+            Transition::Lone {
+                held: Held::Pair, ..
+            } => false,
             Transition::Fork | Transition::Advance(_) | Transition::Tick => true,
         }
     }
@@ -865,6 +987,11 @@ impl ReferenceStateMachine for SessionModel {
             },
             Transition::Retry { copy } => {
                 let now = m.now;
+                if m.copies[copy].awaiting() {
+                    // The caller resends after a transport error: what was on its way is
+                    // lost, whatever the retry gives.
+                    m.copies[copy].in_flight = false;
+                }
                 let c = &m.copies[copy];
                 match (c.latest(), &c.stage) {
                     (Stage::SignedOut { .. } | Stage::Ended, _) => {
@@ -873,13 +1000,15 @@ impl ReferenceStateMachine for SessionModel {
                     (Stage::AwaitRefresh, _) if now >= c.refresh_exp => {
                         m.outcome = Outcome::Fault(Fault::SessionEnded);
                     }
+                    // Too early: the same instant again, nothing changes.
                     (_, Stage::Limited { until, .. }) if now < *until => {
-                        m.outcome = Outcome::Fault(Fault::RateLimited(*until));
+                        m.outcome = Outcome::Held(*until);
                     }
                     (resume, Stage::Limited { .. }) => {
                         let resume = resume.clone();
                         m.send(copy, resume);
                     }
+                    // A resend after a transport error: what was on its way is lost.
                     (_, Stage::AwaitRefresh | Stage::AwaitSignOut) => {
                         let again = c.stage.clone();
                         m.send(copy, again);
@@ -921,8 +1050,13 @@ impl ReferenceStateMachine for SessionModel {
                 m.copies.truncate(1);
                 m.copies.push(copy);
             }
-            Transition::Lone(held) => {
-                let copy = Copy::lone(&m.copies[0], held);
+            Transition::Lone { held, counter } => {
+                let mut copy = Copy::lone(&m.copies[0], held);
+                if counter {
+                    // Copy 0's counter has seen every refresh of the chain it has.
+                    copy.guard = m.copies[0].guard.clone();
+                    copy.full_history = m.copies[0].full_history;
+                }
                 m.copies.truncate(1);
                 m.copies.push(copy);
             }
@@ -953,6 +1087,8 @@ struct Sut {
     realm: Realm,
     copies: Vec<Session>,
     in_flight: Vec<Option<Request<Vec<u8>>>>,
+    /// The request each copy last sent or holds: what a `retry` must send again.
+    outstanding: Vec<Option<Request<Vec<u8>>>>,
     /// Sign-out answers this test received (for replays).
     history: Vec<(Kind, Response<Vec<u8>>)>,
     /// Real answers of other flows on the same server.
@@ -968,6 +1104,8 @@ struct Sut {
 enum Got {
     /// A request to send (a refresh, a sign-out, or `RefreshFirst`).
     Sent(Request<Vec<u8>>),
+    /// `Outgoing::RetryAt`, on the virtual clock: nothing was sent.
+    Held(u64),
     /// `Authorized::Ready`.
     Ready,
     /// `Authorized::Wait`, `until` on the virtual clock.
@@ -986,23 +1124,50 @@ fn project_step(step: &SessionStep) -> Step {
     }
 }
 
+fn got(outgoing: Outgoing) -> Got {
+    match outgoing {
+        Outgoing::Request(request) => Got::Sent(request),
+        Outgoing::RetryAt(t) => Got::Held(ms_of(t)),
+    }
+}
+
+fn clone_request(request: &Request<Vec<u8>>) -> Request<Vec<u8>> {
+    let mut clone = Request::new(request.body().clone());
+    *clone.method_mut() = request.method().clone();
+    *clone.uri_mut() = request.uri().clone();
+    *clone.headers_mut() = request.headers().clone();
+    clone
+}
+
+/// `session` with `source`'s refresh counter, moved through the parked form: no call
+/// hands a `Session` another's counter.
+fn with_counter_of(session: &Session, source: &Session) -> Session {
+    let mut parked = serde_json::to_value(session).expect("a session parks");
+    let counter =
+        serde_json::to_value(source).expect("a session parks")["driver"]["guards"].clone();
+    assert!(counter.is_object(), "a parked session's refresh counter");
+    parked["driver"]["guards"] = counter;
+    let resumed: Session = serde_json::from_value(parked).expect("and resumes");
+    assert_eq!(resumed.guard(), source.guard(), "the counter moved");
+    resumed
+}
+
 fn project_error(error: &Error) -> Fault {
     match error {
         Error::OutOfOrder { .. } => Fault::OutOfOrder,
         Error::Malformed { .. } => Fault::Malformed,
         Error::Refused(api) => Fault::Refused(api.status()),
-        Error::RateLimited { retry_at } => Fault::RateLimited(ms_of(*retry_at)),
         Error::SessionEnded => Fault::SessionEnded,
         other => panic!("an error the model does not know: {other:?}"),
     }
 }
 
-fn answer_label(state: &str, status: u16) -> &'static str {
+fn answer_label(state: SessionState, status: u16) -> &'static str {
     match (state, status) {
         (_, 429) => "429",
         (_, 200..=299) => "2xx",
-        ("waiting for the refresh answer", 400 | 401 | 403) => "400, 401 or 403",
-        ("waiting for the sign-out answer", 401) => "401",
+        (SessionState::AwaitRefresh, 400 | 401 | 403) => "400, 401 or 403",
+        (SessionState::AwaitSignOut, 401) => "401",
         _ => "unlabelled answer",
     }
 }
@@ -1029,14 +1194,14 @@ fn sign_in(server: &mut Server, dialect: &Dialect, realm: Realm, leeway: u64, no
     let (tokens, deviations) = match realm {
         Realm::Client => {
             let mut flow = SignIn::new(endpoint());
-            let mut request = flow.start().expect("start");
+            let mut request = flow.start(now).sent();
             loop {
                 let response = server.handle(&request, now);
                 request = match flow.handle_response(&response, now).expect("sign-in step") {
                     SignInStep::Credentials { .. } => {
                         let fp = DeviceFingerprint::from_user_agent("model-test/1.0").expect("fp");
                         let creds = Credentials::new(CLIENT.0, CLIENT.1, fp);
-                        flow.submit_credentials(creds, now).expect("credentials")
+                        flow.submit_credentials(creds, now).sent()
                     }
                     SignInStep::Done(tokens) => break (tokens, flow.take_deviations()),
                     other => panic!("unexpected sign-in step {other:?}"),
@@ -1045,7 +1210,7 @@ fn sign_in(server: &mut Server, dialect: &Dialect, realm: Realm, leeway: u64, no
         }
         _ => {
             let mut flow = StaffSignIn::new(endpoint());
-            let request = flow.sign_in(STAFF.0, STAFF.1, now).expect("sign in");
+            let request = flow.sign_in(STAFF.0, STAFF.1, now).sent();
             let response = server.handle(&request, now);
             match flow.handle_response(&response, now).expect("staff sign-in") {
                 StaffStep::Done(tokens) => (tokens, flow.take_deviations()),
@@ -1074,21 +1239,19 @@ impl Sut {
         let mut elsewhere = Vec::new();
         let request = StaffSignIn::new(endpoint())
             .sign_in("side-2fa@example.com", "Side-Pass-1", now)
-            .expect("sign in");
+            .sent();
         elsewhere.push((Kind::TwoFactor, server.handle(&request, now)));
-        let request = SignIn::new(endpoint()).start().expect("wizard");
+        let request = SignIn::new(endpoint()).start(now).sent();
         elsewhere.push((Kind::Wizard, server.handle(&request, now)));
         let mut side = StaffSignIn::new(endpoint());
-        let request = side
-            .sign_in("side@example.com", "Side-Pass-1", now)
-            .expect("sign in");
+        let request = side.sign_in("side@example.com", "Side-Pass-1", now).sent();
         let answer = server.handle(&request, now);
         let StaffStep::Done(tokens) = side.handle_response(&answer, now).expect("tokens") else {
             panic!("the side account has no 2FA");
         };
         let request = Session::back_office(endpoint(), tokens)
-            .sign_out()
-            .expect("sign out");
+            .sign_out(now)
+            .sent();
         elsewhere.push((Kind::SignedOut, server.handle(&request, now)));
         assert!(elsewhere.iter().all(|(_, r)| r.status().is_success()));
         let session = sign_in(&mut server, &model.dialect, model.realm, model.leeway, 0);
@@ -1097,6 +1260,7 @@ impl Sut {
             realm: model.realm,
             copies: vec![session],
             in_flight: vec![None],
+            outstanding: vec![None],
             history: Vec::new(),
             elsewhere,
             delivered_refreshes: vec![Vec::new()],
@@ -1105,47 +1269,84 @@ impl Sut {
     }
 
     /// A call that may return a request: compared with the model and recorded.
+    ///
+    /// Single flight: no call but a `retry` sends while a request of the copy is
+    /// outstanding, on its way or held. A `retry` sends the request the copy held or
+    /// awaited, byte for byte, and before the end of a wait changes nothing; when the
+    /// refresh limit holds a refresh, the copy holds the request the call would have sent
+    /// without it (the same call on a twin whose counter is empty).
     fn call(
         &mut self,
         model: &Model,
         copy: usize,
         event: &'static str,
-        call: impl FnOnce(&mut Session) -> Result<Got, Error>,
+        now: u64,
+        call: impl Fn(&mut Session) -> Result<Got, Error>,
     ) {
         let before = self.copies[copy].clone();
         let from = before.state();
+        let resend = event == "retry";
+        if resend && before.is_awaiting_response() {
+            // The caller resends after a transport error: what was on its way is lost.
+            self.in_flight[copy] = None;
+        }
+        let quiet = !before.is_awaiting_response()
+            && from != SessionState::RateLimited
+            && self.in_flight[copy].is_none();
         match call(&mut self.copies[copy]) {
             Ok(got) => {
-                let (expected, kind) = match &got {
-                    Got::Sent(_) => (Outcome::Sent, "refresh first"),
-                    Got::Ready => (Outcome::Ready, "ready"),
-                    Got::Wait(until) => (
-                        Outcome::Wait(*until),
-                        if until.is_some() {
-                            "wait until"
-                        } else {
-                            "wait"
-                        },
-                    ),
+                let (expected, gave) = match &got {
+                    Got::Sent(_) => (Outcome::Sent, Gave::RefreshFirst),
+                    Got::Held(t) => (Outcome::Held(*t), Gave::Wait),
+                    Got::Ready => (Outcome::Ready, Gave::Ready),
+                    Got::Wait(Some(until)) => (Outcome::Wait(Some(*until)), Gave::WaitUntil),
+                    Got::Wait(None) => (Outcome::Wait(None), Gave::Wait),
                 };
                 assert_eq!(model.outcome, expected, "{event} on copy {copy}");
-                COVERAGE.record(from, event, self.copies[copy].state());
+                COVERAGE.call(from, event, self.copies[copy].state());
                 if event == "authorize" {
-                    let item = format!("{from}: {kind}");
-                    if AUTHORIZED_ALL.contains(&item.as_str()) {
+                    assert!(!matches!(got, Got::Held(_)), "authorize held a refresh");
+                    let why = match from {
+                        SessionState::Active
+                        | SessionState::RefreshOnly
+                        | SessionState::AccessOnly => Why::Nothing,
+                        _ => model.copies[copy].why(),
+                    };
+                    let item = authorized_item(from, why, gave);
+                    if AUTHORIZED_ALL.contains(&(from, why, gave)) {
                         AUTHORIZED.record(&item);
                     }
                 }
                 match got {
                     Got::Sent(request) => {
-                        // Single flight: only a retry sends while one is outstanding.
-                        if event != "retry" {
-                            assert!(
-                                !before.is_awaiting_response() && from != "rate limited",
-                                "{event} sent a second request while {from}"
-                            );
+                        if resend {
+                            let outstanding = self.outstanding[copy]
+                                .as_ref()
+                                .expect("a request to resend");
+                            lenient::assert_same_request(&request, outstanding);
+                        } else {
+                            assert!(quiet, "{event} sent a second request while {from}");
                         }
+                        self.outstanding[copy] = Some(clone_request(&request));
                         self.in_flight[copy] = Some(request);
+                    }
+                    Got::Held(t) => {
+                        if resend {
+                            assert!(self.outstanding[copy].is_some(), "a wait holds a request");
+                            if before.next_deadline().is_some_and(|until| at(now) < until) {
+                                assert_eq!(
+                                    self.copies[copy], before,
+                                    "a retry before the instant changed the session"
+                                );
+                            }
+                        } else {
+                            assert!(quiet, "{event} held a second request while {from}");
+                            let mut twin = lenient::unguarded_twin(&before);
+                            let Ok(Got::Sent(held)) = call(&mut twin) else {
+                                panic!("{event} held until {t} sends without the counter");
+                            };
+                            self.outstanding[copy] = Some(held);
+                        }
                     }
                     Got::Ready | Got::Wait(_) => {
                         assert_eq!(self.copies[copy], before, "{event} changed the session")
@@ -1222,7 +1423,7 @@ impl Sut {
         }
         if result.is_ok() {
             let step = match from {
-                "waiting for the refresh answer" => format!("POST {}", self.realm.refresh_path()),
+                SessionState::AwaitRefresh => format!("POST {}", self.realm.refresh_path()),
                 _ => format!("POST {}", self.realm.sign_out_path()),
             };
             self.logs[copy].add(&step, added);
@@ -1236,8 +1437,8 @@ impl Sut {
                     response.status()
                 );
                 let status = response.status().as_u16();
-                COVERAGE.record(from, answer_label(from, status), self.copies[copy].state());
-                if from == "waiting for the sign-out answer" && status == 200 {
+                COVERAGE.answer(from, answer_label(from, status), self.copies[copy].state());
+                if from == SessionState::AwaitSignOut && status == 200 {
                     self.history.push((Kind::SignedOut, response.clone()));
                 }
             }
@@ -1271,7 +1472,7 @@ impl StateMachineTest for SessionTest {
         let now = model.now;
         match transition {
             Transition::Authorize { copy } => {
-                sut.call(model, copy, "authorize", |s| {
+                sut.call(model, copy, "authorize", now, |s| {
                     match s.authorize(api_request(), at(now))? {
                         Authorized::Ready(request) => {
                             // The current access token, and one that has not expired.
@@ -1308,18 +1509,18 @@ impl StateMachineTest for SessionTest {
                 });
             }
             Transition::Refresh { copy } => {
-                sut.call(model, copy, "refresh", |s| {
-                    s.refresh(at(now)).map(Got::Sent)
-                });
+                sut.call(model, copy, "refresh", now, |s| s.refresh(at(now)).map(got));
             }
             Transition::SignOut { copy } => {
-                sut.call(model, copy, "sign_out", |s| s.sign_out().map(Got::Sent));
+                sut.call(model, copy, "sign_out", now, |s| {
+                    s.sign_out(at(now)).map(got)
+                });
             }
             Transition::Retry { copy } => {
-                sut.call(model, copy, "retry", |s| s.retry(at(now)).map(Got::Sent));
+                sut.call(model, copy, "retry", now, |s| s.retry(at(now)).map(got));
             }
             Transition::Deliver { copy, twist } => {
-                let refresh = sut.copies[copy].state() == "waiting for the refresh answer";
+                let refresh = sut.copies[copy].state() == SessionState::AwaitRefresh;
                 let mut response = sut.deliver_to_server(model, copy, now);
                 let mut deviations = Vec::new();
                 if response.status().is_success() {
@@ -1428,8 +1629,11 @@ impl StateMachineTest for SessionTest {
                 let resumed: Session = serde_json::from_str(&parked).expect("resumes");
                 sut.copies.truncate(1);
                 sut.in_flight.truncate(1);
+                sut.outstanding.truncate(1);
                 sut.delivered_refreshes.truncate(1);
                 sut.copies.push(resumed);
+                let held = sut.outstanding[0].as_ref().map(clone_request);
+                sut.outstanding.push(held);
                 sut.logs.truncate(1);
                 let log = sut.logs[0].clone();
                 sut.logs.push(log);
@@ -1437,7 +1641,7 @@ impl StateMachineTest for SessionTest {
                 let mine = sut.delivered_refreshes[0].clone();
                 sut.delivered_refreshes.push(mine);
             }
-            Transition::Lone(held) => {
+            Transition::Lone { held, counter } => {
                 let source = &sut.copies[0];
                 let session = match held {
                     Held::RefreshOnly => Session::from_refresh_token(
@@ -1453,13 +1657,23 @@ impl StateMachineTest for SessionTest {
                     Held::Pair => unreachable!("a lone token"),
                 }
                 .with_leeway(Duration::from_millis(model.leeway));
+                let (session, delivered) = if counter {
+                    (
+                        with_counter_of(&session, source),
+                        sut.delivered_refreshes[0].clone(),
+                    )
+                } else {
+                    (session, Vec::new())
+                };
                 sut.copies.truncate(1);
                 sut.in_flight.truncate(1);
+                sut.outstanding.truncate(1);
                 sut.delivered_refreshes.truncate(1);
                 sut.logs.truncate(1);
                 sut.copies.push(session);
                 sut.in_flight.push(None);
-                sut.delivered_refreshes.push(Vec::new());
+                sut.outstanding.push(None);
+                sut.delivered_refreshes.push(delivered);
                 sut.logs.push(lenient::Log::default());
             }
             Transition::SignInAgain => {
@@ -1473,6 +1687,7 @@ impl StateMachineTest for SessionTest {
                 sut.copies[0] = session;
                 sut.logs[0] = lenient::Log::default();
                 sut.in_flight[0] = None;
+                sut.outstanding[0] = None;
                 sut.delivered_refreshes[0].clear();
             }
             Transition::Advance(_) | Transition::Tick => {}
@@ -1483,7 +1698,12 @@ impl StateMachineTest for SessionTest {
     fn check_invariants(sut: &Sut, model: &Model) {
         assert_eq!(sut.copies.len(), model.copies.len());
         for (i, (s, c)) in sut.copies.iter().zip(&model.copies).enumerate() {
-            assert_eq!(s.state(), c.state_name(), "copy {i}");
+            assert_eq!(s.state(), c.state(), "copy {i}");
+            assert_eq!(
+                s.next_deadline(),
+                c.deadline(model.leeway),
+                "copy {i}: next deadline"
+            );
             assert_eq!(
                 s.current_step().as_ref().map(project_step),
                 c.step(),
@@ -1528,12 +1748,14 @@ fn sessions_follow_the_model_and_take_every_documented_transition() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    eprintln!("{}", COVERAGE.rarest(10));
     COVERAGE.assert_complete();
     TOLERATED.assert_complete(TOLERATED_ALL);
     DIALECTS.assert_complete(dialects::all_names());
     RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);
     REFRESH_FORMS.assert_complete(REFRESH_FORMS_ALL);
-    AUTHORIZED.assert_complete(AUTHORIZED_ALL);
+    let authorized = authorized_all();
+    AUTHORIZED.assert_complete(authorized.iter().map(String::as_str));
     eprintln!("{}", DIALECTS.summary());
     eprintln!("{}", RETRY_AFTER.summary());
     eprintln!("{}", TOLERATED.summary());

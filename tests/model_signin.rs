@@ -6,12 +6,19 @@
 //! host's dialect (one of `sim::Dialect::ALL`, picked per case). The system under test is
 //! the real [`SignIn`] flow answered by the in-process simulator speaking that dialect
 //! (`b2core_auth::sim::Server`), with a few hand-built answers for what the simulator never
-//! says (a proxy's 429, an unknown workflow, a refused method choice or restore, a
-//! workflow the table does not list after the request), and simulator answers given
-//! departures the pages leave open (the status line, `done`, a missing `uuid`).
+//! says (a proxy's 429 to any request, an unknown workflow, a refused method choice or
+//! restore, a workflow the table does not list after the request), simulator answers given
+//! departures the pages leave open (the status line, `done`, a missing `uuid`), and a
+//! network that loses answers (the caller then resends with `retry`).
 //!
-//! After every transition: the flow's state and step equal the model's, every `Err` left
-//! the flow unchanged, the simulator saw no protocol violation, and a 429 to the client's
+//! The attempt guard holds a sixth credentials attempt inside a minute the way a 429 does:
+//! the call returns `Outgoing::RetryAt`, the flow waits in `RateLimited` holding the
+//! attempt, `retry` before the instant changes nothing and from then on sends the held
+//! request (byte for byte the one the call would have sent).
+//!
+//! After every transition: the flow's state, step and next deadline equal the model's,
+//! every `Err` left the flow unchanged, every resend is the request the flow held or
+//! awaited, the simulator saw no protocol violation, and a 429 to the client's
 //! own credentials only ever comes from attempts another device made on that account
 //! (the client's guard never lets it earn a block by itself). Every answer also goes to a
 //! strict twin of the flow, which must read it alike or, where the lenient flow recorded
@@ -30,14 +37,16 @@ mod dialects;
 mod lenient;
 #[path = "support/runner.rs"]
 mod runner;
+#[path = "support/sent.rs"]
+mod sent;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::client::signin::TRANSITIONS;
+use b2core_auth::client::signin::{SignInState, TRANSITIONS};
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
-use b2core_auth::sim::{ClientAccount, Dialect, Server, StatusLine, WizardInit};
+use b2core_auth::sim::{ClientAccount, Dialect, Server, WizardInit};
 use b2core_auth::time::format_rfc3339;
-use b2core_auth::{DeviceFingerprint, Endpoint, Error, TokenPair};
+use b2core_auth::{DeviceFingerprint, Endpoint, Error, Outgoing, TokenPair};
 use http::{Request, Response};
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -46,9 +55,11 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
 use b2core_auth::Flow;
-use coverage::{Checklist, Coverage};
+use coverage::{Checklist, Coverage, Taken};
+use lenient::{twist, twist_response, Sent, Twist};
+use sent::Sent as _;
 
-static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+static COVERAGE: Coverage<SignInState> = Coverage::new(TRANSITIONS);
 /// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
 static DIALECTS: Checklist = Checklist::new("dialects");
 /// Every form of `Retry-After` must be read at least once.
@@ -197,25 +208,25 @@ enum Phase {
 }
 
 impl Phase {
-    /// The state name the flow's `state()` must give.
-    fn name(&self) -> &'static str {
+    /// The state the flow's `state()` must give.
+    fn state(&self) -> SignInState {
         match self {
-            Self::New => "not started",
-            Self::AwaitWizard => "waiting for the wizard",
-            Self::Credentials { .. } => "asking for credentials",
-            Self::AwaitCredentials(_) => "waiting for the credentials answer",
-            Self::ChooseMethod { .. } => "asking for a 2FA method",
-            Self::AwaitMethod { .. } => "waiting for the method answer",
-            Self::Code { .. } => "asking for a 2FA code",
-            Self::AwaitCode { .. } => "waiting for the code answer",
-            Self::ResetRequired { .. } => "asking to reset the password",
-            Self::AwaitRestore { .. } => "waiting for the reset code to be sent",
-            Self::ResetCode { .. } => "asking for the reset code and a new password",
-            Self::AwaitReset { .. } => "waiting for the password reset answer",
-            Self::PasswordChanged => "done with the password reset",
-            Self::Unsupported => "stopped at an unsupported workflow",
-            Self::Done => "signed in",
-            Self::RateLimited { .. } => "rate limited",
+            Self::New => SignInState::New,
+            Self::AwaitWizard => SignInState::AwaitWizard,
+            Self::Credentials { .. } => SignInState::Credentials,
+            Self::AwaitCredentials(_) => SignInState::AwaitCredentials,
+            Self::ChooseMethod { .. } => SignInState::ChooseMethod,
+            Self::AwaitMethod { .. } => SignInState::AwaitMethod,
+            Self::Code { .. } => SignInState::Code,
+            Self::AwaitCode { .. } => SignInState::AwaitCode,
+            Self::ResetRequired { .. } => SignInState::ResetRequired,
+            Self::AwaitRestore { .. } => SignInState::AwaitRestore,
+            Self::ResetCode { .. } => SignInState::ResetCode,
+            Self::AwaitReset { .. } => SignInState::AwaitReset,
+            Self::PasswordChanged => SignInState::PasswordChanged,
+            Self::Unsupported => SignInState::Unsupported,
+            Self::Done => SignInState::SignedIn,
+            Self::RateLimited { .. } => SignInState::RateLimited,
         }
     }
 
@@ -295,11 +306,12 @@ fn view_of(step: &SignInStep) -> View {
 /// The outcome of one call or answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Outcome {
-    /// Ok; for an answer, the step it returned.
+    /// Ok; for an answer, the step it returned; for a call, a request was sent.
     Ok(Option<View>),
+    /// A call returned `Outgoing::RetryAt` with this instant: nothing was sent.
+    Held(SystemTime),
     OutOfOrder,
     InvalidInput,
-    RateLimited(SystemTime),
     Malformed,
     Refused,
 }
@@ -308,7 +320,6 @@ fn outcome_of_error(error: &Error) -> Outcome {
     match error {
         Error::OutOfOrder { .. } => Outcome::OutOfOrder,
         Error::InvalidInput { .. } => Outcome::InvalidInput,
-        Error::RateLimited { retry_at } => Outcome::RateLimited(*retry_at),
         Error::Malformed { .. } => Outcome::Malformed,
         Error::Refused(_) => Outcome::Refused,
         other => panic!("an error the sign-in flow should never give: {other:?}"),
@@ -336,6 +347,11 @@ impl Guard {
             self.recent.remove(0);
         }
         self.recent.push(now);
+    }
+
+    /// A 429 to the credentials: nothing is allowed before `until`.
+    fn block_until(&mut self, until: u64) {
+        self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
     }
 }
 
@@ -370,6 +386,13 @@ impl Limiter {
     }
 }
 
+/// Where the server's answer to the outstanding request leads the flow.
+enum Reply {
+    /// 429, to wait until then.
+    TooMany(u64),
+    To(Phase),
+}
+
 #[derive(Clone, Debug)]
 struct Model {
     /// How the server answers where the pages leave room.
@@ -381,6 +404,9 @@ struct Model {
     limits: Vec<Limiter>,
     guard: Guard,
     phase: Phase,
+    /// The request of the awaiting phase is on its way to the server (false once its
+    /// answer was lost: only a `retry` sends it again).
+    in_flight: bool,
     /// When the last sign-in finished (its tokens' `createdAt`).
     signed_in_at: Option<u64>,
     /// What the last transition must give.
@@ -407,7 +433,11 @@ enum T {
         right: bool,
         new_password: u8,
     },
+    /// The caller resends: the request the flow holds after a rate limit, or the one it
+    /// awaits the answer to (whatever was on its way is lost).
     Retry,
+    /// The server takes the outstanding request; its answer is lost on the way back.
+    LoseResponse,
     Tick(u64),
     /// Serialize the flow, drop it, deserialize it.
     Park,
@@ -416,8 +446,8 @@ enum T {
         account: usize,
         times: usize,
     },
-    /// A proxy answers the wizard request 429 (`Retry-After` in seconds, or none).
-    Wizard429(Option<u64>),
+    /// A proxy answers the outstanding request 429 (`Retry-After` in seconds, or none).
+    TooMany(Option<u64>),
     /// The credentials are answered with a workflow this crate does not model.
     OtherWorkflow,
     /// The outstanding request is refused with a 400 the simulator never sends here.
@@ -434,26 +464,6 @@ enum T {
     OffTable(Off),
     /// The caller takes the deviations recorded so far.
     TakeDeviations,
-}
-
-/// Departures from the pages on points they leave open, applied to a 2xx answer of the
-/// simulator: the flow must follow the `workflow` all the same and record each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Twist {
-    /// The status line no longer repeats the body's `code` (200 and 202 swapped).
-    status: bool,
-    /// `done` says the opposite.
-    done: bool,
-    /// The `uuid` member is left out (only where the flow already has one).
-    no_uuid: bool,
-}
-
-impl Twist {
-    const NONE: Twist = Twist {
-        status: false,
-        done: false,
-        no_uuid: false,
-    };
 }
 
 /// A 2xx answer whose `workflow` the table does not list after the request it answers.
@@ -534,15 +544,15 @@ enum Req {
 }
 
 impl Req {
-    /// The request the flow awaits in the state of that name.
-    fn awaited_in(state: &str) -> Option<Req> {
+    /// The request the flow awaits in `state`.
+    fn awaited_in(state: SignInState) -> Option<Req> {
         Some(match state {
-            "waiting for the wizard" => Req::Wizard,
-            "waiting for the credentials answer" => Req::Credentials,
-            "waiting for the method answer" => Req::Method,
-            "waiting for the code answer" => Req::Code,
-            "waiting for the reset code to be sent" => Req::Restore,
-            "waiting for the password reset answer" => Req::Reset,
+            SignInState::AwaitWizard => Req::Wizard,
+            SignInState::AwaitCredentials => Req::Credentials,
+            SignInState::AwaitMethod => Req::Method,
+            SignInState::AwaitCode => Req::Code,
+            SignInState::AwaitRestore => Req::Restore,
+            SignInState::AwaitReset => Req::Reset,
             _ => return None,
         })
     }
@@ -595,101 +605,42 @@ impl Req {
     }
 }
 
-/// A 2xx wizard answer as the model knows it was sent: the request it answers, its
-/// `workflow`, the status line, the body's `code` and `done`, whether it has a `uuid`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sent {
-    req: Req,
-    workflow: &'static str,
-    status: u16,
-    code: i64,
-    done: bool,
-    uuid: bool,
+/// How a host speaking `dialect` writes its 2xx answer to `req` with `workflow`
+/// ([`lenient::Sent`]). The current sign-in page: `code` 202 and `done: true` only with
+/// `Terminate`; `done-at-init`: also the wizard's init, as the other published version.
+/// The status line repeats `code`, or is 200 (`status-200`). With the flow's `uuid`.
+fn written(dialect: &Dialect, req: Req, workflow: &str) -> Sent {
+    let init_done = req == Req::Wizard && dialect.wizard_init == WizardInit::DoneAtInit;
+    let done = workflow == TERMINATE || init_done;
+    Sent::of(dialect, if done { 202 } else { 200 }, done)
 }
 
-impl Sent {
-    /// As a host speaking `dialect` writes it. The current sign-in page: `code` 202 and
-    /// `done: true` only with `Terminate`; `done-at-init`: also the wizard's init, as the
-    /// other published version. The status line repeats `code`, or is 200 (`status-200`).
-    /// With the flow's `uuid`.
-    fn of(dialect: &Dialect, req: Req, workflow: &'static str) -> Sent {
-        let init_done = req == Req::Wizard && dialect.wizard_init == WizardInit::DoneAtInit;
-        let done = workflow == TERMINATE || init_done;
-        let code = if done { 202 } else { 200 };
-        let status = if dialect.status == StatusLine::Always200 {
-            200
-        } else {
-            code
-        };
-        Sent {
-            req,
-            workflow,
-            status,
-            code: i64::from(code),
-            done,
-            uuid: true,
-        }
-    }
-
-    fn twisted(self, twist: Twist) -> Sent {
-        Sent {
-            status: match (twist.status, self.status) {
-                (false, status) => status,
-                (true, 200) => 202,
-                (true, _) => 200,
-            },
-            done: self.done != twist.done,
-            uuid: self.uuid && !twist.no_uuid,
-            ..self
-        }
-    }
-
-    /// The deviations the envelope check notes (before the `workflow` is looked at), in
-    /// the library's order: `code` against the status line, a missing `uuid` within a
-    /// wizard.
-    fn envelope_deviations(&self) -> Vec<&'static str> {
-        let mut fields = Vec::new();
-        if self.code != i64::from(self.status) {
+/// Every deviation a lenient flow records when it takes an answer to `req` with
+/// `workflow`, written as `sent`: the envelope's (`code` against the status line, a missing
+/// `uuid` within a wizard), then, where the flow follows the `workflow`, `code` and `done`
+/// against it (202 and `true` only with `Terminate`).
+fn deviations(req: Req, workflow: &str, sent: &Sent) -> Vec<&'static str> {
+    let mut fields = sent.envelope_deviations(req == Req::Wizard);
+    if req.follows_workflow() {
+        let signed_in = workflow == TERMINATE;
+        if (sent.code == 202) != signed_in {
             fields.push("code");
         }
-        if !self.uuid && self.req != Req::Wizard {
-            fields.push("uuid");
+        if sent.done != signed_in {
+            fields.push("done");
         }
-        fields
     }
+    fields
+}
 
-    /// Every deviation a lenient flow records when it takes this answer: the envelope's,
-    /// then, where the flow follows the `workflow`, `code` and `done` against it (202 and
-    /// `true` only with `Terminate`).
-    fn deviations(&self) -> Vec<&'static str> {
-        let mut fields = self.envelope_deviations();
-        if self.req.follows_workflow() {
-            let signed_in = self.workflow == TERMINATE;
-            if (self.code == 202) != signed_in {
-                fields.push("code");
-            }
-            if self.done != signed_in {
-                fields.push("done");
-            }
-        }
-        fields
-    }
-
-    /// The simulator's answer says what the model says it does.
-    fn check(&self, response: &Response<Vec<u8>>) {
-        let body: serde_json::Value =
-            serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
-        let found = Sent {
-            req: self.req,
-            workflow: self.workflow,
-            status: response.status().as_u16(),
-            code: body["code"].as_i64().unwrap_or(-1),
-            done: body["done"].as_bool().unwrap_or(!self.done),
-            uuid: body["uuid"].is_string(),
-        };
-        assert_eq!(found, *self, "the simulator's answer");
-        assert_eq!(body["workflow"], self.workflow, "the simulator's workflow");
-    }
+/// The simulator's 2xx answer to `req` is written as a host speaking `dialect` writes it,
+/// with `workflow`.
+#[track_caller]
+fn check_written(dialect: &Dialect, req: Req, workflow: &str, response: &Response<Vec<u8>>) {
+    written(dialect, req, workflow).check(response);
+    let body: serde_json::Value =
+        serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
+    assert_eq!(body["workflow"], workflow, "the simulator's workflow");
 }
 
 /// A 2xx wizard answer as the test hands it to the flow: the request it answers, its
@@ -711,32 +662,8 @@ struct Answer {
 /// `everything`: `code` (status), `code`, `done` on the init, `code` on `Terminate`. Plus
 /// what the twist adds.
 fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> {
-    Sent::of(dialect, answer.req, answer.workflow)
-        .twisted(answer.twist)
-        .deviations()
-}
-
-/// The answer with `twist`'s departures.
-fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
-    if twist == Twist::NONE {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-    if twist.done {
-        let done = body["done"].as_bool().expect("a `done`");
-        body["done"] = json!(!done);
-    }
-    if twist.no_uuid {
-        body.as_object_mut().expect("an object").remove("uuid");
-    }
-    if twist.status {
-        parts.status = match parts.status.as_u16() {
-            200 => http::StatusCode::ACCEPTED,
-            _ => http::StatusCode::OK,
-        };
-    }
-    Response::from_parts(parts, serde_json::to_vec(&body).expect("JSON"))
+    let sent = written(dialect, answer.req, answer.workflow).twisted(answer.twist);
+    deviations(answer.req, answer.workflow, &sent)
 }
 
 fn methods_of(account: usize) -> (bool, bool) {
@@ -784,77 +711,76 @@ impl Model {
     /// Moves to `phase` after an answer.
     fn answered(&mut self, phase: Phase) {
         self.phase = phase;
+        self.in_flight = false;
         self.expect = Outcome::Ok(self.answer_view());
     }
 
-    /// Credentials (and 2FA, if on) are good: a forced reset, or signed in.
-    fn authenticated(&mut self, account: usize) {
+    /// Where good credentials (and 2FA, if on) lead: a forced reset, or signed in.
+    fn authenticated(&self, account: usize) -> Phase {
         if self.forced[account] {
-            self.answered(Phase::ResetRequired {
+            Phase::ResetRequired {
                 account,
                 rejected: false,
-            });
+            }
         } else {
-            self.signed_in_at = Some(self.now);
-            self.answered(Phase::Done);
+            Phase::Done
         }
     }
 
     /// Sends the request of awaiting phase `next` (a call or a retry); credentials pass
-    /// the guard first.
+    /// the guard first: when it allows no attempt, the flow holds `next` until it does.
     fn send(&mut self, next: Phase) {
         if matches!(next, Phase::AwaitCredentials(_)) {
             if let Some(t) = self.guard.next_allowed(self.now) {
-                self.expect = Outcome::RateLimited(at(t));
+                self.phase = Phase::RateLimited {
+                    until: t,
+                    resume: Box::new(next),
+                };
+                self.expect = Outcome::Held(at(t));
                 return;
             }
             self.guard.record(self.now);
         }
         self.phase = next;
+        self.in_flight = true;
         self.expect = Outcome::Ok(None);
     }
 
-    fn deliver(&mut self) {
+    /// The simulator at work on the outstanding request: its own state changes (the
+    /// limiter, a new password), and where its answer leads the flow.
+    fn server(&mut self) -> Reply {
         let now = self.now;
         match self.phase.clone() {
-            Phase::AwaitWizard => self.answered(Phase::Credentials { rejected: false }),
+            Phase::AwaitWizard => Reply::To(Phase::Credentials { rejected: false }),
             Phase::AwaitCredentials(attempt) => {
                 let account = attempt.account;
                 if let Err((wait, blame)) = self.limits[account].attempt(now, false) {
                     self.self_inflicted_block |= !blame;
-                    let until = now + wait;
-                    self.guard.blocked_until =
-                        Some(self.guard.blocked_until.map_or(until, |t| t.max(until)));
-                    self.answered(Phase::RateLimited {
-                        until,
-                        resume: Box::new(Phase::AwaitCredentials(attempt)),
-                    });
-                    return;
+                    return Reply::TooMany(now + wait);
                 }
                 let captcha_ok = !self.recaptcha || attempt.captcha == Captcha::Right;
                 if !captcha_ok || account == NOBODY || !attempt.password_ok {
-                    self.answered(Phase::Credentials { rejected: true });
-                    return;
+                    return Reply::To(Phase::Credentials { rejected: true });
                 }
-                match methods_of(account) {
-                    (true, true) => self.answered(Phase::ChooseMethod {
+                Reply::To(match methods_of(account) {
+                    (true, true) => Phase::ChooseMethod {
                         account,
                         rejected: false,
-                    }),
-                    (true, false) => self.answered(Phase::Code {
+                    },
+                    (true, false) => Phase::Code {
                         account,
                         method: Method::Google,
                         rejected: false,
-                    }),
-                    (false, true) => self.answered(Phase::Code {
+                    },
+                    (false, true) => Phase::Code {
                         account,
                         method: Method::Sms,
                         rejected: false,
-                    }),
+                    },
                     (false, false) => self.authenticated(account),
-                }
+                })
             }
-            Phase::AwaitMethod { account, method } => self.answered(Phase::Code {
+            Phase::AwaitMethod { account, method } => Reply::To(Phase::Code {
                 account,
                 method,
                 rejected: false,
@@ -868,17 +794,17 @@ impl Model {
                 // Google accepts the current and the previous 30-second period's code.
                 let in_time =
                     method == Method::Sms || google_period(now) - google_period(sent_at) <= 1;
-                if right && in_time {
-                    self.authenticated(account);
+                Reply::To(if right && in_time {
+                    self.authenticated(account)
                 } else {
-                    self.answered(Phase::Code {
+                    Phase::Code {
                         account,
                         method,
                         rejected: true,
-                    });
-                }
+                    }
+                })
             }
-            Phase::AwaitRestore { account } => self.answered(Phase::ResetCode {
+            Phase::AwaitRestore { account } => Reply::To(Phase::ResetCode {
                 account,
                 rejected: false,
             }),
@@ -886,19 +812,61 @@ impl Model {
                 account,
                 right,
                 new_password,
-            } => {
-                if right {
-                    self.passwords[account] = new_password;
-                    self.forced[account] = false;
-                    self.answered(Phase::PasswordChanged);
-                } else {
-                    self.answered(Phase::ResetCode {
-                        account,
-                        rejected: true,
-                    });
+            } => Reply::To(if right {
+                self.passwords[account] = new_password;
+                self.forced[account] = false;
+                Phase::PasswordChanged
+            } else {
+                Phase::ResetCode {
+                    account,
+                    rejected: true,
                 }
-            }
+            }),
             _ => unreachable!("precondition: an outstanding request"),
+        }
+    }
+
+    /// The flow takes the answer to its outstanding request.
+    fn take(&mut self, reply: Reply) {
+        match reply {
+            Reply::TooMany(until) => self.too_many(until),
+            Reply::To(Phase::Done) => {
+                self.signed_in_at = Some(self.now);
+                self.answered(Phase::Done);
+            }
+            Reply::To(phase) => self.answered(phase),
+        }
+    }
+
+    /// A 429 to the outstanding request, to wait until `until`: the flow holds the
+    /// request, and a 429 to the credentials blocks the guard as long.
+    fn too_many(&mut self, until: u64) {
+        if matches!(self.phase, Phase::AwaitCredentials(_)) {
+            self.guard.block_until(until);
+        }
+        let resume = Box::new(self.phase.clone());
+        self.answered(Phase::RateLimited { until, resume });
+    }
+
+    /// The outstanding request may reach the server and lose its answer: the simulator
+    /// takes the resend that follows as the pages allow (a new wizard, another restore,
+    /// another try after a refusal or a 429) rather than as a step out of order.
+    fn may_lose_response(&self) -> bool {
+        if !self.phase.is_awaiting() || !self.in_flight {
+            return false;
+        }
+        match self.phase {
+            Phase::AwaitWizard | Phase::AwaitRestore { .. } => true,
+            Phase::AwaitMethod { .. } => false,
+            _ => match self.clone().server() {
+                Reply::TooMany(_) => true,
+                Reply::To(phase) => matches!(
+                    phase,
+                    Phase::Credentials { rejected: true }
+                        | Phase::Code { rejected: true, .. }
+                        | Phase::ResetCode { rejected: true, .. }
+                ),
+            },
         }
     }
 
@@ -917,7 +885,15 @@ impl Model {
                     self.send(Phase::AwaitWizard);
                 }
             }
-            T::Deliver(_) => self.deliver(),
+            T::Deliver(_) => {
+                let reply = self.server();
+                self.take(reply);
+            }
+            T::LoseResponse => {
+                // The server's state moves on; the flow still waits, for nothing.
+                let _ = self.server();
+                self.in_flight = false;
+            }
             T::SubmitCredentials(attempt) => match self.phase {
                 Phase::Credentials { .. } => {
                     if self.recaptcha && attempt.captcha == Captcha::Missing {
@@ -962,10 +938,16 @@ impl Model {
                 _ => self.expect = Outcome::OutOfOrder,
             },
             T::Retry => match self.phase.clone() {
+                // Too early: the same instant again, nothing changes.
                 Phase::RateLimited { until, .. } if now < until => {
-                    self.expect = Outcome::RateLimited(at(until));
+                    self.expect = Outcome::Held(at(until));
                 }
                 Phase::RateLimited { resume, .. } => self.send(*resume),
+                // A resend after a transport error: what was on its way is lost.
+                phase if phase.is_awaiting() => {
+                    self.in_flight = false;
+                    self.send(phase);
+                }
                 _ => self.expect = Outcome::OutOfOrder,
             },
             T::Tick(secs) => self.now += secs,
@@ -979,10 +961,15 @@ impl Model {
                     self.other_device.push(status);
                 }
             }
-            T::Wizard429(secs) => self.answered(Phase::RateLimited {
-                until: now + secs.unwrap_or(60),
-                resume: Box::new(Phase::AwaitWizard),
-            }),
+            T::TooMany(secs) => {
+                // Without `Retry-After`: the documented block after the credentials, a
+                // minute after any other request.
+                let default = match self.phase {
+                    Phase::AwaitCredentials(_) => BLOCK,
+                    _ => 60,
+                };
+                self.too_many(now + secs.unwrap_or(default));
+            }
             T::OtherWorkflow => self.answered(Phase::Unsupported),
             T::Refusal => match self.phase {
                 Phase::AwaitMethod { account, .. } => self.answered(Phase::ChooseMethod {
@@ -1055,23 +1042,6 @@ fn garbage() -> BoxedStrategy<T> {
         .boxed()
 }
 
-/// Some departures (at least one); without the `uuid` only where the flow has one.
-fn twist(no_uuid: bool) -> BoxedStrategy<Twist> {
-    let uuid = if no_uuid {
-        any::<bool>().boxed()
-    } else {
-        Just(false).boxed()
-    };
-    (any::<bool>(), any::<bool>(), uuid)
-        .prop_map(|(status, done, no_uuid)| Twist {
-            status,
-            done,
-            no_uuid,
-        })
-        .prop_filter("some departure", |t| *t != Twist::NONE)
-        .boxed()
-}
-
 /// The off-table answers to `req`.
 fn off_table(req: Req) -> BoxedStrategy<T> {
     let offs: Vec<Off> = Off::ALL.into_iter().filter(|o| o.req() == req).collect();
@@ -1126,6 +1096,7 @@ impl ReferenceStateMachine for Reference {
                 limits: vec![Limiter::default(); EMAILS.len()],
                 guard: Guard::default(),
                 phase: Phase::New,
+                in_flight: false,
                 signed_in_at: None,
                 expect: Outcome::Ok(None),
                 other_device: Vec::new(),
@@ -1148,6 +1119,19 @@ impl ReferenceStateMachine for Reference {
                     .boxed(),
             ),
         ];
+        if state.phase.is_awaiting() {
+            // The network: a lost answer, a resend, a proxy's 429.
+            options.extend([
+                (1, Just(T::LoseResponse).boxed()),
+                (2, Just(T::Retry).boxed()),
+                (
+                    2,
+                    prop::option::weighted(0.7, 1u64..=120)
+                        .prop_map(T::TooMany)
+                        .boxed(),
+                ),
+            ]);
+        }
         let progress: Vec<(u32, BoxedStrategy<T>)> = match &state.phase {
             Phase::New | Phase::PasswordChanged | Phase::Unsupported | Phase::Done => {
                 vec![(12, Just(T::Start).boxed())]
@@ -1156,19 +1140,27 @@ impl ReferenceStateMachine for Reference {
                 (12, Just(T::Deliver(Twist::NONE)).boxed()),
                 (2, twist(false).prop_map(T::Deliver).boxed()),
                 (2, off_table(Req::Wizard)),
-                (
-                    2,
-                    prop::option::weighted(0.7, 1u64..=120)
-                        .prop_map(T::Wizard429)
-                        .boxed(),
-                ),
                 (1, Just(T::Refusal).boxed()),
             ],
             Phase::Credentials { .. } => vec![
                 (14, attempt().prop_map(T::SubmitCredentials).boxed()),
+                // A user who mistypes again and again: the guard's limit comes into play.
+                (
+                    4,
+                    attempt()
+                        .prop_map(|attempt| {
+                            T::SubmitCredentials(Attempt {
+                                password_ok: false,
+                                ..attempt
+                            })
+                        })
+                        .boxed(),
+                ),
                 (1, Just(T::Start).boxed()),
             ],
             Phase::AwaitCredentials(_) => vec![
+                // A user who clicks again while the answer is slow (a resend).
+                (2, Just(T::Retry).boxed()),
                 (12, Just(T::Deliver(Twist::NONE)).boxed()),
                 (2, twist(true).prop_map(T::Deliver).boxed()),
                 (1, off_table(Req::Credentials)),
@@ -1248,18 +1240,19 @@ impl ReferenceStateMachine for Reference {
     fn preconditions(state: &Model, t: &T) -> bool {
         match t {
             T::Deliver(twist) => {
-                state.phase.is_awaiting() && (!twist.no_uuid || state.phase.awaits_with_uuid())
+                state.phase.is_awaiting()
+                    && state.in_flight
+                    && (!twist.no_uuid || state.phase.awaits_with_uuid())
             }
-            T::OffTable(off) => Req::awaited_in(state.phase.name()) == Some(off.req()),
-            T::Wizard429(_) => state.phase == Phase::AwaitWizard,
+            T::LoseResponse => state.may_lose_response(),
+            T::OffTable(off) => Req::awaited_in(state.phase.state()) == Some(off.req()),
+            T::TooMany(_) => state.phase.is_awaiting(),
             T::OtherWorkflow => matches!(state.phase, Phase::AwaitCredentials(_)),
             T::Refusal => matches!(
                 state.phase,
                 Phase::AwaitWizard | Phase::AwaitMethod { .. } | Phase::AwaitRestore { .. }
             ),
             T::Replay => state.phase.awaits_with_uuid(),
-            // A retry while awaiting resends a lost request: not modelled here.
-            T::Retry => !state.phase.is_awaiting(),
             _ => true,
         }
     }
@@ -1276,7 +1269,8 @@ struct Sut {
     server: Server,
     accounts: Vec<ClientAccount>,
     flow: SignIn,
-    pending: Option<Request<Vec<u8>>>,
+    /// The request the flow awaits the answer to, or holds while rate limited.
+    outstanding: Option<Request<Vec<u8>>>,
     /// The uuid of the wizard the flow is in (from its answers).
     uuid: Option<String>,
     /// 2xx answers seen so far, and one of another browser tab's wizard.
@@ -1353,12 +1347,49 @@ impl Sut {
             .expect("a free code")
     }
 
-    /// Applies a call's result: the request becomes the pending one.
-    fn called(&mut self, result: Result<Request<Vec<u8>>, Error>) -> Outcome {
-        match result {
-            Ok(request) => {
-                self.pending = Some(request);
+    /// Makes a call that moves the flow: its request becomes the outstanding one. When the
+    /// guard holds it, the flow holds the request the call would have sent without the
+    /// guard (the same call on a twin whose guard is empty).
+    fn call(&mut self, call: impl Fn(&mut SignIn) -> Result<Outgoing, Error>) -> Outcome {
+        let before = self.flow.clone();
+        match call(&mut self.flow) {
+            Ok(Outgoing::Request(request)) => {
+                self.outstanding = Some(request);
                 Outcome::Ok(None)
+            }
+            Ok(Outgoing::RetryAt(t)) => {
+                let held = call(&mut lenient::unguarded_twin(&before)).sent();
+                self.outstanding = Some(held);
+                Outcome::Held(t)
+            }
+            Err(error) => outcome_of_error(&error),
+        }
+    }
+
+    /// `retry`: a request it sends is the one the flow held or awaited, byte for byte; an
+    /// instant to wait for changes nothing before it, and holds the same request after.
+    fn retry(&mut self) -> Outcome {
+        let before = self.flow.clone();
+        match self.flow.retry(self.now()) {
+            Ok(Outgoing::Request(request)) => {
+                let outstanding = self.outstanding.as_ref().expect("a request to resend");
+                lenient::assert_same_request(&request, outstanding);
+                self.outstanding = Some(request);
+                Outcome::Ok(None)
+            }
+            Ok(Outgoing::RetryAt(t)) => {
+                assert!(self.outstanding.is_some(), "a wait holds a request");
+                // Before the instant (the flow's deadline), nothing changes.
+                if before
+                    .next_deadline()
+                    .is_some_and(|until| self.now() < until)
+                {
+                    assert_eq!(
+                        self.flow, before,
+                        "a retry before the instant changed the flow"
+                    );
+                }
+                Outcome::Held(t)
             }
             Err(error) => outcome_of_error(&error),
         }
@@ -1382,7 +1413,7 @@ impl Sut {
         lenient::check_strict(&result, added, &strict, strict_field, twin == twin_before);
         self.last_error = result.as_ref().err().cloned();
         if result.is_ok() {
-            let step = self.pending.as_ref().map(lenient::request_line);
+            let step = self.outstanding.as_ref().map(lenient::request_line);
             self.log.add(&step.unwrap_or_default(), added);
         }
         if let (Ok(SignInStep::RetryAt(_)), Some(_)) =
@@ -1392,7 +1423,10 @@ impl Sut {
         }
         match result {
             Ok(step) => {
-                self.pending = None;
+                if !matches!(step, SignInStep::RetryAt(_)) {
+                    // A 429 leaves the request held, to send again with `retry`.
+                    self.outstanding = None;
+                }
                 if response.status().is_success() {
                     if let Some(uuid) = uuid_of(response.body()) {
                         self.uuid = Some(uuid);
@@ -1409,7 +1443,7 @@ impl Sut {
     }
 
     /// The documented label of an answer.
-    fn label(from: &str, response: &Response<Vec<u8>>, fake_workflow: bool) -> String {
+    fn label(from: SignInState, response: &Response<Vec<u8>>, fake_workflow: bool) -> String {
         let status = response.status().as_u16();
         if fake_workflow {
             return "2xx other workflow".to_owned();
@@ -1424,8 +1458,8 @@ impl Sut {
 
     /// An off-table answer to the outstanding request, as the pages would write it for its
     /// workflow (a `Terminate` with a valid token pair).
-    fn off_table_answer(&self, off: Off) -> (Response<Vec<u8>>, Sent) {
-        let sent = Sent::of(&self.dialect, off.req(), off.workflow());
+    fn off_table_answer(&self, off: Off) -> Response<Vec<u8>> {
+        let sent = written(&self.dialect, off.req(), off.workflow());
         let uuid = match off.req() {
             Req::Wizard => "8d6c0d1e-off-table".to_owned(),
             _ => self.uuid.clone().expect("the flow has a uuid"),
@@ -1451,7 +1485,7 @@ impl Sut {
         };
         let body = json!({"code": sent.code, "data": data, "done": sent.done,
                           "uuid": uuid, "workflow": off.workflow()});
-        (envelope_response(sent.status, body), sent)
+        envelope_response(sent.status, body)
     }
 }
 
@@ -1488,14 +1522,14 @@ impl StateMachineTest for Test {
         }
         // Another browser tab's wizard: its answer is foreign to the flow under test.
         let mut tab = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
-        let request = tab.start().expect("start");
+        let request = tab.start(at(0)).sent();
         let foreign = server.handle(&request, at(0));
         assert!(foreign.status().is_success());
         Sut {
             server,
             accounts,
             flow: SignIn::new(Endpoint::new(HOST).expect("endpoint")),
-            pending: None,
+            outstanding: None,
             uuid: None,
             answers: vec![foreign],
             tokens: None,
@@ -1509,15 +1543,15 @@ impl StateMachineTest for Test {
     fn apply(mut sut: Sut, model: &Model, t: T) -> Sut {
         let before = sut.flow.clone();
         let from = sut.flow.state();
-        let mut event: Option<String> = None;
+        let mut event: Option<Taken> = None;
+        let now = sut.now();
         let outcome = match t {
             T::Start => {
-                event = Some("start".into());
-                let result = sut.flow.start();
-                sut.called(result)
+                event = Some(Taken::Call("start"));
+                sut.call(|flow| flow.start(now))
             }
             T::Deliver(twist) => {
-                let request = sut.pending.clone().expect("an outstanding request");
+                let request = sut.outstanding.clone().expect("an outstanding request");
                 let mut response = sut.server.handle(&request, sut.now());
                 let mut deviations = Vec::new();
                 if response.status().is_success() {
@@ -1525,7 +1559,7 @@ impl StateMachineTest for Test {
                     let workflow = req.workflow_to(&model.phase).unwrap_or_else(|| {
                         panic!("a 2xx to {req:?} where the model has {:?}", model.phase)
                     });
-                    Sent::of(&model.dialect, req, workflow).check(&response);
+                    check_written(&model.dialect, req, workflow, &response);
                     response = twist_response(response, twist);
                     deviations = expected_deviations(
                         &model.dialect,
@@ -1541,15 +1575,20 @@ impl StateMachineTest for Test {
                         }
                     }
                 }
-                event = Some(Sut::label(from, &response, false));
+                event = Some(Taken::Answer(Sut::label(from, &response, false)));
                 let outcome = sut.answer(&response, &deviations, None);
                 if response.status().is_success() && matches!(outcome, Outcome::Ok(_)) {
                     DIALECTS.record(dialects::name(&model.dialect));
                 }
                 outcome
             }
+            T::LoseResponse => {
+                let request = sut.outstanding.clone().expect("an outstanding request");
+                let _lost = sut.server.handle(&request, sut.now());
+                Outcome::Ok(None)
+            }
             T::SubmitCredentials(attempt) => {
-                event = Some("submit_credentials".into());
+                event = Some(Taken::Call("submit_credentials"));
                 let password = if attempt.password_ok {
                     model.passwords[attempt.account].clone()
                 } else {
@@ -1562,16 +1601,14 @@ impl StateMachineTest for Test {
                     Captcha::Right => credentials = credentials.with_recaptcha(RECAPTCHA_OK),
                     Captcha::Wrong => credentials = credentials.with_recaptcha("03AGdBq2-forged"),
                 }
-                let result = sut.flow.submit_credentials(credentials, sut.now());
-                sut.called(result)
+                sut.call(|flow| flow.submit_credentials(credentials.clone(), now))
             }
             T::ChooseMethod(method) => {
-                event = Some("choose_method".into());
-                let result = sut.flow.choose_method(method);
-                sut.called(result)
+                event = Some(Taken::Call("choose_method"));
+                sut.call(|flow| flow.choose_method(method, now))
             }
             T::SubmitCode { right } => {
-                event = Some("submit_code".into());
+                event = Some(Taken::Call("submit_code"));
                 let code = match (&before.current_step(), right) {
                     (Some(SignInStep::Code { method, .. }), _) => {
                         let Phase::AwaitCode { account, .. } = model.phase else {
@@ -1595,19 +1632,17 @@ impl StateMachineTest for Test {
                     }
                     _ => "123456".to_owned(),
                 };
-                let result = sut.flow.submit_code(code);
-                sut.called(result)
+                sut.call(|flow| flow.submit_code(code.clone(), now))
             }
             T::RequestResetCode => {
-                event = Some("request_reset_code".into());
-                let result = sut.flow.request_reset_code();
-                sut.called(result)
+                event = Some(Taken::Call("request_reset_code"));
+                sut.call(|flow| flow.request_reset_code(now))
             }
             T::ResetPassword {
                 right,
                 new_password,
             } => {
-                event = Some("reset_password".into());
+                event = Some(Taken::Call("reset_password"));
                 let code = match &model.phase {
                     Phase::AwaitReset { account, .. } => {
                         let sent = sut.server.last_code_to(Sut::email(*account));
@@ -1619,15 +1654,12 @@ impl StateMachineTest for Test {
                     }
                     _ => "123456".to_owned(),
                 };
-                let result = sut
-                    .flow
-                    .reset_password(code, new_password_text(new_password));
-                sut.called(result)
+                let new_password = new_password_text(new_password);
+                sut.call(|flow| flow.reset_password(code.clone(), new_password.clone(), now))
             }
             T::Retry => {
-                event = Some("retry".into());
-                let result = sut.flow.retry(sut.now());
-                sut.called(result)
+                event = Some(Taken::Call("retry"));
+                sut.retry()
             }
             T::Tick(secs) => {
                 sut.now += secs;
@@ -1644,7 +1676,7 @@ impl StateMachineTest for Test {
                 let mut statuses = Vec::new();
                 for _ in 0..times {
                     let mut other = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
-                    let wizard = sut.server.handle(&other.start().expect("start"), sut.now());
+                    let wizard = sut.server.handle(&other.start(now).sent(), now);
                     let _ = other.handle_response(&wizard, sut.now()).expect("wizard");
                     let init = Answer {
                         req: Req::Wizard,
@@ -1662,15 +1694,14 @@ impl StateMachineTest for Test {
                     if model.recaptcha {
                         credentials = credentials.with_recaptcha(RECAPTCHA_OK);
                     }
-                    let request = other
-                        .submit_credentials(credentials, sut.now())
-                        .expect("a fresh flow's guard allows one attempt");
+                    // A fresh flow's guard allows one attempt.
+                    let request = other.submit_credentials(credentials, now).sent();
                     statuses.push(sut.server.handle(&request, sut.now()).status().as_u16());
                 }
                 assert_eq!(statuses, model.other_device, "the other device's answers");
                 Outcome::Ok(None)
             }
-            T::Wizard429(secs) => {
+            T::TooMany(secs) => {
                 // A proxy of the host: its `Retry-After` in the dialect's form.
                 let mut response = error_response(429, "too many requests");
                 if let Some(secs) = secs {
@@ -1679,7 +1710,7 @@ impl StateMachineTest for Test {
                         .headers_mut()
                         .insert("Retry-After", value.parse().expect("header"));
                 }
-                event = Some(Sut::label(from, &response, false));
+                event = Some(Taken::Answer(Sut::label(from, &response, false)));
                 sut.answer(&response, &[], None)
             }
             T::OtherWorkflow => {
@@ -1689,19 +1720,19 @@ impl StateMachineTest for Test {
                     workflow: OTHER_WORKFLOW,
                     twist: Twist::NONE,
                 };
-                let sent = Sent::of(&sut.dialect, answer.req, answer.workflow);
+                let sent = written(&sut.dialect, answer.req, answer.workflow);
                 let response = envelope_response(
                     sent.status,
                     json!({"code": sent.code, "data": {"phone": "+15550000000"},
                            "done": sent.done, "uuid": uuid, "workflow": OTHER_WORKFLOW}),
                 );
                 let deviations = expected_deviations(&sut.dialect, &answer);
-                event = Some(Sut::label(from, &response, true));
+                event = Some(Taken::Answer(Sut::label(from, &response, true)));
                 sut.answer(&response, &deviations, None)
             }
             T::Refusal => {
                 let response = error_response(400, "refused by the server");
-                event = Some(Sut::label(from, &response, false));
+                event = Some(Taken::Answer(Sut::label(from, &response, false)));
                 sut.answer(&response, &[], None)
             }
             T::Replay => {
@@ -1724,7 +1755,7 @@ impl StateMachineTest for Test {
             T::OffTable(off) => {
                 // The workflow decides before any deviation counts: strict refuses it for
                 // the same field, whatever else the answer departs on.
-                let (response, _) = sut.off_table_answer(off);
+                let response = sut.off_table_answer(off);
                 let outcome = sut.answer(&response, &[], Some("workflow"));
                 assert!(
                     matches!(
@@ -1762,9 +1793,9 @@ impl StateMachineTest for Test {
             t_name = from
         );
         match &outcome {
-            Outcome::Ok(_) => {
-                if let Some(event) = event {
-                    COVERAGE.record(from, &event, sut.flow.state());
+            Outcome::Ok(_) | Outcome::Held(_) => {
+                if let Some(event) = &event {
+                    COVERAGE.taken(from, event, sut.flow.state());
                 }
             }
             _ => assert_eq!(sut.flow, before, "an Err must leave the flow as it was"),
@@ -1777,7 +1808,16 @@ impl StateMachineTest for Test {
     }
 
     fn check_invariants(sut: &Sut, model: &Model) {
-        assert_eq!(sut.flow.state(), model.phase.name(), "the flow's state");
+        assert_eq!(sut.flow.state(), model.phase.state(), "the flow's state");
+        let deadline = match model.phase {
+            Phase::RateLimited { until, .. } => Some(at(until)),
+            _ => None,
+        };
+        assert_eq!(
+            sut.flow.next_deadline(),
+            deadline,
+            "the flow's next deadline"
+        );
         assert_eq!(
             sut.flow.current_step().as_ref().map(view_of),
             model.current_view(),
@@ -1836,6 +1876,7 @@ fn sign_in_follows_its_model_and_takes_every_documented_transition() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    eprintln!("{}", COVERAGE.rarest(12));
     COVERAGE.assert_complete();
     let off_table: Vec<String> = Off::ALL.iter().map(|o| o.name()).collect();
     OFF_TABLE.assert_complete(off_table.iter().map(String::as_str));

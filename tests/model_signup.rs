@@ -5,12 +5,15 @@
 //! (one of `sim::Dialect::ALL`, picked per case). The system under test is the real
 //! [`SignUp`] flow answered by the in-process simulator speaking that dialect, with
 //! hand-built answers for what the simulator never says (tokens with the sign-up, the form
-//! again, a step this crate does not drive, a 429), and answers given departures the pages
-//! leave open (the status line, `done`, a missing `uuid`). A finished sign-up is checked
-//! end to end: the same credentials sign in with the real [`SignIn`] flow.
+//! again, a step this crate does not drive, a 429 to either request), answers given
+//! departures the pages leave open (the status line, `done`, a missing `uuid`), and a
+//! network that loses answers (the caller then resends with `retry`). A finished sign-up
+//! is checked end to end: the same credentials sign in with the real [`SignIn`] flow.
 //!
-//! After every transition: the flow's state and step equal the model's, every `Err` left
-//! the flow unchanged, the simulator saw no protocol violation. Every answer also goes to
+//! After every transition: the flow's state, step and next deadline equal the model's,
+//! every `Err` left the flow unchanged, a `retry` before the end of a wait changed nothing
+//! and every resend is the request the flow held or awaited, byte for byte, and the
+//! simulator saw no protocol violation. Every answer also goes to
 //! a strict twin of the flow, which must read it alike or, where the lenient flow recorded
 //! deviations, refuse it and stay unchanged; the deviations the flow holds are exactly
 //! those of [`expected_deviations`]. Every documented row of `signup::TRANSITIONS`, every
@@ -27,14 +30,16 @@ mod dialects;
 mod lenient;
 #[path = "support/runner.rs"]
 mod runner;
+#[path = "support/sent.rs"]
+mod sent;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::client::signup::TRANSITIONS;
+use b2core_auth::client::signup::{SignUpState, TRANSITIONS};
 use b2core_auth::client::{Credentials, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep};
 use b2core_auth::sim::{ClientAccount, Dialect, Server, StatusLine, WizardInit};
 use b2core_auth::time::format_rfc3339;
-use b2core_auth::{DeviceFingerprint, Endpoint, Error};
+use b2core_auth::{DeviceFingerprint, Endpoint, Error, Outgoing};
 use http::{Request, Response};
 use proptest::prelude::*;
 use proptest::strategy::Union;
@@ -43,9 +48,11 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use serde_json::json;
 
 use b2core_auth::Flow;
-use coverage::{Checklist, Coverage};
+use coverage::{Checklist, Coverage, Taken};
+use lenient::{twist, twist_response, Sent, Twist};
+use sent::Sent as _;
 
-static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+static COVERAGE: Coverage<SignUpState> = Coverage::new(TRANSITIONS);
 /// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
 static DIALECTS: Checklist = Checklist::new("dialects");
 /// Every form of `Retry-After` must be read at least once.
@@ -103,16 +110,16 @@ enum Phase {
 }
 
 impl Phase {
-    fn name(&self) -> &'static str {
+    fn state(&self) -> SignUpState {
         match self {
-            Self::New => "not started",
-            Self::AwaitWizard => "waiting for the wizard",
-            Self::Form { .. } => "asking for the registration form",
-            Self::AwaitSubmit { .. } => "waiting for the sign-up answer",
-            Self::Next => "stopped at a step this crate does not drive",
-            Self::SignInRequired { .. } => "signed up, sign-in required",
-            Self::Done => "signed up",
-            Self::RateLimited { .. } => "rate limited",
+            Self::New => SignUpState::New,
+            Self::AwaitWizard => SignUpState::AwaitWizard,
+            Self::Form { .. } => SignUpState::Form,
+            Self::AwaitSubmit { .. } => SignUpState::AwaitSubmit,
+            Self::Next => SignUpState::Next,
+            Self::SignInRequired { .. } => SignUpState::SignInRequired,
+            Self::Done => SignUpState::SignedUp,
+            Self::RateLimited { .. } => SignUpState::RateLimited,
         }
     }
 
@@ -148,10 +155,12 @@ fn view_of(step: &SignUpStep) -> View {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Outcome {
+    /// Ok; for an answer, the step it returned; for a call, a request was sent.
     Ok(Option<View>),
+    /// A call returned `Outgoing::RetryAt` with this instant: nothing was sent.
+    Held(SystemTime),
     OutOfOrder,
     InvalidInput(&'static str),
-    RateLimited(SystemTime),
     Malformed,
     Refused,
 }
@@ -160,7 +169,6 @@ fn outcome_of_error(error: &Error) -> Outcome {
     match error {
         Error::OutOfOrder { .. } => Outcome::OutOfOrder,
         Error::InvalidInput { field, .. } => Outcome::InvalidInput(field),
-        Error::RateLimited { retry_at } => Outcome::RateLimited(*retry_at),
         Error::Malformed { .. } => Outcome::Malformed,
         Error::Refused(_) => Outcome::Refused,
         other => panic!("an error the sign-up flow should never give: {other:?}"),
@@ -175,6 +183,9 @@ struct Model {
     registered: Vec<bool>,
     signed_in: Vec<bool>,
     phase: Phase,
+    /// The request of the awaiting phase is on its way to the server (false once its
+    /// answer was lost: only a `retry` sends it again).
+    in_flight: bool,
     expect: Outcome,
 }
 
@@ -190,7 +201,11 @@ enum T {
         email: usize,
         confirmed: bool,
     },
+    /// The caller resends: the request the flow holds after a 429, or the one it awaits
+    /// the answer to (whatever was on its way is lost).
     Retry,
+    /// The server takes the outstanding request; its answer is lost on the way back.
+    LoseResponse,
     Tick(u64),
     Park,
     /// The finished sign-up's credentials sign in (the real sign-in flow, same server).
@@ -215,26 +230,6 @@ enum T {
     TakeDeviations,
 }
 
-/// Departures from the pages on points they leave open, applied to a 2xx answer: the
-/// flow must go where the body's `code` says all the same and record each.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct Twist {
-    /// The status line no longer repeats the body's `code` (200 and 202 swapped).
-    status: bool,
-    /// `done` says the opposite.
-    done: bool,
-    /// The `uuid` member is left out (only where the flow already has one).
-    no_uuid: bool,
-}
-
-impl Twist {
-    const NONE: Twist = Twist {
-        status: false,
-        done: false,
-        no_uuid: false,
-    };
-}
-
 /// The request a 2xx answer answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Req {
@@ -243,10 +238,10 @@ enum Req {
 }
 
 impl Req {
-    fn awaited_in(state: &str) -> Option<Req> {
+    fn awaited_in(state: SignUpState) -> Option<Req> {
         match state {
-            "waiting for the wizard" => Some(Req::Wizard),
-            "waiting for the sign-up answer" => Some(Req::Submit),
+            SignUpState::AwaitWizard => Some(Req::Wizard),
+            SignUpState::AwaitSubmit => Some(Req::Submit),
             _ => None,
         }
     }
@@ -259,79 +254,22 @@ impl Req {
     }
 }
 
-/// A 2xx answer as the model knows it was sent: the request it answers, the status line,
-/// the body's `code` and `done`, whether it has a `uuid`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Sent {
-    req: Req,
-    status: u16,
-    code: i64,
-    done: bool,
-    uuid: bool,
+/// A 2xx answer of the sign-up wizard as a host speaking `dialect` writes it, as the
+/// sign-up page shows: `code` 202 with `done: true` (the wizard's init, the final answer),
+/// `code` 200 with `done: false` (another step).
+fn written(dialect: &Dialect, code: u16) -> Sent {
+    Sent::of(dialect, code, code == 202)
 }
 
-impl Sent {
-    /// As a host speaking `dialect` writes it: as the sign-up page, `code` 202 with
-    /// `done: true` (the wizard's init, the final answer), `code` 200 with `done: false`
-    /// (another step); the status line repeating `code`, or 200 (`status-200`).
-    fn of(dialect: &Dialect, req: Req, code: u16) -> Sent {
-        let status = if dialect.status == StatusLine::Always200 {
-            200
-        } else {
-            code
-        };
-        Sent {
-            req,
-            status,
-            code: i64::from(code),
-            done: code == 202,
-            uuid: true,
-        }
+/// Every deviation a lenient flow records when it takes an answer to `req` written as
+/// `sent`, in the library's order: the envelope's (`code` against the status line, a
+/// missing `uuid` within the wizard), then `done` against `code` (which decides).
+fn deviations(req: Req, sent: &Sent) -> Vec<&'static str> {
+    let mut fields = sent.envelope_deviations(req == Req::Wizard);
+    if sent.done != (sent.code == 202) {
+        fields.push("done");
     }
-
-    fn twisted(self, twist: Twist) -> Sent {
-        Sent {
-            status: match (twist.status, self.status) {
-                (false, status) => status,
-                (true, 200) => 202,
-                (true, _) => 200,
-            },
-            done: self.done != twist.done,
-            uuid: self.uuid && !twist.no_uuid,
-            ..self
-        }
-    }
-
-    /// Every deviation a lenient flow records when it takes this answer, in the library's
-    /// order: `code` against the status line, a missing `uuid` within the wizard, `done`
-    /// against `code` (which decides).
-    fn deviations(&self) -> Vec<&'static str> {
-        let mut fields = Vec::new();
-        if self.code != i64::from(self.status) {
-            fields.push("code");
-        }
-        if !self.uuid && self.req != Req::Wizard {
-            fields.push("uuid");
-        }
-        if self.done != (self.code == 202) {
-            fields.push("done");
-        }
-        fields
-    }
-
-    /// The simulator's answer says what the model says it does.
-    fn check(&self, response: &Response<Vec<u8>>) {
-        let body: serde_json::Value =
-            serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
-        let found = Sent {
-            req: self.req,
-            status: response.status().as_u16(),
-            code: body["code"].as_i64().unwrap_or(-1),
-            done: body["done"].as_bool().unwrap_or(!self.done),
-            uuid: body["uuid"].is_string(),
-        };
-        assert_eq!(found, *self, "the simulator's answer");
-    }
+    fields
 }
 
 /// An answer the test hands to a flow.
@@ -356,7 +294,7 @@ enum Answer {
 fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> {
     match *answer {
         Answer::SignUp { req, code, twist } => {
-            Sent::of(dialect, req, code).twisted(twist).deviations()
+            deviations(req, &written(dialect, code).twisted(twist))
         }
         Answer::SignIn => {
             let always_200 = dialect.status == StatusLine::Always200;
@@ -374,46 +312,6 @@ fn expected_deviations(dialect: &Dialect, answer: &Answer) -> Vec<&'static str> 
             fields
         }
     }
-}
-
-/// The answer with `twist`'s departures.
-fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
-    if twist == Twist::NONE {
-        return response;
-    }
-    let (mut parts, body) = response.into_parts();
-    let mut body: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
-    if twist.done {
-        let done = body["done"].as_bool().expect("a `done`");
-        body["done"] = json!(!done);
-    }
-    if twist.no_uuid {
-        body.as_object_mut().expect("an object").remove("uuid");
-    }
-    if twist.status {
-        parts.status = match parts.status.as_u16() {
-            200 => http::StatusCode::ACCEPTED,
-            _ => http::StatusCode::OK,
-        };
-    }
-    Response::from_parts(parts, serde_json::to_vec(&body).expect("JSON"))
-}
-
-/// Some departures (at least one); without the `uuid` only where the flow has one.
-fn twist(no_uuid: bool) -> BoxedStrategy<Twist> {
-    let uuid = if no_uuid {
-        any::<bool>().boxed()
-    } else {
-        Just(false).boxed()
-    };
-    (any::<bool>(), any::<bool>(), uuid)
-        .prop_map(|(status, done, no_uuid)| Twist {
-            status,
-            done,
-            no_uuid,
-        })
-        .prop_filter("some departure", |t| *t != Twist::NONE)
-        .boxed()
 }
 
 /// A hand-built answer's twist: mostly none.
@@ -437,10 +335,46 @@ impl Model {
 
     fn answered(&mut self, phase: Phase) {
         self.phase = phase;
+        self.in_flight = false;
         self.expect = Outcome::Ok(match self.phase {
             Phase::Done => Some(View::Done),
             _ => self.current_view(),
         });
+    }
+
+    /// Sends the request of awaiting phase `next` (a call or a retry): the sign-up has no
+    /// attempt guard, so it always goes.
+    fn send(&mut self, next: Phase) {
+        self.phase = next;
+        self.in_flight = true;
+        self.expect = Outcome::Ok(None);
+    }
+
+    /// The simulator at work on the outstanding request: where its answer leads.
+    fn server(&mut self) -> Phase {
+        match self.phase {
+            Phase::AwaitWizard => Phase::Form { rejected: false },
+            Phase::AwaitSubmit { email } if self.registered[email] => {
+                Phase::Form { rejected: true }
+            }
+            Phase::AwaitSubmit { email } => {
+                self.registered[email] = true;
+                Phase::SignInRequired { email }
+            }
+            _ => unreachable!("precondition: an outstanding request"),
+        }
+    }
+
+    /// The outstanding request may reach the server and lose its answer: the simulator
+    /// takes the resend that follows (a new wizard, or the refused form again) rather than
+    /// as a step of a wizard that has ended.
+    fn may_lose_response(&self) -> bool {
+        self.in_flight
+            && match self.phase {
+                Phase::AwaitWizard => true,
+                Phase::AwaitSubmit { email } => self.registered[email],
+                _ => false,
+            }
     }
 
     fn apply(mut self, t: &T) -> Self {
@@ -457,20 +391,18 @@ impl Model {
                 {
                     self.expect = Outcome::OutOfOrder;
                 } else {
-                    self.phase = Phase::AwaitWizard;
+                    self.send(Phase::AwaitWizard);
                 }
             }
-            T::Deliver(_) => match self.phase {
-                Phase::AwaitWizard => self.answered(Phase::Form { rejected: false }),
-                Phase::AwaitSubmit { email } if self.registered[email] => {
-                    self.answered(Phase::Form { rejected: true });
-                }
-                Phase::AwaitSubmit { email } => {
-                    self.registered[email] = true;
-                    self.answered(Phase::SignInRequired { email });
-                }
-                _ => unreachable!("precondition: an outstanding request"),
-            },
+            T::Deliver(_) => {
+                let next = self.server();
+                self.answered(next);
+            }
+            T::LoseResponse => {
+                // The server's state moves on; the flow still waits, for nothing.
+                let _ = self.server();
+                self.in_flight = false;
+            }
             T::Submit { email, confirmed } => match self.phase {
                 Phase::Form { .. } if *email == INVALID => {
                     self.expect = Outcome::InvalidInput("email");
@@ -478,14 +410,17 @@ impl Model {
                 Phase::Form { .. } if !confirmed => {
                     self.expect = Outcome::InvalidInput("password_confirmation");
                 }
-                Phase::Form { .. } => self.phase = Phase::AwaitSubmit { email: *email },
+                Phase::Form { .. } => self.send(Phase::AwaitSubmit { email: *email }),
                 _ => self.expect = Outcome::OutOfOrder,
             },
             T::Retry => match self.phase.clone() {
+                // Too early: the same instant again, nothing changes.
                 Phase::RateLimited { until, .. } if self.now < until => {
-                    self.expect = Outcome::RateLimited(at(until));
+                    self.expect = Outcome::Held(at(until));
                 }
-                Phase::RateLimited { resume, .. } => self.phase = *resume,
+                Phase::RateLimited { resume, .. } => self.send(*resume),
+                // A resend after a transport error: what was on its way is lost.
+                phase if phase.is_awaiting() => self.send(phase),
                 _ => self.expect = Outcome::OutOfOrder,
             },
             T::Tick(secs) => self.now += secs,
@@ -580,6 +515,7 @@ impl ReferenceStateMachine for Reference {
                 registered: (0..EMAILS.len()).map(|i| i == 0).collect(),
                 signed_in: vec![false; EMAILS.len()],
                 phase: Phase::New,
+                in_flight: false,
                 expect: Outcome::Ok(None),
             })
             .boxed()
@@ -597,6 +533,13 @@ impl ReferenceStateMachine for Reference {
                 prop_oneof![start.clone(), submit(), Just(T::Retry)].boxed(),
             ),
         ];
+        if state.phase.is_awaiting() {
+            // The network: a lost answer, and the resend that follows.
+            options.extend([
+                (1, Just(T::LoseResponse).boxed()),
+                (2, Just(T::Retry).boxed()),
+            ]);
+        }
         let progress: Vec<(u32, BoxedStrategy<T>)> = match &state.phase {
             Phase::New | Phase::Next | Phase::Done => vec![(10, start.boxed())],
             Phase::SignInRequired { .. } => vec![(6, start.boxed()), (6, Just(T::SignIn).boxed())],
@@ -632,8 +575,10 @@ impl ReferenceStateMachine for Reference {
         match t {
             T::Deliver(twist) => {
                 state.phase.is_awaiting()
+                    && state.in_flight
                     && (!twist.no_uuid || matches!(state.phase, Phase::AwaitSubmit { .. }))
             }
+            T::LoseResponse => state.phase.is_awaiting() && state.may_lose_response(),
             T::TooMany(_) => state.phase.is_awaiting(),
             T::WithTokens(_) | T::FormAgain(_) | T::OtherWorkflow(_) | T::Replay => {
                 matches!(state.phase, Phase::AwaitSubmit { .. })
@@ -642,8 +587,6 @@ impl ReferenceStateMachine for Reference {
             T::SignIn => {
                 matches!(state.phase, Phase::SignInRequired { email } if !state.signed_in[email])
             }
-            // A retry while awaiting resends a lost request: not modelled here.
-            T::Retry => !state.phase.is_awaiting(),
             _ => true,
         }
     }
@@ -659,7 +602,8 @@ impl ReferenceStateMachine for Reference {
 struct Sut {
     server: Server,
     flow: SignUp,
-    pending: Option<Request<Vec<u8>>>,
+    /// The request the flow awaits the answer to, or holds while rate limited.
+    outstanding: Option<Request<Vec<u8>>>,
     /// Another browser tab's sign-up wizard answer.
     foreign: Response<Vec<u8>>,
     now: u64,
@@ -692,14 +636,14 @@ fn token(name: &str, created: SystemTime, lifetime: u64) -> serde_json::Value {
 
 /// The label of an answer in the table: after a submission, by the body's `code` (the
 /// status line only when the body has none), its tokens and its `workflow`.
-fn label(from: &str, response: &Response<Vec<u8>>) -> String {
+fn label(from: SignUpState, response: &Response<Vec<u8>>) -> String {
     let status = response.status().as_u16();
     match status {
         429 => return "429".into(),
         400..=499 => return "4xx".into(),
         _ => {}
     }
-    if from == "waiting for the wizard" {
+    if from == SignUpState::AwaitWizard {
         return "2xx".into();
     }
     let body: serde_json::Value = serde_json::from_slice(response.body()).expect("json");
@@ -736,11 +680,37 @@ impl Sut {
         self.flow.uuid().expect("the flow has a uuid").to_owned()
     }
 
-    fn called(&mut self, result: Result<Request<Vec<u8>>, Error>) -> Outcome {
+    /// A call that moves the flow: its request becomes the outstanding one. (The sign-up
+    /// has no attempt guard: a call never waits.)
+    fn called(&mut self, result: Result<Outgoing, Error>) -> Outcome {
         match result {
-            Ok(request) => {
-                self.pending = Some(request);
+            Ok(Outgoing::Request(request)) => {
+                self.outstanding = Some(request);
                 Outcome::Ok(None)
+            }
+            Ok(Outgoing::RetryAt(t)) => panic!("a sign-up call waits until {t:?}"),
+            Err(error) => outcome_of_error(&error),
+        }
+    }
+
+    /// `retry`: a request it sends is the one the flow held or awaited, byte for byte; an
+    /// instant to wait for changes nothing.
+    fn retry(&mut self) -> Outcome {
+        let before = self.flow.clone();
+        match self.flow.retry(self.now()) {
+            Ok(Outgoing::Request(request)) => {
+                let outstanding = self.outstanding.as_ref().expect("a request to resend");
+                lenient::assert_same_request(&request, outstanding);
+                self.outstanding = Some(request);
+                Outcome::Ok(None)
+            }
+            Ok(Outgoing::RetryAt(t)) => {
+                assert!(self.outstanding.is_some(), "a wait holds a request");
+                assert_eq!(
+                    self.flow, before,
+                    "a retry before the instant changed the flow"
+                );
+                Outcome::Held(t)
             }
             Err(error) => outcome_of_error(&error),
         }
@@ -758,12 +728,15 @@ impl Sut {
         lenient::check_strict(&result, added, &strict, None, twin == twin_before);
         self.last_error = result.as_ref().err().cloned();
         if result.is_ok() {
-            let step = self.pending.as_ref().map(lenient::request_line);
+            let step = self.outstanding.as_ref().map(lenient::request_line);
             self.log.add(&step.unwrap_or_default(), added);
         }
         match result {
             Ok(step) => {
-                self.pending = None;
+                if !matches!(step, SignUpStep::RetryAt(_)) {
+                    // A 429 leaves the request held, to send again with `retry`.
+                    self.outstanding = None;
+                }
                 if let SignUpStep::Done(tokens) = &step {
                     assert_eq!(tokens.access().created_at(), self.now());
                 }
@@ -777,13 +750,13 @@ impl Sut {
     fn sign_in(&mut self, email: &str) {
         let now = self.now();
         let mut flow = SignIn::new(Endpoint::new(HOST).expect("endpoint"));
-        let mut request = flow.start().expect("start");
+        let mut request = flow.start(now).sent();
         for _ in 0..4 {
             let response = self.server.handle(&request, now);
             request = match flow.handle_response(&response, now).expect("an answer") {
                 SignInStep::Credentials { rejected: None, .. } => {
                     let credentials = Credentials::new(email, PASSWORD, fingerprint());
-                    flow.submit_credentials(credentials, now).expect("sent")
+                    flow.submit_credentials(credentials, now).sent()
                 }
                 SignInStep::Done(_) => {
                     let fields: Vec<&str> = flow.deviations().iter().map(|d| d.field()).collect();
@@ -808,13 +781,13 @@ impl StateMachineTest for Test {
         let mut server = Server::new(dialects::sim_config(model.dialect));
         server.add_client(ClientAccount::new(EMAILS[0], "Existing-Passw0rd!"));
         let mut tab = SignUp::new(Endpoint::new(HOST).expect("endpoint"));
-        let request = tab.start(LINK, None).expect("start");
+        let request = tab.start(LINK, None, at(0)).sent();
         let foreign = server.handle(&request, at(0));
         assert!(foreign.status().is_success());
         Sut {
             server,
             flow: SignUp::new(Endpoint::new(HOST).expect("endpoint")),
-            pending: None,
+            outstanding: None,
             foreign,
             now: 0,
             dialect: model.dialect,
@@ -826,22 +799,23 @@ impl StateMachineTest for Test {
     fn apply(mut sut: Sut, model: &Model, t: T) -> Sut {
         let before = sut.flow.clone();
         let from = sut.flow.state();
-        let mut event: Option<String> = None;
+        let mut event: Option<Taken> = None;
+        let now = sut.now();
         let outcome = match t {
             T::Start { referral } => {
-                event = Some("start".into());
+                event = Some(Taken::Call("start"));
                 let referral = referral.then_some("29734fc149dc93809d18f49ae970810a");
-                let result = sut.flow.start(LINK, referral);
+                let result = sut.flow.start(LINK, referral, now);
                 sut.called(result)
             }
             T::Deliver(twist) => {
-                let request = sut.pending.clone().expect("an outstanding request");
+                let request = sut.outstanding.clone().expect("an outstanding request");
                 let mut response = sut.server.handle(&request, sut.now());
                 let mut deviations = Vec::new();
                 if response.status().is_success() {
                     // The simulator's wizard init and its final answer: `code` 202.
                     let req = Req::awaited_in(from).expect("an awaited request");
-                    Sent::of(&model.dialect, req, 202).check(&response);
+                    written(&model.dialect, 202).check(&response);
                     response = twist_response(response, twist);
                     let answer = Answer::SignUp {
                         req,
@@ -855,15 +829,20 @@ impl StateMachineTest for Test {
                         }
                     }
                 }
-                event = Some(label(from, &response));
+                event = Some(Taken::Answer(label(from, &response)));
                 let outcome = sut.answer(&response, &deviations);
                 if response.status().is_success() && matches!(outcome, Outcome::Ok(_)) {
                     DIALECTS.record(dialects::name(&model.dialect));
                 }
                 outcome
             }
+            T::LoseResponse => {
+                let request = sut.outstanding.clone().expect("an outstanding request");
+                let _lost = sut.server.handle(&request, now);
+                Outcome::Ok(None)
+            }
             T::Submit { email, confirmed } => {
-                event = Some("submit".into());
+                event = Some(Taken::Call("submit"));
                 let confirmation = if confirmed {
                     PASSWORD
                 } else {
@@ -873,13 +852,12 @@ impl StateMachineTest for Test {
                     .with_country_code("16")
                     .with_given_name("John")
                     .with_family_name("Brown");
-                let result = sut.flow.submit(form);
+                let result = sut.flow.submit(form, now);
                 sut.called(result)
             }
             T::Retry => {
-                event = Some("retry".into());
-                let result = sut.flow.retry(sut.now());
-                sut.called(result)
+                event = Some(Taken::Call("retry"));
+                sut.retry()
             }
             T::Tick(secs) => {
                 sut.now += secs;
@@ -910,7 +888,7 @@ impl StateMachineTest for Test {
                         .headers_mut()
                         .insert("Retry-After", value.parse().expect("header"));
                 }
-                event = Some(label(from, &response));
+                event = Some(Taken::Answer(label(from, &response)));
                 let outcome = sut.answer(&response, &[]);
                 if secs.is_some() && matches!(outcome, Outcome::Ok(Some(View::RetryAt(_)))) {
                     RETRY_AFTER.record(dialects::retry_after_name(model.dialect.retry_after));
@@ -929,7 +907,7 @@ impl StateMachineTest for Test {
                     T::FormAgain(_) => (200, FORM_WORKFLOW, json!({"fields": {}})),
                     _ => (200, OTHER_WORKFLOW, json!({"email": "sent"})),
                 };
-                let sent = Sent::of(&model.dialect, Req::Submit, code).twisted(twist);
+                let sent = written(&model.dialect, code).twisted(twist);
                 let response = hand_built(sent, sut.uuid(), workflow, data);
                 let answer = Answer::SignUp {
                     req: Req::Submit,
@@ -942,7 +920,7 @@ impl StateMachineTest for Test {
                         TOLERATED.record(&format!("submit: {field}"));
                     }
                 }
-                event = Some(label(from, &response));
+                event = Some(Taken::Answer(label(from, &response)));
                 sut.answer(&response, &deviations)
             }
             T::Refusal => {
@@ -979,9 +957,9 @@ impl StateMachineTest for Test {
 
         assert_eq!(outcome, model.expect, "the outcome in state {from}");
         match &outcome {
-            Outcome::Ok(_) => {
-                if let Some(event) = event {
-                    COVERAGE.record(from, &event, sut.flow.state());
+            Outcome::Ok(_) | Outcome::Held(_) => {
+                if let Some(event) = &event {
+                    COVERAGE.taken(from, event, sut.flow.state());
                 }
             }
             _ => assert_eq!(sut.flow, before, "an Err must leave the flow as it was"),
@@ -990,7 +968,16 @@ impl StateMachineTest for Test {
     }
 
     fn check_invariants(sut: &Sut, model: &Model) {
-        assert_eq!(sut.flow.state(), model.phase.name(), "the flow's state");
+        assert_eq!(sut.flow.state(), model.phase.state(), "the flow's state");
+        let deadline = match model.phase {
+            Phase::RateLimited { until, .. } => Some(at(until)),
+            _ => None,
+        };
+        assert_eq!(
+            sut.flow.next_deadline(),
+            deadline,
+            "the flow's next deadline"
+        );
         assert_eq!(
             sut.flow.current_step().as_ref().map(view_of),
             model.current_view(),
@@ -1027,6 +1014,7 @@ fn sign_up_follows_its_model_and_takes_every_documented_transition() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    eprintln!("{}", COVERAGE.rarest(8));
     COVERAGE.assert_complete();
     TOLERATED.assert_complete(TOLERATED_ALL);
     DIALECTS.assert_complete(dialects::all_names());

@@ -10,8 +10,14 @@
 //! dialect) that answers 429 or 503 itself, garbage, and answers replayed or taken from
 //! another flow.
 //!
-//! After every transition: the step and state equal the model's, nothing panicked, an
-//! `Err` changed nothing, the simulator saw no protocol violation, the flow never earned a
+//! The attempt guards hold a sixth sign-in or a fourth confirmation inside a minute the way
+//! a 429 does: the call returns `Outgoing::RetryAt`, the flow waits in `RateLimited`
+//! holding the attempt, `retry` before the instant changes nothing and from then on sends
+//! the held request (byte for byte the one the call would have sent).
+//!
+//! After every transition: the step, state and next deadline equal the model's, nothing
+//! panicked, an `Err` changed nothing, every resend is the request the flow held or
+//! awaited, the simulator saw no protocol violation, the flow never earned a
 //! server 429 that its own guard could have avoided, and it recorded no deviation (see
 //! [`expected_deviations`]); a strict twin of the flow reads every answer alike. After the
 //! run, every row of [`TRANSITIONS`], every dialect and every `Retry-After` form must have
@@ -27,19 +33,22 @@ mod lenient;
 mod ms_model;
 #[path = "support/runner.rs"]
 mod runner;
+#[path = "support/sent.rs"]
+mod sent;
 
-use b2core_auth::backoffice::{StaffSignIn, StaffStep, TRANSITIONS};
+use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep, TRANSITIONS};
 use b2core_auth::client::SignIn;
 use b2core_auth::sim::{Dialect, Server, StaffAccount};
-use b2core_auth::Error;
 use b2core_auth::Flow as _;
+use b2core_auth::{Error, Outgoing};
 use coverage::{Checklist, Coverage};
 use http::{Request, Response};
 use ms_model::{at, config, endpoint, floor_secs, ms_of, GuardModel, WindowModel, WINDOW};
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use sent::Sent as _;
 
-static COVERAGE: Coverage = Coverage::new(TRANSITIONS);
+static COVERAGE: Coverage<StaffState> = Coverage::new(TRANSITIONS);
 /// Every dialect must be spoken: a case in it must have taken a 2xx of the simulator.
 static DIALECTS: Checklist = Checklist::new("dialects");
 /// Every form of `Retry-After` must be read at least once.
@@ -106,7 +115,6 @@ enum Fault {
     InvalidInput,
     Malformed,
     Refused(u16),
-    RateLimited(u64),
 }
 
 /// What the last transition should have produced.
@@ -114,6 +122,8 @@ enum Fault {
 enum Outcome {
     Nothing,
     Sent,
+    /// `Outgoing::RetryAt` at this instant: nothing was sent.
+    Held(u64),
     Step(Step),
     Fault(Fault),
 }
@@ -209,14 +219,22 @@ impl Model {
         )
     }
 
-    fn state_name(&self) -> &'static str {
+    fn state(&self) -> StaffState {
         match self.flow {
-            Flow::Credentials { .. } => "asking for credentials",
-            Flow::AwaitSignIn { .. } => "waiting for the sign-in answer",
-            Flow::EmailCode { .. } => "asking for the emailed 2FA code",
-            Flow::AwaitConfirm { .. } => "waiting for the 2FA confirmation answer",
-            Flow::Limited { .. } => "rate limited",
-            Flow::Done => "signed in",
+            Flow::Credentials { .. } => StaffState::Credentials,
+            Flow::AwaitSignIn { .. } => StaffState::AwaitSignIn,
+            Flow::EmailCode { .. } => StaffState::EmailCode,
+            Flow::AwaitConfirm { .. } => StaffState::AwaitConfirm,
+            Flow::Limited { .. } => StaffState::RateLimited,
+            Flow::Done => StaffState::SignedIn,
+        }
+    }
+
+    /// What `next_deadline()` should say: the end of the wait, while the flow waits.
+    fn deadline(&self) -> Option<u64> {
+        match self.flow {
+            Flow::Limited { until, .. } => Some(until),
+            _ => None,
         }
     }
 
@@ -235,14 +253,21 @@ impl Model {
         }
     }
 
-    /// Moves to the awaiting state `next` if its guard allows.
+    /// Moves to the awaiting state `next` if its guard allows; else the flow holds `next`
+    /// until the guard allows it.
     fn send(&mut self, next: Flow) {
         let guard = match next {
             Flow::AwaitSignIn { .. } => &mut self.sign_in_guard,
             _ => &mut self.confirm_guard,
         };
         match guard.next_allowed(self.now) {
-            Some(t) => self.outcome = Outcome::Fault(Fault::RateLimited(t)),
+            Some(t) => {
+                self.flow = Flow::Limited {
+                    until: t,
+                    resume: Box::new(next),
+                };
+                self.outcome = Outcome::Held(t);
+            }
             None => {
                 guard.record(self.now);
                 self.flow = next;
@@ -448,13 +473,28 @@ impl ReferenceStateMachine for StaffModel {
             1 => Just(Transition::Tick),
         ];
         if m.in_flight {
+            // A user who clicks again while a confirmation is slow: the guard's limit of 3
+            // comes into play.
+            let again = if matches!(m.flow, Flow::AwaitConfirm { .. }) {
+                2
+            } else {
+                0
+            };
             prop_oneof![
                 12 => Just(Transition::Deliver),
                 1 => Just(Transition::LoseRequest),
                 1 => Just(Transition::LoseResponse),
                 1 => (1u64..90).prop_map(|secs| Transition::Gateway429 { secs }),
                 1 => Just(Transition::Gateway503),
+                again => Just(Transition::Retry),
                 4 => base,
+            ]
+            .boxed()
+        } else if let Flow::EmailCode { .. } = m.flow {
+            // A user who mistypes the code again and again.
+            prop_oneof![
+                3 => Just(Transition::SubmitCode { right: false }),
+                9 => base,
             ]
             .boxed()
         } else if let Flow::Limited { until, .. } = m.flow {
@@ -511,27 +551,44 @@ impl ReferenceStateMachine for StaffModel {
                     m.outcome = Outcome::Fault(Fault::InvalidInput);
                 }
                 Flow::EmailCode { token, .. } => {
+                    // Sent now, or held until the guard allows: the same code either way.
                     m.send(Flow::AwaitConfirm { token });
-                    if m.outcome == Outcome::Sent {
-                        state.right_code = *right;
+                    state.right_code = *right;
+                }
+                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
+            },
+            Transition::Retry => {
+                if m.awaiting() {
+                    // The caller resends after a transport error: what was on its way is
+                    // lost, whatever the retry gives.
+                    m.in_flight = false;
+                }
+                let latest = match &m.flow {
+                    Flow::Limited { resume, .. } => resume,
+                    flow => flow,
+                };
+                match (&m.flow, latest) {
+                    // A confirmation whose 2FA token has expired is not sent again (it could
+                    // only be refused), before the end of a wait too: sign in again.
+                    (_, Flow::AwaitConfirm { token }) if m.now >= m.tokens[*token].expires => {
+                        m.outcome = Outcome::Fault(Fault::InvalidInput);
                     }
+                    // Too early: the same instant again, nothing changes.
+                    (Flow::Limited { until, .. }, _) if m.now < *until => {
+                        m.outcome = Outcome::Held(*until);
+                    }
+                    (Flow::Limited { resume, .. }, _) => {
+                        let resume = (**resume).clone();
+                        m.send(resume);
+                    }
+                    // A resend after a transport error.
+                    (Flow::AwaitSignIn { .. } | Flow::AwaitConfirm { .. }, _) => {
+                        let again = m.flow.clone();
+                        m.send(again);
+                    }
+                    _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
                 }
-                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
-            },
-            Transition::Retry => match &m.flow {
-                Flow::Limited { until, .. } if m.now < *until => {
-                    m.outcome = Outcome::Fault(Fault::RateLimited(*until));
-                }
-                Flow::Limited { resume, .. } => {
-                    let resume = (**resume).clone();
-                    m.send(resume);
-                }
-                Flow::AwaitSignIn { .. } | Flow::AwaitConfirm { .. } => {
-                    let again = m.flow.clone();
-                    m.send(again);
-                }
-                _ => m.outcome = Outcome::Fault(Fault::OutOfOrder),
-            },
+            }
             Transition::Deliver => {
                 m.in_flight = false;
                 let answer = match m.flow {
@@ -590,6 +647,8 @@ struct Sut {
     server: Server,
     flow: StaffSignIn,
     in_flight: Option<Request<Vec<u8>>>,
+    /// The request the flow last sent or holds: what a `retry` must send again.
+    outstanding: Option<Request<Vec<u8>>>,
     /// Answers this flow received, by kind (for replays).
     history: Vec<(Kind, Response<Vec<u8>>)>,
     /// Real answers of other flows on the same server.
@@ -633,23 +692,22 @@ fn project_error(error: &Error) -> Fault {
         Error::InvalidInput { .. } => Fault::InvalidInput,
         Error::Malformed { .. } => Fault::Malformed,
         Error::Refused(api) => Fault::Refused(api.status()),
-        Error::RateLimited { retry_at } => Fault::RateLimited(ms_of(*retry_at)),
         other => panic!("an error the model does not know: {other:?}"),
     }
 }
 
 /// The label of an answer in the table.
-fn answer_label(state: &str, response: &Response<Vec<u8>>) -> String {
+fn answer_label(state: StaffState, response: &Response<Vec<u8>>) -> String {
     let status = response.status().as_u16();
     match (state, status) {
         (_, 429) => "429".to_owned(),
-        ("waiting for the sign-in answer", 200..=299) => {
+        (StaffState::AwaitSignIn, 200..=299) => {
             let body: serde_json::Value =
                 serde_json::from_slice(response.body()).expect("a sign-in answer is JSON");
             format!("2xx `2faRequired: {}`", body["2faRequired"])
         }
-        ("waiting for the 2FA confirmation answer", 401) => "401".to_owned(),
-        ("waiting for the 2FA confirmation answer", 400..=499) => "4xx but 401".to_owned(),
+        (StaffState::AwaitConfirm, 401) => "401".to_owned(),
+        (StaffState::AwaitConfirm, 400..=499) => "4xx but 401".to_owned(),
         (_, 400..=499) => "4xx".to_owned(),
         (_, 200..=299) => "2xx".to_owned(),
         (_, status) => status.to_string(),
@@ -690,7 +748,7 @@ impl Sut {
         let mut side = StaffSignIn::new(endpoint());
         let request = side
             .sign_in("side-2fa@example.com", "Side-Pass-1", now)
-            .expect("sign in");
+            .sent();
         let answer = server.handle(&request, now);
         let _step = side.handle_response(&answer, now).expect("2FA");
         elsewhere.push((Kind::TwoFactor, answer));
@@ -698,20 +756,19 @@ impl Sut {
             .last_code_to("side-2fa@example.com")
             .expect("emailed")
             .to_owned();
-        let request = side.submit_code(code, now).expect("confirm");
+        let request = side.submit_code(code, now).sent();
         elsewhere.push((Kind::Pair, server.handle(&request, now)));
         let mut side = StaffSignIn::new(endpoint());
-        let request = side
-            .sign_in("side@example.com", "Side-Pass-1", now)
-            .expect("sign in");
+        let request = side.sign_in("side@example.com", "Side-Pass-1", now).sent();
         elsewhere.push((Kind::SignedIn, server.handle(&request, now)));
-        let request = SignIn::new(endpoint()).start().expect("wizard");
+        let request = SignIn::new(endpoint()).start(now).sent();
         elsewhere.push((Kind::Wizard, server.handle(&request, now)));
         assert!(elsewhere.iter().all(|(_, r)| r.status().is_success()));
         Self {
             server,
             flow: StaffSignIn::new(endpoint()),
             in_flight: None,
+            outstanding: None,
             history: Vec::new(),
             elsewhere,
             our_sign_ins: Vec::new(),
@@ -720,20 +777,48 @@ impl Sut {
         }
     }
 
-    /// A call that returns a request: compared with the model, recorded, kept in flight.
+    /// A call that moves the flow: compared with the model, recorded; its request kept in
+    /// flight. A `retry` sends the request the flow held or awaited, byte for byte, and
+    /// before the end of a wait changes nothing; when the guard holds a `sign_in` or
+    /// `submit_code`, the flow holds the request the call would have sent without the
+    /// guard (the same call on a twin whose guards are empty).
     fn call(
         &mut self,
         model: &Model,
         event: &'static str,
-        call: impl FnOnce(&mut StaffSignIn) -> Result<Request<Vec<u8>>, Error>,
+        now: u64,
+        call: impl Fn(&mut StaffSignIn) -> Result<Outgoing, Error>,
     ) {
         let before = self.flow.clone();
         let from = self.flow.state();
+        let resend = event == "retry";
+        if resend && before.is_awaiting_response() {
+            // The caller resends after a transport error: what was on its way is lost.
+            self.in_flight = None;
+        }
         match call(&mut self.flow) {
-            Ok(request) => {
+            Ok(Outgoing::Request(request)) => {
                 assert_eq!(model.outcome, Outcome::Sent, "{event} sent a request");
-                COVERAGE.record(from, event, self.flow.state());
+                COVERAGE.call(from, event, self.flow.state());
+                if resend {
+                    let outstanding = self.outstanding.as_ref().expect("a request to resend");
+                    lenient::assert_same_request(&request, outstanding);
+                }
+                self.outstanding = Some(request.clone());
                 self.in_flight = Some(request);
+            }
+            Ok(Outgoing::RetryAt(t)) => {
+                assert_eq!(model.outcome, Outcome::Held(ms_of(t)), "{event} waits");
+                COVERAGE.call(from, event, self.flow.state());
+                if !resend {
+                    let held = call(&mut lenient::unguarded_twin(&before)).sent();
+                    self.outstanding = Some(held);
+                } else if before.next_deadline().is_some_and(|until| at(now) < until) {
+                    assert_eq!(
+                        self.flow, before,
+                        "a retry before the instant changed the flow"
+                    );
+                }
             }
             Err(error) => {
                 assert_eq!(
@@ -825,10 +910,10 @@ impl Sut {
                     "answer {}",
                     response.status()
                 );
-                COVERAGE.record(from, &answer_label(from, response), self.flow.state());
+                COVERAGE.answer(from, &answer_label(from, response), self.flow.state());
                 if response.status() == 200 {
                     let kind = match from {
-                        "waiting for the 2FA confirmation answer" => Kind::Pair,
+                        StaffState::AwaitConfirm => Kind::Pair,
                         _ if matches!(step, StaffStep::Done(_)) => Kind::SignedIn,
                         _ => Kind::TwoFactor,
                     };
@@ -875,7 +960,9 @@ impl StateMachineTest for StaffTest {
                 } else {
                     format!("{password}x")
                 };
-                sut.call(model, "sign_in", |f| f.sign_in(email, password, at(now)));
+                sut.call(model, "sign_in", now, |f| {
+                    f.sign_in(email, password.clone(), at(now))
+                });
             }
             Transition::SubmitCode { right } => {
                 // The code of the latest 2FA token (the one the flow holds), or another.
@@ -887,9 +974,11 @@ impl StateMachineTest for StaffTest {
                     }
                     None => "123456".to_owned(),
                 };
-                sut.call(model, "submit_code", |f| f.submit_code(code, at(now)));
+                sut.call(model, "submit_code", now, |f| {
+                    f.submit_code(code.clone(), at(now))
+                });
             }
-            Transition::Retry => sut.call(model, "retry", |f| f.retry(at(now))),
+            Transition::Retry => sut.call(model, "retry", now, |f| f.retry(at(now))),
             Transition::Deliver => {
                 let (_, response) = sut.deliver_to_server(now);
                 sut.answer(model, &response, now);
@@ -935,9 +1024,10 @@ impl StateMachineTest for StaffTest {
             }
             Transition::OtherDevice { account } => {
                 let mut other = StaffSignIn::new(endpoint());
+                // A fresh flow may sign in.
                 let request = other
                     .sign_in(ACCOUNTS[account].0, "someone-else's-guess", at(now))
-                    .expect("a fresh flow may sign in");
+                    .sent();
                 let response = sut.server.handle(&request, at(now));
                 assert!(matches!(response.status().as_u16(), 400 | 429));
                 sut.other_sign_ins.push((account, now));
@@ -952,6 +1042,7 @@ impl StateMachineTest for StaffTest {
                 let guards = sut.flow.clone().into_guards();
                 sut.flow = StaffSignIn::with_guards(endpoint(), guards);
                 sut.in_flight = None;
+                sut.outstanding = None;
             }
             Transition::Advance(_) | Transition::Tick => {}
         }
@@ -960,7 +1051,8 @@ impl StateMachineTest for StaffTest {
 
     fn check_invariants(sut: &Sut, state: &Ref) {
         let model = &state.model;
-        assert_eq!(sut.flow.state(), model.state_name());
+        assert_eq!(sut.flow.state(), model.state());
+        assert_eq!(sut.flow.next_deadline().map(ms_of), model.deadline());
         assert_eq!(
             sut.flow.current_step().as_ref().map(project_step),
             model.step()
@@ -991,6 +1083,7 @@ fn staff_sign_in_follows_the_model_and_takes_every_documented_transition() {
     if let Err(failure) = result {
         panic!("{failure}");
     }
+    eprintln!("{}", COVERAGE.rarest(8));
     COVERAGE.assert_complete();
     DIALECTS.assert_complete(dialects::all_names());
     RETRY_AFTER.assert_complete(dialects::RETRY_AFTER_ALL);

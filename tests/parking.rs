@@ -9,15 +9,22 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::backoffice::{StaffSignIn, StaffStep};
+use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
+use b2core_auth::client::signin::SignInState;
+use b2core_auth::client::signup::SignUpState;
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
+use b2core_auth::session::SessionState;
 use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
 use b2core_auth::Flow;
-use b2core_auth::{DeviceFingerprint, Endpoint, Session, SessionStep};
+use b2core_auth::{AttemptGuard, DeviceFingerprint, Endpoint, Outgoing, Session, SessionStep};
 use http::{Request, Response};
 use serde_json::{json, Value};
+
+#[path = "support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 const HOST: &str = "https://host.name";
 const PASSWORD: &str = "QAzqw123!";
@@ -150,7 +157,7 @@ fn sim_server(config: SimConfig) -> Server {
 /// A sign-in flow at the credentials step, from the simulator.
 fn signin_at_credentials(server: &mut Server, endpoint: Endpoint, now: SystemTime) -> SignIn {
     let mut flow = SignIn::new(endpoint);
-    let request = flow.start().expect("start");
+    let request = flow.start(now).sent();
     let step = flow.handle_response(&server.handle(&request, now), now);
     assert!(
         matches!(step, Ok(SignInStep::Credentials { .. })),
@@ -166,11 +173,11 @@ fn creds(email: &str, password: &str) -> Credentials {
 /// Submits credentials (or a code, ...) and hands the simulator's answer back.
 fn exchange<S: std::fmt::Debug>(
     server: &mut Server,
-    request: Result<Request<Vec<u8>>, b2core_auth::Error>,
+    request: Result<Outgoing, b2core_auth::Error>,
     now: SystemTime,
     handle: impl FnOnce(&Response<Vec<u8>>, SystemTime) -> Result<S, b2core_auth::Error>,
 ) -> S {
-    let request = request.expect("the call gives a request");
+    let request = request.sent();
     handle(&server.handle(&request, now), now).expect("the answer is read")
 }
 
@@ -181,7 +188,7 @@ fn signin_scenarios(album: &mut Album) {
     // Not started, waiting for the wizard, credentials; a refused attempt; signed in.
     let mut flow = SignIn::new(endpoint());
     album.signin("signin-new", &flow);
-    let request = flow.start().expect("start");
+    let request = flow.start(t(0)).sent();
     album.signin("signin-awaiting-wizard", &flow);
     let step = flow.handle_response(&s.handle(&request, t(0)), t(0));
     assert!(
@@ -229,7 +236,7 @@ fn signin_scenarios(album: &mut Album) {
     } else {
         "000000"
     };
-    let request = flow.submit_code(wrong);
+    let request = flow.submit_code(wrong, t(4));
     album.signin("signin-awaiting-code", &flow);
     let step = exchange(s, request, t(4), |r, now| flow.handle_response(r, now));
     assert!(
@@ -250,7 +257,7 @@ fn signin_scenarios(album: &mut Album) {
     let step = exchange(s, request, t(5), |r, now| flow.handle_response(r, now));
     assert!(matches!(step, SignInStep::ChooseMethod { .. }), "{step:?}");
     album.signin("signin-choose-method", &flow);
-    let request = flow.choose_method(Method::Sms);
+    let request = flow.choose_method(Method::Sms, t(6));
     album.signin("signin-awaiting-method", &flow);
     let step = exchange(s, request, t(6), |r, now| flow.handle_response(r, now));
     assert!(
@@ -274,7 +281,7 @@ fn signin_scenarios(album: &mut Album) {
         "{step:?}"
     );
     album.signin("signin-reset-required", &flow);
-    let request = flow.request_reset_code();
+    let request = flow.request_reset_code(t(8));
     album.signin("signin-awaiting-restore", &flow);
     let step = exchange(s, request, t(8), |r, now| flow.handle_response(r, now));
     assert!(matches!(step, SignInStep::ResetCode { .. }), "{step:?}");
@@ -283,7 +290,7 @@ fn signin_scenarios(album: &mut Album) {
         .last_code_to("reset@example.com")
         .expect("emailed")
         .to_owned();
-    let request = flow.reset_password(code, NEW_PASSWORD);
+    let request = flow.reset_password(code, NEW_PASSWORD, t(9));
     album.signin("signin-awaiting-reset", &flow);
     let step = exchange(s, request, t(9), |r, now| flow.handle_response(r, now));
     assert_eq!(step, SignInStep::PasswordChanged);
@@ -305,7 +312,7 @@ fn signin_scenarios(album: &mut Album) {
     let mut flow = signin_at_credentials(s, endpoint(), t(16));
     let request = flow
         .submit_credentials(creds("plain@example.com", PASSWORD), t(16))
-        .expect("a request");
+        .sent();
     let data = json!({"device": {"name": "new laptop", "trusted": false}, "steps": [1, 2, 3]});
     let step = flow.handle_response(
         &envelope(200, 200, data, &uuid_of(&request), "confirm_device"),
@@ -325,7 +332,7 @@ fn signin_scenarios(album: &mut Album) {
         creds("plain@example.com", PASSWORD).with_recaptcha(RECAPTCHA),
         t(17),
     );
-    assert!(request.is_ok(), "{request:?}");
+    assert!(matches!(request, Ok(Outgoing::Request(_))), "{request:?}");
     album.signin("signin-awaiting-credentials-recaptcha", &flow);
 
     // A host that answers the wizard init as the other published page does: deviations.
@@ -348,7 +355,7 @@ fn signin_scenarios(album: &mut Album) {
 /// A sign-up flow at the form, from the simulator.
 fn signup_at_form(server: &mut Server, now: SystemTime) -> SignUp {
     let mut flow = SignUp::new(endpoint());
-    let request = flow.start(SIGN_UP_URL, Some(REFERRAL));
+    let request = flow.start(SIGN_UP_URL, Some(REFERRAL), now);
     let step = exchange(server, request, now, |r, now| flow.handle_response(r, now));
     assert!(matches!(step, SignUpStep::Form { .. }), "{step:?}");
     flow
@@ -364,14 +371,17 @@ fn signup_scenarios(album: &mut Album) {
 
     let mut flow = SignUp::new(endpoint());
     album.signup("signup-new", &flow);
-    let request = flow.start(SIGN_UP_URL, Some(REFERRAL));
+    let request = flow.start(SIGN_UP_URL, Some(REFERRAL), t(0));
     album.signup("signup-awaiting-wizard", &flow);
     let step = exchange(s, request, t(0), |r, now| flow.handle_response(r, now));
     assert!(matches!(step, SignUpStep::Form { .. }), "{step:?}");
     album.signup("signup-form", &flow);
-    let step = exchange(s, flow.submit(form("taken@example.com")), t(1), |r, now| {
-        flow.handle_response(r, now)
-    });
+    let step = exchange(
+        s,
+        flow.submit(form("taken@example.com"), t(1)),
+        t(1),
+        |r, now| flow.handle_response(r, now),
+    );
     assert!(
         matches!(
             step,
@@ -388,7 +398,7 @@ fn signup_scenarios(album: &mut Album) {
         .with_given_name("John")
         .with_family_name("Brown")
         .with_recaptcha("ut nu");
-    let request = flow.submit(full);
+    let request = flow.submit(full, t(2));
     album.signup("signup-awaiting", &flow);
     let step = exchange(s, request, t(2), |r, now| flow.handle_response(r, now));
     assert_eq!(step, SignUpStep::SignInRequired);
@@ -397,7 +407,7 @@ fn signup_scenarios(album: &mut Album) {
     // A confirmation step the crate does not drive (written here: the simulator has none).
     let mut flow = signup_at_form(s, t(3));
     let uuid = flow.uuid().expect("a uuid").to_owned();
-    flow.submit(form("next@example.com")).expect("a request");
+    flow.submit(form("next@example.com"), t(3)).sent();
     let data = json!({"email": "next@example.com", "resend_after": 60});
     let step = flow.handle_response(&envelope(200, 200, data, &uuid, "confirm_email"), t(3));
     assert!(matches!(step, Ok(SignUpStep::Next { .. })), "{step:?}");
@@ -406,7 +416,7 @@ fn signup_scenarios(album: &mut Album) {
     // Signed up and signed in (written here: the simulator signs up without tokens).
     let mut flow = signup_at_form(s, t(4));
     let uuid = flow.uuid().expect("a uuid").to_owned();
-    flow.submit(form("done@example.com")).expect("a request");
+    flow.submit(form("done@example.com"), t(4)).sent();
     let data = pair_json("su.access.token", "su.refresh.token", 4);
     let step = flow.handle_response(&envelope(202, 202, data, &uuid, "login"), t(4));
     assert!(matches!(step, Ok(SignUpStep::Done(_))), "{step:?}");
@@ -414,7 +424,7 @@ fn signup_scenarios(album: &mut Album) {
 
     // Rate limited (written here: the simulator does not limit sign-ups).
     let mut flow = signup_at_form(s, t(5));
-    flow.submit(form("limited@example.com")).expect("a request");
+    flow.submit(form("limited@example.com"), t(5)).sent();
     let step = flow.handle_response(&too_many(30), t(5));
     assert!(matches!(step, Ok(SignUpStep::RetryAt(_))), "{step:?}");
     album.signup("signup-rate-limited", &flow);
@@ -493,7 +503,7 @@ fn session_scenarios(album: &mut Album) {
     album.session("session-awaiting-refresh", &session);
     let step = exchange(s, request, t(60), |r, now| session.handle_response(r, now));
     assert_eq!(step, SessionStep::Active);
-    let request = session.sign_out();
+    let request = session.sign_out(t(61));
     album.session("session-awaiting-sign-out", &session);
     let step = exchange(s, request, t(61), |r, now| session.handle_response(r, now));
     assert_eq!(
@@ -513,7 +523,7 @@ fn session_scenarios(album: &mut Album) {
 
     // Rate limited (written here: the session's own guard keeps to the simulator's limit).
     let mut session = Session::client(endpoint(), sign_in(s, t(63)));
-    session.refresh(t(64)).expect("a request");
+    session.refresh(t(64)).sent();
     let step = session.handle_response(&too_many(30), t(64));
     assert!(matches!(step, Ok(SessionStep::RetryAt(_))), "{step:?}");
     album.session("session-rate-limited", &session);
@@ -660,7 +670,7 @@ struct Resumed<'a, F> {
 
 impl<'a, F> Resumed<'a, F>
 where
-    F: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+    F: Flow + serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
 {
     fn new(n: u64, name: &'a str) -> Self {
         let value: Value = serde_json::from_str(&fixture(n, name)).expect("JSON");
@@ -680,6 +690,43 @@ where
         parks_again(&self.flow);
     }
 
+    /// A fixture parked while it waited out a rate limit until `at` (its `RetryAt` step):
+    /// it still waits, the same way whatever the cause; a `retry` before `at` is the same
+    /// wait and changes nothing (parked again, the same JSON); the `retry` at `at` sends
+    /// the request it held, byte for byte the one a flow awaiting that request resends.
+    /// Returns `at`.
+    #[track_caller]
+    fn waits(&mut self, n: u64, at: Option<SystemTime>) -> SystemTime {
+        let name = self.name;
+        let at = at.unwrap_or_else(|| panic!("{name}: parked without its RetryAt step"));
+        assert_eq!(self.flow.next_deadline(), Some(at), "{name}");
+        assert!(!self.flow.is_awaiting_response(), "{name}");
+        let before = self.flow.clone();
+        let parked = parks_again(&self.flow);
+        for early in [at - Duration::from_secs(1), at - Duration::from_nanos(1)] {
+            assert_eq!(self.flow.retry(early).held(), at, "{name}");
+            assert_eq!(self.flow, before, "{name}");
+            assert_eq!(parks_again(&self.flow), parked, "{name}");
+        }
+        let held = self.flow.retry(at).sent();
+        assert!(self.flow.is_awaiting_response(), "{name}");
+        assert_eq!(self.flow.next_deadline(), None, "{name}");
+        parks_again(&self.flow);
+        let mut awaiting: F = awaiting_twin(&fixture(n, name));
+        let resent = awaiting.retry(at).sent();
+        assert_eq!(
+            (held.method(), held.uri(), held.headers(), held.body()),
+            (
+                resent.method(),
+                resent.uri(),
+                resent.headers(),
+                resent.body()
+            ),
+            "{name}: the held request"
+        );
+        at
+    }
+
     /// A call that must be refused, leaving the flow as it was (a finished flow).
     fn refuses<T: std::fmt::Debug, E>(&mut self, step: impl FnOnce(&mut F) -> Result<T, E>) {
         let before = self.flow.clone();
@@ -689,6 +736,18 @@ where
         assert_eq!(self.flow, before, "{}", self.name);
         parks_again(&self.flow);
     }
+}
+
+/// The flow a parked JSON that waits out a rate limit holds, parked instead while it awaits
+/// the answer to the request it holds (`"phase": {"At": resume}`).
+fn awaiting_twin<F: serde::de::DeserializeOwned>(json: &str) -> F {
+    let mut parked: Value = serde_json::from_str(json).expect("JSON");
+    let resume = parked
+        .pointer("/driver/phase/Waiting/resume")
+        .expect("a rate-limited flow")
+        .clone();
+    parked["driver"]["phase"] = json!({ "At": resume });
+    serde_json::from_value(parked).expect("the awaiting twin reads")
 }
 
 fn login_answer(uuid: &str) -> Response<Vec<u8>> {
@@ -714,7 +773,7 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
     let (state, step) = (r.flow.state(), r.flow.current_step());
     let ok = match name {
         "signin-new" | "signin-new-custom-endpoint" => {
-            r.then(|f, _| f.start());
+            r.then(|f, _| f.start(t(100)));
             step.is_none()
         }
         "signin-awaiting-wizard" => {
@@ -735,7 +794,7 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "signin-done" => {
-            r.refuses(|f| f.start());
+            r.refuses(|f| f.start(t(100)));
             step.is_none()
         }
         "signin-code" | "signin-code-rejected" | "signin-code-sms" => {
@@ -745,11 +804,11 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
                 Method::Google
             };
             let rejected = name == "signin-code-rejected";
-            r.then(|f, _| f.submit_code("123456"));
+            r.then(|f, _| f.submit_code("123456", t(100)));
             matches!(&step, Some(S::Code { method: m, rejected: r }) if *m == method && r.is_some() == rejected)
         }
         "signin-choose-method" => {
-            r.then(|f, _| f.choose_method(Method::Google));
+            r.then(|f, _| f.choose_method(Method::Google, t(100)));
             matches!(&step, Some(S::ChooseMethod { methods, rejected: None }) if *methods == [Method::Google, Method::Sms])
         }
         "signin-awaiting-method" => {
@@ -762,7 +821,7 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "signin-reset-required" => {
-            r.then(|f, _| f.request_reset_code());
+            r.then(|f, _| f.request_reset_code(t(100)));
             matches!(&step, Some(S::PasswordResetRequired { rejected: None }))
         }
         "signin-awaiting-restore" => {
@@ -775,7 +834,7 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "signin-reset-code" => {
-            r.then(|f, _| f.reset_password("123456", NEW_PASSWORD));
+            r.then(|f, _| f.reset_password("123456", NEW_PASSWORD, t(100)));
             matches!(&step, Some(S::ResetCode { rejected: None }))
         }
         "signin-awaiting-reset" => {
@@ -785,19 +844,22 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "signin-password-changed" => {
-            r.then(|f, _| f.start());
+            r.then(|f, _| f.start(t(100)));
             step == Some(S::PasswordChanged)
         }
         "signin-rate-limited" => {
-            let Some(S::RetryAt(at)) = step else {
-                panic!("{name}: {step:?}")
-            };
-            assert!(r.flow.retry(at - Duration::from_secs(1)).is_err());
-            r.then(|f, _| f.retry(at));
+            assert_eq!(state, SignInState::RateLimited);
+            let at = r.waits(
+                n,
+                step.as_ref().and_then(|s| match s {
+                    S::RetryAt(at) => Some(*at),
+                    _ => None,
+                }),
+            );
             at == t(15 + 600)
         }
         "signin-unsupported" => {
-            r.then(|f, _| f.start());
+            r.then(|f, _| f.start(t(100)));
             matches!(&step, Some(S::Unsupported { workflow, .. }) if workflow == "confirm_device")
         }
         _ => return None,
@@ -810,7 +872,7 @@ fn signin_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
         assert!(r.flow.endpoint().is_strict());
         assert_eq!(r.flow.endpoint().as_str(), "https://host.name/b2core");
     }
-    Some((state, r.flow.state()))
+    Some((state.as_str(), r.flow.state().as_str()))
 }
 
 fn signup_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
@@ -819,7 +881,7 @@ fn signup_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
     let (state, step) = (r.flow.state(), r.flow.current_step());
     let ok = match name {
         "signup-new" => {
-            r.then(|f, _| f.start(SIGN_UP_URL, None));
+            r.then(|f, _| f.start(SIGN_UP_URL, None, t(100)));
             step.is_none()
         }
         "signup-awaiting-wizard" => {
@@ -835,7 +897,7 @@ fn signup_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
         "signup-form" | "signup-form-rejected" => {
             let rejected = name == "signup-form-rejected";
             assert_eq!(r.flow.last_email().is_some(), rejected, "{name}");
-            r.then(|f, _| f.submit(form("resumed@example.com")));
+            r.then(|f, _| f.submit(form("resumed@example.com"), t(100)));
             matches!(&step, Some(S::Form { rejected: r, .. }) if r.is_some() == rejected)
         }
         "signup-awaiting" => {
@@ -845,28 +907,32 @@ fn signup_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "signup-sign-in-required" => {
-            r.refuses(|f| f.start(SIGN_UP_URL, None));
+            r.refuses(|f| f.start(SIGN_UP_URL, None, t(100)));
             step == Some(S::SignInRequired)
         }
         "signup-done" => {
-            r.refuses(|f| f.start(SIGN_UP_URL, None));
+            r.refuses(|f| f.start(SIGN_UP_URL, None, t(100)));
             step.is_none()
         }
         "signup-next" => {
-            r.then(|f, _| f.start(SIGN_UP_URL, None));
+            r.then(|f, _| f.start(SIGN_UP_URL, None, t(100)));
             matches!(&step, Some(S::Next { workflow, .. }) if workflow == "confirm_email")
         }
         "signup-rate-limited" => {
-            let Some(S::RetryAt(at)) = step else {
-                panic!("{name}: {step:?}")
-            };
-            r.then(|f, _| f.retry(at));
+            assert_eq!(state, SignUpState::RateLimited);
+            let at = r.waits(
+                n,
+                step.as_ref().and_then(|s| match s {
+                    S::RetryAt(at) => Some(*at),
+                    _ => None,
+                }),
+            );
             at == t(5 + 30)
         }
         _ => return None,
     };
     assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
-    Some((state, r.flow.state()))
+    Some((state.as_str(), r.flow.state().as_str()))
 }
 
 fn staff_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
@@ -902,16 +968,20 @@ fn staff_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "staff-rate-limited" => {
-            let Some(S::RetryAt(at)) = step else {
-                panic!("{name}: {step:?}")
-            };
-            r.then(|f, _| f.retry(at));
+            assert_eq!(state, StaffState::RateLimited);
+            let at = r.waits(
+                n,
+                step.as_ref().and_then(|s| match s {
+                    S::RetryAt(at) => Some(*at),
+                    _ => None,
+                }),
+            );
             at > t(15)
         }
         _ => return None,
     };
     assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
-    Some((state, r.flow.state()))
+    Some((state.as_str(), r.flow.state().as_str()))
 }
 
 fn session_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
@@ -926,7 +996,7 @@ fn session_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
         "session-backoffice-active" => {
             assert_eq!(r.flow.realm(), b2core_auth::Realm::BackOffice);
             assert_eq!(r.flow.leeway(), Duration::from_secs(90));
-            r.then(|s, _| s.sign_out());
+            r.then(|s, _| s.sign_out(t(100)));
             step == Some(S::Active)
         }
         "session-awaiting-refresh" => {
@@ -938,7 +1008,7 @@ fn session_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step.is_none()
         }
         "session-signed-out" => {
-            r.refuses(|s| s.sign_out());
+            r.refuses(|s| s.sign_out(t(100)));
             step == Some(S::SignedOut {
                 already_revoked: false,
             })
@@ -948,16 +1018,20 @@ fn session_goes_on(n: u64, name: &str) -> Option<(&'static str, &'static str)> {
             step == Some(S::Ended)
         }
         "session-rate-limited" => {
-            let Some(S::RetryAt(at)) = step else {
-                panic!("{name}: {step:?}")
-            };
-            r.then(|s, _| s.retry(at));
+            assert_eq!(state, SessionState::RateLimited);
+            let at = r.waits(
+                n,
+                step.as_ref().and_then(|s| match s {
+                    S::RetryAt(at) => Some(*at),
+                    _ => None,
+                }),
+            );
             at == t(64 + 30)
         }
         _ => return None,
     };
     assert!(ok, "{name}: parked at {state:?}, resumed at {step:?}");
-    Some((state, r.flow.state()))
+    Some((state.as_str(), r.flow.state().as_str()))
 }
 
 /// Every fixture of format `n`: resumed at its step, one step further, parked again.
@@ -1069,6 +1143,184 @@ fn every_scenario_parks_in_the_current_format_and_resumes_equal() {
         };
         assert_eq!(back.expect(name), parked, "{name}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Parked while the attempt guard holds an attempt
+
+/// `flow` with the attempt guard at `pointer` replaced by `guard` (a counter that has
+/// seen nothing): the same flow, as one with another history of attempts would be.
+fn with_guard_at<F>(flow: &F, pointer: &str, guard: AttemptGuard) -> F
+where
+    F: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let mut parked = serde_json::to_value(flow).expect("a flow always serializes");
+    *parked.pointer_mut(pointer).expect("a guard") = serde_json::to_value(guard).expect("JSON");
+    serde_json::from_value(parked).expect("reads back")
+}
+
+/// `held` holds an attempt its guard refused until `until` (nothing was sent); `limited`
+/// is its twin with a fresh guard, which sent the same attempt and was answered 429 until
+/// the same instant. Both park the same wait (the same `phase`). `held`, parked and read
+/// back, still holds the attempt: equal to what was parked, `limited_state` with the
+/// step and deadline of its twin; a `retry` before `until` is the same wait and changes
+/// nothing. Returns the resumed flow, whose `retry` at `until` is for the caller.
+fn parked_holding<F>(held: &F, limited: &F, until: SystemTime, limited_state: F::State) -> F
+where
+    F: Flow + serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug + Clone,
+    F::Step: PartialEq + std::fmt::Debug,
+{
+    let parked = parks_again(held);
+    assert!(
+        parked.pointer("/driver/phase/Waiting/resume").is_some(),
+        "{parked}"
+    );
+    assert_eq!(
+        parked.pointer("/driver/phase/Waiting/retry_at"),
+        Some(&serde_json::to_value(until).expect("JSON"))
+    );
+    assert_eq!(
+        parked["driver"]["phase"],
+        parks_again(limited)["driver"]["phase"],
+        "the guard's wait and the 429's park the same"
+    );
+    let text = serde_json::to_string(held).expect("a flow always serializes");
+    let mut resumed: F = serde_json::from_str(&text).expect("a held flow resumes");
+    assert_eq!(&resumed, held);
+    assert_eq!(resumed.state(), limited_state);
+    assert_eq!(resumed.state(), limited.state());
+    assert_eq!(resumed.current_step(), limited.current_step());
+    assert_eq!(resumed.next_deadline(), Some(until));
+    assert_eq!(limited.next_deadline(), Some(until));
+    assert!(!resumed.is_awaiting_response());
+    let before = resumed.clone();
+    assert_eq!(resumed.retry(until - Duration::from_secs(1)).held(), until);
+    assert_eq!(resumed, before);
+    assert_eq!(parks_again(&resumed), parked);
+    resumed
+}
+
+/// The held request, sent at last, is the attempt its twin sent: the same bytes.
+fn assert_same_request(held: &Request<Vec<u8>>, sent: &Request<Vec<u8>>) {
+    assert_eq!(
+        (held.method(), held.uri(), held.headers(), held.body()),
+        (sent.method(), sent.uri(), sent.headers(), sent.body())
+    );
+}
+
+#[test]
+fn a_flow_parked_while_its_guard_holds_an_attempt_resumes_and_sends_it() {
+    let mut server = sim_server(SimConfig::default());
+    let s = &mut server;
+
+    // Client sign-in: five refused attempts, and the sixth is held until the first ages out.
+    let mut flow = signin_at_credentials(s, endpoint(), t(0));
+    for i in 0..5 {
+        let request = flow.submit_credentials(creds("plain@example.com", "wrong"), t(i));
+        let _ = exchange(s, request, t(i), |r, now| flow.handle_response(r, now));
+    }
+    let mut twin = with_guard_at(&flow, "/driver/guards", AttemptGuard::client_sign_in());
+    let right = || creds("plain@example.com", PASSWORD);
+    assert_eq!(flow.submit_credentials(right(), t(5)).held(), t(60));
+    let sent = twin.submit_credentials(right(), t(5)).sent();
+    let step = twin.handle_response(&too_many(55), t(5));
+    assert_eq!(step, Ok(SignInStep::RetryAt(t(60))));
+    let mut resumed = parked_holding(&flow, &twin, t(60), SignInState::RateLimited);
+    let request = resumed.retry(t(60)).sent();
+    assert_same_request(&request, &sent);
+    let step = resumed.handle_response(&s.handle(&request, t(60)), t(60));
+    assert!(matches!(step, Ok(SignInStep::Done(_))), "{step:?}");
+
+    // Staff sign-in: the same for `sign_in`.
+    let mut flow = StaffSignIn::new(endpoint());
+    for i in 0..5 {
+        let request = flow.sign_in("plain-staff@example.com", "wrong", t(i));
+        let _ = exchange(s, request, t(i), |r, now| flow.handle_response(r, now));
+    }
+    let mut twin = with_guard_at(
+        &flow,
+        "/driver/guards/sign_in",
+        AttemptGuard::staff_sign_in(),
+    );
+    assert_eq!(
+        flow.sign_in("plain-staff@example.com", PASSWORD, t(5))
+            .held(),
+        t(60)
+    );
+    let sent = twin
+        .sign_in("plain-staff@example.com", PASSWORD, t(5))
+        .sent();
+    let step = twin.handle_response(&too_many(55), t(5));
+    assert_eq!(step, Ok(StaffStep::RetryAt(t(60))));
+    let mut resumed = parked_holding(&flow, &twin, t(60), StaffState::RateLimited);
+    let request = resumed.retry(t(60)).sent();
+    assert_same_request(&request, &sent);
+    let step = resumed.handle_response(&s.handle(&request, t(60)), t(60));
+    assert!(matches!(step, Ok(StaffStep::Done(_))), "{step:?}");
+
+    // Staff sign-in: three refused codes, and the fourth is held.
+    let mut flow = StaffSignIn::new(endpoint());
+    let request = flow.sign_in("staff@example.com", PASSWORD, t(0));
+    let step = exchange(s, request, t(0), |r, now| flow.handle_response(r, now));
+    assert!(matches!(step, StaffStep::EmailCode { .. }), "{step:?}");
+    for i in 1..4 {
+        let request = flow.submit_code("000000x", t(i));
+        let _ = exchange(s, request, t(i), |r, now| flow.handle_response(r, now));
+    }
+    let code = s
+        .last_code_to("staff@example.com")
+        .expect("emailed")
+        .to_owned();
+    let mut twin = with_guard_at(
+        &flow,
+        "/driver/guards/confirm",
+        AttemptGuard::staff_confirm(),
+    );
+    assert_eq!(flow.submit_code(code.as_str(), t(4)).held(), t(61));
+    let sent = twin.submit_code(code.as_str(), t(4)).sent();
+    let step = twin.handle_response(&too_many(57), t(4));
+    assert_eq!(step, Ok(StaffStep::RetryAt(t(61))));
+    let mut resumed = parked_holding(&flow, &twin, t(61), StaffState::RateLimited);
+    let request = resumed.retry(t(61)).sent();
+    assert_same_request(&request, &sent);
+    let step = resumed.handle_response(&s.handle(&request, t(61)), t(61));
+    assert!(matches!(step, Ok(StaffStep::Done(_))), "{step:?}");
+
+    // Session: five refreshes, and the sixth is held.
+    let mut server = sim_server(SimConfig::default());
+    let s = &mut server;
+    let mut flow = signin_at_credentials(s, endpoint(), t(0));
+    let request = flow.submit_credentials(creds("plain@example.com", PASSWORD), t(0));
+    let SignInStep::Done(tokens) =
+        exchange(s, request, t(0), |r, now| flow.handle_response(r, now))
+    else {
+        panic!("signed in")
+    };
+    let mut session = Session::client(endpoint(), tokens);
+    for i in 1..6 {
+        let request = session.refresh(t(i));
+        let step = exchange(s, request, t(i), |r, now| session.handle_response(r, now));
+        assert_eq!(step, SessionStep::Active);
+    }
+    let mut twin = with_guard_at(&session, "/driver/guards", AttemptGuard::refresh());
+    assert_eq!(session.refresh(t(6)).held(), t(61));
+    let sent = twin.refresh(t(6)).sent();
+    let step = twin.handle_response(&too_many(55), t(6));
+    assert_eq!(step, Ok(SessionStep::RetryAt(t(61))));
+    let mut resumed = parked_holding(&session, &twin, t(61), SessionState::RateLimited);
+    // The access token serves while the refresh is held, parked or not.
+    let api = Request::get("https://host.name/api/v2/my/accounts")
+        .body(())
+        .expect("valid");
+    assert!(matches!(
+        resumed.authorize(api, t(30)),
+        Ok(b2core_auth::Authorized::Ready(_))
+    ));
+    let request = resumed.retry(t(61)).sent();
+    assert_same_request(&request, &sent);
+    let step = resumed.handle_response(&s.handle(&request, t(61)), t(61));
+    assert_eq!(step, Ok(SessionStep::Active));
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1914,7 +2166,7 @@ fn an_error_reading_a_parked_flow_never_shows_a_value() {
 fn a_sign_up_keeps_no_fields_it_could_not_park() {
     for depth in [64, 65, 100, 124] {
         let mut flow = SignUp::new(endpoint());
-        flow.start(SIGN_UP_URL, None).expect("a request");
+        flow.start(SIGN_UP_URL, None, t(0)).sent();
         let before = flow.clone();
         let wizard = envelope(
             202,

@@ -3,14 +3,19 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use b2core_auth::session::SessionState;
 use b2core_auth::time::format_rfc3339;
 use b2core_auth::Flow;
 use b2core_auth::{
-    ApiError, Authorized, Endpoint, Error, Realm, Session, SessionStep, Token, TokenPair,
+    ApiError, Authorized, Endpoint, Error, Outgoing, Realm, Session, SessionStep, Token, TokenPair,
 };
 use http::{Request, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+#[path = "support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 /// 2024-04-22T11:07:24Z, the instant the first pair was made.
 const T0: u64 = 1_713_784_044;
@@ -203,21 +208,21 @@ fn park(session: &Session) {
 fn back_office_refresh_is_the_pages_curl() {
     let tokens = pair(PAGE_ACCESS, PAGE_REFRESH, 0);
     let mut session = Session::back_office(endpoint(), tokens);
-    let request = session.refresh(at(60)).unwrap();
+    let request = session.refresh(at(60)).sent();
     assert_refresh_request(&request, "https://host.name/api/v2/refresh", PAGE_REFRESH);
 }
 
 #[test]
 fn back_office_sign_out_is_the_pages_curl() {
     let mut session = Session::back_office(endpoint(), pair(PAGE_ACCESS, PAGE_REFRESH, 0));
-    let request = session.sign_out().unwrap();
+    let request = session.sign_out(at(0)).sent();
     assert_sign_out_request(&request, "https://host.name/api/v2/signout", PAGE_ACCESS);
 }
 
 #[test]
 fn the_pages_refresh_answer_decodes_into_active() {
     let mut session = back_office();
-    let _ = session.refresh(at(60)).unwrap();
+    let _ = session.refresh(at(60)).sent();
     let step = session
         .handle_response(&answer(200, PAGE_REFRESH_ANSWER), at(61))
         .unwrap();
@@ -260,13 +265,13 @@ fn both_realms_use_their_own_paths() {
             "https://host.name/b2core/api/v2/my/signout",
         ),
     ] {
-        let request = session.refresh(at(10)).unwrap();
+        let request = session.refresh(at(10)).sent();
         assert_refresh_request(&request, refresh, REFRESH_1);
         assert_eq!(
             session.handle_response(&new_pair_answer(10), at(11)),
             Ok(SessionStep::Active)
         );
-        let request = session.sign_out().unwrap();
+        let request = session.sign_out(at(11)).sent();
         assert_sign_out_request(&request, sign_out, ACCESS_2);
     }
 }
@@ -285,7 +290,7 @@ fn errors_name_the_request_they_answer() {
             "POST /api/v2/signout",
         ),
     ] {
-        let _ = session.refresh(at(10)).unwrap();
+        let _ = session.refresh(at(10)).sent();
         match session.handle_response(&answer(200, "{"), at(11)) {
             Err(Error::Malformed {
                 step,
@@ -298,7 +303,7 @@ fn errors_name_the_request_they_answer() {
             session.handle_response(&new_pair_answer(10), at(11)),
             Ok(SessionStep::Active)
         );
-        let _ = session.sign_out().unwrap();
+        let _ = session.sign_out(at(11)).sent();
         // A redirect never answers a sign-out: the error says which request it answered.
         match session.handle_response(&answer(302, ""), at(12)) {
             Err(Error::Malformed {
@@ -398,7 +403,7 @@ fn the_leeway_is_configurable() {
 #[test]
 fn proactive_refresh_then_authorize_with_the_new_token() {
     let mut session = back_office();
-    let request = session.refresh(at(120)).unwrap();
+    let request = session.refresh(at(120)).sent();
     assert_refresh_request(&request, "https://host.name/api/v2/refresh", REFRESH_1);
     // Old tokens stay until the answer is in.
     assert_eq!(
@@ -413,14 +418,14 @@ fn proactive_refresh_then_authorize_with_the_new_token() {
     let request = ready(session.authorize(api_request(), at(122)).unwrap());
     assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
     // The next refresh sends the new refresh token.
-    let request = session.refresh(at(130)).unwrap();
+    let request = session.refresh(at(130)).sent();
     assert_refresh_request(&request, "https://host.name/api/v2/refresh", REFRESH_2);
 }
 
 #[test]
 fn refresh_answer_inside_an_envelope_client_realm() {
     let mut session = client();
-    let _ = session.refresh(at(60)).unwrap();
+    let _ = session.refresh(at(60)).sent();
     let body = json!({
         "code": 200,
         "data": pair_json(ACCESS_2, REFRESH_2, 60),
@@ -438,7 +443,7 @@ fn refresh_answer_inside_an_envelope_client_realm() {
 #[test]
 fn refresh_answer_inside_an_envelope_back_office_realm() {
     let mut session = back_office();
-    let _ = session.refresh(at(60)).unwrap();
+    let _ = session.refresh(at(60)).sent();
     let body = json!({"code": 200, "data": pair_json(ACCESS_2, REFRESH_2, 60), "done": true, "uuid": "u-1", "workflow": "refresh"});
     assert_eq!(
         session.handle_response(&json_answer(200, &body), at(61)),
@@ -451,7 +456,7 @@ fn refresh_answer_inside_an_envelope_back_office_realm() {
 fn refresh_rejected_ends_the_session() {
     for status in [400, 401, 403] {
         let mut session = client();
-        let _ = session.refresh(at(60)).unwrap();
+        let _ = session.refresh(at(60)).sent();
         let body = json!({"error": {"code": 0, "details": [{"issue": "Token expired"}]}});
         assert_eq!(
             session.handle_response(&json_answer(status, &body), at(61)),
@@ -470,7 +475,10 @@ fn refresh_rejected_ends_the_session() {
             session.refresh(at(62)).map(|_| ()),
             Err(Error::SessionEnded)
         );
-        assert_eq!(session.sign_out().map(|_| ()), Err(Error::SessionEnded));
+        assert_eq!(
+            session.sign_out(at(62)).map(|_| ()),
+            Err(Error::SessionEnded)
+        );
         assert_eq!(session.retry(at(62)).map(|_| ()), Err(Error::SessionEnded));
         assert_eq!(session, before);
     }
@@ -480,7 +488,7 @@ fn refresh_rejected_ends_the_session() {
 fn other_refusals_leave_the_refresh_outstanding() {
     for status in [404, 409, 422, 500, 503] {
         let mut session = client();
-        let request = session.refresh(at(60)).unwrap();
+        let request = session.refresh(at(60)).sent();
         let before = session.clone();
         let body = json!({"message": "nope"});
         assert_eq!(
@@ -493,7 +501,7 @@ fn other_refusals_leave_the_refresh_outstanding() {
             "{status}"
         );
         assert_eq!(session, before);
-        let again = session.retry(at(62)).unwrap();
+        let again = session.retry(at(62)).sent();
         assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", REFRESH_1);
         assert_eq!(again.body(), request.body());
         assert_eq!(
@@ -544,7 +552,7 @@ fn a_malformed_refresh_answer_leaves_the_old_pair() {
     ];
     for (body, field) in cases {
         let mut session = client();
-        let _ = session.refresh(at(60)).unwrap();
+        let _ = session.refresh(at(60)).sent();
         let before = session.clone();
         match session.handle_response(&answer(200, body.clone()), at(61)) {
             Err(Error::Malformed {
@@ -570,25 +578,87 @@ fn a_malformed_refresh_answer_leaves_the_old_pair() {
     }
 }
 
+/// The session waits out a rate limit until `until`, the same way for the guard's refusal
+/// and a 429: state `RateLimited`, step `RetryAt(until)`, the same deadline, nothing
+/// outstanding; `retry` at `early` (before `until`) is `RetryAt(until)` again and changes
+/// nothing.
+#[track_caller]
+fn assert_waits(session: &mut Session, until: SystemTime, early: SystemTime) {
+    assert!(early < until);
+    assert_eq!(session.state(), SessionState::RateLimited);
+    assert_eq!(session.current_step(), Some(SessionStep::RetryAt(until)));
+    assert_eq!(session.next_deadline(), Some(until));
+    assert!(!session.is_awaiting_response());
+    let before = session.clone();
+    assert_eq!(session.retry(early).held(), until);
+    assert_eq!(*session, before);
+}
+
+/// True when two requests are the same, byte for byte.
+fn same_request(a: &Request<Vec<u8>>, b: &Request<Vec<u8>>) -> bool {
+    a.method() == b.method()
+        && a.uri() == b.uri()
+        && a.headers() == b.headers()
+        && a.body() == b.body()
+}
+
 #[test]
-fn the_sixth_refresh_inside_a_minute_is_not_sent() {
+fn the_sixth_refresh_inside_a_minute_is_held_until_the_limit_allows_it() {
     let mut session = client();
     for t in [0, 10, 20, 30, 40] {
-        let _ = session.refresh(at(t)).unwrap();
+        let _ = session.refresh(at(t)).sent();
         assert_eq!(
             session.handle_response(&json_answer(200, &pair_json(ACCESS_2, REFRESH_2, t)), at(t)),
             Ok(SessionStep::Active)
         );
     }
+    // Not sent: the session holds the refresh until the first one ages out.
+    assert_eq!(session.refresh(at(59)).held(), at(60));
+    assert_waits(&mut session, at(60), at(59));
+    // The access token (until 940) still serves meanwhile, and no second refresh starts.
     let before = session.clone();
+    let request = ready(session.authorize(api_request(), at(59)).unwrap());
+    assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
+    assert_eq!(session, before);
     assert_eq!(
         session.refresh(at(59)).map(|_| ()),
-        Err(Error::RateLimited { retry_at: at(60) })
+        Err(Error::OutOfOrder {
+            call: "refresh",
+            state: "rate limited"
+        })
     );
-    assert_eq!(session, before, "a refused refresh changes nothing");
-    let request = session.refresh(at(60)).unwrap();
+    assert_eq!(session, before);
+    let request = session.retry(at(60)).sent();
     assert_refresh_request(&request, "https://host.name/api/v2/my/refresh", REFRESH_2);
+    let unheld = Session::client(endpoint(), pair(ACCESS_2, REFRESH_2, 40))
+        .refresh(at(40))
+        .sent();
+    assert!(same_request(&request, &unheld), "{request:?}");
+    assert_eq!(session.state(), SessionState::AwaitRefresh);
+    // The retry counted: 10, 20, 30, 40 and 60 are inside the window.
     assert_eq!(session.guard().next_allowed(at(61)), Some(at(70)));
+}
+
+#[test]
+fn a_lost_refresh_retried_with_the_limit_reached_is_held() {
+    let mut session = client();
+    for t in [0, 1, 2, 3] {
+        let _ = session.refresh(at(t)).sent();
+        assert_eq!(
+            session.handle_response(&json_answer(200, &pair_json(ACCESS_2, REFRESH_2, t)), at(t)),
+            Ok(SessionStep::Active)
+        );
+    }
+    let first = session.refresh(at(4)).sent();
+    // The answer never came; resending it would be a sixth refresh inside the minute.
+    assert_eq!(session.retry(at(5)).held(), at(60));
+    assert_waits(&mut session, at(60), at(59));
+    let again = session.retry(at(60)).sent();
+    assert!(same_request(&again, &first), "{again:?}");
+    assert_eq!(
+        session.handle_response(&new_pair_answer(60), at(61)),
+        Ok(SessionStep::Active)
+    );
 }
 
 #[test]
@@ -632,18 +702,24 @@ fn an_expired_token_waits_for_the_refresh_limit_then_starts_the_refresh() {
         other => panic!("expected Wait, got {other:?}"),
     }
     assert_eq!(session, before, "a Wait changes nothing");
-    assert_eq!(
-        session.refresh(at(905)).map(|_| ()),
-        Err(Error::RateLimited { retry_at: at(960) })
-    );
-    let (refresh, _) = refresh_first(session.authorize(api_request(), at(960)).unwrap());
+    // Left to `authorize`, the refresh starts once the limit allows it.
+    let mut left = session.clone();
+    let (refresh, _) = refresh_first(left.authorize(api_request(), at(960)).unwrap());
     assert_refresh_request(&refresh, "https://host.name/api/v2/my/refresh", REFRESH_1);
+    // Asked for now, it is held until then, as after a 429: requests wait for the same
+    // instant, and `retry` then sends the same refresh.
+    assert_eq!(session.refresh(at(905)).held(), at(960));
+    assert_waits(&mut session, at(960), at(959));
+    let (until, _) = wait(session.authorize(api_request(), at(959)).unwrap());
+    assert_eq!(until, Some(at(960)));
+    let held = session.retry(at(960)).sent();
+    assert!(same_request(&held, &refresh), "{held:?}");
 }
 
 #[test]
 fn a_429_waits_then_retry_resends() {
     let mut session = client();
-    let first = session.refresh(at(100)).unwrap();
+    let first = session.refresh(at(100)).sent();
     let limited = Response::builder()
         .status(429)
         .header("retry-after", "120")
@@ -667,20 +743,20 @@ fn a_429_waits_then_retry_resends() {
     assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")]);
     assert_eq!(session, before);
     assert_eq!(
-        session.sign_out().map(|_| ()),
+        session.sign_out(at(150)).map(|_| ()),
         Err(Error::OutOfOrder {
             call: "sign_out",
             state: "rate limited"
         })
     );
-    assert_eq!(
-        session.retry(at(220)).map(|_| ()),
-        Err(Error::RateLimited { retry_at: at(221) })
-    );
     assert_eq!(session, before);
-    let again = session.retry(at(221)).unwrap();
+    assert_waits(&mut session, at(221), at(150));
+    assert_waits(&mut session, at(221), at(220));
+    let again = session.retry(at(221)).sent();
     assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", REFRESH_1);
-    assert_eq!(again.body(), first.body());
+    assert!(same_request(&again, &first), "{again:?}");
+    assert_eq!(session.state(), SessionState::AwaitRefresh);
+    assert_eq!(session.next_deadline(), None);
     assert_eq!(
         session.handle_response(&new_pair_answer(221), at(222)),
         Ok(SessionStep::Active)
@@ -694,7 +770,7 @@ fn a_429_waits_then_retry_resends() {
 #[test]
 fn a_429_without_retry_after_waits_a_minute_and_blocks_the_guard() {
     let mut session = back_office();
-    let _ = session.refresh(at(0)).unwrap();
+    let _ = session.refresh(at(0)).sent();
     assert_eq!(
         session.handle_response(&answer(429, Vec::new()), at(1)),
         Ok(SessionStep::RetryAt(at(61)))
@@ -728,7 +804,7 @@ fn an_expired_refresh_token_ends_the_session_before_sending() {
 
     // A refresh token that expires while a 429 is waited out is not sent again.
     let mut session = client();
-    let _ = session.refresh(at(REFRESH_TTL - 10)).unwrap();
+    let _ = session.refresh(at(REFRESH_TTL - 10)).sent();
     let _ = session
         .handle_response(&answer(429, Vec::new()), at(REFRESH_TTL - 10))
         .unwrap();
@@ -741,7 +817,7 @@ fn an_expired_refresh_token_ends_the_session_before_sending() {
 
     // Signing out needs no refresh: still allowed.
     let mut session = client();
-    let request = session.sign_out().unwrap();
+    let request = session.sign_out(at(REFRESH_TTL)).sent();
     assert_sign_out_request(&request, "https://host.name/api/v2/my/signout", ACCESS_1);
     assert_eq!(
         session.handle_response(&answer(401, Vec::new()), at(REFRESH_TTL + 1)),
@@ -755,7 +831,7 @@ fn an_expired_refresh_token_ends_the_session_before_sending() {
 fn sign_out_200_and_401() {
     for (status, already_revoked) in [(200, false), (401, true)] {
         let mut session = client();
-        let _ = session.sign_out().unwrap();
+        let _ = session.sign_out(at(0)).sent();
         assert!(session.is_awaiting_response());
         park(&session);
         assert_eq!(
@@ -774,7 +850,7 @@ fn sign_out_200_and_401() {
 #[test]
 fn nothing_works_after_sign_out() {
     let mut session = back_office();
-    let _ = session.sign_out().unwrap();
+    let _ = session.sign_out(at(0)).sent();
     let _ = session
         .handle_response(&answer(200, Vec::new()), at(10))
         .unwrap();
@@ -787,7 +863,10 @@ fn nothing_works_after_sign_out() {
         session.refresh(at(11)).map(|_| ()),
         Err(Error::SessionEnded)
     );
-    assert_eq!(session.sign_out().map(|_| ()), Err(Error::SessionEnded));
+    assert_eq!(
+        session.sign_out(at(11)).map(|_| ()),
+        Err(Error::SessionEnded)
+    );
     assert_eq!(session.retry(at(11)).map(|_| ()), Err(Error::SessionEnded));
     assert_eq!(
         session.handle_response(&answer(200, Vec::new()), at(11)),
@@ -802,7 +881,7 @@ fn nothing_works_after_sign_out() {
 #[test]
 fn sign_out_429_and_5xx_keep_it_outstanding() {
     let mut session = client();
-    let _ = session.sign_out().unwrap();
+    let _ = session.sign_out(at(0)).sent();
     assert_eq!(
         session.handle_response(&answer(500, Vec::new()), at(1)),
         Err(Error::Refused(ApiError::new(500, None, vec![])))
@@ -823,7 +902,7 @@ fn sign_out_429_and_5xx_keep_it_outstanding() {
     );
     // Sign-out does not count against the refresh limit.
     assert_eq!(session.guard().next_allowed(at(2)), None);
-    let again = session.retry(at(7)).unwrap();
+    let again = session.retry(at(7)).sent();
     assert_sign_out_request(&again, "https://host.name/api/v2/my/signout", ACCESS_1);
     assert_eq!(
         session.handle_response(&answer(204, Vec::new()), at(8)),
@@ -850,7 +929,7 @@ fn one_request_at_a_time() {
             state: "active"
         })
     );
-    let _ = session.refresh(at(0)).unwrap();
+    let _ = session.refresh(at(0)).sent();
     let before = session.clone();
     let waiting = "waiting for the refresh answer";
     // The access token serves while the refresh is out (see the gateway tests below).
@@ -863,7 +942,7 @@ fn one_request_at_a_time() {
         })
     );
     assert_eq!(
-        session.sign_out().map(|_| ()),
+        session.sign_out(at(1)).map(|_| ()),
         Err(Error::OutOfOrder {
             call: "sign_out",
             state: waiting
@@ -872,7 +951,7 @@ fn one_request_at_a_time() {
     assert_eq!(session, before);
 
     let mut session = client();
-    let _ = session.sign_out().unwrap();
+    let _ = session.sign_out(at(0)).sent();
     assert_eq!(
         session.authorize(api_request(), at(1)).map(|_| ()),
         Err(Error::OutOfOrder {
@@ -885,9 +964,9 @@ fn one_request_at_a_time() {
 #[test]
 fn a_lost_refresh_is_retried_as_is() {
     let mut session = client();
-    let first = session.refresh(at(0)).unwrap();
+    let first = session.refresh(at(0)).sent();
     // The transport failed: send the same refresh again (it counts again).
-    let again = session.retry(at(5)).unwrap();
+    let again = session.retry(at(5)).sent();
     assert_eq!(again.body(), first.body());
     assert_eq!(again.uri(), first.uri());
     assert_eq!(
@@ -966,7 +1045,7 @@ fn single_flight_one_refresh_however_many_requests() {
             Authorized::Wait { until: None, .. } => assert!(i / 2 >= 20, "Wait before expiry"),
             other => panic!("a second refresh or another outcome: {other:?}"),
         }
-        assert_eq!(session.state(), "waiting for the refresh answer");
+        assert_eq!(session.state(), SessionState::AwaitRefresh);
     }
     assert_eq!(session.guard(), &guard, "one refresh counted");
     // A proactive refresh or a sign-out is out of order, as before.
@@ -991,7 +1070,7 @@ fn single_flight_one_refresh_however_many_requests() {
 #[test]
 fn a_429_on_the_refresh_keeps_the_token_serving_then_waits_until_the_retry() {
     let mut session = client();
-    let _ = session.refresh(at(ACCESS_TTL - 40)).unwrap();
+    let _ = session.refresh(at(ACCESS_TTL - 40)).sent();
     let limited = Response::builder()
         .status(429)
         .header("retry-after", "60")
@@ -1020,10 +1099,10 @@ fn a_429_on_the_refresh_keeps_the_token_serving_then_waits_until_the_retry() {
         session, limited_session,
         "authorize never retries by itself"
     );
-    assert_eq!(session.state(), "rate limited");
+    assert_eq!(session.state(), SessionState::RateLimited);
     park(&session);
     // The owner retries; still one refresh, then the new token.
-    let _ = session.retry(retry_at).unwrap();
+    let _ = session.retry(retry_at).sent();
     let (until, _) = wait(session.authorize(api_request(), retry_at).unwrap());
     assert_eq!(until, None);
     assert_eq!(
@@ -1036,7 +1115,7 @@ fn a_429_on_the_refresh_keeps_the_token_serving_then_waits_until_the_retry() {
     // A refresh token that expires while the 429 is waited out ends the session for every
     // caller: the refresh can never be sent again.
     let mut session = client();
-    let _ = session.refresh(at(REFRESH_TTL - 10)).unwrap();
+    let _ = session.refresh(at(REFRESH_TTL - 10)).sent();
     let _ = session
         .handle_response(&answer(429, Vec::new()), at(REFRESH_TTL - 10))
         .unwrap();
@@ -1059,7 +1138,7 @@ fn a_429_on_the_refresh_keeps_the_token_serving_then_waits_until_the_retry() {
 #[test]
 fn a_sign_out_outstanding_or_rate_limited_refuses_authorize() {
     let mut session = client();
-    let _ = session.sign_out().unwrap();
+    let _ = session.sign_out(at(0)).sent();
     let refused = |session: &mut Session, state| {
         assert_eq!(
             session.authorize(api_request(), at(1)).map(|_| ()),
@@ -1087,7 +1166,7 @@ fn a_lost_refresh_answer_then_retry() {
             .unwrap(),
     );
     assert_eq!(until, None);
-    let again = session.retry(at(ACCESS_TTL + 10)).unwrap();
+    let again = session.retry(at(ACCESS_TTL + 10)).sent();
     assert_eq!(again.body(), first.body());
     assert_eq!(session.guard().next_allowed(at(ACCESS_TTL + 10)), None);
     let (until, _) = wait(
@@ -1143,7 +1222,7 @@ fn from_a_refresh_token_the_first_authorize_refreshes() {
     ] {
         let mut session =
             Session::from_refresh_token(realm, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
-        assert_eq!(session.state(), "holding only a refresh token");
+        assert_eq!(session.state(), SessionState::RefreshOnly);
         assert_eq!(session.current_step(), Some(SessionStep::Active));
         assert_eq!(session.tokens(), None);
         assert_eq!(session.access_token(), None);
@@ -1156,7 +1235,7 @@ fn from_a_refresh_token_the_first_authorize_refreshes() {
         let before = session.clone();
         // Nothing to sign out with yet.
         assert_eq!(
-            session.sign_out().map(|_| ()),
+            session.sign_out(at(0)).map(|_| ()),
             Err(Error::OutOfOrder {
                 call: "sign_out",
                 state: "holding only a refresh token"
@@ -1174,7 +1253,7 @@ fn from_a_refresh_token_the_first_authorize_refreshes() {
         let (refresh, original) = refresh_first(session.authorize(api_request(), at(100)).unwrap());
         assert_refresh_request(&refresh, uri, REFRESH_1);
         assert!(bearer_of(&original).is_empty());
-        assert_eq!(session.state(), "waiting for the refresh answer");
+        assert_eq!(session.state(), SessionState::AwaitRefresh);
         assert_eq!(session.tokens(), None);
         park(&session);
         // No access token to serve meanwhile: every request waits.
@@ -1184,7 +1263,7 @@ fn from_a_refresh_token_the_first_authorize_refreshes() {
             session.handle_response(&new_pair_answer(100), at(101)),
             Ok(SessionStep::Active)
         );
-        assert_eq!(session.state(), "active");
+        assert_eq!(session.state(), SessionState::Active);
         assert_eq!(session.tokens(), Some(&pair(ACCESS_2, REFRESH_2, 100)));
         let request = ready(session.authorize(original, at(101)).unwrap());
         assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_2}")]);
@@ -1196,7 +1275,7 @@ fn from_a_refresh_token_refresh_429_refusal_and_expiry() {
     // A proactive refresh works the same.
     let mut session =
         Session::from_refresh_token(Realm::Client, endpoint(), lone(REFRESH_1, 0, REFRESH_TTL));
-    let request = session.refresh(at(10)).unwrap();
+    let request = session.refresh(at(10)).sent();
     assert_refresh_request(&request, "https://host.name/api/v2/my/refresh", REFRESH_1);
     let limited = Response::builder()
         .status(429)
@@ -1210,7 +1289,7 @@ fn from_a_refresh_token_refresh_429_refusal_and_expiry() {
     park(&session);
     let (until, _) = wait(session.authorize(api_request(), at(20)).unwrap());
     assert_eq!(until, Some(at(40)));
-    let again = session.retry(at(40)).unwrap();
+    let again = session.retry(at(40)).sent();
     assert_eq!(again.body(), request.body());
     // The server refuses it: ended.
     assert_eq!(
@@ -1240,7 +1319,7 @@ fn from_a_refresh_token_refresh_429_refusal_and_expiry() {
 fn from_an_access_token_authorize_until_it_expires_and_sign_out() {
     let mut session =
         Session::from_access_token(Realm::BackOffice, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
-    assert_eq!(session.state(), "holding only an access token");
+    assert_eq!(session.state(), SessionState::AccessOnly);
     assert_eq!(session.current_step(), Some(SessionStep::Active));
     assert_eq!(session.tokens(), None);
     assert_eq!(session.refresh_token(), None);
@@ -1274,7 +1353,7 @@ fn from_an_access_token_authorize_until_it_expires_and_sign_out() {
     assert_eq!(session, before);
 
     // Sign-out, even expired (the host answers 401 then).
-    let request = session.sign_out().unwrap();
+    let request = session.sign_out(at(ACCESS_TTL)).sent();
     assert_sign_out_request(&request, "https://host.name/api/v2/signout", ACCESS_1);
     park(&session);
     assert_eq!(
@@ -1294,7 +1373,7 @@ fn from_an_access_token_authorize_until_it_expires_and_sign_out() {
         Ok(SessionStep::RetryAt(at(ACCESS_TTL + 6)))
     );
     park(&session);
-    let again = session.retry(at(ACCESS_TTL + 6)).unwrap();
+    let again = session.retry(at(ACCESS_TTL + 6)).sent();
     assert_sign_out_request(&again, "https://host.name/api/v2/signout", ACCESS_1);
     assert_eq!(
         session.handle_response(&answer(401, Vec::new()), at(ACCESS_TTL + 7)),
@@ -1306,7 +1385,7 @@ fn from_an_access_token_authorize_until_it_expires_and_sign_out() {
 
     let mut session =
         Session::from_access_token(Realm::Client, endpoint(), lone(ACCESS_1, 0, ACCESS_TTL));
-    let request = session.sign_out().unwrap();
+    let request = session.sign_out(at(0)).sent();
     assert_sign_out_request(&request, "https://host.name/api/v2/my/signout", ACCESS_1);
     assert_eq!(
         session.handle_response(&answer(200, Vec::new()), at(1)),
@@ -1347,7 +1426,7 @@ fn lone_token_sessions_park_in_the_vendors_shape_and_old_parks_still_read() {
     let old_active = r#"{"driver":{"endpoint":{"base":"https://host.name","body_limit":1048576},"guards":{"limit":5,"window":{"secs":60,"nanos":0},"recent":[],"blocked_until":null},"phase":{"At":{"realm":"Client","stage":{"Active":{"accessToken":{"token":"ACCESS-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"REFRESH-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}}},"leeway":{"secs":30,"nanos":0}}"#;
     let old_limited = r#"{"driver":{"endpoint":{"base":"https://host.name","body_limit":1048576},"guards":{"limit":5,"window":{"secs":60,"nanos":0},"recent":[{"secs_since_epoch":1713784104,"nanos_since_epoch":0}],"blocked_until":{"secs_since_epoch":1713784134,"nanos_since_epoch":0}},"phase":{"Waiting":{"retry_at":{"secs_since_epoch":1713784134,"nanos_since_epoch":0},"resume":{"realm":"Client","stage":{"AwaitRefresh":{"accessToken":{"token":"ACCESS-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"REFRESH-old","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}}}}}},"leeway":{"secs":30,"nanos":0}}"#;
     let mut active: Session = serde_json::from_str(old_active).unwrap();
-    assert_eq!(active.state(), "active");
+    assert_eq!(active.state(), SessionState::Active);
     // Parked again, in the current format: the same members after `"format":2`.
     let current = format!(r#"{{"format":2,{}"#, &old_active[1..]);
     assert_eq!(serde_json::to_string(&active).unwrap(), current);
@@ -1357,7 +1436,7 @@ fn lone_token_sessions_park_in_the_vendors_shape_and_old_parks_still_read() {
     let current = format!(r#"{{"format":2,{}"#, &old_limited[1..]);
     assert_eq!(serde_json::to_string(&limited).unwrap(), current);
     assert_eq!(limited.current_step(), Some(SessionStep::RetryAt(at(90))));
-    let again = limited.retry(at(90)).unwrap();
+    let again = limited.retry(at(90)).sent();
     assert_refresh_request(&again, "https://host.name/api/v2/my/refresh", "REFRESH-old");
 }
 
@@ -1419,7 +1498,7 @@ fn lone_token_sessions_show_no_secret() {
     let outcome = refresh_only.authorize(api_request(), at(0)).unwrap();
     text += &format!("{outcome:?} {refresh_only:?}");
     let outcome = access_only.authorize(api_request(), at(0)).unwrap();
-    let sign_out = access_only.sign_out().unwrap();
+    let sign_out = access_only.sign_out(at(0)).sent();
     text += &format!("{outcome:?} {access_only:?} {:?}", sign_out.headers());
     for secret in [ACCESS_1, REFRESH_1] {
         assert!(!text.contains(secret), "{text}");
@@ -1460,7 +1539,7 @@ fn nothing_secret_in_debug_or_display() {
         format!("{wait:?}"),
         "Wait { until: Some(\"2024-04-22T11:23:24+00:00\"), original: \"GET https://host.name/api/v2/my/accounts\" }"
     );
-    let _ = session.retry(at(ACCESS_TTL + 60)).unwrap();
+    let _ = session.retry(at(ACCESS_TTL + 60)).sent();
     let step = session
         .handle_response(&new_pair_answer(ACCESS_TTL), at(ACCESS_TTL + 60))
         .unwrap();
@@ -1608,6 +1687,17 @@ fn assert_no_secret(text: &str, secrets: &[String]) {
     }
 }
 
+/// A session holding a refresh or sign-out until `until` (later than `now`): rate limited,
+/// its step and deadline that instant, nothing outstanding.
+fn held(session: &Session, until: SystemTime, now: SystemTime) -> Result<(), TestCaseError> {
+    prop_assert!(until > now, "held until {:?}, at {:?}", until, now);
+    prop_assert_eq!(session.state(), SessionState::RateLimited);
+    prop_assert_eq!(session.current_step(), Some(SessionStep::RetryAt(until)));
+    prop_assert_eq!(session.next_deadline(), Some(until));
+    prop_assert!(!session.is_awaiting_response());
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
@@ -1657,7 +1747,7 @@ proptest! {
                         Ok(other) => {
                             // Single flight: a refresh starts only when none was out.
                             prop_assert!(!before.is_awaiting_response());
-                            prop_assert!(before.state() != "rate limited");
+                            prop_assert!(before.state() != SessionState::RateLimited);
                             prop_assert!(session.is_awaiting_response());
                             format!("{other:?}")
                         }
@@ -1670,11 +1760,18 @@ proptest! {
                 Call::Refresh { after } => {
                     now += Duration::from_secs(after);
                     match session.refresh(now) {
-                        Ok(r) => {
+                        Ok(Outgoing::Request(r)) => {
                             let body: Value = serde_json::from_slice(r.body()).unwrap();
                             let refresh = before.refresh_token().unwrap().secret().expose().clone();
                             prop_assert_eq!(body, json!({"refreshToken": refresh}));
+                            prop_assert!(session.is_awaiting_response());
                             String::new()
+                        }
+                        Ok(Outgoing::RetryAt(until)) => {
+                            // Held by the limit, as after a 429.
+                            prop_assert_eq!(before.guard().next_allowed(now), Some(until));
+                            held(&session, until, now)?;
+                            format!("{until:?}")
                         }
                         Err(e) => {
                             prop_assert_eq!(&session, &before);
@@ -1682,8 +1779,13 @@ proptest! {
                         }
                     }
                 }
-                Call::SignOut => match session.sign_out() {
-                    Ok(_) => String::new(),
+                Call::SignOut => match session.sign_out(now) {
+                    Ok(outgoing) => {
+                        // No limit counts sign-outs: never held.
+                        prop_assert_eq!(outgoing.retry_at(), None);
+                        prop_assert!(session.is_awaiting_response());
+                        String::new()
+                    }
                     Err(e) => {
                         prop_assert_eq!(&session, &before);
                         format!("{e:?} {e}")
@@ -1692,7 +1794,25 @@ proptest! {
                 Call::Retry { after } => {
                     now += Duration::from_secs(after);
                     match session.retry(now) {
-                        Ok(_) => String::new(),
+                        Ok(Outgoing::Request(_)) => {
+                            prop_assert!(session.is_awaiting_response());
+                            // Sent from a wait only once it is over.
+                            let early = before.state() == SessionState::RateLimited
+                                && before.next_deadline().is_some_and(|until| now < until);
+                            prop_assert!(!early, "a retry before the wait sent a request");
+                            String::new()
+                        }
+                        Ok(Outgoing::RetryAt(until)) => {
+                            if before.state() == SessionState::RateLimited
+                                && before.next_deadline().is_some_and(|was| now < was)
+                            {
+                                // Too early: the same wait, nothing changed.
+                                prop_assert_eq!(before.next_deadline(), Some(until));
+                                prop_assert_eq!(&session, &before);
+                            }
+                            held(&session, until, now)?;
+                            format!("{until:?}")
+                        }
                         Err(e) => {
                             prop_assert_eq!(&session, &before);
                             format!("{e:?} {e}")

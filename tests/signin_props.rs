@@ -6,9 +6,10 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use b2core_auth::client::signin::SignInState;
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
 use b2core_auth::Flow;
-use b2core_auth::{DeviceFingerprint, Error};
+use b2core_auth::{DeviceFingerprint, Error, Outgoing};
 use common::*;
 use http::header::{HeaderName, HeaderValue};
 use proptest::prelude::*;
@@ -79,12 +80,25 @@ enum Action {
 
 enum Outcome {
     Request(http::Request<Vec<u8>>),
+    /// The call sent nothing: the flow holds its request until this instant.
+    Wait(SystemTime),
     Step(SignInStep),
     Nothing,
 }
 
+impl From<Outgoing> for Outcome {
+    fn from(outgoing: Outgoing) -> Self {
+        match outgoing {
+            Outgoing::Request(request) => Self::Request(request),
+            Outgoing::RetryAt(at) => Self::Wait(at),
+        }
+    }
+}
+
 /// Drives a flow and checks, after every action: an `Err` changed nothing, a `Done` flow
-/// refuses `handle_response`, and the flow survives a serde round trip. Every `Debug` of
+/// refuses `handle_response`, a call that sends nothing leaves the flow rate limited until
+/// the instant it names (and a `retry` before that instant changes nothing), and the flow
+/// survives a serde round trip. Every `Debug` of
 /// steps, errors and the flow, and every `Display` of errors, is kept in `shown`.
 struct Harness {
     flow: SignIn,
@@ -108,7 +122,7 @@ impl Harness {
     fn apply(&mut self, action: &Action) -> Result<Outcome, Error> {
         let before = self.flow.clone();
         let result = match action {
-            Action::Start => self.flow.start().map(Outcome::Request),
+            Action::Start => self.flow.start(self.now).map(Outcome::from),
             Action::Submit {
                 email,
                 password,
@@ -119,18 +133,19 @@ impl Harness {
                 if let Some(r) = recaptcha {
                     c = c.with_recaptcha(r.as_str());
                 }
-                self.flow
-                    .submit_credentials(c, self.now)
-                    .map(Outcome::Request)
+                self.flow.submit_credentials(c, self.now).map(Outcome::from)
             }
-            Action::Choose(m) => self.flow.choose_method(*m).map(Outcome::Request),
-            Action::Code(code) => self.flow.submit_code(code.as_str()).map(Outcome::Request),
-            Action::RequestReset => self.flow.request_reset_code().map(Outcome::Request),
+            Action::Choose(m) => self.flow.choose_method(*m, self.now).map(Outcome::from),
+            Action::Code(code) => self
+                .flow
+                .submit_code(code.as_str(), self.now)
+                .map(Outcome::from),
+            Action::RequestReset => self.flow.request_reset_code(self.now).map(Outcome::from),
             Action::Reset(code, password) => self
                 .flow
-                .reset_password(code.as_str(), password.as_str())
-                .map(Outcome::Request),
-            Action::Retry => self.flow.retry(self.now).map(Outcome::Request),
+                .reset_password(code.as_str(), password.as_str(), self.now)
+                .map(Outcome::from),
+            Action::Retry => self.flow.retry(self.now).map(Outcome::from),
             Action::Respond(r) => self
                 .flow
                 .handle_response(&r.build(), self.now)
@@ -156,15 +171,52 @@ impl Harness {
                 }
             }
             Ok(Outcome::Request(req)) => {
+                self.shown
+                    .push(format!("{:?}", Outgoing::Request(req.clone())));
                 assert!(
                     self.flow.is_awaiting_response(),
                     "a request was emitted but the flow does not await its answer"
                 );
+                assert_eq!(self.flow.next_deadline(), None, "{action:?}");
+                if let Some(until) = before.next_deadline() {
+                    assert!(
+                        matches!(action, Action::Retry) && self.now >= until,
+                        "{action:?} at {:?} sent a request held until {until:?}",
+                        self.now
+                    );
+                }
                 assert!(req
                     .uri()
                     .to_string()
                     .starts_with("https://host.name/api/v2/my/"));
                 assert_eq!(req.headers().len(), 2, "{:?}", req.headers());
+            }
+            Ok(Outcome::Wait(until)) => {
+                assert!(
+                    *until > self.now,
+                    "{action:?}: a wait until {until:?} that is over at {:?}",
+                    self.now
+                );
+                assert_eq!(self.flow.state(), SignInState::RateLimited, "{action:?}");
+                assert_eq!(self.flow.current_step(), Some(SignInStep::RetryAt(*until)));
+                assert_eq!(self.flow.next_deadline(), Some(*until));
+                assert!(!self.flow.is_awaiting_response());
+                match before.next_deadline() {
+                    // Too early: the same wait, nothing changed.
+                    Some(deadline) if self.now < deadline => {
+                        assert!(matches!(action, Action::Retry), "{action:?}");
+                        assert_eq!(*until, deadline);
+                        assert_eq!(
+                            self.flow, before,
+                            "a retry before the wait changed the flow"
+                        );
+                    }
+                    // Only the guarded calls and a retry can be held.
+                    _ => assert!(
+                        matches!(action, Action::Submit { .. } | Action::Retry),
+                        "{action:?} was held"
+                    ),
+                }
             }
             Ok(Outcome::Nothing) => {}
         }
@@ -218,11 +270,13 @@ enum Reach {
     PasswordChanged,
     Waiting,
     WaitingOnCode,
+    /// The sixth attempt inside a minute, held by the attempt guard.
+    HeldByGuard,
     Unsupported,
     Done,
 }
 
-const ALL_STATES: [Reach; 19] = [
+const ALL_STATES: [Reach; 20] = [
     Reach::New,
     Reach::AwaitWizard,
     Reach::Credentials,
@@ -240,6 +294,7 @@ const ALL_STATES: [Reach; 19] = [
     Reach::PasswordChanged,
     Reach::Waiting,
     Reach::WaitingOnCode,
+    Reach::HeldByGuard,
     Reach::Unsupported,
     Reach::Done,
 ];
@@ -332,6 +387,14 @@ fn path_to(target: Reach, s: &Secrets) -> Vec<Action> {
             p.push(wait_429("30"));
             return p;
         }
+        R::HeldByGuard => {
+            // Five refused attempts inside a minute: the guard holds the sixth.
+            for _ in 0..5 {
+                p.push(respond(resp(400, error_body(1, "Invalid credentials"))));
+                p.push(s.submit(&s.password));
+            }
+            return p;
+        }
         R::Unsupported => {
             p.push(respond(resp(
                 200,
@@ -418,9 +481,21 @@ fn every_state_is_reachable_and_shows_the_expected_step() {
             Reach::PasswordChanged => step == Some(SignInStep::PasswordChanged),
             Reach::Waiting => step == Some(SignInStep::RetryAt(t(30))),
             Reach::WaitingOnCode => step == Some(SignInStep::RetryAt(t(60))),
+            Reach::HeldByGuard => step == Some(SignInStep::RetryAt(t(60))) && !awaiting,
             Reach::Unsupported => matches!(step, Some(SignInStep::Unsupported { .. })),
         };
         assert!(ok, "{target:?}: step {step:?}, awaiting {awaiting}");
+        let waits = matches!(
+            target,
+            Reach::Waiting | Reach::WaitingOnCode | Reach::HeldByGuard
+        );
+        assert_eq!(
+            h.flow.state() == SignInState::RateLimited,
+            waits,
+            "{target:?}: {}",
+            h.flow.state()
+        );
+        assert_eq!(h.flow.next_deadline().is_some(), waits, "{target:?}");
     }
 }
 
@@ -970,7 +1045,15 @@ fn drive_with_secrets(s: &Secrets) -> Harness {
     ] {
         assert!(h.apply(&bad).is_err());
     }
-    let _ = h.must(s.submit(&s.password));
+    // Five refused attempts; the guard holds the sixth, password and all, then sends it.
+    for _ in 0..5 {
+        let _ = h.must(s.submit(&s.password));
+        let _ = h.must(refused());
+    }
+    assert!(matches!(h.must(s.submit(&s.password)), Outcome::Wait(_)));
+    assert!(matches!(h.must(Action::Retry), Outcome::Wait(_)));
+    let _ = h.must(Action::Tick(60));
+    assert!(matches!(h.must(Action::Retry), Outcome::Request(_)));
     let _ = h.must(respond(next(UUID_A, "reset_password_email")));
     let _ = h.must(Action::RequestReset);
     let _ = h.must(respond(next(UUID_A, "reset_password")));
@@ -991,9 +1074,11 @@ fn drive_with_secrets(s: &Secrets) -> Harness {
     assert!(h.apply(&Action::Code(format!("{}\n", s.code))).is_err());
     let _ = h.must(Action::Code(s.code.clone()));
     let _ = h.must(wait_429(""));
-    assert!(h.apply(&Action::Retry).is_err());
+    let wait = h.flow.next_deadline();
+    assert!(wait.is_some());
+    assert!(matches!(h.must(Action::Retry), Outcome::Wait(at) if Some(at) == wait));
     let _ = h.must(Action::Tick(60));
-    let _ = h.must(Action::Retry);
+    assert!(matches!(h.must(Action::Retry), Outcome::Request(_)));
     // A workflow the page does not name is refused after the code (only the credentials
     // step may lead to one), without showing the tokens it carries.
     let kyc = answer(
@@ -1028,9 +1113,9 @@ proptest! {
 #[test]
 fn a_token_of_the_wrong_type_does_not_show_in_the_error() {
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let _ = flow.handle_response(&login(UUID_A, false), t(0)).unwrap();
-    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
     let secret = "eyJhbGciOi\"SECRETPARTOFTHETOKEN";
     let body = envelope(
         202,
@@ -1082,7 +1167,7 @@ fn a_token_of_the_wrong_type_does_not_show_in_the_error() {
 fn an_unsupported_step_with_deeply_nested_data_parks_and_resumes() {
     // Only the credentials step may lead to a workflow the page does not name.
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let login = json!({"recaptcha": {"enabled": false}});
     let _ = flow
         .handle_response(
@@ -1092,7 +1177,7 @@ fn an_unsupported_step_with_deeply_nested_data_parks_and_resumes() {
         .unwrap();
     let fingerprint = DeviceFingerprint::from_user_agent("props/1.0").unwrap();
     let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint);
-    let _ = flow.submit_credentials(creds, t(0)).unwrap();
+    let _ = flow.submit_credentials(creds, t(0)).sent();
     let before = flow.clone();
     let too_deep = flow
         .handle_response(

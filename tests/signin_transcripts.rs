@@ -3,8 +3,9 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use b2core_auth::client::signin::SignInState;
 use b2core_auth::client::{Method, SignIn, SignInStep, WizardOptions};
 use b2core_auth::Flow;
 use b2core_auth::{ApiError, Error, Secret, Token, TokenPair};
@@ -75,7 +76,7 @@ type Response = http::Response<Vec<u8>>;
 /// A script that has started and reached Credentials (uuid `U`, no reCAPTCHA).
 fn started() -> Script {
     let mut s = Script::new(new_flow());
-    let r = s.flow.start();
+    let r = s.flow.start(t(0));
     let _ = s.sent(r);
     let _ = s.reply(login(U, false), t(0));
     s
@@ -111,7 +112,7 @@ fn google_only() {
     let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
     let _ = s.sent(r);
     let _ = s.reply(next(U, "2fa_google_auth"), t(2));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(2));
     let req = s.sent(r);
     assert_eq!(body_json(&req), json!({"uuid": U, "code": CODE}));
     let _ = s.reply(done(), t(3));
@@ -132,7 +133,7 @@ fn sms_only() {
     let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
     let _ = s.sent(r);
     let _ = s.reply(next(U, "2fa_sms_auth"), t(2));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(2));
     let _ = s.sent(r);
     let _ = s.reply(done(), t(3));
     assert_eq!(s.lines, [WIZARD, SIGN_IN, SMS]);
@@ -152,11 +153,11 @@ fn both_methods_then_google() {
     let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
     let _ = s.sent(r);
     let _ = s.reply(two_fa(U, json!([])), t(2));
-    let r = s.flow.choose_method(Method::Google);
+    let r = s.flow.choose_method(Method::Google, t(2));
     let req = s.sent(r);
     assert_eq!(body_json(&req), json!({"uuid": U, "type": "google"}));
     let _ = s.reply(next(U, "2fa_google_auth"), t(3));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(3));
     let _ = s.sent(r);
     let _ = s.reply(done(), t(4));
     assert_eq!(s.lines, [WIZARD, SIGN_IN, CHOOSE, GOOGLE]);
@@ -181,11 +182,11 @@ fn both_methods_then_sms() {
         {"name": "sms", "localizedCaption": "SMS", "enabled": true}
     ]);
     let _ = s.reply(two_fa(U, providers), t(2));
-    let r = s.flow.choose_method(Method::Sms);
+    let r = s.flow.choose_method(Method::Sms, t(2));
     let req = s.sent(r);
     assert_eq!(body_json(&req), json!({"uuid": U, "type": "sms"}));
     let _ = s.reply(next(U, "2fa_sms_auth"), t(3));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(3));
     let _ = s.sent(r);
     let _ = s.reply(done(), t(4));
     assert_eq!(s.lines, [WIZARD, SIGN_IN, CHOOSE, SMS]);
@@ -212,14 +213,14 @@ fn two_fa_with_only_sms_enabled_offers_only_sms() {
     let _ = s.reply(two_fa(U, providers), t(2));
     let before = s.flow.clone();
     assert!(matches!(
-        s.flow.choose_method(Method::Google),
+        s.flow.choose_method(Method::Google, t(2)),
         Err(Error::InvalidInput { field: "type", .. })
     ));
     assert_eq!(s.flow, before);
-    let r = s.flow.choose_method(Method::Sms);
+    let r = s.flow.choose_method(Method::Sms, t(2));
     let _ = s.sent(r);
     let _ = s.reply(next(U, "2fa_sms_auth"), t(3));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(3));
     let _ = s.sent(r);
     let _ = s.reply(done(), t(4));
     assert_eq!(s.lines, [WIZARD, SIGN_IN, CHOOSE, SMS]);
@@ -243,11 +244,11 @@ fn forced_password_reset_then_sign_in_with_the_new_password() {
     let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
     let _ = s.sent(r);
     let _ = s.reply(next(U, "reset_password_email"), t(2));
-    let r = s.flow.request_reset_code();
+    let r = s.flow.request_reset_code(t(2));
     let req = s.sent(r);
     assert_eq!(body_json(&req), json!({"uuid": U}));
     let _ = s.reply(next(U, "reset_password"), t(3));
-    let r = s.flow.reset_password("112233", "N3w-Passw0rd!");
+    let r = s.flow.reset_password("112233", "N3w-Passw0rd!", t(3));
     let req = s.sent(r);
     assert_eq!(
         body_json(&req),
@@ -260,7 +261,7 @@ fn forced_password_reset_then_sign_in_with_the_new_password() {
     );
     let _ = s.reply(next(U, "login"), t(4));
     // Sign in again from step 1, with a new wizard.
-    let r = s.flow.start();
+    let r = s.flow.start(t(4));
     let _ = s.sent(r);
     let _ = s.reply(login(UUID_B, false), t(5));
     let r = s.flow.submit_credentials(creds("N3w-Passw0rd!"), t(6));
@@ -328,10 +329,10 @@ fn wrong_code_then_right() {
     let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
     let _ = s.sent(r);
     let _ = s.reply(next(U, "2fa_google_auth"), t(2));
-    let r = s.flow.submit_code("000000");
+    let r = s.flow.submit_code("000000", t(2));
     let _ = s.sent(r);
     let _ = s.reply(resp(400, error_body(2, "Invalid code")), t(3));
-    let r = s.flow.submit_code(CODE);
+    let r = s.flow.submit_code(CODE, t(3));
     let req = s.sent(r);
     assert_eq!(body_json(&req), json!({"uuid": U, "code": CODE}));
     let _ = s.reply(done(), t(4));
@@ -353,7 +354,7 @@ fn wrong_code_then_right() {
 #[test]
 fn recaptcha_required_before_anything_is_sent() {
     let mut s = Script::new(new_flow());
-    let r = s.flow.start();
+    let r = s.flow.start(t(0));
     let _ = s.sent(r);
     let _ = s.reply(login(U, true), t(0));
     let before = s.flow.clone();
@@ -411,34 +412,76 @@ fn five_refused_attempts(s: &mut Script) {
     }
 }
 
+/// Asserts that `flow` waits out a rate limit until `until`, as the contract says for the
+/// guard's refusal and a 429 alike: state `RateLimited`, step `RetryAt(until)`, the same
+/// deadline, nothing outstanding; and that `retry` at `early` (before `until`) gives
+/// `RetryAt(until)` again and changes nothing.
+#[track_caller]
+fn assert_waits(flow: &mut SignIn, until: SystemTime, early: SystemTime) {
+    assert!(early < until);
+    assert_eq!(flow.state(), SignInState::RateLimited);
+    assert_eq!(flow.current_step(), Some(SignInStep::RetryAt(until)));
+    assert_eq!(flow.next_deadline(), Some(until));
+    assert!(!flow.is_awaiting_response());
+    let before = flow.clone();
+    assert_eq!(flow.retry(early).held(), until);
+    assert_eq!(*flow, before);
+}
+
+/// The request a flow that no limit holds sends for `creds(password)` in wizard `uuid`:
+/// what a held attempt must send, byte for byte, once the wait is over.
+fn unheld_credentials_request(uuid: &str, password: &str) -> http::Request<Vec<u8>> {
+    let mut flow = new_flow();
+    let _ = flow.start(t(0)).sent();
+    let _ = flow.handle_response(&login(uuid, false), t(0)).unwrap();
+    flow.submit_credentials(creds(password), t(0)).sent()
+}
+
 #[test]
-fn attempt_guard_blocks_the_sixth_attempt_inside_a_minute() {
+fn attempt_guard_holds_the_sixth_attempt_inside_a_minute() {
     let mut s = started();
     five_refused_attempts(&mut s);
+    // The sixth is not sent: the flow holds it until the first attempt ages out.
+    let held = s.flow.submit_credentials(creds(PASSWORD), t(30)).held();
+    assert_eq!(held, t(60));
+    assert_eq!(s.lines.len(), 6, "nothing was sent: {:?}", s.lines);
+    assert_eq!(s.flow.last_email(), None);
+    assert_waits(&mut s.flow, t(60), t(30));
+    assert_waits(&mut s.flow, t(60), t(59));
+    // Held, the credentials cannot be typed again: `retry` sends the held ones.
     let before = s.flow.clone();
-    assert_eq!(
-        s.flow
-            .submit_credentials(creds(PASSWORD), t(30))
-            .unwrap_err(),
-        Error::RateLimited { retry_at: t(60) }
-    );
+    assert!(matches!(
+        s.flow.submit_credentials(creds("other-password"), t(59)),
+        Err(Error::OutOfOrder {
+            call: "submit_credentials",
+            state: "rate limited"
+        })
+    ));
     assert_eq!(s.flow, before);
-    assert_eq!(
-        s.flow
-            .submit_credentials(creds(PASSWORD), t(59))
-            .unwrap_err(),
-        Error::RateLimited { retry_at: t(60) }
-    );
-    assert_eq!(s.flow, before);
-    let r = s.flow.submit_credentials(creds(PASSWORD), t(60));
+    let r = s.flow.retry(t(60));
     let req = s.sent(r);
+    assert!(
+        same_request(&req, &unheld_credentials_request(U, PASSWORD)),
+        "{req:?}"
+    );
     assert_eq!(body_json(&req)["password"], PASSWORD);
+    assert_eq!(s.flow.state(), SignInState::AwaitCredentials);
+    assert_eq!(s.flow.next_deadline(), None);
+    // The retry counted as an attempt: with T0+1..4 and T0+60 in the window, the next one
+    // waits for T0+1 to age out.
+    assert_eq!(s.flow.guard().next_allowed(t(60)), Some(t(61)));
     let _ = s.reply(done(), t(61));
     assert_eq!(
         s.lines,
         [WIZARD, SIGN_IN, SIGN_IN, SIGN_IN, SIGN_IN, SIGN_IN, SIGN_IN]
     );
-    assert_eq!(s.steps.last(), Some(&SignInStep::Done(tokens())));
+    assert_eq!(
+        s.steps[s.steps.len() - 2..],
+        [
+            credentials_step(Some(invalid_credentials())),
+            SignInStep::Done(tokens())
+        ]
+    );
 }
 
 #[test]
@@ -449,18 +492,21 @@ fn attempt_guard_outlives_the_flow() {
 
     let mut flow = SignIn::with_guard(endpoint(), guard.clone());
     assert_eq!(flow.guard(), &guard);
-    let req = flow.start().unwrap();
+    let req = flow.start(t(10)).sent();
     assert_eq!(line(&req), WIZARD);
     let _ = flow.handle_response(&login(UUID_B, false), t(10)).unwrap();
-    let before = flow.clone();
     assert_eq!(
-        flow.submit_credentials(creds(PASSWORD), t(10)).unwrap_err(),
-        Error::RateLimited { retry_at: t(60) }
+        flow.submit_credentials(creds(PASSWORD), t(10)).held(),
+        t(60)
     );
-    assert_eq!(flow, before);
-    let req = flow.submit_credentials(creds(PASSWORD), t(60)).unwrap();
+    assert_waits(&mut flow, t(60), t(10));
+    let req = flow.retry(t(60)).sent();
     assert_eq!(line(&req), SIGN_IN);
     assert_eq!(body_json(&req)["uuid"], UUID_B);
+    assert!(same_request(
+        &req,
+        &unheld_credentials_request(UUID_B, PASSWORD)
+    ));
 }
 
 #[test]
@@ -470,13 +516,7 @@ fn too_many_requests_with_retry_after_seconds() {
     let first = s.sent(r);
     let step = s.reply(resp_with(429, ("Retry-After", "120"), Vec::new()), t(2));
     assert_eq!(step, SignInStep::RetryAt(t(122)));
-    assert_eq!(s.flow.current_step(), Some(SignInStep::RetryAt(t(122))));
-    let before = s.flow.clone();
-    assert_eq!(
-        s.flow.retry(t(121)).unwrap_err(),
-        Error::RateLimited { retry_at: t(122) }
-    );
-    assert_eq!(s.flow, before);
+    assert_waits(&mut s.flow, t(122), t(121));
     let r = s.flow.retry(t(122));
     let again = s.sent(r);
     assert!(same_request(&first, &again), "{first:?} vs {again:?}");
@@ -507,10 +547,7 @@ fn too_many_requests_with_retry_after_http_date() {
         t(2),
     );
     assert_eq!(step, SignInStep::RetryAt(t(300)));
-    assert_eq!(
-        s.flow.retry(t(299)).unwrap_err(),
-        Error::RateLimited { retry_at: t(300) }
-    );
+    assert_waits(&mut s.flow, t(300), t(299));
     let r = s.flow.retry(t(300));
     let again = s.sent(r);
     assert!(same_request(&first, &again));
@@ -524,10 +561,7 @@ fn too_many_requests_on_credentials_without_retry_after_waits_ten_minutes() {
     let first = s.sent(r);
     let step = s.reply(resp(429, Vec::new()), t(2));
     assert_eq!(step, SignInStep::RetryAt(t(602)));
-    assert_eq!(
-        s.flow.retry(t(601)).unwrap_err(),
-        Error::RateLimited { retry_at: t(602) }
-    );
+    assert_waits(&mut s.flow, t(602), t(601));
     let r = s.flow.retry(t(602));
     let again = s.sent(r);
     assert!(same_request(&first, &again));
@@ -598,7 +632,7 @@ fn unknown_workflow_is_unsupported() {
     ));
     assert_eq!(s.flow, before);
     // Starting again is allowed.
-    let r = s.flow.start();
+    let r = s.flow.start(t(2));
     let _ = s.sent(r);
     assert_eq!(s.lines, [WIZARD, SIGN_IN, WIZARD]);
 }
@@ -637,7 +671,7 @@ fn out_of_order_calls_are_refused_and_change_nothing() {
     fn assert_out_of_order(
         flow: &mut SignIn,
         expected_call: &str,
-        call: impl FnOnce(&mut SignIn) -> Result<http::Request<Vec<u8>>, Error>,
+        call: impl FnOnce(&mut SignIn) -> Result<b2core_auth::Outgoing, Error>,
     ) {
         let before = flow.clone();
         match call(flow) {
@@ -661,25 +695,31 @@ fn out_of_order_calls_are_refused_and_change_nothing() {
     assert_out_of_order(&mut flow, "submit_credentials", |f| {
         f.submit_credentials(creds(PASSWORD), t(0))
     });
-    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE));
-    assert_out_of_order(&mut flow, "choose_method", |f| f.choose_method(Method::Sms));
+    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE, t(0)));
+    assert_out_of_order(&mut flow, "choose_method", |f| {
+        f.choose_method(Method::Sms, t(0))
+    });
     assert_out_of_order(&mut flow, "retry", |f| f.retry(t(0)));
 
     // While the wizard request is outstanding.
-    let _ = flow.start().unwrap();
-    assert_out_of_order(&mut flow, "start", |f| f.start());
+    let _ = flow.start(t(0)).sent();
+    assert_out_of_order(&mut flow, "start", |f| f.start(t(0)));
     assert_out_of_order(&mut flow, "submit_credentials", |f| {
         f.submit_credentials(creds(PASSWORD), t(0))
     });
 
     // At Credentials.
     let _ = flow.handle_response(&login(U, false), t(0)).unwrap();
-    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE));
+    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE, t(0)));
     assert_out_of_order(&mut flow, "choose_method", |f| {
-        f.choose_method(Method::Google)
+        f.choose_method(Method::Google, t(0))
     });
-    assert_out_of_order(&mut flow, "request_reset_code", |f| f.request_reset_code());
-    assert_out_of_order(&mut flow, "reset_password", |f| f.reset_password("1", "x"));
+    assert_out_of_order(&mut flow, "request_reset_code", |f| {
+        f.request_reset_code(t(0))
+    });
+    assert_out_of_order(&mut flow, "reset_password", |f| {
+        f.reset_password("1", "x", t(0))
+    });
     let before = flow.clone();
     assert!(matches!(
         flow.handle_response(&done(), t(0)),
@@ -691,8 +731,8 @@ fn out_of_order_calls_are_refused_and_change_nothing() {
     assert_eq!(flow, before);
 
     // While credentials are outstanding.
-    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
-    assert_out_of_order(&mut flow, "start", |f| f.start());
+    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
+    assert_out_of_order(&mut flow, "start", |f| f.start(t(1)));
     assert_out_of_order(&mut flow, "submit_credentials", |f| {
         f.submit_credentials(creds(PASSWORD), t(1))
     });
@@ -709,7 +749,7 @@ fn out_of_order_calls_are_refused_and_change_nothing() {
         })
     ));
     assert_eq!(flow, before);
-    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE));
+    assert_out_of_order(&mut flow, "submit_code", |f| f.submit_code(CODE, t(3)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -727,11 +767,19 @@ fn credentials_give_back_the_email_typed() {
 #[test]
 fn debug_of_a_flow_shows_its_uuid_and_step_but_no_secret() {
     let mut s = started();
-    let r = s.flow.submit_credentials(creds(PASSWORD), t(1));
-    let _ = s.sent(r);
+    let outgoing = s.flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    // What a call hands back prints its request line only: the body holds the password.
+    let shown = format!("{outgoing:?}");
+    assert_eq!(shown, format!("Request(POST {HOST}/api/v2/my/signin)"));
+    let _ = s.sent(Ok(outgoing));
     let shown = format!("{:?}", s.flow);
     // The wizard's uuid is no secret: it is what a support engineer needs to see.
     assert!(shown.contains(&format!("{U:?}")), "{shown}");
     assert!(shown.contains("AwaitCredentials"), "{shown}");
     assert!(!shown.contains(PASSWORD), "{shown}");
+    assert_eq!(s.flow.state(), SignInState::AwaitCredentials);
+    assert_eq!(
+        s.flow.state().to_string(),
+        "waiting for the credentials answer"
+    );
 }

@@ -23,7 +23,7 @@ fn page_options() -> WizardOptions {
 /// A flow that has answered Step 1 with `uuid` and now asks for credentials.
 fn at_credentials(uuid: &str) -> SignIn {
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let step = flow
         .handle_response(&resp(200, with_uuid(STEP1_EXAMPLE, uuid)), t(0))
         .unwrap();
@@ -36,11 +36,11 @@ fn at_credentials(uuid: &str) -> SignIn {
 /// only its uuid is adjusted to `UUID_A`.
 fn at_choose_method() -> SignIn {
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let _ = flow
         .handle_response(&resp(200, STEP1_EXAMPLE), t(0))
         .unwrap();
-    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
     let step = flow
         .handle_response(&resp(200, with_uuid(TWO_FA_EXAMPLE, UUID_A)), t(2))
         .unwrap();
@@ -51,7 +51,7 @@ fn at_choose_method() -> SignIn {
 #[test]
 fn step1_get_wizard_is_the_pages_curl() {
     let mut flow = new_flow();
-    let req = flow.start().unwrap();
+    let req = flow.start(t(0)).sent();
     assert_request(
         &req,
         "GET",
@@ -63,7 +63,7 @@ fn step1_get_wizard_is_the_pages_curl() {
 #[test]
 fn step1_example_decodes_to_credentials_with_the_pages_options() {
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let step = flow
         .handle_response(&resp(200, STEP1_EXAMPLE), t(0))
         .unwrap();
@@ -94,7 +94,7 @@ fn step2_post_signin_is_the_pages_curl() {
     // The page's Step 2 request uses UUID_B, its Step 1 answer UUID_A: the Step 1 answer
     // is fed with its uuid replaced by UUID_B.
     let mut flow = at_credentials(UUID_B);
-    let req = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    let req = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
     assert_request(
         &req,
         "POST",
@@ -112,14 +112,14 @@ fn step2_post_signin_is_the_pages_curl() {
 #[test]
 fn step2_carries_recaptcha_response_when_given() {
     let mut flow = new_flow();
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let _ = flow.handle_response(&login(UUID_B, true), t(0)).unwrap();
     let req = flow
         .submit_credentials(
             creds(PASSWORD).with_recaptcha("03AGdBq24PBCbwiDRaS_MJ7Z"),
             t(1),
         )
-        .unwrap();
+        .sent();
     assert_request(
         &req,
         "POST",
@@ -137,7 +137,7 @@ fn step2_carries_recaptcha_response_when_given() {
 #[test]
 fn two_fa_example_offers_google_and_sms() {
     let mut flow = at_credentials(UUID_B);
-    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    let _ = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
     let step = flow
         .handle_response(&resp(200, TWO_FA_EXAMPLE), t(2))
         .unwrap();
@@ -153,7 +153,7 @@ fn two_fa_example_offers_google_and_sms() {
 #[test]
 fn step3_post_2fa_is_the_pages_curl() {
     let mut flow = at_choose_method();
-    let req = flow.choose_method(Method::Google).unwrap();
+    let req = flow.choose_method(Method::Google, t(2)).sent();
     assert_request(
         &req,
         "POST",
@@ -165,7 +165,7 @@ fn step3_post_2fa_is_the_pages_curl() {
 #[test]
 fn step3_example_decodes_to_a_google_code() {
     let mut flow = at_choose_method();
-    let _ = flow.choose_method(Method::Google).unwrap();
+    let _ = flow.choose_method(Method::Google, t(2)).sent();
     let step = flow
         .handle_response(&resp(200, STEP3_EXAMPLE), t(3))
         .unwrap();
@@ -181,11 +181,11 @@ fn step3_example_decodes_to_a_google_code() {
 #[test]
 fn step4_post_2fa_google_is_the_pages_curl() {
     let mut flow = at_choose_method();
-    let _ = flow.choose_method(Method::Google).unwrap();
+    let _ = flow.choose_method(Method::Google, t(2)).sent();
     let _ = flow
         .handle_response(&resp(200, STEP3_EXAMPLE), t(3))
         .unwrap();
-    let req = flow.submit_code(CODE).unwrap();
+    let req = flow.submit_code(CODE, t(3)).sent();
     assert_request(
         &req,
         "POST",
@@ -197,7 +197,7 @@ fn step4_post_2fa_google_is_the_pages_curl() {
 #[test]
 fn step4_sms_variant_posts_to_2fa_sms() {
     let mut flow = at_choose_method();
-    let req = flow.choose_method(Method::Sms).unwrap();
+    let req = flow.choose_method(Method::Sms, t(2)).sent();
     assert_request(
         &req,
         "POST",
@@ -214,7 +214,7 @@ fn step4_sms_variant_posts_to_2fa_sms() {
             rejected: None
         }
     );
-    let req = flow.submit_code(CODE).unwrap();
+    let req = flow.submit_code(CODE, t(3)).sent();
     assert_request(
         &req,
         "POST",
@@ -226,11 +226,11 @@ fn step4_sms_variant_posts_to_2fa_sms() {
 #[test]
 fn step4_example_decodes_to_the_pages_tokens() {
     let mut flow = at_choose_method();
-    let _ = flow.choose_method(Method::Google).unwrap();
+    let _ = flow.choose_method(Method::Google, t(2)).sent();
     let _ = flow
         .handle_response(&resp(200, STEP3_EXAMPLE), t(3))
         .unwrap();
-    let _ = flow.submit_code(CODE).unwrap();
+    let _ = flow.submit_code(CODE, t(3)).sent();
     let step = flow
         .handle_response(&resp(202, STEP4_EXAMPLE), t(4))
         .unwrap();
@@ -276,7 +276,7 @@ fn step4_example_decodes_to_the_pages_tokens() {
 #[test]
 fn a_path_prefix_goes_before_api_v2_my() {
     let mut flow = SignIn::new(Endpoint::new("https://host.name/b2core").unwrap());
-    let req = flow.start().unwrap();
+    let req = flow.start(t(0)).sent();
     assert_request(
         &req,
         "GET",
@@ -286,7 +286,7 @@ fn a_path_prefix_goes_before_api_v2_my() {
     let _ = flow
         .handle_response(&resp(200, STEP1_EXAMPLE), t(0))
         .unwrap();
-    let req = flow.submit_credentials(creds(PASSWORD), t(1)).unwrap();
+    let req = flow.submit_credentials(creds(PASSWORD), t(1)).sent();
     assert_eq!(
         req.uri().to_string(),
         "https://host.name/b2core/api/v2/my/signin"
@@ -294,7 +294,7 @@ fn a_path_prefix_goes_before_api_v2_my() {
     let _ = flow
         .handle_response(&resp(200, with_uuid(TWO_FA_EXAMPLE, UUID_A)), t(2))
         .unwrap();
-    let req = flow.choose_method(Method::Google).unwrap();
+    let req = flow.choose_method(Method::Google, t(2)).sent();
     assert_request(
         &req,
         "POST",
@@ -304,7 +304,7 @@ fn a_path_prefix_goes_before_api_v2_my() {
     let _ = flow
         .handle_response(&resp(200, STEP3_EXAMPLE), t(3))
         .unwrap();
-    let req = flow.submit_code(CODE).unwrap();
+    let req = flow.submit_code(CODE, t(3)).sent();
     assert_eq!(
         req.uri().to_string(),
         "https://host.name/b2core/api/v2/my/2fa/google"

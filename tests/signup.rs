@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use b2core_auth::client::signup::SignUpState;
 use b2core_auth::client::{SignUp, SignUpForm, SignUpStep};
 use b2core_auth::Flow;
 use b2core_auth::{ApiError, DeviceFingerprint, Endpoint, Error, Secret};
@@ -10,6 +11,10 @@ use http::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use http::{Method, Request, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+
+#[path = "support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 const UUID: &str = "36f59381-5b54-48bd-a0c7-3b908c476732";
 const URL: &str = "https://host.name/register/{registration}/{code}";
@@ -113,7 +118,7 @@ fn at_form() -> SignUp {
 
 fn at_form_on(endpoint: Endpoint) -> SignUp {
     let mut flow = SignUp::new(endpoint);
-    let _ = flow.start(URL, Some(REFERRAL)).unwrap();
+    let _ = flow.start(URL, Some(REFERRAL), t0()).sent();
     assert_eq!(
         flow.handle_response(&resp(202, WIZARD_EXAMPLE), t0())
             .unwrap(),
@@ -129,7 +134,7 @@ fn at_submit() -> SignUp {
 
 fn at_submit_on(endpoint: Endpoint) -> SignUp {
     let mut flow = at_form_on(endpoint);
-    let _ = flow.submit(secret_form()).unwrap();
+    let _ = flow.submit(secret_form(), t0()).sent();
     flow
 }
 
@@ -146,7 +151,7 @@ fn malformed_field(result: Result<SignUpStep, Error>) -> &'static str {
 #[test]
 fn wizard_request_is_the_pages_curl_example() {
     let mut flow = SignUp::new(endpoint());
-    let request = flow.start(URL, Some(REFERRAL)).unwrap();
+    let request = flow.start(URL, Some(REFERRAL), t0()).sent();
     assert_post(&request, "https://host.name/api/v2/my/signup/wizard");
     let page: Value = serde_json::from_str(
         r#"{
@@ -165,7 +170,7 @@ fn wizard_request_is_the_pages_curl_example() {
 #[test]
 fn wizard_request_without_referral_has_no_utm() {
     let mut flow = SignUp::new(endpoint());
-    let request = flow.start(URL, None).unwrap();
+    let request = flow.start(URL, None, t0()).sent();
     assert_post(&request, "https://host.name/api/v2/my/signup/wizard");
     assert_eq!(
         request.body(),
@@ -176,7 +181,7 @@ fn wizard_request_without_referral_has_no_utm() {
 #[test]
 fn signup_request_is_the_pages_curl_example_but_for_the_fingerprint() {
     let mut flow = at_form();
-    let request = flow.submit(page_form()).unwrap();
+    let request = flow.submit(page_form(), t0()).sent();
     assert_post(&request, "https://host.name/api/v2/my/signup");
     let mut page: Value = serde_json::from_str(
         r#"{
@@ -222,7 +227,7 @@ fn the_pages_fingerprint_placeholder_is_refused() {
 fn optional_fields_are_left_out_when_not_given() {
     let mut flow = at_form();
     let form = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp());
-    let request = flow.submit(form).unwrap();
+    let request = flow.submit(form, t0()).sent();
     assert_eq!(
         body_json(&request),
         json!({
@@ -237,7 +242,7 @@ fn optional_fields_are_left_out_when_not_given() {
     let mut flow = at_form();
     let form =
         SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp()).with_given_name("John");
-    let body = body_json(&flow.submit(form).unwrap());
+    let body = body_json(&flow.submit(form, t0()).sent());
     assert_eq!(body["info"], json!({"givenName": "John"}));
     assert_eq!(body.get("addresses"), None);
     assert_eq!(body.get("recaptchaResponse"), None);
@@ -252,7 +257,7 @@ fn addresses_are_keyed_in_the_order_given() {
         |form, code| form.with_country_code(code.as_str()),
     );
     assert_eq!(form.country_codes(), &codes[..]);
-    let request = flow.submit(form).unwrap();
+    let request = flow.submit(form, t0()).sent();
     let text = String::from_utf8(request.body().clone()).unwrap();
     let expected: String = codes
         .iter()
@@ -278,6 +283,7 @@ fn wizard_example_is_the_form_and_not_the_end() {
     let flow = at_form();
     assert_eq!(flow.uuid(), Some(UUID));
     assert_eq!(flow.current_step(), Some(form_step()));
+    assert_eq!(flow.state(), SignUpState::Form);
     assert!(!flow.is_awaiting_response());
     assert_eq!(flow.last_email(), None);
 }
@@ -285,7 +291,7 @@ fn wizard_example_is_the_form_and_not_the_end() {
 #[test]
 fn wizard_fields_are_handed_over_as_sent() {
     let mut flow = SignUp::new(endpoint());
-    let _ = flow.start(URL, None).unwrap();
+    let _ = flow.start(URL, None, t0()).sent();
     let body = r#"{"code":200,"data":{"fields":{"country":{"required":true}}},"done":false,"uuid":"u-2","workflow":"custom_form"}"#;
     assert_eq!(
         flow.handle_response(&resp(200, body), t0()).unwrap(),
@@ -300,7 +306,7 @@ fn wizard_fields_are_handed_over_as_sent() {
     // No fields at all (absent, null) is an empty form, `{}` as in the page's example.
     for data in [r#""data":{"fields":null},"#, r#""data":null,"#, ""] {
         let mut flow = SignUp::new(endpoint());
-        let _ = flow.start(URL, None).unwrap();
+        let _ = flow.start(URL, None, t0()).sent();
         let body = format!(
             r#"{{"code":202,{data}"done":true,"uuid":"{UUID}","workflow":"basic_register_form"}}"#
         );
@@ -320,6 +326,7 @@ fn transcript_signup_example_requires_sign_in() {
         .unwrap()];
     assert_eq!(steps, [SignUpStep::SignInRequired]);
     assert_eq!(flow.current_step(), Some(SignUpStep::SignInRequired));
+    assert_eq!(flow.state(), SignUpState::SignInRequired);
     assert_eq!(flow.uuid(), Some(UUID));
     assert!(!flow.is_awaiting_response());
 }
@@ -328,12 +335,12 @@ fn transcript_signup_example_requires_sign_in() {
 fn transcript_signed_up_with_tokens() {
     let mut flow = SignUp::new(endpoint());
     let mut steps = Vec::new();
-    let _ = flow.start(URL, Some(REFERRAL)).unwrap();
+    let _ = flow.start(URL, Some(REFERRAL), t0()).sent();
     steps.push(
         flow.handle_response(&resp(202, WIZARD_EXAMPLE), t0())
             .unwrap(),
     );
-    let _ = flow.submit(secret_form()).unwrap();
+    let _ = flow.submit(secret_form(), t0()).sent();
     steps.push(
         flow.handle_response(&resp(202, SIGNUP_TOKENS), t0())
             .unwrap(),
@@ -349,6 +356,7 @@ fn transcript_signed_up_with_tokens() {
         UNIX_EPOCH + Duration::from_secs(1_713_784_944)
     );
     assert_eq!(flow.current_step(), None);
+    assert_eq!(flow.state(), SignUpState::SignedUp);
     assert_eq!(flow.uuid(), Some(UUID));
 }
 
@@ -367,15 +375,16 @@ fn transcript_confirmation_step_stops_the_flow() {
         expected
     );
     assert_eq!(flow.current_step(), Some(expected));
+    assert_eq!(flow.state(), SignUpState::Next);
     assert_eq!(
-        flow.submit(secret_form()).unwrap_err(),
+        flow.submit(secret_form(), t0()).unwrap_err(),
         Error::OutOfOrder {
             call: "submit",
             state: "stopped at a step this crate does not drive"
         }
     );
     // Beginning again is allowed.
-    let request = flow.start(URL, None).unwrap();
+    let request = flow.start(URL, None, t0()).sent();
     assert_eq!(request.uri(), "https://host.name/api/v2/my/signup/wizard");
 }
 
@@ -383,20 +392,23 @@ fn transcript_confirmation_step_stops_the_flow() {
 fn transcript_refused_form_is_corrected_and_accepted() {
     let mut flow = at_form();
     let mut steps = Vec::new();
-    let _ = flow.submit(secret_form()).unwrap();
+    let _ = flow.submit(secret_form(), t0()).sent();
     let refusal =
         r#"{"error":{"code":7,"details":[{"issue":"The email has already been taken."}]}}"#;
     steps.push(flow.handle_response(&resp(400, refusal), t0()).unwrap());
     assert_eq!(flow.last_email(), Some("foo@bar.com"));
     assert_eq!(flow.uuid(), Some(UUID));
     let corrected = SignUpForm::new("other@bar.com", PASSWORD, PASSWORD, fp());
-    let request = flow.submit(corrected).unwrap();
+    let request = flow.submit(corrected, t0()).sent();
     assert_eq!(body_json(&request)["email"], "other@bar.com");
     steps.push(flow.handle_response(&resp(422, "<html>"), t0()).unwrap());
     let _ = flow.retry(t0()).unwrap_err(); // not awaiting: nothing to retry
     let _ = flow
-        .submit(SignUpForm::new("third@bar.com", PASSWORD, PASSWORD, fp()))
-        .unwrap();
+        .submit(
+            SignUpForm::new("third@bar.com", PASSWORD, PASSWORD, fp()),
+            t0(),
+        )
+        .sent();
     steps.push(
         flow.handle_response(&resp(202, SIGNUP_EXAMPLE), t0())
             .unwrap(),
@@ -436,7 +448,7 @@ fn transcript_form_asked_again_by_its_own_workflow() {
     );
     assert_eq!(flow.last_email(), Some("foo@bar.com"));
     // Without fields, the previous ones stay.
-    let _ = flow.submit(secret_form()).unwrap();
+    let _ = flow.submit(secret_form(), t0()).sent();
     let body = format!(
         r#"{{"code":200,"data":{{}},"done":false,"uuid":"{UUID}","workflow":"basic_register_form"}}"#
     );
@@ -446,11 +458,27 @@ fn transcript_form_asked_again_by_its_own_workflow() {
     ));
 }
 
+/// The flow waits out a rate limit until `until`: state `RateLimited`, step
+/// `RetryAt(until)`, the same deadline; a `retry` just before it is `RetryAt(until)` again
+/// and changes nothing.
+#[track_caller]
+fn assert_waits(flow: &mut SignUp, until: SystemTime) {
+    assert_eq!(flow.state(), SignUpState::RateLimited);
+    assert_eq!(flow.current_step(), Some(SignUpStep::RetryAt(until)));
+    assert_eq!(flow.next_deadline(), Some(until));
+    assert!(!flow.is_awaiting_response());
+    let before = flow.clone();
+    for early in [t0(), until - Duration::from_nanos(1)] {
+        assert_eq!(flow.retry(early).held(), until);
+        assert_eq!(*flow, before);
+    }
+}
+
 #[test]
 fn transcript_rate_limited_then_retried() {
     let mut flow = at_form();
     let mut steps = Vec::new();
-    let first = flow.submit(secret_form()).unwrap();
+    let first = flow.submit(secret_form(), t0()).sent();
     let limited = Response::builder()
         .status(429)
         .header(RETRY_AFTER, "30")
@@ -458,18 +486,25 @@ fn transcript_rate_limited_then_retried() {
         .unwrap();
     steps.push(flow.handle_response(&limited, t0()).unwrap());
     assert_eq!(flow.uuid(), Some(UUID));
+    assert_waits(&mut flow, t0() + Duration::from_secs(30));
+    // The form cannot be sent anew meanwhile: `retry` sends the one held.
     let before = flow.clone();
     assert_eq!(
-        flow.retry(t0() + Duration::from_secs(10)).unwrap_err(),
-        Error::RateLimited {
-            retry_at: t0() + Duration::from_secs(30)
+        flow.submit(page_form(), t0() + Duration::from_secs(30))
+            .unwrap_err(),
+        Error::OutOfOrder {
+            call: "submit",
+            state: "rate limited"
         }
     );
     assert_eq!(flow, before);
-    let again = flow.retry(t0() + Duration::from_secs(30)).unwrap();
+    let again = flow.retry(t0() + Duration::from_secs(30)).sent();
+    assert_eq!(again.method(), first.method());
     assert_eq!(again.uri(), first.uri());
     assert_eq!(again.headers(), first.headers());
     assert_eq!(again.body(), first.body());
+    assert_eq!(flow.state(), SignUpState::AwaitSubmit);
+    assert_eq!(flow.next_deadline(), None);
     steps.push(
         flow.handle_response(&resp(202, SIGNUP_EXAMPLE), t0())
             .unwrap(),
@@ -484,12 +519,16 @@ fn transcript_rate_limited_then_retried() {
 
     // The wizard too; without Retry-After the wait is a minute.
     let mut flow = SignUp::new(endpoint());
-    let _ = flow.start(URL, None).unwrap();
+    let first = flow.start(URL, None, t0()).sent();
     assert_eq!(
         flow.handle_response(&resp(429, ""), t0()).unwrap(),
         SignUpStep::RetryAt(t0() + Duration::from_secs(60))
     );
-    let _ = flow.retry(t0() + Duration::from_secs(60)).unwrap();
+    assert_waits(&mut flow, t0() + Duration::from_secs(60));
+    let again = flow.retry(t0() + Duration::from_secs(61)).sent();
+    assert_eq!(again.uri(), first.uri());
+    assert_eq!(again.body(), first.body());
+    assert_eq!(flow.state(), SignUpState::AwaitWizard);
     assert_eq!(
         flow.handle_response(&resp(202, WIZARD_EXAMPLE), t0())
             .unwrap(),
@@ -544,7 +583,7 @@ fn form_fields_are_an_object_or_an_array() {
         (json!(true), false),
     ] {
         let mut flow = SignUp::new(endpoint());
-        let _ = flow.start(URL, None).unwrap();
+        let _ = flow.start(URL, None, t0()).sent();
         let before = flow.clone();
         let body = json!({"code": 202, "data": {"fields": fields}, "done": true, "uuid": UUID, "workflow": "basic_register_form"});
         let got = flow.handle_response(&resp(202, &body.to_string()), t0());
@@ -628,7 +667,7 @@ fn departures_on_points_the_page_leaves_open_are_noted() {
     let body = WIZARD_EXAMPLE.replace("\"done\": true", "\"done\": false");
     for (status, body, field) in [(202, body.as_str(), "done"), (200, WIZARD_EXAMPLE, "code")] {
         let mut flow = SignUp::new(endpoint().strict());
-        let _ = flow.start(URL, None).unwrap();
+        let _ = flow.start(URL, None, t0()).sent();
         let before = flow.clone();
         assert_eq!(
             malformed_field(flow.handle_response(&resp(status, body), t0())),
@@ -636,7 +675,7 @@ fn departures_on_points_the_page_leaves_open_are_noted() {
         );
         assert_eq!(flow, before);
         let mut flow = SignUp::new(endpoint());
-        let _ = flow.start(URL, None).unwrap();
+        let _ = flow.start(URL, None, t0()).sent();
         assert_eq!(
             flow.handle_response(&resp(status, body), t0()).unwrap(),
             form_step()
@@ -663,7 +702,7 @@ fn server_failures_are_refused_and_change_nothing() {
     assert_eq!(flow, before);
 
     let mut flow = SignUp::new(endpoint());
-    let _ = flow.start(URL, None).unwrap();
+    let _ = flow.start(URL, None, t0()).sent();
     let before = flow.clone();
     assert_eq!(
         flow.handle_response(&resp(400, r#"{"message":"Invalid url"}"#), t0()),
@@ -733,7 +772,7 @@ fn each_bad_input_has_its_own_error_and_sends_nothing() {
         let mut flow = at_form();
         let before = flow.clone();
         assert_eq!(
-            flow.submit(form).unwrap_err(),
+            flow.submit(form, t0()).unwrap_err(),
             Error::InvalidInput { field, reason },
             "{field}"
         );
@@ -759,7 +798,7 @@ fn each_bad_input_has_its_own_error_and_sends_nothing() {
         let mut flow = SignUp::new(endpoint());
         let before = flow.clone();
         assert_eq!(
-            flow.start(url, referral).unwrap_err(),
+            flow.start(url, referral, t0()).unwrap_err(),
             Error::InvalidInput { field, reason }
         );
         assert_eq!(flow, before);
@@ -771,7 +810,7 @@ fn calls_out_of_order_change_nothing() {
     let mut flow = SignUp::new(endpoint());
     let before = flow.clone();
     assert_eq!(
-        flow.submit(page_form()).unwrap_err(),
+        flow.submit(page_form(), t0()).unwrap_err(),
         Error::OutOfOrder {
             call: "submit",
             state: "not started"
@@ -796,14 +835,14 @@ fn calls_out_of_order_change_nothing() {
     let mut flow = at_submit();
     let before = flow.clone();
     assert_eq!(
-        flow.start(URL, None).unwrap_err(),
+        flow.start(URL, None, t0()).unwrap_err(),
         Error::OutOfOrder {
             call: "start",
             state: "waiting for the sign-up answer"
         }
     );
     assert_eq!(
-        flow.submit(page_form()).unwrap_err(),
+        flow.submit(page_form(), t0()).unwrap_err(),
         Error::OutOfOrder {
             call: "submit",
             state: "waiting for the sign-up answer"
@@ -813,7 +852,7 @@ fn calls_out_of_order_change_nothing() {
 
     // Starting again from the form abandons it.
     let mut flow = at_form();
-    let _ = flow.start(URL, None).unwrap();
+    let _ = flow.start(URL, None, t0()).sent();
     assert_eq!(flow.uuid(), None);
 }
 
@@ -821,7 +860,7 @@ fn calls_out_of_order_change_nothing() {
 fn secrets_stay_out_of_debug_but_the_parked_form_keeps_them() {
     let form = secret_form();
     let mut flow = at_form();
-    let _ = flow.submit(form.clone()).unwrap();
+    let _ = flow.submit(form.clone(), t0()).sent();
     let shown = format!("{form:?} {flow:?} {form:#?} {flow:#?}");
     for secret in SECRETS {
         assert!(!shown.contains(secret), "{secret} in {shown}");
@@ -1098,7 +1137,7 @@ fn reachable(index: u8) -> SignUp {
         0 => SignUp::new(endpoint()),
         1 | 2 => {
             let mut f = SignUp::new(endpoint());
-            let _ = f.start(URL, Some(REFERRAL)).unwrap();
+            let _ = f.start(URL, Some(REFERRAL), t0()).sent();
             f
         }
         3 => at_form(),
@@ -1140,22 +1179,22 @@ proptest! {
             let result: Result<String, Error> = match &op {
                 Op::Start { referral, bad } => {
                     let url = if *bad { "bad\nurl" } else { URL };
-                    flow.start(url, referral.then_some(REFERRAL)).map(|r| format!("{:?}", r.uri()))
+                    flow.start(url, referral.then_some(REFERRAL), now).map(|o| format!("{o:?}"))
                 }
-                Op::Submit(kind) => flow.submit(form(*kind)).map(|r| format!("{:?}", r.uri())),
+                Op::Submit(kind) => flow.submit(form(*kind), now).map(|o| format!("{o:?}")),
                 Op::Progress(pick) if flow.is_awaiting_response() => {
                     let response = documented_answer(*pick, flow.uuid().unwrap_or(UUID));
                     flow.handle_response(&response, now).map(|step| format!("{step:?}"))
                 }
                 Op::Progress(_) => match flow.current_step() {
-                    Some(SignUpStep::Form { .. }) => flow.submit(secret_form()),
+                    Some(SignUpStep::Form { .. }) => flow.submit(secret_form(), now),
                     Some(SignUpStep::RetryAt(at)) => flow.retry(at),
-                    _ => flow.start(URL, Some(REFERRAL)),
+                    _ => flow.start(URL, Some(REFERRAL), now),
                 }
-                .map(|r| format!("{:?}", r.uri())),
+                .map(|o| format!("{o:?}")),
                 Op::Retry(secs) => {
                     now += Duration::from_secs(*secs);
-                    flow.retry(now).map(|r| format!("{:?}", r.uri()))
+                    flow.retry(now).map(|o| format!("{o:?}"))
                 }
                 Op::Respond { status, retry_after, body, advance } => {
                     now += Duration::from_secs(*advance);
@@ -1167,6 +1206,18 @@ proptest! {
                     flow.handle_response(&response, now).map(|step| format!("{step:?}"))
                 }
             };
+            // A retry before the wait is over is the same wait and changes nothing; the
+            // flow's deadline is its wait, and only while it waits.
+            if let (Op::Retry(_), Some(until)) = (&op, before.next_deadline()) {
+                if now < until {
+                    prop_assert_eq!(&flow, &before);
+                    prop_assert_eq!(&result, &Ok(format!("{:?}", b2core_auth::Outgoing::RetryAt(until))));
+                }
+            }
+            prop_assert_eq!(
+                flow.next_deadline().is_some(),
+                flow.state() == SignUpState::RateLimited
+            );
             match &result {
                 Ok(shown) => assert_no_secret(shown)?,
                 Err(e) => {

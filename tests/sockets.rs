@@ -9,9 +9,12 @@
 //!    record must be exactly those the dialect implies (`examples/support/dialects.rs`);
 //! 2. by the `b2core` example binary as a subprocess, for every subcommand, success and
 //!    failure: its stdout (the JSON pair), its exit code (0/1/2/3), its deviation lines,
-//!    `--strict`, and that no password, token or code ever reaches its stderr; and its
-//!    `conformance` against the `sim_server` binary in every dialect (`--dialect NAME`),
-//!    whose table must report exactly that dialect's deviations (exit 0 or 4);
+//!    `--strict`, that it waits out a 429 (a notice on stderr, then the same request
+//!    again; `sim_http::Running::throttle_next` makes a short one) and gives up on one
+//!    longer than it waits, and that no password, token or code ever reaches its stderr;
+//!    and its `conformance` against the `sim_server` binary in every dialect
+//!    (`--dialect NAME`), whose table must report exactly that dialect's deviations (exit
+//!    0 or 4);
 //! 3. the `sim_server` and `async_tokio` example binaries as they are run by people.
 //!
 //! The example binaries are the ones `cargo test` builds next to this test
@@ -23,6 +26,8 @@ mod async_http;
 mod blocking_http;
 #[path = "../examples/support/dialects.rs"]
 mod dialects;
+#[path = "support/sent.rs"]
+mod sent;
 #[path = "../examples/support/sim_http.rs"]
 mod sim_http;
 
@@ -38,6 +43,7 @@ use b2core_auth::client::{
 use b2core_auth::sim::{ClientAccount, Dialect, Server, SimConfig, StaffAccount};
 use b2core_auth::Flow;
 use b2core_auth::{Deviation, DeviceFingerprint, Endpoint, Session, SessionStep, TokenPair};
+use sent::Sent;
 use sim_http::Running;
 
 const PASSWORD: &str = "QAzqw123!";
@@ -187,7 +193,7 @@ macro_rules! flows {
                 let mut flow = SignIn::new(endpoint);
                 let mut password = password.to_owned();
                 let mut kinds = Vec::new();
-                let mut request = flow.start().unwrap();
+                let mut request = flow.start(SystemTime::now()).sent();
                 loop {
                     let line = line_of(&request);
                     let response = http.send(request) $($await_)* .expect("an answer");
@@ -203,32 +209,32 @@ macro_rules! flows {
                         SignInStep::ChooseMethod { methods, rejected: None } => {
                             kinds.push("choose method");
                             assert_eq!(methods, [Method::Google, Method::Sms]);
-                            flow.choose_method(choose.expect("a method to choose"))
+                            flow.choose_method(choose.expect("a method to choose"), SystemTime::now())
                         }
                         SignInStep::Code { method: Method::Google, rejected: None } => {
                             kinds.push("google code");
                             let code = server.sim().google_code(email, SystemTime::now());
-                            flow.submit_code(code.expect("a Google account"))
+                            flow.submit_code(code.expect("a Google account"), SystemTime::now())
                         }
                         SignInStep::Code { method: Method::Sms, rejected: None } => {
                             kinds.push("sms code");
                             let phone = if email.starts_with("both") { BOTH_PHONE } else { SMS_PHONE };
                             let code = server.sim().last_code_to(phone).map(str::to_owned);
-                            flow.submit_code(code.expect("an SMS"))
+                            flow.submit_code(code.expect("an SMS"), SystemTime::now())
                         }
                         SignInStep::PasswordResetRequired { rejected: None } => {
                             kinds.push("reset required");
-                            flow.request_reset_code()
+                            flow.request_reset_code(SystemTime::now())
                         }
                         SignInStep::ResetCode { rejected: None } => {
                             kinds.push("reset code");
                             let code = server.sim().last_code_to(email).map(str::to_owned);
                             password = NEW_PASSWORD.to_owned();
-                            flow.reset_password(code.expect("an email"), NEW_PASSWORD)
+                            flow.reset_password(code.expect("an email"), NEW_PASSWORD, SystemTime::now())
                         }
                         SignInStep::PasswordChanged => {
                             kinds.push("password changed");
-                            flow.start()
+                            flow.start(SystemTime::now())
                         }
                         SignInStep::Done(tokens) => {
                             kinds.push("done");
@@ -236,7 +242,7 @@ macro_rules! flows {
                         }
                         other => panic!("{email}: unexpected step {other:?}"),
                     }
-                    .unwrap();
+                    .sent();
                 }
             }
 
@@ -248,7 +254,9 @@ macro_rules! flows {
             ) -> TokenPair {
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
                 let mut flow = SignUp::new(endpoint);
-                let request = flow.start("https://host.name/register/{registration}/{code}", Some("ref-1")).unwrap();
+                let request = flow
+                    .start("https://host.name/register/{registration}/{code}", Some("ref-1"), SystemTime::now())
+                    .sent();
                 let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
                 seen.sent(line, &response);
@@ -259,7 +267,7 @@ macro_rules! flows {
                     .with_given_name("John")
                     .with_family_name("Brown")
                     .with_country_code("16");
-                let request = flow.submit(form).unwrap();
+                let request = flow.submit(form, SystemTime::now()).sent();
                 let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
                 seen.sent(line, &response);
@@ -274,7 +282,7 @@ macro_rules! flows {
             pub $($async_)* fn staff_sign_in(http: &$client, server: &Running, seen: &mut Seen) -> TokenPair {
                 let endpoint = Endpoint::new(&server.base_uri()).unwrap();
                 let mut flow = StaffSignIn::new(endpoint);
-                let request = flow.sign_in("staff@example.com", PASSWORD, SystemTime::now()).unwrap();
+                let request = flow.sign_in("staff@example.com", PASSWORD, SystemTime::now()).sent();
                 let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
                 seen.sent(line, &response);
@@ -285,7 +293,7 @@ macro_rules! flows {
                 };
                 assert_eq!(provider, "email");
                 let code = server.sim().last_code_to("staff@example.com").unwrap().to_owned();
-                let request = flow.submit_code(code, SystemTime::now()).unwrap();
+                let request = flow.submit_code(code, SystemTime::now()).sent();
                 let line = line_of(&request);
                 let response = http.send(request) $($await_)* .expect("an answer");
                 seen.sent(line, &response);
@@ -321,7 +329,7 @@ macro_rules! flows {
                 mut session: Session,
             ) {
                 let old = session.tokens().unwrap().clone();
-                let request = session.refresh(SystemTime::now()).unwrap();
+                let request = session.refresh(SystemTime::now()).sent();
                 let (_, step) = exchange(http, seen, &mut session, request) $($await_)*;
                 assert_eq!(step, SessionStep::Active);
                 let new = session.tokens().unwrap().clone();
@@ -330,11 +338,11 @@ macro_rules! flows {
                 assert!(!server.sim().is_revoked(new.refresh().secret().expose()));
 
                 let mut copy = session.clone();
-                let request = session.sign_out().unwrap();
+                let request = session.sign_out(SystemTime::now()).sent();
                 let (_, step) = exchange(http, seen, &mut session, request) $($await_)*;
                 assert_eq!(step, SessionStep::SignedOut { already_revoked: false });
                 assert!(server.sim().is_revoked(new.access().secret().expose()));
-                let request = copy.sign_out().unwrap();
+                let request = copy.sign_out(SystemTime::now()).sent();
                 let (status, step) = exchange(http, seen, &mut copy, request) $($await_)*;
                 assert_eq!(status, 401);
                 assert_eq!(step, SessionStep::SignedOut { already_revoked: true });
@@ -415,7 +423,7 @@ fn an_unreachable_host_is_an_error_for_both_clients() {
         .port();
     let request = || {
         let mut flow = SignIn::new(Endpoint::new(&format!("http://127.0.0.1:{port}")).unwrap());
-        flow.start().unwrap()
+        flow.start(SystemTime::now()).sent()
     };
     let e = blocking_http::Client::new().send(request()).unwrap_err();
     assert!(
@@ -610,6 +618,61 @@ impl Cli {
         run
     }
 
+    /// Runs the CLI until a line of its stderr ends with `notice` (a rate limit it waits
+    /// out), checks that it is still running, stops it and returns its stderr so far.
+    fn run_until_waiting(&self, args: &[&str], env: &[(&str, &str)], notice: &str) -> String {
+        let mut command = Command::new(example("b2core"));
+        command.arg("--host").arg(self.server.base_uri()).args(args);
+        for var in SECRET_VARS.iter().chain(&CONFORMANCE_VARS) {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().copied());
+        let mut child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the b2core example runs");
+        let stderr = child.stderr.take().unwrap();
+        let (lines, seen) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut text = String::new();
+        loop {
+            let line = seen
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|e| panic!("no `{notice}` on stderr ({e}):\n{text}"));
+            text.push_str(&line);
+            text.push('\n');
+            if line.ends_with(notice) {
+                break;
+            }
+        }
+        // Still waiting: not exited, nothing more on stderr for a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the CLI exited instead of waiting:\n{text}"
+        );
+        assert!(seen.try_recv().is_err(), "the CLI went on:\n{text}");
+        child.kill().unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "");
+        let run = Run {
+            code: -1,
+            stdout: String::new(),
+            stderr: text.clone(),
+        };
+        self.check_no_secret(&run, env);
+        text
+    }
+
     fn check_no_secret(&self, run: &Run, env: &[(&str, &str)]) {
         let mut secrets: Vec<String> = vec![PASSWORD.into(), NEW_PASSWORD.into()];
         secrets.extend(
@@ -762,7 +825,9 @@ fn cli_client_signin() {
         vec![],
     );
     run.fails(1, "the 2FA code refused: HTTP 400");
-    // The host's limit: the 6th attempt in a minute is answered 429.
+    // The host's limit: the 6th attempt in a minute is answered 429 and the documented
+    // 10-minute block. The CLI waits it out: a notice, then nothing is sent (it is
+    // stopped here, still waiting).
     for _ in 0..5 {
         let run = cli.run(
             &["client-signin", "--email", "nobody@example.com"],
@@ -771,12 +836,62 @@ fn cli_client_signin() {
         );
         run.fails(1, "sign-in refused: HTTP 400");
     }
-    let run = cli.run(
+    let stderr = cli.run_until_waiting(
         &["client-signin", "--email", "nobody@example.com"],
+        &pw(),
+        ": waiting 600 s before sending again",
+    );
+    assert!(
+        stderr.starts_with(
+            "GET /api/v2/my/signin/wizard -> 200\nsigning in as nobody@example.com\n\
+             POST /api/v2/my/signin -> 429\nrate limited until 20"
+        ),
+        "{stderr}"
+    );
+
+    // A 429 it can wait out here (one second): the same request again after the wait.
+    cli.server.throttle_next("POST /api/v2/my/signin", "1");
+    let started = Instant::now();
+    let run = cli.run(
+        &["client-signin", "--email", "plain@example.com"],
         &pw(),
         vec![],
     );
-    run.fails(1, "rate limited by the host until 20");
+    run.tokens();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        6,
+        "wizard, signing in, 429, waiting, the same request, signed in: {}",
+        run.stderr
+    );
+    assert_eq!(lines[2], "POST /api/v2/my/signin -> 429");
+    assert!(
+        lines[3].starts_with("rate limited until 20"),
+        "{}",
+        lines[3]
+    );
+    assert!(
+        lines[3].ends_with(": waiting 1 s before sending again"),
+        "{}",
+        lines[3]
+    );
+    assert_eq!(lines[4..], ["POST /api/v2/my/signin -> 202", "signed in"]);
+    // A wait longer than the CLI waits (15 minutes): exit 1 at once, nothing sent again.
+    cli.server.throttle_next("POST /api/v2/my/signin", "3600");
+    let run = cli.run(
+        &["client-signin", "--email", "plain@example.com"],
+        &pw(),
+        vec![],
+    );
+    run.fails(1, "longer than the 15 minutes this client waits");
+    assert_eq!(
+        run.stderr.matches("POST /api/v2/my/signin -> ").count(),
+        1,
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("POST /api/v2/my/signin -> 429"));
 
     // Usage errors: exit 2, nothing sent.
@@ -923,13 +1038,23 @@ fn cli_bo_signin() {
         "{}",
         run.stderr
     );
-    // No 2FA.
-    cli.run(
+    // No 2FA; a 429 of one second on the way, waited out.
+    cli.server.throttle_next("POST /api/v2/signin", "1");
+    let run = cli.run(
         &["bo-signin", "--email", "staff-no2fa@example.com"],
         &pw(),
         vec![],
-    )
-    .tokens();
+    );
+    run.tokens();
+    assert!(
+        run.stderr
+            .contains("POST /api/v2/signin -> 429\nrate limited until 20")
+            && run.stderr.contains(
+                ": waiting 1 s before sending again\nPOST /api/v2/signin -> 200\nsigned in\n"
+            ),
+        "{}",
+        run.stderr
+    );
     // A wrong code given by --code, a wrong password.
     cli.run(
         &[
@@ -1000,14 +1125,28 @@ fn cli_sessions_refresh_and_sign_out() {
             vec![],
         )
         .fails(1, "refresh refused (HTTP 401)");
-        // From stdin this time.
-        let third = cli
-            .run(
-                &[&refresh],
-                &[],
-                vec![line(second.refresh().secret().expose())],
-            )
-            .tokens();
+        // From stdin this time, and the host's 429 (one second) waited out on the way.
+        let path = if realm == "bo" {
+            "/api/v2/refresh"
+        } else {
+            "/api/v2/my/refresh"
+        };
+        cli.server.throttle_next(&format!("POST {path}"), "1");
+        let run = cli.run(
+            &[&refresh],
+            &[],
+            vec![line(second.refresh().secret().expose())],
+        );
+        let third = run.tokens();
+        assert!(
+            run.stderr
+                .contains(&format!("POST {path} -> 429\nrate limited until 20"))
+                && run.stderr.contains(&format!(
+                    ": waiting 1 s before sending again\nPOST {path} -> 200\nrefreshed\n"
+                )),
+            "{}",
+            run.stderr
+        );
 
         // Sign-out: nothing on stdout, exit 0; again: the host's 401, exit 3.
         let access = third.access().secret().expose().clone();

@@ -14,6 +14,9 @@
 //! | `GET /_sim/violations` | `[{"request": "POST /api/v2/...", "reason": "..."}]`, oldest first |
 //! | `GET /_sim/outbox` | `[{"channel": "sms" or "email", "to": "...", "code": "123456"}]`, oldest first |
 //! | `GET /_sim/google-code?email=E` | `{"code": "123456"}`, the account's Google Authenticator code now; 404 if it has none |
+//!
+//! For tests in Rust, [`Running::throttle_next`] answers one request with a 429 of a given
+//! `Retry-After` before it reaches the simulator, as a host with a limit of its own would.
 
 #![allow(dead_code)] // each example and test uses the part it needs
 
@@ -44,6 +47,9 @@ pub struct Running {
     sim: Arc<Mutex<Server>>,
     http: Arc<tiny_http::Server>,
     thread: Option<JoinHandle<()>>,
+    /// Request lines to answer with a 429 instead of the simulator, and their
+    /// `Retry-After` (see [`Running::throttle_next`]).
+    throttled: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Running {
@@ -60,16 +66,27 @@ impl Running {
             .to_ip()
             .ok_or("the server is not on an IP address")?;
         let sim = Arc::new(Mutex::new(sim));
+        let throttled = Arc::new(Mutex::new(Vec::new()));
         let thread = {
-            let (http, sim) = (Arc::clone(&http), Arc::clone(&sim));
-            std::thread::spawn(move || serve(&http, &sim, on_event))
+            let (http, sim, throttled) =
+                (Arc::clone(&http), Arc::clone(&sim), Arc::clone(&throttled));
+            std::thread::spawn(move || serve(&http, &sim, &throttled, on_event))
         };
         Ok(Self {
             addr,
             sim,
             http,
             thread: Some(thread),
+            throttled,
         })
+    }
+
+    /// The next request whose line is `line` (`METHOD /path`, e.g. `POST /api/v2/signin`)
+    /// is answered `429 Too Many Requests` with `Retry-After: retry_after` and never reaches
+    /// the simulator: a host whose limit is not the simulator's, for a test of how a client
+    /// waits (the simulator's own limits block for up to 10 minutes).
+    pub fn throttle_next(&self, line: &str, retry_after: &str) {
+        lock(&self.throttled).push((line.to_owned(), retry_after.to_owned()));
     }
 
     /// Where the server listens.
@@ -106,35 +123,67 @@ impl Drop for Running {
 }
 
 /// A panic elsewhere must not stop the server from answering: the simulator's state is
-/// consistent after every `handle` (it never panics), so a poisoned lock is still usable.
-fn lock(sim: &Mutex<Server>) -> MutexGuard<'_, Server> {
-    sim.lock().unwrap_or_else(PoisonError::into_inner)
+/// consistent after every `handle` (it never panics), and the throttle queue after every
+/// push and take, so a poisoned lock is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn serve(http: &tiny_http::Server, sim: &Mutex<Server>, mut on_event: impl FnMut(Event<'_>)) {
+fn serve(
+    http: &tiny_http::Server,
+    sim: &Mutex<Server>,
+    throttled: &Mutex<Vec<(String, String)>>,
+    mut on_event: impl FnMut(Event<'_>),
+) {
     let (mut codes_seen, mut violations_seen) = (0, 0);
     for mut incoming in http.incoming_requests() {
         let response = match to_http(&mut incoming) {
-            Ok(request) => {
-                let mut sim = lock(sim);
-                let response = match control(&sim, &request) {
-                    Some(response) => response,
-                    None => sim.handle(&request, SystemTime::now()),
-                };
-                for sent in &sim.outbox()[codes_seen..] {
-                    on_event(Event::Code(sent));
+            Ok(request) => match take_throttled(throttled, &request) {
+                Some(retry_after) => too_many(&retry_after),
+                None => {
+                    let mut sim = lock(sim);
+                    let response = match control(&sim, &request) {
+                        Some(response) => response,
+                        None => sim.handle(&request, SystemTime::now()),
+                    };
+                    for sent in &sim.outbox()[codes_seen..] {
+                        on_event(Event::Code(sent));
+                    }
+                    for violation in &sim.violations()[violations_seen..] {
+                        on_event(Event::Violation(violation));
+                    }
+                    (codes_seen, violations_seen) = (sim.outbox().len(), sim.violations().len());
+                    response
                 }
-                for violation in &sim.violations()[violations_seen..] {
-                    on_event(Event::Violation(violation));
-                }
-                (codes_seen, violations_seen) = (sim.outbox().len(), sim.violations().len());
-                response
-            }
+            },
             Err(reason) => plain(400, reason),
         };
         // The client may have gone away; nothing to do about it here.
         let _ = incoming.respond(from_http(response));
     }
+}
+
+/// The `Retry-After` of a 429 queued for `request`'s line by [`Running::throttle_next`],
+/// taken off the queue.
+fn take_throttled(
+    throttled: &Mutex<Vec<(String, String)>>,
+    request: &http::Request<Vec<u8>>,
+) -> Option<String> {
+    let line = format!("{} {}", request.method(), request.uri().path());
+    let mut queue = lock(throttled);
+    let at = queue.iter().position(|(queued, _)| *queued == line)?;
+    Some(queue.remove(at).1)
+}
+
+/// `429 Too Many Requests` with `Retry-After: retry_after`.
+fn too_many(retry_after: &str) -> http::Response<Vec<u8>> {
+    let mut response = json_response(429, &json!({"message": "Too Many Requests"}));
+    if let Ok(value) = http::HeaderValue::from_str(retry_after) {
+        response
+            .headers_mut()
+            .insert(http::header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// The request as the simulator takes it: method, request target, headers and body.

@@ -35,7 +35,11 @@ const SESSION_HEADERS: &[&str] = &["accept", "content-type", "authorization"];
 
 fuzz_target!(|input: Input| {
     let endpoint = Endpoint::new(HOST).expect("valid");
-    let endpoint = if input.strict { endpoint.strict() } else { endpoint };
+    let endpoint = if input.strict {
+        endpoint.strict()
+    } else {
+        endpoint
+    };
     let tokens: TokenPair = serde_json::from_str(PAIR).expect("the page's pair");
     let session = if input.back_office {
         Session::back_office(endpoint, tokens)
@@ -80,13 +84,13 @@ fuzz_target!(|input: Input| {
                 }
             }),
             Op::Refresh => h.call("refresh", JSON_HEADERS, |s, now| {
-                s.refresh(now).map(Outcome::Request)
+                s.refresh(now).map(Outcome::from)
             }),
-            Op::SignOut => h.call("sign_out", SESSION_HEADERS, |s, _| {
-                s.sign_out().map(Outcome::Request)
+            Op::SignOut => h.call("sign_out", SESSION_HEADERS, |s, now| {
+                s.sign_out(now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", SESSION_HEADERS, |s, now| {
-                s.retry(now).map(Outcome::Request)
+                s.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);

@@ -38,8 +38,8 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
         let uuid = h.uuid.clone();
         let step = |s: SignInStep| Outcome::Step(matches!(s, SignInStep::Done(_)));
         match op {
-            Op::Start => h.call("start", JSON_HEADERS, |f, _| {
-                f.start().map(Outcome::Request)
+            Op::Start => h.call("start", JSON_HEADERS, |f, now| {
+                f.start(now).map(Outcome::from)
             }),
             Op::Credentials {
                 email,
@@ -52,24 +52,24 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 if let Some(r) = recaptcha {
                     creds = creds.with_recaptcha(r.get(&["03AGdBq2"]));
                 }
-                f.submit_credentials(creds, now).map(Outcome::Request)
+                f.submit_credentials(creds, now).map(Outcome::from)
             }),
-            Op::Choose(google) => h.call("choose_method", JSON_HEADERS, |f, _| {
+            Op::Choose(google) => h.call("choose_method", JSON_HEADERS, |f, now| {
                 let m = if *google { Method::Google } else { Method::Sms };
-                f.choose_method(m).map(Outcome::Request)
+                f.choose_method(m, now).map(Outcome::from)
             }),
-            Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, _| {
-                f.submit_code(code.get(CODES)).map(Outcome::Request)
+            Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, now| {
+                f.submit_code(code.get(CODES), now).map(Outcome::from)
             }),
-            Op::RequestReset => h.call("request_reset_code", JSON_HEADERS, |f, _| {
-                f.request_reset_code().map(Outcome::Request)
+            Op::RequestReset => h.call("request_reset_code", JSON_HEADERS, |f, now| {
+                f.request_reset_code(now).map(Outcome::from)
             }),
-            Op::Reset(code, pw) => h.call("reset_password", JSON_HEADERS, |f, _| {
-                f.reset_password(code.get(CODES), pw.get(PASSWORDS))
-                    .map(Outcome::Request)
+            Op::Reset(code, pw) => h.call("reset_password", JSON_HEADERS, |f, now| {
+                f.reset_password(code.get(CODES), pw.get(PASSWORDS), now)
+                    .map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);

@@ -37,12 +37,12 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
     for op in ops.iter().take(64) {
         let uuid = h.uuid.clone();
         match op {
-            Op::Start(url, referral) => h.call("start", JSON_HEADERS, |f, _| {
+            Op::Start(url, referral) => h.call("start", JSON_HEADERS, |f, now| {
                 let url = url.get(&["https://host.name/register/{registration}/{code}"]);
                 let referral = referral
                     .as_ref()
                     .map(|r| r.get(&["29734fc149dc93809d18f49ae970810a"]));
-                f.start(&url, referral.as_deref()).map(Outcome::Request)
+                f.start(&url, referral.as_deref(), now).map(Outcome::from)
             }),
             Op::Submit {
                 email,
@@ -53,7 +53,7 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 given,
                 family,
                 recaptcha,
-            } => h.call("submit", JSON_HEADERS, |f, _| {
+            } => h.call("submit", JSON_HEADERS, |f, now| {
                 let fp = DeviceFingerprint::from_user_agent(&agent.get(AGENTS))?;
                 let pw = password.get(PASSWORDS);
                 let confirm = confirmation
@@ -72,10 +72,10 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
                 if let Some(r) = recaptcha {
                     form = form.with_recaptcha(r.get(&["ut nu"]));
                 }
-                f.submit(form).map(Outcome::Request)
+                f.submit(form, now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);

@@ -30,13 +30,13 @@ fuzz_target!(|input: (bool, Vec<Op>)| {
         match op {
             Op::SignIn(email, pw) => h.call("sign_in", JSON_HEADERS, |f, now| {
                 f.sign_in(&email.get(EMAILS), pw.get(PASSWORDS), now)
-                    .map(Outcome::Request)
+                    .map(Outcome::from)
             }),
             Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, now| {
-                f.submit_code(code.get(CODES), now).map(Outcome::Request)
+                f.submit_code(code.get(CODES), now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);

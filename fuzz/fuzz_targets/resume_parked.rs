@@ -56,7 +56,7 @@ const SESSION_HEADERS: &[&str] = &["accept", "content-type", "authorization"];
 const TOKENS_DATA: &str = r#"{"accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"},"tfaProviders":[]}"#;
 
 /// A flow or the session, driven by [`Op`]s.
-trait Flow: Clone + PartialEq + Debug + Serialize + DeserializeOwned {
+trait Flow: b2core_auth::Flow + Clone + PartialEq + Debug + Serialize + DeserializeOwned {
     fn apply(h: &mut Harness<Self>, op: &Op);
     /// Everything a caller may read from it.
     fn look(&self);
@@ -77,8 +77,8 @@ impl Flow for SignIn {
         let uuid = h.uuid.clone();
         let step = |s: SignInStep| Outcome::Step(matches!(s, SignInStep::Done(_)));
         match op {
-            Op::Start(..) => h.call("start", JSON_HEADERS, |f, _| {
-                f.start().map(Outcome::Request)
+            Op::Start(..) => h.call("start", JSON_HEADERS, |f, now| {
+                f.start(now).map(Outcome::from)
             }),
             Op::Submit {
                 email,
@@ -90,24 +90,24 @@ impl Flow for SignIn {
                 if let Some(r) = recaptcha {
                     c = c.with_recaptcha(good(r, &["03AGdBq2"]));
                 }
-                f.submit_credentials(c, now).map(Outcome::Request)
+                f.submit_credentials(c, now).map(Outcome::from)
             }),
-            Op::Choose(google) => h.call("choose_method", JSON_HEADERS, |f, _| {
+            Op::Choose(google) => h.call("choose_method", JSON_HEADERS, |f, now| {
                 let m = if *google { Method::Google } else { Method::Sms };
-                f.choose_method(m).map(Outcome::Request)
+                f.choose_method(m, now).map(Outcome::from)
             }),
-            Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, _| {
-                f.submit_code(good(code, CODES)).map(Outcome::Request)
+            Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, now| {
+                f.submit_code(good(code, CODES), now).map(Outcome::from)
             }),
-            Op::RequestReset => h.call("request_reset_code", JSON_HEADERS, |f, _| {
-                f.request_reset_code().map(Outcome::Request)
+            Op::RequestReset => h.call("request_reset_code", JSON_HEADERS, |f, now| {
+                f.request_reset_code(now).map(Outcome::from)
             }),
-            Op::Reset(code, pw) => h.call("reset_password", JSON_HEADERS, |f, _| {
-                f.reset_password(good(code, CODES), good(pw, PASSWORDS))
-                    .map(Outcome::Request)
+            Op::Reset(code, pw) => h.call("reset_password", JSON_HEADERS, |f, now| {
+                f.reset_password(good(code, CODES), good(pw, PASSWORDS), now)
+                    .map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);
@@ -126,6 +126,7 @@ impl Flow for SignIn {
     fn look(&self) {
         let _ = (self.state(), self.is_awaiting_response(), self.last_email());
         let _ = (format!("{self:?}"), format!("{:?}", self.current_step()));
+        let _ = (self.state().to_string(), self.next_deadline());
         let _ = (
             self.guard().next_allowed(at(0)),
             self.endpoint().to_string(),
@@ -144,16 +145,16 @@ impl Flow for SignUp {
     fn apply(h: &mut Harness<Self>, op: &Op) {
         let uuid = h.uuid.clone();
         match op {
-            Op::Start(url, referral) => h.call("start", JSON_HEADERS, |f, _| {
+            Op::Start(url, referral) => h.call("start", JSON_HEADERS, |f, now| {
                 let referral = referral.as_ref().map(|r| good(r, &["29734fc149dc9380"]));
-                f.start(&good(url, SIGN_UP_URLS), referral.as_deref())
-                    .map(Outcome::Request)
+                f.start(&good(url, SIGN_UP_URLS), referral.as_deref(), now)
+                    .map(Outcome::from)
             }),
             Op::Submit {
                 email,
                 password,
                 recaptcha,
-            } => h.call("submit", JSON_HEADERS, |f, _| {
+            } => h.call("submit", JSON_HEADERS, |f, now| {
                 let fp = DeviceFingerprint::from_user_agent(AGENTS[1])?;
                 let pw = good(password, PASSWORDS);
                 let mut form = SignUpForm::new(good(email, EMAILS), pw.clone(), pw, fp)
@@ -161,10 +162,10 @@ impl Flow for SignUp {
                 if let Some(r) = recaptcha {
                     form = form.with_recaptcha(good(r, &["ut nu"]));
                 }
-                f.submit(form).map(Outcome::Request)
+                f.submit(form, now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);
@@ -193,6 +194,7 @@ impl Flow for SignUp {
             self.uuid(),
         );
         let _ = (format!("{self:?}"), format!("{:?}", self.current_step()));
+        let _ = (self.state().to_string(), self.next_deadline());
         let _ = self.endpoint().to_string();
         for d in self.deviations() {
             let _ = d.to_string();
@@ -212,13 +214,13 @@ impl Flow for StaffSignIn {
                 email, password, ..
             } => h.call("sign_in", JSON_HEADERS, |f, now| {
                 f.sign_in(&good(email, EMAILS), good(password, PASSWORDS), now)
-                    .map(Outcome::Request)
+                    .map(Outcome::from)
             }),
             Op::Code(code) => h.call("submit_code", JSON_HEADERS, |f, now| {
-                f.submit_code(good(code, CODES), now).map(Outcome::Request)
+                f.submit_code(good(code, CODES), now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", JSON_HEADERS, |f, now| {
-                f.retry(now).map(Outcome::Request)
+                f.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);
@@ -238,6 +240,7 @@ impl Flow for StaffSignIn {
     fn look(&self) {
         let _ = (self.state(), self.is_awaiting_response(), self.last_email());
         let _ = (format!("{self:?}"), format!("{:?}", self.current_step()));
+        let _ = (self.state().to_string(), self.next_deadline());
         let g = self.guards();
         let _ = (
             g.sign_in().next_allowed(at(0)),
@@ -276,13 +279,13 @@ impl Flow for Session {
                 }
             }),
             Op::Refresh => h.call("refresh", JSON_HEADERS, |s, now| {
-                s.refresh(now).map(Outcome::Request)
+                s.refresh(now).map(Outcome::from)
             }),
-            Op::SignOut => h.call("sign_out", SESSION_HEADERS, |s, _| {
-                s.sign_out().map(Outcome::Request)
+            Op::SignOut => h.call("sign_out", SESSION_HEADERS, |s, now| {
+                s.sign_out(now).map(Outcome::from)
             }),
             Op::Retry => h.call("retry", SESSION_HEADERS, |s, now| {
-                s.retry(now).map(Outcome::Request)
+                s.retry(now).map(Outcome::from)
             }),
             Op::Respond(answer) => {
                 let response = answer.response(&uuid);
@@ -311,6 +314,7 @@ impl Flow for Session {
             self.leeway(),
         );
         let _ = (format!("{self:?}"), format!("{:?}", self.current_step()));
+        let _ = (self.state().to_string(), self.next_deadline());
         if let Some(tokens) = self.tokens() {
             let _ = (
                 tokens.bearer(),

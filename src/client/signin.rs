@@ -15,60 +15,26 @@
 //! sets the new password, and the client signs in again from step 1. The pages publish
 //! these paths but not their bodies: the field names are inferred (see `wire::inferred`).
 //!
-//! Every call returns the one request to send; every response goes to
-//! [`SignIn::handle_response`](crate::Flow::handle_response). An `Err` from any call leaves the flow exactly as it was.
+//! Every call takes `now` last and returns an [`Outgoing`]: the one request to send, or
+//! [`Outgoing::RetryAt`] when the attempt guard holds it; every response goes to
+//! [`SignIn::handle_response`](crate::Flow::handle_response). An `Err` from any call leaves
+//! the flow exactly as it was.
 //!
 //! ## Transitions
 //!
-//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
-//! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignIn::state`](crate::Flow::state) names them; answers by their `workflow`, which decides
-//! the next step whatever the 2xx status (hosts send `202` answers as HTTP 200 or 202).
-//! An answer's `code` and `done` are compared with its workflow and a disagreement is a
-//! [`Deviation`](crate::Deviation), never a reason to refuse it. A workflow the table does not list after
-//! the request is refused ([`Error::Malformed`], field `workflow`, the flow unchanged);
-//! only the credentials step may lead to a workflow the page does not name at all. A
-//! forced reset of an account with 2FA answers the correct code with
-//! `reset_password_email`, and [`SignIn::start`] abandons the wizard from any step where
-//! no request is outstanding.
-//!
-//! | from | event | to |
-//! |---|---|---|
-//! | not started | start | waiting for the wizard |
-//! | waiting for the wizard | 2xx `login` | asking for credentials |
-//! | waiting for the wizard | 429 | rate limited |
-//! | asking for credentials | submit_credentials | waiting for the credentials answer |
-//! | waiting for the credentials answer | 2xx `Terminate` | signed in |
-//! | waiting for the credentials answer | 2xx `2fa_google_auth` | asking for a 2FA code |
-//! | waiting for the credentials answer | 2xx `2fa_sms_auth` | asking for a 2FA code |
-//! | waiting for the credentials answer | 2xx `2fa` | asking for a 2FA method |
-//! | waiting for the credentials answer | 2xx `reset_password_email` | asking to reset the password |
-//! | waiting for the credentials answer | 2xx other workflow | stopped at an unsupported workflow |
-//! | waiting for the credentials answer | 4xx | asking for credentials |
-//! | waiting for the credentials answer | 429 | rate limited |
-//! | rate limited | retry | waiting for the credentials answer |
-//! | rate limited | retry | waiting for the wizard |
-//! | asking for a 2FA method | choose_method | waiting for the method answer |
-//! | waiting for the method answer | 2xx `2fa_google_auth` | asking for a 2FA code |
-//! | waiting for the method answer | 2xx `2fa_sms_auth` | asking for a 2FA code |
-//! | waiting for the method answer | 4xx | asking for a 2FA method |
-//! | asking for a 2FA code | submit_code | waiting for the code answer |
-//! | waiting for the code answer | 2xx `Terminate` | signed in |
-//! | waiting for the code answer | 2xx `reset_password_email` | asking to reset the password |
-//! | waiting for the code answer | 4xx | asking for a 2FA code |
-//! | asking to reset the password | request_reset_code | waiting for the reset code to be sent |
-//! | waiting for the reset code to be sent | 2xx | asking for the reset code and a new password |
-//! | waiting for the reset code to be sent | 4xx | asking to reset the password |
-//! | asking for the reset code and a new password | reset_password | waiting for the password reset answer |
-//! | waiting for the password reset answer | 2xx | done with the password reset |
-//! | waiting for the password reset answer | 4xx | asking for the reset code and a new password |
-//! | done with the password reset | start | waiting for the wizard |
-//! | asking for credentials | start | waiting for the wizard |
-//! | asking for a 2FA method | start | waiting for the wizard |
-//! | asking for a 2FA code | start | waiting for the wizard |
-//! | asking to reset the password | start | waiting for the wizard |
-//! | asking for the reset code and a new password | start | waiting for the wizard |
-//! | stopped at an unsupported workflow | start | waiting for the wizard |
+//! The documented transitions are [`TRANSITIONS`], in the states of [`SignInState`]; the
+//! driver refuses any move that is not one of its rows. Answers are named by their
+//! `workflow`, which decides the next step whatever the 2xx status (hosts send `202`
+//! answers as HTTP 200 or 202). An answer's `code` and `done` are compared with its
+//! workflow and a disagreement is a [`Deviation`](crate::Deviation), never a reason to
+//! refuse it. A workflow the table does not list after the request is refused
+//! ([`Error::Malformed`], field `workflow`, the flow unchanged); only the credentials step
+//! may lead to a workflow the page does not name at all. A forced reset of an account with
+//! 2FA answers the correct code with `reset_password_email`, and [`SignIn::start`]
+//! abandons the wizard from any step where no request is outstanding. A rate limit (a 429,
+//! or the attempt guard refusing `submit_credentials`) waits in `RateLimited`; `retry`
+//! sends the request it holds once the wait is over, and also resends an outstanding
+//! request whose answer never came.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -81,74 +47,122 @@ use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
+use crate::flow::Outgoing;
 use crate::guard::AttemptGuard;
 use crate::input;
-use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::machine::{Advance, Driver, Protocol};
 use crate::parked::{self, CheckParked};
 use crate::secret::Secret;
+use crate::table::{self, Event};
 use crate::token::TokenPair;
 use crate::wire::{self, inferred};
 
-/// The documented transitions of the sign-in wizard (see the module docs).
-pub const TRANSITIONS: &[Transition] = &[
-    row(NEW, "start", AWAIT_WIZARD),
-    row(AWAIT_WIZARD, "2xx `login`", CREDENTIALS),
-    row(AWAIT_WIZARD, "429", RATE_LIMITED),
-    row(CREDENTIALS, "submit_credentials", AWAIT_CREDENTIALS),
-    row(AWAIT_CREDENTIALS, "2xx `Terminate`", DONE),
-    row(AWAIT_CREDENTIALS, "2xx `2fa_google_auth`", CODE),
-    row(AWAIT_CREDENTIALS, "2xx `2fa_sms_auth`", CODE),
-    row(AWAIT_CREDENTIALS, "2xx `2fa`", CHOOSE_METHOD),
-    row(
-        AWAIT_CREDENTIALS,
-        "2xx `reset_password_email`",
-        RESET_REQUIRED,
-    ),
-    row(AWAIT_CREDENTIALS, "2xx other workflow", UNSUPPORTED),
-    row(AWAIT_CREDENTIALS, "4xx", CREDENTIALS),
-    row(AWAIT_CREDENTIALS, "429", RATE_LIMITED),
-    row(RATE_LIMITED, "retry", AWAIT_CREDENTIALS),
-    row(RATE_LIMITED, "retry", AWAIT_WIZARD),
-    row(CHOOSE_METHOD, "choose_method", AWAIT_METHOD),
-    row(AWAIT_METHOD, "2xx `2fa_google_auth`", CODE),
-    row(AWAIT_METHOD, "2xx `2fa_sms_auth`", CODE),
-    row(AWAIT_METHOD, "4xx", CHOOSE_METHOD),
-    row(CODE, "submit_code", AWAIT_CODE),
-    row(AWAIT_CODE, "2xx `Terminate`", DONE),
-    row(AWAIT_CODE, "2xx `reset_password_email`", RESET_REQUIRED),
-    row(AWAIT_CODE, "4xx", CODE),
-    row(RESET_REQUIRED, "request_reset_code", AWAIT_RESTORE),
-    row(AWAIT_RESTORE, "2xx", RESET_CODE),
-    row(AWAIT_RESTORE, "4xx", RESET_REQUIRED),
-    row(RESET_CODE, "reset_password", AWAIT_RESET),
-    row(AWAIT_RESET, "2xx", PASSWORD_CHANGED),
-    row(AWAIT_RESET, "4xx", RESET_CODE),
-    row(PASSWORD_CHANGED, "start", AWAIT_WIZARD),
-    // `start` abandons a wizard at any step where no request is outstanding.
-    row(CREDENTIALS, "start", AWAIT_WIZARD),
-    row(CHOOSE_METHOD, "start", AWAIT_WIZARD),
-    row(CODE, "start", AWAIT_WIZARD),
-    row(RESET_REQUIRED, "start", AWAIT_WIZARD),
-    row(RESET_CODE, "start", AWAIT_WIZARD),
-    row(UNSUPPORTED, "start", AWAIT_WIZARD),
-];
+crate::table::states! {
+    /// Where a sign-in is: the states of [`TRANSITIONS`]. [`Flow::state`](crate::Flow::state)
+    /// returns it.
+    ///
+    /// ```
+    /// use b2core_auth::client::{signin::SignInState, SignIn};
+    /// use b2core_auth::{Endpoint, Flow};
+    ///
+    /// let flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), SignInState::New);
+    /// assert_eq!(flow.state().to_string(), "not started");
+    /// ```
+    pub enum SignInState {
+        /// Before [`SignIn::start`].
+        New => "not started",
+        /// `GET /api/v2/my/signin/wizard` is outstanding.
+        AwaitWizard => "waiting for the wizard",
+        /// [`SignInStep::Credentials`]: call [`SignIn::submit_credentials`].
+        Credentials => "asking for credentials",
+        /// `POST /api/v2/my/signin` is outstanding.
+        AwaitCredentials => "waiting for the credentials answer",
+        /// [`SignInStep::ChooseMethod`]: call [`SignIn::choose_method`].
+        ChooseMethod => "asking for a 2FA method",
+        /// `POST /api/v2/my/signin/2fa` is outstanding.
+        AwaitMethod => "waiting for the method answer",
+        /// [`SignInStep::Code`]: call [`SignIn::submit_code`].
+        Code => "asking for a 2FA code",
+        /// `POST /api/v2/my/2fa/google` or `/sms` is outstanding.
+        AwaitCode => "waiting for the code answer",
+        /// [`SignInStep::PasswordResetRequired`]: call [`SignIn::request_reset_code`].
+        ResetRequired => "asking to reset the password",
+        /// `POST /api/v2/my/signin/password/restore` is outstanding.
+        AwaitRestore => "waiting for the reset code to be sent",
+        /// [`SignInStep::ResetCode`]: call [`SignIn::reset_password`].
+        ResetCode => "asking for the reset code and a new password",
+        /// `POST /api/v2/my/signin/password/reset` is outstanding.
+        AwaitReset => "waiting for the password reset answer",
+        /// [`SignInStep::PasswordChanged`]: call [`SignIn::start`] again.
+        PasswordChanged => "done with the password reset",
+        /// [`SignInStep::Unsupported`]: only [`SignIn::start`] goes on.
+        Unsupported => "stopped at an unsupported workflow",
+        /// [`SignInStep::RetryAt`]: a request waits out a rate limit.
+        RateLimited => "rate limited",
+        /// [`SignInStep::Done`]: final.
+        SignedIn => "signed in",
+    }
+}
 
-// State names, as `SignIn::state` gives them and the table uses them.
-const NEW: &str = "not started";
-const AWAIT_WIZARD: &str = "waiting for the wizard";
-const CREDENTIALS: &str = "asking for credentials";
-const AWAIT_CREDENTIALS: &str = "waiting for the credentials answer";
-const CHOOSE_METHOD: &str = "asking for a 2FA method";
-const AWAIT_METHOD: &str = "waiting for the method answer";
-const CODE: &str = "asking for a 2FA code";
-const AWAIT_CODE: &str = "waiting for the code answer";
-const RESET_REQUIRED: &str = "asking to reset the password";
-const AWAIT_RESTORE: &str = "waiting for the reset code to be sent";
-const RESET_CODE: &str = "asking for the reset code and a new password";
-const AWAIT_RESET: &str = "waiting for the password reset answer";
-const PASSWORD_CHANGED: &str = "done with the password reset";
-const UNSUPPORTED: &str = "stopped at an unsupported workflow";
-const DONE: &str = "signed in";
+crate::table::transitions! {
+    /// The documented transitions of the sign-in wizard (see the module docs), generated
+    /// into this table from the constant's own rows.
+    pub const TRANSITIONS: [SignInState] = [
+        (New, Call("start"), AwaitWizard),
+        (AwaitWizard, Answer("2xx `login`"), Credentials),
+        (Credentials, Call("submit_credentials"), AwaitCredentials),
+        (Credentials, Call("submit_credentials"), RateLimited),
+        (AwaitCredentials, Answer("2xx `Terminate`"), SignedIn),
+        (AwaitCredentials, Answer("2xx `2fa_google_auth`"), Code),
+        (AwaitCredentials, Answer("2xx `2fa_sms_auth`"), Code),
+        (AwaitCredentials, Answer("2xx `2fa`"), ChooseMethod),
+        (AwaitCredentials, Answer("2xx `reset_password_email`"), ResetRequired),
+        (AwaitCredentials, Answer("2xx other workflow"), Unsupported),
+        (AwaitCredentials, Answer("4xx"), Credentials),
+        (ChooseMethod, Call("choose_method"), AwaitMethod),
+        (AwaitMethod, Answer("2xx `2fa_google_auth`"), Code),
+        (AwaitMethod, Answer("2xx `2fa_sms_auth`"), Code),
+        (AwaitMethod, Answer("4xx"), ChooseMethod),
+        (Code, Call("submit_code"), AwaitCode),
+        (AwaitCode, Answer("2xx `Terminate`"), SignedIn),
+        (AwaitCode, Answer("2xx `reset_password_email`"), ResetRequired),
+        (AwaitCode, Answer("4xx"), Code),
+        (ResetRequired, Call("request_reset_code"), AwaitRestore),
+        (AwaitRestore, Answer("2xx"), ResetCode),
+        (AwaitRestore, Answer("4xx"), ResetRequired),
+        (ResetCode, Call("reset_password"), AwaitReset),
+        (AwaitReset, Answer("2xx"), PasswordChanged),
+        (AwaitReset, Answer("4xx"), ResetCode),
+        (PasswordChanged, Call("start"), AwaitWizard),
+        (Credentials, Call("start"), AwaitWizard),
+        (ChooseMethod, Call("start"), AwaitWizard),
+        (Code, Call("start"), AwaitWizard),
+        (ResetRequired, Call("start"), AwaitWizard),
+        (ResetCode, Call("start"), AwaitWizard),
+        (Unsupported, Call("start"), AwaitWizard),
+        (AwaitWizard, Answer("429"), RateLimited),
+        (AwaitCredentials, Answer("429"), RateLimited),
+        (AwaitMethod, Answer("429"), RateLimited),
+        (AwaitCode, Answer("429"), RateLimited),
+        (AwaitRestore, Answer("429"), RateLimited),
+        (AwaitReset, Answer("429"), RateLimited),
+        (RateLimited, Call("retry"), RateLimited),
+        (RateLimited, Call("retry"), AwaitWizard),
+        (RateLimited, Call("retry"), AwaitCredentials),
+        (RateLimited, Call("retry"), AwaitMethod),
+        (RateLimited, Call("retry"), AwaitCode),
+        (RateLimited, Call("retry"), AwaitRestore),
+        (RateLimited, Call("retry"), AwaitReset),
+        (AwaitWizard, Call("retry"), AwaitWizard),
+        (AwaitCredentials, Call("retry"), AwaitCredentials),
+        (AwaitCredentials, Call("retry"), RateLimited),
+        (AwaitMethod, Call("retry"), AwaitMethod),
+        (AwaitCode, Call("retry"), AwaitCode),
+        (AwaitRestore, Call("retry"), AwaitRestore),
+        (AwaitReset, Call("retry"), AwaitReset),
+    ];
+}
 
 // The workflows the sign-in page names.
 const LOGIN: &str = "login";
@@ -158,6 +172,17 @@ const SMS: &str = "2fa_sms_auth";
 const CHOOSE: &str = "2fa";
 const RESET_EMAIL: &str = "reset_password_email";
 const WORKFLOWS: [&str; 6] = [LOGIN, TERMINATE, GOOGLE, SMS, CHOOSE, RESET_EMAIL];
+/// Each named workflow's answer, as [`TRANSITIONS`] writes it (same order as `WORKFLOWS`).
+const WORKFLOW_EVENTS: [Event; 6] = [
+    Event::Answer("2xx `login`"),
+    Event::Answer("2xx `Terminate`"),
+    Event::Answer("2xx `2fa_google_auth`"),
+    Event::Answer("2xx `2fa_sms_auth`"),
+    Event::Answer("2xx `2fa`"),
+    Event::Answer("2xx `reset_password_email`"),
+];
+/// An answer with a workflow the pages do not name.
+const OTHER_WORKFLOW: Event = Event::Answer("2xx other workflow");
 
 const WIZARD_PATH: &str = "/api/v2/my/signin/wizard";
 const SIGN_IN_PATH: &str = "/api/v2/my/signin";
@@ -323,7 +348,11 @@ pub enum SignInStep {
     },
     /// The password was changed: call [`SignIn::start`] and sign in with the new one.
     PasswordChanged,
-    /// Rate limited: wait until this instant, then call [`SignIn::retry`](crate::Flow::retry).
+    /// Rate limited (a server's 429, or the attempt guard holding a
+    /// [`SignIn::submit_credentials`], which then returned [`Outgoing::RetryAt`]): the flow
+    /// holds the request; wait until this instant (also
+    /// [`Flow::next_deadline`](crate::Flow::next_deadline)), then call
+    /// [`SignIn::retry`](crate::Flow::retry), which sends it.
     RetryAt(SystemTime),
     /// The server led to a workflow this crate does not model. The flow stops here; call
     /// [`SignIn::start`] to begin again. `data` may hold secrets, hence the wrapper.
@@ -429,20 +458,6 @@ impl State {
         }
     }
 
-    /// Whether the pages list `workflow` as an answer to this state's request: the rows of
-    /// [`TRANSITIONS`]. Only the credentials step may lead to a workflow the pages do not
-    /// name (it stops at [`SignInStep::Unsupported`]); a named workflow out of its order is
-    /// refused everywhere.
-    fn leads_to(&self, workflow: &str) -> bool {
-        match self {
-            Self::AwaitWizard => workflow == LOGIN,
-            Self::AwaitCredentials { .. } => workflow != LOGIN,
-            Self::AwaitMethod { .. } => matches!(workflow, GOOGLE | SMS),
-            Self::AwaitCode { .. } => matches!(workflow, TERMINATE | RESET_EMAIL),
-            _ => false,
-        }
-    }
-
     /// Where the server's `workflow` leads (steps 1 to 4 all answer this way). The
     /// workflow decides; `code` and `done` are only compared with it.
     fn follow_workflow(
@@ -454,15 +469,17 @@ impl State {
         let workflow = &*wizard.workflow;
         // Errors and deviations name a workflow only when the page does: the text of an
         // unknown one (any length, any characters) is the host's, not ours to print.
-        let named = WORKFLOWS.iter().find(|&&known| known == workflow);
-        if !self.leads_to(workflow) {
+        let named = WORKFLOWS.iter().position(|&known| known == workflow);
+        let event = named.map_or(OTHER_WORKFLOW, |i| WORKFLOW_EVENTS[i]);
+        // The table decides which workflows may answer this request.
+        if !table::has_event(TRANSITIONS, &self.state(), event) {
             let reason = match named {
-                Some(known) => format!("`{known}` does not answer this request"),
+                Some(i) => format!("`{}` does not answer this request", WORKFLOWS[i]),
                 None => "names a step the pages do not list after this request".to_owned(),
             };
             return Err(answer.malformed("workflow", reason));
         }
-        let shown = ShownWorkflow(named.copied());
+        let shown = ShownWorkflow(named.map(|i| WORKFLOWS[i]));
         // The current page: `code` 202 and `done: true` only when signed in. Another
         // published version answers the wizard init with both: noted, never decisive.
         let signed_in = workflow == TERMINATE;
@@ -475,7 +492,7 @@ impl State {
             answer.deviate("done", "true only with `Terminate`", found);
         }
         let uuid = self.next_uuid(&wizard.uuid);
-        Ok(Advance::To(match workflow {
+        let next = match workflow {
             LOGIN => {
                 let data: wire::SignInWizardData = wizard.data.first(step)?;
                 let recaptcha = data.recaptcha.and_then(|r| r.enabled);
@@ -499,7 +516,7 @@ impl State {
                     step,
                 )?
                 .ok_or_else(|| answer.malformed("data.accessToken", "missing when signed in"))?;
-                return Ok(Advance::Finish(Self::Done, tokens));
+                return Ok(Advance::finish(Self::Done, tokens).on(event));
             }
             GOOGLE => Self::Code {
                 uuid,
@@ -527,7 +544,8 @@ impl State {
                 workflow: other.to_owned(),
                 data: Secret::new(wizard.data.free(step)?),
             },
-        }))
+        };
+        Ok(Advance::to(next).on(event))
     }
 }
 
@@ -535,24 +553,27 @@ impl Protocol for State {
     type Step = SignInStep;
     type Done = TokenPair;
     type Guards = AttemptGuard;
+    type State = SignInState;
+    const TABLE: &'static [table::Transition<SignInState>] = TRANSITIONS;
+    const RATE_LIMITED: SignInState = SignInState::RateLimited;
 
-    fn describe(&self) -> &'static str {
+    fn state(&self) -> SignInState {
         match self {
-            Self::New => NEW,
-            Self::AwaitWizard => AWAIT_WIZARD,
-            Self::Credentials { .. } => CREDENTIALS,
-            Self::AwaitCredentials { .. } => AWAIT_CREDENTIALS,
-            Self::ChooseMethod { .. } => CHOOSE_METHOD,
-            Self::AwaitMethod { .. } => AWAIT_METHOD,
-            Self::Code { .. } => CODE,
-            Self::AwaitCode { .. } => AWAIT_CODE,
-            Self::ResetRequired { .. } => RESET_REQUIRED,
-            Self::AwaitRestore { .. } => AWAIT_RESTORE,
-            Self::ResetCode { .. } => RESET_CODE,
-            Self::AwaitReset { .. } => AWAIT_RESET,
-            Self::PasswordChanged => PASSWORD_CHANGED,
-            Self::Unsupported { .. } => UNSUPPORTED,
-            Self::Done => DONE,
+            Self::New => SignInState::New,
+            Self::AwaitWizard => SignInState::AwaitWizard,
+            Self::Credentials { .. } => SignInState::Credentials,
+            Self::AwaitCredentials { .. } => SignInState::AwaitCredentials,
+            Self::ChooseMethod { .. } => SignInState::ChooseMethod,
+            Self::AwaitMethod { .. } => SignInState::AwaitMethod,
+            Self::Code { .. } => SignInState::Code,
+            Self::AwaitCode { .. } => SignInState::AwaitCode,
+            Self::ResetRequired { .. } => SignInState::ResetRequired,
+            Self::AwaitRestore { .. } => SignInState::AwaitRestore,
+            Self::ResetCode { .. } => SignInState::ResetCode,
+            Self::AwaitReset { .. } => SignInState::AwaitReset,
+            Self::PasswordChanged => SignInState::PasswordChanged,
+            Self::Unsupported { .. } => SignInState::Unsupported,
+            Self::Done => SignInState::SignedIn,
         }
     }
 
@@ -672,7 +693,7 @@ impl Protocol for State {
         })
     }
 
-    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+    fn advance(&self, answer: &mut Answer<'_>) -> Result<Advance<Self>, Error> {
         let expect = match self.uuid() {
             Some(uuid) => Expect::Wizard(uuid),
             None => Expect::NewWizard,
@@ -680,11 +701,11 @@ impl Protocol for State {
         let wizard = decode::wizard(answer, expect)?;
         match self {
             // The reset bodies are inferred: any answer of this flow moves on.
-            Self::AwaitRestore { .. } => Ok(Advance::To(Self::ResetCode {
+            Self::AwaitRestore { .. } => Ok(Advance::to(Self::ResetCode {
                 uuid: self.next_uuid(&wizard.uuid),
                 rejected: None,
             })),
-            Self::AwaitReset { .. } => Ok(Advance::To(Self::PasswordChanged)),
+            Self::AwaitReset { .. } => Ok(Advance::to(Self::PasswordChanged)),
             _ => self.follow_workflow(answer, wizard),
         }
     }
@@ -737,22 +758,69 @@ impl Protocol for State {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
-/// use b2core_auth::Flow;
+/// use b2core_auth::client::{signin::SignInState, SignIn, SignInStep};
+/// use b2core_auth::{Endpoint, Flow, Outgoing};
 ///
-/// let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-/// let request = flow.start().unwrap();
-/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin/wizard");
-///
+/// # fn main() -> Result<(), b2core_auth::Error> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
+/// let mut flow = SignIn::new(Endpoint::new("https://host.name")?);
+/// let Outgoing::Request(request) = flow.start(now)? else {
+///     unreachable!("no attempt limit holds the wizard's start");
+/// };
+/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin/wizard");
+/// assert_eq!(flow.state(), SignInState::AwaitWizard);
+///
 /// // ... send it with any HTTP client, then hand the answer back:
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"code":200,"data":{"recaptcha":{"enabled":false},"is_qr_available":true,
 ///         "is_password_recovery_available":true},"done":false,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
-/// ).unwrap();
-/// let step = flow.handle_response(&answer, now).unwrap();
+/// ).expect("a valid response");
+/// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, SignInStep::Credentials { rejected: None, .. }));
+/// assert_eq!(flow.state(), SignInState::Credentials);
+/// # Ok(()) }
+/// ```
+///
+/// The attempt guard (5 sign-ins a minute) holds a sixth `submit_credentials` instead of
+/// sending it, exactly as a server's 429 would: [`Outgoing::RetryAt`], the `RetryAt` step,
+/// [`Flow::next_deadline`](crate::Flow::next_deadline), and [`Flow::retry`](crate::Flow::retry)
+/// sends it once the instant has come.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use b2core_auth::client::{signin::SignInState, Credentials, SignIn, SignInStep};
+/// use b2core_auth::{AttemptGuard, DeviceFingerprint, Endpoint, Flow, Outgoing};
+///
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
+/// let mut guard = AttemptGuard::client_sign_in();
+/// for _ in 0..5 {
+///     guard.record(now); // five attempts already made this minute
+/// }
+/// let mut flow = SignIn::with_guard(Endpoint::new("https://host.name")?, guard);
+/// let _wizard = flow.start(now)?;
+/// let answer = http::Response::builder().status(200).body(
+///     r#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,
+///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
+/// ).expect("a valid response");
+/// let _credentials_step = flow.handle_response(&answer, now)?;
+///
+/// let fingerprint = DeviceFingerprint::from_user_agent("my-app/1.0")?;
+/// let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint);
+/// let held = flow.submit_credentials(creds, now)?;
+/// let at = held.retry_at().expect("the sixth attempt is held, not sent");
+/// assert_eq!(flow.state(), SignInState::RateLimited);
+/// assert_eq!(flow.current_step(), Some(SignInStep::RetryAt(at)));
+/// assert_eq!(flow.next_deadline(), Some(at));
+///
+/// // Too early: the same instant, nothing changes.
+/// assert_eq!(flow.retry(now)?.retry_at(), Some(at));
+/// // From then on, the held attempt is sent.
+/// let request = flow.retry(at)?.into_request().expect("the wait is over");
+/// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin");
+/// assert_eq!(flow.state(), SignInState::AwaitCredentials);
+/// # Ok(()) }
 /// ```
 ///
 /// The flow serializes with serde to be parked between browser requests; the serialized
@@ -763,7 +831,7 @@ pub struct SignIn {
     driver: Driver<State>,
 }
 
-crate::flow::driven_flow!(SignIn, SignInStep);
+crate::flow::driven_flow!(SignIn, SignInStep, SignInState);
 
 crate::parked::parked!(SignIn { driver: Driver<State> });
 
@@ -864,26 +932,37 @@ impl SignIn {
     /// no rate limit is being waited out and the flow is not signed in (a finished flow
     /// emits nothing more); it abandons any wizard in progress and begins a new one (the
     /// attempt count stays).
-    pub fn start(&mut self) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] while a request is outstanding or waits out a rate limit, and
+    /// once signed in.
+    pub fn start(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         match self.driver.state() {
             // Signed in is final: the flow emits nothing more.
             Some(State::Done) => return Err(self.driver.out_of_order("start")),
             Some(state) if state.awaiting().is_none() => {}
             _ => return Err(self.driver.out_of_order("start")),
         }
-        self.driver.send(State::AwaitWizard, None)
+        self.driver.send(State::AwaitWizard, "start", now)
     }
 
     /// Step 2: `POST /api/v2/my/signin` with the credentials and the device fingerprint.
     ///
-    /// Checked before anything is sent: a plausible email, a non-empty password, a
-    /// reCAPTCHA response when the wizard enabled reCAPTCHA, and the attempt guard (a
-    /// sixth attempt inside a minute is [`Error::RateLimited`] instead of being sent).
+    /// Checked before anything is sent: a plausible email, a non-empty password and a
+    /// reCAPTCHA response when the wizard enabled reCAPTCHA. A sixth attempt inside a
+    /// minute is not sent: the flow holds it and waits ([`Outgoing::RetryAt`]), as after a
+    /// server's 429.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for credentials that fail those checks;
+    /// [`Error::OutOfOrder`] unless the flow asks for credentials.
     pub fn submit_credentials(
         &mut self,
         credentials: Credentials,
         now: SystemTime,
-    ) -> Result<Request<Vec<u8>>, Error> {
+    ) -> Result<Outgoing, Error> {
         let Some(State::Credentials { uuid, options, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("submit_credentials"));
         };
@@ -893,11 +972,16 @@ impl SignIn {
             options: *options,
             credentials,
         };
-        self.driver.send(next, Some(now))
+        self.driver.send(next, "submit_credentials", now)
     }
 
     /// Step 3: `POST /api/v2/my/signin/2fa` with one of the offered methods.
-    pub fn choose_method(&mut self, method: Method) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a method the server did not offer;
+    /// [`Error::OutOfOrder`] unless the flow asks for a method.
+    pub fn choose_method(&mut self, method: Method, now: SystemTime) -> Result<Outgoing, Error> {
         let Some(State::ChooseMethod { uuid, methods, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("choose_method"));
         };
@@ -909,14 +993,20 @@ impl SignIn {
             methods: methods.clone(),
             chosen: method,
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "choose_method", now)
     }
 
     /// Step 4: `POST /api/v2/my/2fa/google` or `/api/v2/my/2fa/sms` with the code.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an empty or over-long code or one with control
+    /// characters; [`Error::OutOfOrder`] unless the flow asks for a code.
     pub fn submit_code(
         &mut self,
         code: impl Into<Secret<String>>,
-    ) -> Result<Request<Vec<u8>>, Error> {
+        now: SystemTime,
+    ) -> Result<Outgoing, Error> {
         let Some(State::Code { uuid, method, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("submit_code"));
         };
@@ -927,26 +1017,36 @@ impl SignIn {
             method: *method,
             code,
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "submit_code", now)
     }
 
     /// Forced reset, first request: `POST /api/v2/my/signin/password/restore` (inferred
     /// body `{uuid}`); the server emails a verification code.
-    pub fn request_reset_code(&mut self) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] unless the flow asks for a password reset.
+    pub fn request_reset_code(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         let Some(State::ResetRequired { uuid, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("request_reset_code"));
         };
         let next = State::AwaitRestore { uuid: uuid.clone() };
-        self.driver.send(next, None)
+        self.driver.send(next, "request_reset_code", now)
     }
 
     /// Forced reset, second request: `POST /api/v2/my/signin/password/reset` (inferred body
     /// `{uuid, code, password, password_confirmation}`) with the emailed code.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a code or password that fails the input checks;
+    /// [`Error::OutOfOrder`] unless the flow asks for the reset code.
     pub fn reset_password(
         &mut self,
         code: impl Into<Secret<String>>,
         new_password: impl Into<Secret<String>>,
-    ) -> Result<Request<Vec<u8>>, Error> {
+        now: SystemTime,
+    ) -> Result<Outgoing, Error> {
         let Some(State::ResetCode { uuid, .. }) = self.driver.state() else {
             return Err(self.driver.out_of_order("reset_password"));
         };
@@ -958,7 +1058,7 @@ impl SignIn {
             code,
             new_password,
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "reset_password", now)
     }
 }
 

@@ -12,36 +12,23 @@
 //! The page documents no attempt limit for sign-up, so no client-side guard counts
 //! attempts; a server's 429 still gives [`SignUpStep::RetryAt`].
 //!
-//! Every call returns the one request to send; every response goes to
-//! [`SignUp::handle_response`](crate::Flow::handle_response). An `Err` from any call leaves the flow exactly as it was.
+//! Every call takes `now` last and returns an [`Outgoing`]: [`SignUp::start`] and
+//! [`SignUp::submit`] always the request to send (no attempt guard holds a sign-up call),
+//! [`SignUp::retry`](crate::Flow::retry) before a 429's instant [`Outgoing::RetryAt`].
+//! Every response goes to [`SignUp::handle_response`](crate::Flow::handle_response). An
+//! `Err` from any call leaves the flow exactly as it was.
 //!
 //! ## Transitions
 //!
-//! The documented transitions, as [`TRANSITIONS`] declares them (a test keeps this table
-//! and the constant equal; the property tests fail if a row is never exercised). States
-//! are named as [`SignUp::state`](crate::Flow::state) names them. `2xx` is the wizard's envelope with any
-//! 2xx status and any `workflow` (the form's). After a submission the body's `code`
-//! decides (the HTTP status when the body has none: hosts send `202` answers as HTTP 200
-//! or 202): `202` is the final step, with or without a token pair; `200` with the form's
-//! own `workflow` shows the form again, another `workflow` is a step this crate does not
-//! drive. A `done` that disagrees with `code` is a [`Deviation`](crate::Deviation), never decisive.
-//!
-//! | from | event | to |
-//! |---|---|---|
-//! | not started | start | waiting for the wizard |
-//! | waiting for the wizard | 2xx | asking for the registration form |
-//! | waiting for the wizard | 429 | rate limited |
-//! | asking for the registration form | submit | waiting for the sign-up answer |
-//! | waiting for the sign-up answer | `code` 202 with tokens | signed up |
-//! | waiting for the sign-up answer | `code` 202 without tokens | signed up, sign-in required |
-//! | waiting for the sign-up answer | `code` 200, the form's workflow | asking for the registration form |
-//! | waiting for the sign-up answer | `code` 200, other workflow | stopped at a step this crate does not drive |
-//! | waiting for the sign-up answer | 4xx | asking for the registration form |
-//! | waiting for the sign-up answer | 429 | rate limited |
-//! | rate limited | retry | waiting for the wizard |
-//! | rate limited | retry | waiting for the sign-up answer |
-//! | asking for the registration form | start | waiting for the wizard |
-//! | stopped at a step this crate does not drive | start | waiting for the wizard |
+//! The documented transitions are [`TRANSITIONS`], in the states of [`SignUpState`]; the
+//! driver refuses any move that is not one of its rows. `2xx` is the wizard's envelope
+//! with any 2xx status and any `workflow` (the form's). After a submission the body's
+//! `code` decides (the HTTP status when the body has none: hosts send `202` answers as
+//! HTTP 200 or 202): `202` is the final step, with or without a token pair; `200` with the
+//! form's own `workflow` shows the form again, another `workflow` is a step this crate does
+//! not drive. A `done` that disagrees with `code` is a [`Deviation`](crate::Deviation),
+//! never decisive. A 429 waits in `RateLimited`; `retry` sends the request it holds once
+//! the wait is over, and also resends an outstanding request whose answer never came.
 
 use std::time::SystemTime;
 
@@ -53,41 +40,72 @@ use crate::deviation::Answer;
 use crate::endpoint::Endpoint;
 use crate::error::{ApiError, Error};
 use crate::fingerprint::DeviceFingerprint;
+use crate::flow::Outgoing;
 use crate::guard::AttemptGuard;
 use crate::input;
-use crate::machine::{row, Advance, Driver, Protocol, Transition, RATE_LIMITED};
+use crate::machine::{Advance, Driver, Protocol};
 use crate::parked::{self, CheckParked};
 use crate::secret::Secret;
+use crate::table::{self, Event};
 use crate::token::TokenPair;
 use crate::wire;
 
-/// The documented transitions of the sign-up wizard (see the module docs).
-pub const TRANSITIONS: &[Transition] = &[
-    row(NEW, "start", AWAIT_WIZARD),
-    row(AWAIT_WIZARD, "2xx", FORM),
-    row(AWAIT_WIZARD, "429", RATE_LIMITED),
-    row(FORM, "submit", AWAIT_SUBMIT),
-    row(AWAIT_SUBMIT, "`code` 202 with tokens", DONE),
-    row(AWAIT_SUBMIT, "`code` 202 without tokens", SIGN_IN_REQUIRED),
-    row(AWAIT_SUBMIT, "`code` 200, the form's workflow", FORM),
-    row(AWAIT_SUBMIT, "`code` 200, other workflow", NEXT),
-    row(AWAIT_SUBMIT, "4xx", FORM),
-    row(AWAIT_SUBMIT, "429", RATE_LIMITED),
-    row(RATE_LIMITED, "retry", AWAIT_WIZARD),
-    row(RATE_LIMITED, "retry", AWAIT_SUBMIT),
-    // `start` abandons a sign-up at any step where no request is outstanding.
-    row(FORM, "start", AWAIT_WIZARD),
-    row(NEXT, "start", AWAIT_WIZARD),
-];
+crate::table::states! {
+    /// Where a sign-up is: the states of [`TRANSITIONS`]. [`Flow::state`](crate::Flow::state)
+    /// returns it.
+    ///
+    /// ```
+    /// use b2core_auth::client::{signup::SignUpState, SignUp};
+    /// use b2core_auth::{Endpoint, Flow};
+    ///
+    /// let flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+    /// assert_eq!(flow.state(), SignUpState::New);
+    /// assert_eq!(flow.state().to_string(), "not started");
+    /// ```
+    pub enum SignUpState {
+        /// Before [`SignUp::start`].
+        New => "not started",
+        /// `POST /api/v2/my/signup/wizard` is outstanding.
+        AwaitWizard => "waiting for the wizard",
+        /// [`SignUpStep::Form`]: call [`SignUp::submit`].
+        Form => "asking for the registration form",
+        /// `POST /api/v2/my/signup` is outstanding.
+        AwaitSubmit => "waiting for the sign-up answer",
+        /// [`SignUpStep::Next`]: only [`SignUp::start`] goes on.
+        Next => "stopped at a step this crate does not drive",
+        /// [`SignUpStep::RetryAt`]: a request waits out a rate limit.
+        RateLimited => "rate limited",
+        /// [`SignUpStep::SignInRequired`]: final.
+        SignInRequired => "signed up, sign-in required",
+        /// [`SignUpStep::Done`]: final.
+        SignedUp => "signed up",
+    }
+}
 
-// State names, as `SignUp::state` gives them and the table uses them.
-const NEW: &str = "not started";
-const AWAIT_WIZARD: &str = "waiting for the wizard";
-const FORM: &str = "asking for the registration form";
-const AWAIT_SUBMIT: &str = "waiting for the sign-up answer";
-const NEXT: &str = "stopped at a step this crate does not drive";
-const SIGN_IN_REQUIRED: &str = "signed up, sign-in required";
-const DONE: &str = "signed up";
+crate::table::transitions! {
+    /// The documented transitions of the sign-up wizard (see the module docs), generated
+    /// into this table from the constant's own rows.
+    pub const TRANSITIONS: [SignUpState] = [
+        (New, Call("start"), AwaitWizard),
+        (AwaitWizard, Answer("2xx"), Form),
+        (Form, Call("submit"), AwaitSubmit),
+        (AwaitSubmit, Answer("`code` 202 with tokens"), SignedUp),
+        (AwaitSubmit, Answer("`code` 202 without tokens"), SignInRequired),
+        (AwaitSubmit, Answer("`code` 200, the form's workflow"), Form),
+        (AwaitSubmit, Answer("`code` 200, other workflow"), Next),
+        (AwaitSubmit, Answer("4xx"), Form),
+        // `start` abandons a sign-up at any step where no request is outstanding.
+        (Form, Call("start"), AwaitWizard),
+        (Next, Call("start"), AwaitWizard),
+        (AwaitWizard, Answer("429"), RateLimited),
+        (AwaitSubmit, Answer("429"), RateLimited),
+        (RateLimited, Call("retry"), RateLimited),
+        (RateLimited, Call("retry"), AwaitWizard),
+        (RateLimited, Call("retry"), AwaitSubmit),
+        (AwaitWizard, Call("retry"), AwaitWizard),
+        (AwaitSubmit, Call("retry"), AwaitSubmit),
+    ];
+}
 
 const WIZARD: &str = "/api/v2/my/signup/wizard";
 const SIGN_UP: &str = "/api/v2/my/signup";
@@ -284,7 +302,9 @@ pub enum SignUpStep {
     /// Signed up, without tokens (`202`, `done`, empty `data`: the page's own example). The
     /// flow is finished: sign in with the same email and password (the sign-in flow).
     SignInRequired,
-    /// Rate limited: wait until this instant, then call [`SignUp::retry`](crate::Flow::retry).
+    /// Rate limited (a server's 429): the flow holds the request; wait until this instant
+    /// (also [`Flow::next_deadline`](crate::Flow::next_deadline)), then call
+    /// [`SignUp::retry`](crate::Flow::retry), which sends it.
     RetryAt(SystemTime),
     /// Signed up and signed in. The flow is finished; turn the tokens into a session.
     Done(TokenPair),
@@ -382,16 +402,19 @@ impl Protocol for State {
     type Step = SignUpStep;
     type Done = TokenPair;
     type Guards = ();
+    type State = SignUpState;
+    const TABLE: &'static [table::Transition<SignUpState>] = TRANSITIONS;
+    const RATE_LIMITED: SignUpState = SignUpState::RateLimited;
 
-    fn describe(&self) -> &'static str {
+    fn state(&self) -> SignUpState {
         match self {
-            Self::New => NEW,
-            Self::AwaitWizard { .. } => AWAIT_WIZARD,
-            Self::Form { .. } => FORM,
-            Self::AwaitSubmit { .. } => AWAIT_SUBMIT,
-            Self::Next { .. } => NEXT,
-            Self::SignInRequired { .. } => SIGN_IN_REQUIRED,
-            Self::Done { .. } => DONE,
+            Self::New => SignUpState::New,
+            Self::AwaitWizard { .. } => SignUpState::AwaitWizard,
+            Self::Form { .. } => SignUpState::Form,
+            Self::AwaitSubmit { .. } => SignUpState::AwaitSubmit,
+            Self::Next { .. } => SignUpState::Next,
+            Self::SignInRequired { .. } => SignUpState::SignInRequired,
+            Self::Done { .. } => SignUpState::SignedUp,
         }
     }
 
@@ -441,7 +464,7 @@ impl Protocol for State {
         }
     }
 
-    fn advance(&self, answer: &mut Answer<'_>, _now: SystemTime) -> Result<Advance<Self>, Error> {
+    fn advance(&self, answer: &mut Answer<'_>) -> Result<Advance<Self>, Error> {
         let step = answer.step;
         let expect = match self.uuid() {
             Some(uuid) => Expect::Wizard(uuid),
@@ -450,7 +473,7 @@ impl Protocol for State {
         let wizard = decode::wizard(answer, expect)?;
         let is_final = is_final(answer, &wizard);
         match self {
-            Self::AwaitWizard { .. } => Ok(Advance::To(Self::Form {
+            Self::AwaitWizard { .. } => Ok(Advance::to(Self::Form {
                 fields: form_fields(step, wizard.data)?
                     .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
                 uuid: wizard.uuid.into_owned(),
@@ -473,27 +496,31 @@ impl Protocol for State {
                             step,
                         )? {
                             Some(tokens) => {
-                                Advance::Finish(Self::Done { uuid: uuid.clone() }, tokens)
+                                Advance::finish(Self::Done { uuid: uuid.clone() }, tokens)
+                                    .on(Event::Answer("`code` 202 with tokens"))
                             }
-                            None => Advance::To(Self::SignInRequired { uuid: uuid.clone() }),
+                            None => Advance::to(Self::SignInRequired { uuid: uuid.clone() })
+                                .on(Event::Answer("`code` 202 without tokens")),
                         },
                     );
                 }
                 if wizard.workflow == *workflow {
                     // The form's own workflow again: the server shows the form once more.
-                    return Ok(Advance::To(Self::Form {
+                    return Ok(Advance::to(Self::Form {
                         fields: form_fields(step, wizard.data)?.unwrap_or_else(|| fields.clone()),
                         uuid: uuid.clone(),
                         workflow: workflow.clone(),
                         email: Some(form.email.clone()),
                         rejected: None,
-                    }));
+                    })
+                    .on(Event::Answer("`code` 200, the form's workflow")));
                 }
-                Ok(Advance::To(Self::Next {
+                Ok(Advance::to(Self::Next {
                     uuid: uuid.clone(),
                     data: Secret::new(wizard.data.free(step)?),
                     workflow: wizard.workflow.into_owned(),
-                }))
+                })
+                .on(Event::Answer("`code` 200, other workflow")))
             }
             _ => Err(Error::internal(
                 "an answer was read in a state that awaits none",
@@ -535,36 +562,44 @@ impl Protocol for State {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use b2core_auth::{client::{SignUp, SignUpForm, SignUpStep}, DeviceFingerprint, Endpoint};
-/// use b2core_auth::Flow;
+/// use b2core_auth::client::{signup::SignUpState, SignUp, SignUpForm, SignUpStep};
+/// use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing};
 ///
-/// let mut flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
-/// let request = flow
-///     .start("https://host.name/register/{registration}/{code}", Some("29734fc149dc93809d18f49ae970810a"))
-///     .unwrap();
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
+/// let mut flow = SignUp::new(Endpoint::new("https://host.name")?);
+/// let template = "https://host.name/register/{registration}/{code}";
+/// let Outgoing::Request(request) = flow.start(template, Some("29734fc149dc93809d18f49ae970810a"), now)?
+/// else {
+///     unreachable!("no attempt limit holds a sign-up call");
+/// };
 /// assert_eq!(request.uri(), "https://host.name/api/v2/my/signup/wizard");
 ///
-/// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
 /// // ... send it with any HTTP client, then hand the answer back:
 /// let answer = http::Response::builder().status(202).body(
 ///     r#"{"code":202,"data":{"fields":{}},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"basic_register_form"}"#,
-/// ).unwrap();
-/// let step = flow.handle_response(&answer, now).unwrap();
+/// ).expect("a valid response");
+/// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, SignUpStep::Form { rejected: None, .. }));
 /// assert_eq!(flow.uuid(), Some("36f59381-5b54-48bd-a0c7-3b908c476732"));
+/// assert_eq!(flow.state(), SignUpState::Form);
 ///
-/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 /// let form = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp).with_country_code("16");
-/// let request = flow.submit(form).unwrap();
+/// let Outgoing::Request(request) = flow.submit(form, now)? else {
+///     unreachable!("no attempt limit holds a sign-up call");
+/// };
 /// assert_eq!(request.uri(), "https://host.name/api/v2/my/signup");
 ///
 /// let answer = http::Response::builder().status(202).body(
 ///     r#"{"code":202,"data":{},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
-/// ).unwrap();
-/// let step = flow.handle_response(&answer, now).unwrap();
+/// ).expect("a valid response");
+/// let step = flow.handle_response(&answer, now)?;
 /// assert_eq!(step, SignUpStep::SignInRequired); // now sign in with the same credentials
+/// assert_eq!(flow.state(), SignUpState::SignInRequired);
+/// # Ok(()) }
 /// ```
 ///
 /// The flow serializes with serde to be parked between browser requests; the serialized
@@ -575,7 +610,7 @@ pub struct SignUp {
     driver: Driver<State>,
 }
 
-crate::flow::driven_flow!(SignUp, SignUpStep);
+crate::flow::driven_flow!(SignUp, SignUpStep, SignUpState);
 
 crate::parked::parked!(SignUp { driver: Driver<State> });
 
@@ -662,7 +697,18 @@ impl SignUp {
     /// characters. Allowed whenever no request is outstanding, no rate limit is being
     /// waited out and the sign-up is not finished (`Done`, `SignInRequired`: a finished
     /// flow emits nothing more); it abandons any sign-up in progress and begins a new one.
-    pub fn start(&mut self, url: &str, referral: Option<&str>) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a `url` or `referral` that fails those checks;
+    /// [`Error::OutOfOrder`] while a request is outstanding or waits out a rate limit, and
+    /// once the sign-up is finished.
+    pub fn start(
+        &mut self,
+        url: &str,
+        referral: Option<&str>,
+        now: SystemTime,
+    ) -> Result<Outgoing, Error> {
         match self.driver.state() {
             // Signed up is final: the flow emits nothing more.
             Some(State::Done { .. } | State::SignInRequired { .. }) => {
@@ -679,7 +725,7 @@ impl SignUp {
             url: url.to_owned(),
             referral: referral.map(str::to_owned),
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "start", now)
     }
 
     /// Step 2: `POST /api/v2/my/signup` with the form, the flow's `uuid` and the device
@@ -690,7 +736,12 @@ impl SignUp {
     /// to it (`password_confirmation`), and country codes, names and reCAPTCHA response
     /// (`addresses.country_code`, `info.givenName`, `info.familyName`, `recaptchaResponse`)
     /// non-empty and free of control characters.
-    pub fn submit(&mut self, form: SignUpForm) -> Result<Request<Vec<u8>>, Error> {
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a form that fails those checks; [`Error::OutOfOrder`]
+    /// unless the flow asks for the form.
+    pub fn submit(&mut self, form: SignUpForm, now: SystemTime) -> Result<Outgoing, Error> {
         let Some(State::Form {
             uuid,
             workflow,
@@ -707,6 +758,6 @@ impl SignUp {
             fields: fields.clone(),
             form: Box::new(form),
         };
-        self.driver.send(next, None)
+        self.driver.send(next, "submit", now)
     }
 }

@@ -195,27 +195,30 @@
 //! ```
 //! use std::time::{Duration, UNIX_EPOCH};
 //! use b2core_auth::client::{Credentials, SignIn, SignInStep};
-//! use b2core_auth::Flow;
 //! use b2core_auth::sim::{ClientAccount, Server, SimConfig};
-//! use b2core_auth::{DeviceFingerprint, Endpoint};
+//! use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing};
 //!
+//! # fn main() -> Result<(), b2core_auth::Error> {
 //! let mut server = Server::new(SimConfig::default());
 //! server.add_client(ClientAccount::new("username@example.com", "QAzqw123!").with_google());
 //! let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 //!
-//! let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-//! let mut request = flow.start().unwrap();
+//! let mut flow = SignIn::new(Endpoint::new("https://host.name")?);
+//! let mut outgoing = flow.start(now)?;
 //! let tokens = loop {
+//!     let Outgoing::Request(request) = outgoing else {
+//!         unreachable!("one attempt stays within the limit: nothing is held");
+//!     };
 //!     let response = server.handle(&request, now);
-//!     request = match flow.handle_response(&response, now).unwrap() {
+//!     outgoing = match flow.handle_response(&response, now)? {
 //!         SignInStep::Credentials { .. } => {
-//!             let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+//!             let fp = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 //!             let creds = Credentials::new("username@example.com", "QAzqw123!", fp);
-//!             flow.submit_credentials(creds, now).unwrap()
+//!             flow.submit_credentials(creds, now)?
 //!         }
 //!         SignInStep::Code { .. } => {
-//!             let code = server.google_code("username@example.com", now).unwrap();
-//!             flow.submit_code(code).unwrap()
+//!             let code = server.google_code("username@example.com", now).expect("a Google account");
+//!             flow.submit_code(code, now)?
 //!         }
 //!         SignInStep::Done(tokens) => break tokens,
 //!         other => panic!("unexpected step {other:?}"),
@@ -223,6 +226,7 @@
 //! };
 //! assert_eq!(tokens.access().expires_at(), now + Duration::from_secs(15 * 60));
 //! assert!(server.violations().is_empty());
+//! # Ok(()) }
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};

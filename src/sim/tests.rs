@@ -1508,10 +1508,19 @@ proptest! {
 /// Drives `SignIn` to the end, answering each step; returns the steps' names.
 fn drive(server: &mut Server, password: &str, new_password: &str, now: SystemTime) -> Vec<String> {
     use crate::client::{Credentials, Method as M, SignIn, SignInStep};
-    use crate::{DeviceFingerprint, Endpoint};
+    use crate::{DeviceFingerprint, Endpoint, Outgoing};
+
+    /// The request a call returned: no attempt limit may hold this flow.
+    #[track_caller]
+    fn sent(outgoing: Result<Outgoing, crate::Error>) -> Request<Vec<u8>> {
+        match outgoing.unwrap() {
+            Outgoing::Request(request) => request,
+            Outgoing::RetryAt(at) => panic!("the flow waits until {at:?}"),
+        }
+    }
 
     let mut flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
-    let mut request = flow.start().unwrap();
+    let mut request = sent(flow.start(now));
     let mut seen = Vec::new();
     for _ in 0..12 {
         let response = server.handle(&request, now);
@@ -1523,32 +1532,31 @@ fn drive(server: &mut Server, password: &str, new_password: &str, now: SystemTim
                 .unwrap()
                 .to_owned(),
         );
-        request = match step {
+        request = sent(match step {
             SignInStep::Credentials { .. } => {
                 let fp = DeviceFingerprint::from_user_agent("sim-test/1.0").unwrap();
                 flow.submit_credentials(Credentials::new(EMAIL, password, fp), now)
-                    .unwrap()
             }
             SignInStep::ChooseMethod { methods, .. } => {
                 assert_eq!(methods, [M::Google, M::Sms]);
-                flow.choose_method(M::Sms).unwrap()
+                flow.choose_method(M::Sms, now)
             }
             SignInStep::Code { method: M::Sms, .. } => {
                 let phone = ClientAccount::new(EMAIL, "").with_sms().phone;
-                let sent = server.last_code_to(&phone).unwrap().to_owned();
-                flow.submit_code(sent).unwrap()
+                let code = server.last_code_to(&phone).unwrap().to_owned();
+                flow.submit_code(code, now)
             }
-            SignInStep::Code { .. } => flow
-                .submit_code(server.google_code(EMAIL, now).unwrap())
-                .unwrap(),
-            SignInStep::PasswordResetRequired { .. } => flow.request_reset_code().unwrap(),
+            SignInStep::Code { .. } => {
+                flow.submit_code(server.google_code(EMAIL, now).unwrap(), now)
+            }
+            SignInStep::PasswordResetRequired { .. } => flow.request_reset_code(now),
             SignInStep::ResetCode { .. } => {
-                let sent = server.last_code_to(EMAIL).unwrap().to_owned();
-                flow.reset_password(sent, new_password.to_owned()).unwrap()
+                let code = server.last_code_to(EMAIL).unwrap().to_owned();
+                flow.reset_password(code, new_password.to_owned(), now)
             }
             SignInStep::PasswordChanged | SignInStep::Done(_) => break,
             other => panic!("unexpected {other:?}"),
-        };
+        });
     }
     seen
 }

@@ -8,9 +8,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::{Credentials, SignIn, SignInStep};
 use b2core_auth::Flow;
-use b2core_auth::{DeviceFingerprint, Endpoint, Error};
+use b2core_auth::{DeviceFingerprint, Endpoint, Error, Outgoing};
 use http::{Request, Response};
 use serde_json::{json, Value};
+
+#[path = "../support/sent.rs"]
+mod sent;
+pub use sent::Sent;
 
 pub const HOST: &str = "https://host.name";
 
@@ -289,9 +293,10 @@ impl Script {
         }
     }
 
-    /// Records the request of a call that must succeed, and returns it.
-    pub fn sent(&mut self, call: Result<Request<Vec<u8>>, Error>) -> Request<Vec<u8>> {
-        let req = call.expect("the call should give a request");
+    /// Records the request of a call that must succeed and send (not wait), and returns it.
+    #[track_caller]
+    pub fn sent(&mut self, call: Result<Outgoing, Error>) -> Request<Vec<u8>> {
+        let req = call.sent();
         self.lines.push(line(&req));
         req
     }

@@ -15,7 +15,7 @@ use b2core_auth::client::{
 };
 use b2core_auth::sim::{ClientAccount, Server, SimConfig, StaffAccount};
 use b2core_auth::{
-    Authorized, DeviceFingerprint, Endpoint, Error, Session, SessionStep, TokenPair,
+    Authorized, DeviceFingerprint, Endpoint, Error, Outgoing, Session, SessionStep, TokenPair,
     DEFAULT_BODY_LIMIT, MAX_FIELD_LEN, MAX_TOKEN_LEN,
 };
 use http::{Request, Response};
@@ -35,6 +35,10 @@ fn t(secs: u64) -> SystemTime {
 
 use super::STRICT;
 use b2core_auth::Flow;
+
+#[path = "../support/sent.rs"]
+mod sent;
+use sent::Sent;
 
 fn endpoint() -> Endpoint {
     let endpoint = Endpoint::new(HOST).unwrap();
@@ -92,7 +96,7 @@ fn malformed(step: &'static str, field: &'static str, reason: &str) -> Error {
 /// A sign-in flow at the credentials step.
 fn signin_at_credentials() -> SignIn {
     let mut flow = SignIn::new(endpoint());
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let step = flow
         .handle_response(&envelope(200, false, "login", json!({})), t(0))
         .unwrap();
@@ -104,7 +108,7 @@ fn signin_at_credentials() -> SignIn {
 fn signin_awaiting_credentials() -> SignIn {
     let mut flow = signin_at_credentials();
     let creds = Credentials::new("username@example.com", "QAzqw123!", fp());
-    let _ = flow.submit_credentials(creds, t(0)).unwrap();
+    let _ = flow.submit_credentials(creds, t(0)).sent();
     flow
 }
 
@@ -127,7 +131,7 @@ fn signin_at_code() -> SignIn {
 /// A staff flow awaiting the sign-in answer.
 fn staff_awaiting() -> StaffSignIn {
     let mut flow = StaffSignIn::new(endpoint());
-    let _ = flow.sign_in("foo@bar.com", "Secret123", t(0)).unwrap();
+    let _ = flow.sign_in("foo@bar.com", "Secret123", t(0)).sent();
     flow
 }
 
@@ -174,7 +178,9 @@ fn control_characters_in_an_email_are_refused_before_sending() {
             |f| f.sign_in(&email, "Secret123", t(0)),
         );
         let mut signup = SignUp::new(endpoint());
-        let _ = signup.start("https://host.name/register", None).unwrap();
+        let _ = signup
+            .start("https://host.name/register", None, t(0))
+            .sent();
         let _ = signup
             .handle_response(&envelope(202, true, "basic_register_form", json!({})), t(0))
             .unwrap();
@@ -182,12 +188,10 @@ fn control_characters_in_an_email_are_refused_before_sending() {
             &mut signup,
             invalid("email", "contains control characters"),
             |f| {
-                f.submit(SignUpForm::new(
-                    email.as_str(),
-                    "Secret123",
-                    "Secret123",
-                    fp(),
-                ))
+                f.submit(
+                    SignUpForm::new(email.as_str(), "Secret123", "Secret123", fp()),
+                    t(0),
+                )
             },
         );
     }
@@ -201,7 +205,7 @@ fn control_characters_in_a_code_are_refused_before_sending() {
         refused(
             &mut flow,
             invalid("code", "contains control characters"),
-            |f| f.submit_code(code.as_str()),
+            |f| f.submit_code(code.as_str(), t(0)),
         );
         let mut staff = staff_at_code();
         refused(
@@ -262,7 +266,7 @@ fn control_characters_in_a_token_from_the_server_are_malformed() {
             |f| f.handle_response(&answer(200, body.to_string()), t(0)),
         );
         let mut staff = staff_at_code();
-        let _ = staff.submit_code("123456", t(1)).unwrap();
+        let _ = staff.submit_code("123456", t(1)).sent();
         let body = pair_json(
             token("a.b.c", CREATED, EXPIRES),
             token(&bad, CREATED, EXPIRES),
@@ -370,7 +374,7 @@ fn a_base_uri_that_would_corrupt_requests_is_refused() {
 fn a_body_over_the_limit_is_refused_without_parsing() {
     let limited = endpoint().with_body_limit(256);
     let mut flow = SignIn::new(limited);
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let body = json!({"code": 200, "data": {}, "done": false, "uuid": UUID, "workflow": "login"})
         .to_string();
     // At the limit: read. One byte over: refused; invalid JSON over the limit gets the
@@ -444,7 +448,7 @@ fn absurdly_long_tokens_and_fields_are_errors() {
     });
     let mut flow = signin_at_code();
     refused(&mut flow, invalid("code", "is too long"), |f| {
-        f.submit_code("1".repeat(MAX_FIELD_LEN + 1))
+        f.submit_code("1".repeat(MAX_FIELD_LEN + 1), t(0))
     });
 }
 
@@ -535,7 +539,9 @@ fn done_against_the_workflow_is_noted() {
     assert!(step.map_or(true, |s| matches!(s, SignInStep::Done(_))));
     // Sign-up: done with the intermediary code.
     let mut signup = SignUp::new(endpoint());
-    let _ = signup.start("https://host.name/register", None).unwrap();
+    let _ = signup
+        .start("https://host.name/register", None, t(0))
+        .sent();
     let step = tolerated(&mut signup, &["done"], |f| {
         f.handle_response(&envelope(200, true, "basic_register_form", json!({})), t(0))
     });
@@ -552,7 +558,7 @@ fn a_wizard_init_answered_as_the_other_version_of_the_page_is_noted() {
         (200, &["code", "code", "done"]),
     ] {
         let mut flow = SignIn::new(endpoint());
-        let _ = flow.start().unwrap();
+        let _ = flow.start(t(0)).sent();
         let step = tolerated(&mut flow, fields, |f| {
             f.handle_response(&answer(status, body.to_string()), t(0))
         });
@@ -593,7 +599,7 @@ fn a_workflow_out_of_the_tables_order_is_refused() {
     let unknown = "names a step the pages do not list after this request";
     let known = |w: &str| format!("`{w}` does not answer this request");
     let mut at_init = SignIn::new(endpoint());
-    let _ = at_init.start().unwrap();
+    let _ = at_init.start(t(0)).sent();
     for (workflow, data) in [
         ("Terminate", good_pair()),
         ("2fa", json!({"tfaProviders": []})),
@@ -624,7 +630,7 @@ fn a_workflow_out_of_the_tables_order_is_refused() {
             t(0),
         )
         .unwrap();
-    let _ = method.choose_method(Method::Sms).unwrap();
+    let _ = method.choose_method(Method::Sms, t(0)).sent();
     refused(
         &mut method,
         malformed(
@@ -640,7 +646,7 @@ fn a_workflow_out_of_the_tables_order_is_refused() {
         |f| f.handle_response(&envelope(200, false, "captcha", Value::Null), t(0)),
     );
     let mut code = signin_at_code();
-    let _ = code.submit_code("678562").unwrap();
+    let _ = code.submit_code("678562", t(0)).sent();
     for workflow in ["2fa", "2fa_sms_auth", "login"] {
         refused(
             &mut code,
@@ -671,7 +677,7 @@ fn an_unknown_workflow_is_never_printed_by_an_error_or_a_deviation() {
         }
     }
     let mut flow = signin_at_code();
-    let _ = flow.submit_code("678562").unwrap();
+    let _ = flow.submit_code("678562", t(0)).sent();
     let err = flow
         .handle_response(&answer(200, body.to_string()), t(0))
         .unwrap_err();
@@ -683,7 +689,7 @@ fn an_unknown_workflow_is_never_printed_by_an_error_or_a_deviation() {
 #[test]
 fn nulls_and_unknown_fields_are_fine() {
     let mut flow = SignIn::new(endpoint());
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     let init = json!({"code": 200, "data": {"recaptcha": {"enabled": null, "x": 1}, "is_qr_available": null, "is_password_recovery_available": null, "x": [1]}, "done": false, "uuid": UUID, "workflow": "login", "x": {"y": null}});
     let step = flow
         .handle_response(&answer(200, init.to_string()), t(0))
@@ -694,7 +700,7 @@ fn nulls_and_unknown_fields_are_fine() {
             Credentials::new("username@example.com", "QAzqw123!", fp()),
             t(0),
         )
-        .unwrap();
+        .sent();
     let choose = json!({"code": 200, "data": {"accessToken": null, "refreshToken": null, "tfaProviders": null}, "done": null, "uuid": UUID, "workflow": "2fa"});
     let step = flow
         .handle_response(&answer(200, choose.to_string()), t(0))
@@ -728,7 +734,7 @@ fn a_refresh_answer_in_any_envelope_is_read() {
         json!({"data": pair}),
     ] {
         let mut session = Session::client(endpoint(), tokens.clone());
-        let _ = session.refresh(t(0)).unwrap();
+        let _ = session.refresh(t(0)).sent();
         let step = session
             .handle_response(&answer(200, body.to_string()), t(1))
             .unwrap();
@@ -740,7 +746,7 @@ fn a_refresh_answer_in_any_envelope_is_read() {
         assert_eq!(session.deviation_fields(), Vec::<String>::new(), "{body}");
     }
     let mut session = Session::client(endpoint(), tokens.clone());
-    let _ = session.refresh(t(0)).unwrap();
+    let _ = session.refresh(t(0)).sent();
     let body = json!({"code": 202, "data": pair, "done": true, "uuid": null});
     let step = tolerated(&mut session, &["code"], |s| {
         s.handle_response(&answer(200, body.to_string()), t(1))
@@ -748,7 +754,7 @@ fn a_refresh_answer_in_any_envelope_is_read() {
     assert!(step.map_or(true, |s| s == SessionStep::Active));
     // A sign-out is promised HTTP 200: another 2xx still signs out, noted.
     let mut session = Session::back_office(endpoint(), tokens);
-    let _ = session.sign_out().unwrap();
+    let _ = session.sign_out(t(0)).sent();
     let step = tolerated(&mut session, &["status"], |s| {
         s.handle_response(&answer(204, ""), t(1))
     });
@@ -758,7 +764,7 @@ fn a_refresh_answer_in_any_envelope_is_read() {
 #[test]
 fn a_token_that_expires_before_it_was_created_is_malformed() {
     let mut staff = staff_at_code();
-    let _ = staff.submit_code("123456", t(1)).unwrap();
+    let _ = staff.submit_code("123456", t(1)).sent();
     let body = pair_json(
         token("a.b.c", EXPIRES, CREATED),
         token("d.e.f", CREATED, EXPIRES),
@@ -796,7 +802,7 @@ fn a_token_pair_with_an_empty_token_is_malformed() {
     // A session's refresh answer too: the old pair stays.
     let tokens: TokenPair = serde_json::from_value(good_pair()).unwrap();
     let mut session = Session::back_office(endpoint(), tokens);
-    let _ = session.refresh(t(0)).unwrap();
+    let _ = session.refresh(t(0)).sent();
     let body = pair_json(token("", CREATED, EXPIRES), token("d", CREATED, EXPIRES));
     refused(
         &mut session,
@@ -810,7 +816,7 @@ fn a_json_array_is_not_an_object() {
     // serde's derives read a struct from a JSON array of its fields in order: the
     // envelope, the Back Office answer and a bare token pair must be objects.
     let mut flow = SignIn::new(endpoint());
-    let _ = flow.start().unwrap();
+    let _ = flow.start(t(0)).sent();
     refused(
         &mut flow,
         malformed(
@@ -840,7 +846,7 @@ fn a_json_array_is_not_an_object() {
     );
     let tokens: TokenPair = serde_json::from_value(good_pair()).unwrap();
     let mut session = Session::client(endpoint(), tokens);
-    let _ = session.refresh(t(0)).unwrap();
+    let _ = session.refresh(t(0)).sent();
     let body = json!([token("g", CREATED, EXPIRES), token("h", CREATED, EXPIRES)]);
     refused(
         &mut session,
@@ -873,7 +879,7 @@ fn a_success_body_that_is_not_utf8_is_malformed_in_every_flow() {
     );
     let tokens: TokenPair = serde_json::from_value(good_pair()).unwrap();
     let mut session = Session::client(endpoint(), tokens);
-    let _ = session.refresh(t(0)).unwrap();
+    let _ = session.refresh(t(0)).sent();
     refused(
         &mut session,
         malformed("POST /api/v2/my/refresh", "body", reason),
@@ -904,7 +910,7 @@ fn a_signed_in_flow_cannot_start_again() {
             call: "start",
             state: "signed in",
         },
-        |f| f.start(),
+        |f| f.start(t(0)),
     );
 }
 
@@ -915,18 +921,16 @@ fn a_finished_sign_up_cannot_start_again() {
         (json!({}), "signed up, sign-in required"),
     ] {
         let mut flow = SignUp::new(endpoint());
-        let _ = flow.start("https://host.name/register", None).unwrap();
+        let _ = flow.start("https://host.name/register", None, t(0)).sent();
         let _ = flow
             .handle_response(&envelope(202, true, "basic_register_form", json!({})), t(0))
             .unwrap();
         let _ = flow
-            .submit(SignUpForm::new(
-                "foo@bar.com",
-                "Secret123",
-                "Secret123",
-                fp(),
-            ))
-            .unwrap();
+            .submit(
+                SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp()),
+                t(0),
+            )
+            .sent();
         let _ = flow
             .handle_response(&envelope(202, true, "login", data), t(0))
             .unwrap();
@@ -936,7 +940,7 @@ fn a_finished_sign_up_cannot_start_again() {
                 call: "start",
                 state,
             },
-            |f| f.start("https://host.name/register", None),
+            |f| f.start("https://host.name/register", None, t(0)),
         );
     }
 }
@@ -991,14 +995,18 @@ impl World {
             .push(tokens.refresh().secret().expose().clone());
     }
 
+    /// Shows what a call gave back, and the request in it, which must be there.
+    fn sent(&mut self, outgoing: Result<Outgoing, Error>) -> Request<Vec<u8>> {
+        self.show_result(&outgoing);
+        let request = outgoing.sent();
+        self.show(&request);
+        request
+    }
+
     /// Sends a sign-in request, hands the answer over, shows the step and the flow.
-    fn signin(
-        &mut self,
-        flow: &mut SignIn,
-        request: Result<Request<Vec<u8>>, Error>,
-    ) -> SignInStep {
-        self.show_result(&request);
-        let response = self.send(request.unwrap());
+    fn signin(&mut self, flow: &mut SignIn, request: Result<Outgoing, Error>) -> SignInStep {
+        let request = self.sent(request);
+        let response = self.send(request);
         let step = flow.handle_response(&response, self.now);
         self.show_result(&step);
         self.show(flow);
@@ -1008,13 +1016,9 @@ impl World {
         step.unwrap()
     }
 
-    fn staff(
-        &mut self,
-        flow: &mut StaffSignIn,
-        request: Result<Request<Vec<u8>>, Error>,
-    ) -> StaffStep {
-        self.show_result(&request);
-        let response = self.send(request.unwrap());
+    fn staff(&mut self, flow: &mut StaffSignIn, request: Result<Outgoing, Error>) -> StaffStep {
+        let request = self.sent(request);
+        let response = self.send(request);
         let step = flow.handle_response(&response, self.now);
         self.show_result(&step);
         self.show(flow);
@@ -1124,7 +1128,7 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
     ] {
         w.now += Duration::from_secs(11 * 60);
         let mut flow = SignIn::new(endpoint());
-        let r = flow.start();
+        let r = flow.start(w.now);
         assert!(matches!(
             w.signin(&mut flow, r),
             SignInStep::Credentials { .. }
@@ -1141,7 +1145,7 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
         let r = flow.submit_credentials(creds(email, &s.password), w.now);
         let mut step = w.signin(&mut flow, r);
         if let SignInStep::ChooseMethod { .. } = step {
-            let r = flow.choose_method(Method::Sms);
+            let r = flow.choose_method(Method::Sms, w.now);
             step = w.signin(&mut flow, r);
         }
         if let SignInStep::Code { method, .. } = step {
@@ -1151,7 +1155,7 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
                 !parked.contains(&s.password),
                 "password kept after acceptance"
             );
-            let r = flow.submit_code(s.wrong_code.as_str());
+            let r = flow.submit_code(s.wrong_code.as_str(), w.now);
             assert!(matches!(
                 w.signin(&mut flow, r),
                 SignInStep::Code {
@@ -1163,7 +1167,7 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
                 Method::Google => w.server.google_code(email, w.now).unwrap(),
                 _ => w.server.outbox().last().unwrap().code.clone(),
             };
-            let awaiting = flow.submit_code(code.as_str());
+            let awaiting = flow.submit_code(code.as_str(), w.now);
             let parked = serde_json::to_string(&flow).unwrap();
             assert!(
                 parked.contains(&format!("\"{code}\"")),
@@ -1189,19 +1193,19 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
     // Forced reset, then sign in with the new password.
     w.now += Duration::from_secs(11 * 60);
     let mut flow = SignIn::new(endpoint());
-    let r = flow.start();
+    let r = flow.start(w.now);
     let _ = w.signin(&mut flow, r);
     let r = flow.submit_credentials(creds("reset@example.com", &s.password), w.now);
     assert!(matches!(
         w.signin(&mut flow, r),
         SignInStep::PasswordResetRequired { .. }
     ));
-    let r = flow.request_reset_code();
+    let r = flow.request_reset_code(w.now);
     assert!(matches!(
         w.signin(&mut flow, r),
         SignInStep::ResetCode { .. }
     ));
-    let r = flow.reset_password(s.wrong_code.as_str(), s.new_password.as_str());
+    let r = flow.reset_password(s.wrong_code.as_str(), s.new_password.as_str(), w.now);
     assert!(matches!(
         w.signin(&mut flow, r),
         SignInStep::ResetCode { rejected: Some(_) }
@@ -1211,7 +1215,7 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
         .last_code_to("reset@example.com")
         .unwrap()
         .to_owned();
-    let r = flow.reset_password(code.as_str(), s.new_password.as_str());
+    let r = flow.reset_password(code.as_str(), s.new_password.as_str(), w.now);
     assert_eq!(w.signin(&mut flow, r), SignInStep::PasswordChanged);
     let parked = serde_json::to_string(&flow).unwrap();
     assert!(
@@ -1222,14 +1226,14 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
         !parked.contains(&format!("\"{code}\"")),
         "reset code kept after acceptance"
     );
-    let r = flow.start();
+    let r = flow.start(w.now);
     let _ = w.signin(&mut flow, r);
     let r = flow.submit_credentials(creds("reset@example.com", &s.new_password), w.now);
     assert!(matches!(w.signin(&mut flow, r), SignInStep::Done(_)));
     // Rate limited (by the server's 429 or the guard): no secret shown either.
     w.now += Duration::from_secs(11 * 60);
     let mut flow = SignIn::new(endpoint());
-    let r = flow.start();
+    let r = flow.start(w.now);
     let _ = w.signin(&mut flow, r);
     for _ in 0..5 {
         let r = flow.submit_credentials(creds("plain@example.com", &s.wrong_code), w.now);
@@ -1237,28 +1241,49 @@ fn drive_sign_ins(w: &mut World, s: &Secrets) -> TokenPair {
             break;
         }
     }
+    // The guard holds the sixth attempt, password and all, and sends it once it may.
     let sixth = flow.submit_credentials(creds("plain@example.com", &s.wrong_code), w.now);
-    assert!(sixth.is_err());
     w.show_result(&sixth);
+    let until = sixth.held();
     w.show(&flow);
+    w.show(&flow.current_step());
+    let early = flow.retry(w.now);
+    w.show_result(&early);
+    assert_eq!(early.held(), until);
+    w.now = until;
+    let r = flow.retry(w.now);
+    assert!(matches!(
+        w.signin(&mut flow, r),
+        SignInStep::Credentials {
+            rejected: Some(_),
+            ..
+        }
+    ));
     last.unwrap()
 }
 
 fn drive_sign_up(w: &mut World, s: &Secrets) {
     let fp = DeviceFingerprint::from_user_agent(&s.user_agent).unwrap();
     let mut flow = SignUp::new(endpoint());
-    let r = flow.start("https://host.name/register/{registration}/{code}", None);
-    w.show_result(&r);
-    let step = flow.handle_response(&w.send(r.unwrap()), w.now);
+    let r = flow.start(
+        "https://host.name/register/{registration}/{code}",
+        None,
+        w.now,
+    );
+    let request = w.sent(r);
+    let step = flow.handle_response(&w.send(request), w.now);
     w.show_result(&step);
     assert!(matches!(step, Ok(SignUpStep::Form { .. })));
     // A mismatched confirmation is refused before sending.
-    let bad = flow.submit(SignUpForm::new(
-        "new@example.com",
-        s.password.as_str(),
-        s.new_password.as_str(),
-        fp.clone(),
-    ));
+    let bad = flow.submit(
+        SignUpForm::new(
+            "new@example.com",
+            s.password.as_str(),
+            s.new_password.as_str(),
+            fp.clone(),
+        ),
+        w.now,
+    );
     w.show_result(&bad);
     let form = SignUpForm::new(
         "new@example.com",
@@ -1268,9 +1293,9 @@ fn drive_sign_up(w: &mut World, s: &Secrets) {
     )
     .with_recaptcha(s.recaptcha.as_str());
     w.show(&form);
-    let r = flow.submit(form);
-    w.show_result(&r);
-    let step = flow.handle_response(&w.send(r.unwrap()), w.now);
+    let r = flow.submit(form, w.now);
+    let request = w.sent(r);
+    let step = flow.handle_response(&w.send(request), w.now);
     w.show_result(&step);
     w.show(&flow);
     let step = step.unwrap();
@@ -1340,8 +1365,8 @@ fn drive_session(w: &mut World, session: &mut Session) {
             .unwrap()
     };
     let r = session.refresh(w.now);
-    w.show_result(&r);
-    let step = session.handle_response(&w.send(r.unwrap()), w.now);
+    let request = w.sent(r);
+    let step = session.handle_response(&w.send(request), w.now);
     w.show_result(&step);
     assert_eq!(step, Ok(SessionStep::Active));
     w.remember_tokens(session.tokens().unwrap());
@@ -1361,13 +1386,13 @@ fn drive_session(w: &mut World, session: &mut Session) {
     w.remember_tokens(session.tokens().unwrap());
     w.show(session);
     let r = session.refresh(w.now);
-    w.show_result(&r);
-    let step = session.handle_response(&w.send(r.unwrap()), w.now);
+    let request = w.sent(r);
+    let step = session.handle_response(&w.send(request), w.now);
     w.show_result(&step);
     w.remember_tokens(session.tokens().unwrap());
-    let r = session.sign_out();
-    w.show_result(&r);
-    let step = session.handle_response(&w.send(r.unwrap()), w.now);
+    let r = session.sign_out(w.now);
+    let request = w.sent(r);
+    let step = session.handle_response(&w.send(request), w.now);
     w.show_result(&step);
     assert_eq!(
         step,

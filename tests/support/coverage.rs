@@ -2,55 +2,116 @@
 //! documented row of the flow's `TRANSITIONS`, and every row must be taken at least once.
 //!
 //! Use: `#[path = "support/coverage.rs"] mod coverage;`, one `Coverage` per flow (a
-//! `static` so it spans all proptest cases), `record` after every call or answer that
-//! returned `Ok`, and `assert_complete` once the property run is over.
+//! `static` so it spans all proptest cases), `call` or `answer` after every call or answer
+//! that returned `Ok`, with the states before and after as `Flow::state()` gave them, and
+//! `assert_complete` once the property run is over.
 
 #![allow(dead_code)] // each test binary uses the part it needs
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{Debug, Display};
 use std::sync::Mutex;
 
-use b2core_auth::Transition;
+use b2core_auth::{Event, Transition};
 
-/// The rows a run has taken.
-pub struct Coverage {
-    table: &'static [Transition],
-    seen: Mutex<BTreeSet<(&'static str, String, &'static str)>>,
+/// What moved a flow, as its table names it: one of its calls, or an answer by its label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Taken {
+    Call(&'static str),
+    Answer(String),
 }
 
-impl Coverage {
-    pub const fn new(table: &'static [Transition]) -> Self {
+/// The rows of a flow's table (in its typed states `S`) that a run has taken.
+pub struct Coverage<S: 'static> {
+    table: &'static [Transition<S>],
+    /// How often each row (by its index in `table`) was taken.
+    seen: Mutex<BTreeMap<usize, u64>>,
+}
+
+impl<S: Copy + PartialEq + Debug + Display + 'static> Coverage<S> {
+    pub const fn new(table: &'static [Transition<S>]) -> Self {
         Self {
             table,
-            seen: Mutex::new(BTreeSet::new()),
+            seen: Mutex::new(BTreeMap::new()),
         }
     }
 
-    /// Records that `event` led from state `from` to state `to`, and fails if that is not a
-    /// documented row.
-    pub fn record(&self, from: &'static str, event: &str, to: &'static str) {
-        let documented = self
+    /// Records that the flow's call `name` (`start`, `retry`, ...) led from `from` to
+    /// `to`, and fails if that is not a documented row.
+    #[track_caller]
+    pub fn call(&self, from: S, name: &str, to: S) {
+        self.record(
+            from,
+            name,
+            to,
+            |event| matches!(event, Event::Call(n) if n == name),
+        );
+    }
+
+    /// Records that an answer, by its table label (`429`, ``2xx `login` ``, ...), led from
+    /// `from` to `to`, and fails if that is not a documented row.
+    #[track_caller]
+    pub fn answer(&self, from: S, label: &str, to: S) {
+        self.record(
+            from,
+            label,
+            to,
+            |event| matches!(event, Event::Answer(l) if l == label),
+        );
+    }
+
+    /// Records what `taken` led from `from` to `to` (see [`Coverage::call`] and
+    /// [`Coverage::answer`]).
+    #[track_caller]
+    pub fn taken(&self, from: S, taken: &Taken, to: S) {
+        match taken {
+            Taken::Call(name) => self.call(from, name, to),
+            Taken::Answer(label) => self.answer(from, label, to),
+        }
+    }
+
+    #[track_caller]
+    fn record(&self, from: S, label: &str, to: S, is: impl Fn(Event) -> bool) {
+        let row = self
             .table
             .iter()
-            .any(|t| t.from == from && t.event == event && t.to == to);
-        assert!(
-            documented,
-            "undocumented transition: {from} --{event}--> {to}"
-        );
-        self.seen
+            .position(|row| row.from == from && is(row.event) && row.to == to);
+        let Some(row) = row else {
+            panic!("undocumented transition: {from} --{label}--> {to} ({from:?} to {to:?})");
+        };
+        *self
+            .seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((from, event.to_owned(), to));
+            .entry(row)
+            .or_insert(0) += 1;
     }
 
     /// The documented rows no run has taken.
-    pub fn missing(&self) -> Vec<Transition> {
+    pub fn missing(&self) -> Vec<Transition<S>> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         self.table
             .iter()
-            .filter(|t| !seen.contains(&(t.from, t.event.to_owned(), t.to)))
-            .copied()
+            .enumerate()
+            .filter(|(i, _)| !seen.contains_key(i))
+            .map(|(_, row)| *row)
             .collect()
+    }
+
+    /// The `n` rows taken least often, with their counts (the margin a run has), for runs
+    /// with `--nocapture`.
+    pub fn rarest(&self, n: usize) -> String {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<(u64, usize)> = (0..self.table.len())
+            .map(|i| (seen.get(&i).copied().unwrap_or(0), i))
+            .collect();
+        counts.sort();
+        let rows: Vec<String> = counts
+            .iter()
+            .take(n)
+            .map(|&(count, i)| format!("  {count:>6}  {}", self.table[i]))
+            .collect();
+        format!("the {n} rows taken least often:\n{}", rows.join("\n"))
     }
 
     /// Fails, listing them, if some documented rows were never taken.
@@ -62,7 +123,7 @@ impl Coverage {
             missing.len(),
             missing
                 .iter()
-                .map(|t| format!("  {} --{}--> {}", t.from, t.event, t.to))
+                .map(|t| format!("  {t}"))
                 .collect::<Vec<_>>()
                 .join("\n")
         );
@@ -158,27 +219,45 @@ impl Checklist {
 mod self_test {
     use super::*;
 
-    static TABLE: &[Transition] = &[
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum St {
+        A,
+        B,
+    }
+
+    impl Display for St {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(match self {
+                St::A => "a",
+                St::B => "b",
+            })
+        }
+    }
+
+    static TABLE: &[Transition<St>] = &[
         Transition {
-            from: "a",
-            event: "go",
-            to: "b",
+            from: St::A,
+            event: Event::Call("go"),
+            to: St::B,
         },
         Transition {
-            from: "b",
-            event: "4xx",
-            to: "a",
+            from: St::B,
+            event: Event::Answer("4xx"),
+            to: St::A,
         },
     ];
 
     #[test]
     fn a_missing_row_is_reported_and_an_undocumented_one_fails() {
         let coverage = Coverage::new(TABLE);
-        coverage.record("a", "go", "b");
+        coverage.call(St::A, "go", St::B);
         assert_eq!(coverage.missing(), vec![TABLE[1]]);
         assert!(std::panic::catch_unwind(|| coverage.assert_complete()).is_err());
-        assert!(std::panic::catch_unwind(|| coverage.record("a", "go", "a")).is_err());
-        coverage.record("b", "4xx", "a");
+        assert!(std::panic::catch_unwind(|| coverage.call(St::A, "go", St::A)).is_err());
+        // A call and an answer of the same label are different events.
+        assert!(std::panic::catch_unwind(|| coverage.answer(St::A, "go", St::B)).is_err());
+        assert!(std::panic::catch_unwind(|| coverage.call(St::B, "4xx", St::A)).is_err());
+        coverage.answer(St::B, "4xx", St::A);
         coverage.assert_complete();
     }
 

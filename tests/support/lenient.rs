@@ -5,14 +5,20 @@
 //! [`strict`](b2core_auth::Endpoint::strict) endpoint refuses that answer. The tests hand
 //! every answer to both: the flow under test, and its strict twin made just before.
 //!
+//! The client wizards' models (sign-in and sign-up) also share here how a host writes a
+//! wizard's 2xx answer ([`Sent`]) and the departures a test adds to one ([`Twist`]).
+//!
 //! Use: `#[path = "support/lenient.rs"] mod lenient;`.
 
 #![allow(dead_code)] // each test binary uses the part it needs
 
+use b2core_auth::sim::{Dialect, StatusLine};
 use b2core_auth::{Deviation, Error, MAX_DEVIATIONS};
+use http::Response;
+use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The same flow (or session) on a strict endpoint: parked, its endpoint made strict (the
 /// parked endpoint's `strict` member), resumed.
@@ -24,6 +30,34 @@ pub fn strict_twin<F: Serialize + DeserializeOwned>(flow: &F) -> F {
         "a parked flow holds one endpoint"
     );
     serde_json::from_value(parked).expect("and resumes on a strict endpoint")
+}
+
+/// The same flow (or session) with its attempt guards emptied: parked, every parked
+/// guard's attempts and block cleared, resumed. The call a guard held, made on this twin,
+/// gives the request the flow holds (and must send on `retry` once the wait is over).
+pub fn unguarded_twin<F: Serialize + DeserializeOwned>(flow: &F) -> F {
+    let mut parked = serde_json::to_value(flow).expect("a flow parks");
+    assert!(clear_guards(&mut parked) > 0, "a parked flow with a guard");
+    serde_json::from_value(parked).expect("and resumes without its attempts")
+}
+
+/// Empties every parked attempt guard (`{limit, window, recent, blocked_until}`) in
+/// `value`; counts them.
+fn clear_guards(value: &mut Value) -> usize {
+    match value {
+        Value::Object(members)
+            if ["limit", "window", "recent", "blocked_until"]
+                .iter()
+                .all(|m| members.contains_key(*m)) =>
+        {
+            members.insert("recent".to_owned(), json!([]));
+            members.insert("blocked_until".to_owned(), Value::Null);
+            1
+        }
+        Value::Object(members) => members.values_mut().map(clear_guards).sum(),
+        Value::Array(items) => items.iter_mut().map(clear_guards).sum(),
+        _ => 0,
+    }
 }
 
 /// Sets `strict` on every parked endpoint (`{base, body_limit}`) in `value`; counts them.
@@ -125,7 +159,160 @@ impl Log {
     }
 }
 
+/// `resent` is `request` again, byte for byte: method, target, headers and body (a
+/// failure names the headers, never their values or the body: they hold secrets).
+#[track_caller]
+pub fn assert_same_request(resent: &http::Request<Vec<u8>>, request: &http::Request<Vec<u8>>) {
+    assert_eq!(
+        (resent.method(), resent.uri()),
+        (request.method(), request.uri()),
+        "a resend is the same request"
+    );
+    assert!(
+        resent.headers() == request.headers(),
+        "a resend of {} has the same headers: {:?} against {:?}",
+        request_line(request),
+        resent.headers().keys().collect::<Vec<_>>(),
+        request.headers().keys().collect::<Vec<_>>()
+    );
+    assert!(
+        resent.body() == request.body(),
+        "a resend of {} has the same body",
+        request_line(request)
+    );
+}
+
 /// The request line of a request, as deviations name their step.
 pub fn request_line<B>(request: &http::Request<B>) -> String {
     format!("{} {}", request.method(), request.uri().path())
+}
+
+/// Departures from the pages on points they leave open, applied to a client wizard's 2xx
+/// answer: the flow must go where the answer leads all the same and record each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Twist {
+    /// The status line no longer repeats the body's `code` (200 and 202 swapped).
+    pub status: bool,
+    /// `done` says the opposite.
+    pub done: bool,
+    /// The `uuid` member is left out (only where the flow already has one).
+    pub no_uuid: bool,
+}
+
+impl Twist {
+    pub const NONE: Twist = Twist {
+        status: false,
+        done: false,
+        no_uuid: false,
+    };
+}
+
+/// Some departures (at least one); without the `uuid` only where the flow has one.
+pub fn twist(no_uuid: bool) -> BoxedStrategy<Twist> {
+    let uuid = if no_uuid {
+        any::<bool>().boxed()
+    } else {
+        Just(false).boxed()
+    };
+    (any::<bool>(), any::<bool>(), uuid)
+        .prop_map(|(status, done, no_uuid)| Twist {
+            status,
+            done,
+            no_uuid,
+        })
+        .prop_filter("some departure", |t| *t != Twist::NONE)
+        .boxed()
+}
+
+/// The answer with `twist`'s departures.
+pub fn twist_response(response: Response<Vec<u8>>, twist: Twist) -> Response<Vec<u8>> {
+    if twist == Twist::NONE {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut body: Value = serde_json::from_slice(&body).expect("JSON");
+    if twist.done {
+        let done = body["done"].as_bool().expect("a `done`");
+        body["done"] = json!(!done);
+    }
+    if twist.no_uuid {
+        body.as_object_mut().expect("an object").remove("uuid");
+    }
+    if twist.status {
+        parts.status = match parts.status.as_u16() {
+            200 => http::StatusCode::ACCEPTED,
+            _ => http::StatusCode::OK,
+        };
+    }
+    Response::from_parts(parts, serde_json::to_vec(&body).expect("JSON"))
+}
+
+/// A client wizard's 2xx answer as the model knows it was written, where the pages leave
+/// it open: the status line, the body's `code` and `done`, whether it has the wizard's
+/// `uuid`. Each model adds what its flow compares them with (its answer's `workflow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sent {
+    pub status: u16,
+    pub code: i64,
+    pub done: bool,
+    pub uuid: bool,
+}
+
+impl Sent {
+    /// As a host speaking `dialect` writes an answer whose body says `code` and `done`:
+    /// the status line repeats `code`, or is 200 (`status-200`); with the `uuid`.
+    pub fn of(dialect: &Dialect, code: u16, done: bool) -> Sent {
+        let status = if dialect.status == StatusLine::Always200 {
+            200
+        } else {
+            code
+        };
+        Sent {
+            status,
+            code: i64::from(code),
+            done,
+            uuid: true,
+        }
+    }
+
+    /// With `twist`'s departures.
+    pub fn twisted(self, twist: Twist) -> Sent {
+        Sent {
+            status: match (twist.status, self.status) {
+                (false, status) => status,
+                (true, 200) => 202,
+                (true, _) => 200,
+            },
+            done: self.done != twist.done,
+            uuid: self.uuid && !twist.no_uuid,
+            ..self
+        }
+    }
+
+    /// The deviations the envelope check notes, in the library's order: `code` against
+    /// the status line, then a missing `uuid` within a wizard (`init`: the wizard's first
+    /// answer, which gives the flow its uuid, is not within one).
+    pub fn envelope_deviations(&self, init: bool) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.code != i64::from(self.status) {
+            fields.push("code");
+        }
+        if !self.uuid && !init {
+            fields.push("uuid");
+        }
+        fields
+    }
+
+    /// The simulator's answer is written as `self` says.
+    #[track_caller]
+    pub fn check(&self, response: &Response<Vec<u8>>) {
+        let body: Value = serde_json::from_slice(response.body()).expect("a wizard answer is JSON");
+        let found = Sent {
+            status: response.status().as_u16(),
+            code: body["code"].as_i64().unwrap_or(-1),
+            done: body["done"].as_bool().unwrap_or(!self.done),
+            uuid: body["uuid"].is_string(),
+        };
+        assert_eq!(found, *self, "the simulator's answer");
+    }
 }

@@ -77,6 +77,14 @@ impl GuardModel {
         self.recent.push(now);
     }
 
+    /// How many attempts of the last minute before `now` count.
+    pub fn attempts_within(&self, now: u64) -> usize {
+        self.recent
+            .iter()
+            .filter(|&&t| t <= now && now - t < WINDOW)
+            .count()
+    }
+
     pub fn block_until(&mut self, until: u64) {
         self.blocked_until = Some(self.blocked_until.map_or(until, |t| t.max(until)));
     }

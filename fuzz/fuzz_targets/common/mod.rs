@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arbitrary::Arbitrary;
-use b2core_auth::Error;
+use b2core_auth::{Error, Flow, Outgoing};
 use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -430,14 +430,30 @@ impl Answer {
 /// What a call returned, kept for the checks.
 pub enum Outcome {
     Request(Request<Vec<u8>>),
+    /// Nothing sent: the flow holds the attempt until then (`Outgoing::RetryAt`).
+    Held(SystemTime),
     /// A step; `true` when it ends the flow.
     Step(bool),
 }
 
+impl From<Outgoing> for Outcome {
+    fn from(outgoing: Outgoing) -> Self {
+        match outgoing {
+            Outgoing::Request(request) => Outcome::Request(request),
+            Outgoing::RetryAt(at) => Outcome::Held(at),
+        }
+    }
+}
+
 /// Runs one call on a flow and checks what every call must satisfy:
-/// - an `Err` leaves the flow `==` to a clone from before;
+/// - an `Err` leaves the flow `==` to a clone from before, and is never
+///   `Error::Internal` (a bug: the driver refused a move its own code made that is not a
+///   row of the flow's transition table);
 /// - once the flow is done, every call is an `Err`;
 /// - a request carries only the headers the crate means to send, and a JSON body;
+/// - a held call (`Outgoing::RetryAt(t)`) holds until a `t` after `now`, as the flow
+///   says: state `rate limited`, `next_deadline() == Some(t)`, no request outstanding; and
+///   a `retry` before `t` is `RetryAt(t)` again and changes nothing;
 /// - the flow parks (serde) and resumes equal.
 pub struct Harness<F> {
     pub flow: F,
@@ -450,7 +466,7 @@ pub struct Harness<F> {
     pub host: String,
 }
 
-impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
+impl<F: Flow + Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
     pub fn new(flow: F) -> Self {
         Self {
             flow,
@@ -476,6 +492,10 @@ impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
         let result = f(&mut self.flow, now);
         match &result {
             Err(e) => {
+                assert!(
+                    !matches!(e, Error::Internal { .. }),
+                    "{what} hit a bug: {e} (from {before:?})"
+                );
                 assert_eq!(
                     self.flow, before,
                     "an Err ({e:?}) from {what} changed the flow"
@@ -486,6 +506,28 @@ impl<F: Clone + PartialEq + Debug + Serialize + DeserializeOwned> Harness<F> {
                 panic!("{what} succeeded on a flow that was done: {:?}", self.flow)
             }
             Ok(Outcome::Step(done)) => self.done = *done,
+            Ok(Outcome::Held(until)) => {
+                let until = *until;
+                assert!(
+                    until > now,
+                    "{what} held until {until:?}, not after {now:?}"
+                );
+                assert_eq!(self.flow.state().to_string(), "rate limited", "{what}");
+                assert_eq!(self.flow.next_deadline(), Some(until), "{what}");
+                assert!(!self.flow.is_awaiting_response(), "{what}");
+                let mut early = self.flow.clone();
+                match early.retry(now) {
+                    Ok(Outgoing::RetryAt(again)) => assert_eq!(again, until, "{what}"),
+                    Ok(Outgoing::Request(r)) => {
+                        panic!("a retry before {until:?} sent {} {}", r.method(), r.uri())
+                    }
+                    Err(e) => panic!("a retry before {until:?} after {what}: {e}"),
+                }
+                assert_eq!(
+                    early, self.flow,
+                    "a retry before the instant changed the flow"
+                );
+            }
             Ok(Outcome::Request(request)) => {
                 check_request_to(request, allowed_headers, &self.host);
                 if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(request.body()) {
