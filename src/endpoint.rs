@@ -335,8 +335,16 @@ impl Endpoint {
                 Err(_) => Err(Error::malformed(step, "body", "is not UTF-8")),
             },
             400..=599 => Ok(Reply::Refused(ApiError::from_body(status, body))),
-            // 1xx and 3xx never answer these requests: the caller's client should have
-            // handled them (e.g. followed the redirect).
+            // A redirect is refused, never followed: the request it answers carries a
+            // password, a code or a token, and following it (a 307/308 sends the body
+            // again) would hand them to wherever `Location` points. The caller's client
+            // must not follow it either (README, "Threat model").
+            300..=399 => Err(Error::malformed(
+                step,
+                "status",
+                format!("HTTP {status} is a redirect, which is never followed"),
+            )),
+            // 1xx (and what is not a status) never answers these requests.
             _ => Err(Error::malformed(
                 step,
                 "status",
@@ -685,6 +693,34 @@ mod tests {
         }
         // The flag does not turn the other checks off.
         assert!(read(r#"{"base":"ftp://host.name","body_limit":1,"insecure_http":true}"#).is_err());
+    }
+
+    #[test]
+    fn a_redirect_is_refused_never_followed() {
+        let e = Endpoint::new("https://host.name").unwrap();
+        for status in [300, 301, 302, 303, 304, 307, 308] {
+            let r = Response::builder()
+                .status(status)
+                .header("location", "https://elsewhere.example/")
+                .body(Vec::new())
+                .unwrap();
+            assert_eq!(
+                e.classify("POST /api/v2/my/signin", &r, UNIX_EPOCH, Duration::ZERO)
+                    .unwrap_err(),
+                Error::malformed(
+                    "POST /api/v2/my/signin",
+                    "status",
+                    format!("HTTP {status} is a redirect, which is never followed")
+                ),
+            );
+        }
+        for status in [100, 101, 103] {
+            let r = Response::builder().status(status).body(Vec::new()).unwrap();
+            assert!(matches!(
+                e.classify("t", &r, UNIX_EPOCH, Duration::ZERO),
+                Err(Error::Malformed { field: "status", reason, .. }) if reason.ends_with("is not an answer")
+            ));
+        }
     }
 
     #[test]
