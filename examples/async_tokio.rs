@@ -19,6 +19,10 @@
 //! printed; on success the access token's expiry is. Each request line and status goes to
 //! stderr, followed by a `deviation: ...` line for each way the answer departs from the
 //! vendor's pages on a point they leave open (`b2core_auth::Deviation`).
+//!
+//! No redirect is followed: hyper's connection-level client sends the one request it is
+//! given (`support/async_http.rs`), so a 3xx is the answer, which the flow refuses, and
+//! the password or token in the request goes nowhere else.
 
 #[path = "support/async_http.rs"]
 mod async_http;
