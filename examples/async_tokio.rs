@@ -24,6 +24,10 @@
 //! `tokio::time::sleep` (the runtime goes on with other tasks meanwhile), whether the host
 //! answered 429 (a `RetryAt` step) or the crate's own attempt limit held the request
 //! (`Outgoing::RetryAt`, nothing sent); then `retry` sends the request the flow held.
+//!
+//! No redirect is followed: hyper's connection-level client sends the one request it is
+//! given (`support/async_http.rs`), so a 3xx is the answer, which the flow refuses, and
+//! the password or token in the request goes nowhere else.
 
 #[path = "support/async_http.rs"]
 mod async_http;

@@ -19,6 +19,11 @@
 //!
 //! Run it with `cargo run --example b2core -- --host https://host.name client-signin --email E`.
 //!
+//! `--host` is `https://`, or `http://` to a loopback host only (`localhost`,
+//! `127.0.0.0/8`, `[::1]`): cleartext to any other host is refused (exit 2), as
+//! `Endpoint::new` refuses it. No redirect is followed (`support/blocking_http.rs`): a 3xx
+//! answer fails the run (exit 1), and the request's password or token goes nowhere else.
+//!
 //! **Secrets never come from flags** (flags show up in `ps` and shell history):
 //!
 //! | variable | what | used by |

@@ -2,6 +2,7 @@
 //! responses are first read.
 
 use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -21,13 +22,28 @@ const BODY_CAPACITY: usize = 512;
 
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
-/// The base URI of a B2Core host: `http` or `https`, a host, an optional path prefix.
+/// Why [`Endpoint::new`] refuses `http://` to a host that is not loopback.
+const CLEARTEXT_REFUSED: &str = "http:// sends passwords and tokens in cleartext: it is \
+    accepted only for a loopback host (localhost, 127.0.0.0/8, [::1]); use https://, or opt \
+    in explicitly with Endpoint::new_insecure_http";
+
+/// The base URI of a B2Core host: `https`, or `http` to a loopback host; a host, an
+/// optional path prefix.
+///
+/// Every request a flow sends carries a secret (a password, a code, a token), so
+/// [`Endpoint::new`] takes cleartext `http://` only where it cannot cross a network: a
+/// loopback host (see [`Endpoint::new`] for the exact rule). Cleartext to any other host
+/// is an explicit choice, [`Endpoint::new_insecure_http`], and the choice is kept when
+/// the endpoint is parked with a flow: a parked endpoint that reads back with `http://`
+/// to a host that is not loopback, without it, is refused.
 ///
 /// ```
 /// use b2core_auth::Endpoint;
 ///
 /// let endpoint = Endpoint::new("https://host.name/b2core/").unwrap();
 /// assert_eq!(endpoint.to_string(), "https://host.name/b2core");
+/// assert!(Endpoint::new("http://127.0.0.1:8080").is_ok());  // cleartext, loopback
+/// assert!(Endpoint::new("http://host.name").is_err());      // cleartext, not loopback
 /// assert!(Endpoint::new("host.name").is_err());             // not absolute
 /// assert!(Endpoint::new("https://host.name/?a=1").is_err()); // a query
 /// assert!(Endpoint::new("ftp://host.name").is_err());        // not http(s)
@@ -40,6 +56,9 @@ pub struct Endpoint {
     body_limit: usize,
     /// Every deviation from the pages is an error (see [`Endpoint::strict`]).
     strict: bool,
+    /// The base is `http://` to a host that is not loopback, which only
+    /// [`Endpoint::new_insecure_http`] accepts.
+    insecure_http: bool,
 }
 
 /// The base URI, as text and in the parts every request is built from.
@@ -57,8 +76,77 @@ impl Endpoint {
     /// Checks and stores a base URI.
     ///
     /// Refused: a relative URI, a scheme other than `http`/`https`, user info, a query or
-    /// fragment, a `.` or `..` path segment, control characters.
+    /// fragment, a `.` or `..` path segment, control characters, and `http://` to a host
+    /// that is not loopback.
+    ///
+    /// Loopback, for `http://`, is exactly (any port, any path prefix):
+    /// - the name `localhost`, in any case. Not its subdomains (`app.localhost`): RFC 6761
+    ///   lets resolvers send them to loopback but does not make them, and the crate never
+    ///   resolves a name, the caller's HTTP client does;
+    /// - an IPv4 address in `127.0.0.0/8`, written as dotted quads (`127.0.0.1`,
+    ///   `127.255.255.254`); other spellings a resolver might read as one (`127.1`,
+    ///   `0x7f.0.0.1`, `127.0.0.1.`) are names, and refused;
+    /// - `[::1]`. Not IPv4-mapped addresses (`[::ffff:127.0.0.1]`): whether they reach
+    ///   the loopback interface depends on the caller's socket options, and `127.0.0.1`
+    ///   says the same thing plainly.
+    ///
+    /// ```
+    /// use b2core_auth::{Endpoint, Error};
+    ///
+    /// for loopback in ["http://localhost:8080", "http://127.0.0.1/b2core", "http://[::1]:80"] {
+    ///     assert!(Endpoint::new(loopback).is_ok(), "{loopback}");
+    /// }
+    /// for abroad in ["http://host.name", "http://10.0.0.1", "http://127.0.0.1.host.name"] {
+    ///     let refused = Endpoint::new(abroad).unwrap_err();
+    ///     assert!(matches!(refused, Error::InvalidInput { field: "base URI", .. }));
+    ///     assert!(refused.to_string().contains("Endpoint::new_insecure_http"));
+    /// }
+    /// ```
     pub fn new(base: &str) -> Result<Self, Error> {
+        Self::parse(base, false)
+    }
+
+    /// Checks and stores a base URI as [`Endpoint::new`] does, but takes `http://` to any
+    /// host: **every password, code and token of every flow on this endpoint then crosses
+    /// the network in cleartext**, readable and changeable by anyone on the path. For a
+    /// test host on a network you trust, never for a real one.
+    ///
+    /// The choice is part of the endpoint: [`Endpoint::is_insecure_http`] says so, `Debug`
+    /// shows it, and a flow parked with it reads back with it (and without it, an
+    /// endpoint parked with such a base is refused). For a base that [`Endpoint::new`]
+    /// accepts, this is [`Endpoint::new`].
+    ///
+    /// ```
+    /// use b2core_auth::Endpoint;
+    ///
+    /// let endpoint = Endpoint::new_insecure_http("http://staging.lan:8080").unwrap();
+    /// assert!(endpoint.is_insecure_http());
+    /// assert_eq!(format!("{endpoint:?}"), "Endpoint(http://staging.lan:8080, insecure http)");
+    ///
+    /// // Nothing to opt into: the same endpoint as `Endpoint::new` makes.
+    /// let tls = Endpoint::new_insecure_http("https://host.name").unwrap();
+    /// assert_eq!(tls, Endpoint::new("https://host.name").unwrap());
+    /// assert!(!tls.is_insecure_http());
+    /// ```
+    pub fn new_insecure_http(base: &str) -> Result<Self, Error> {
+        Self::parse(base, true)
+    }
+
+    /// True when requests go in cleartext to a host that is not loopback (an endpoint made
+    /// by [`Endpoint::new_insecure_http`] with such a base).
+    ///
+    /// ```
+    /// use b2core_auth::Endpoint;
+    ///
+    /// assert!(!Endpoint::new("http://localhost:8080").unwrap().is_insecure_http());
+    /// assert!(Endpoint::new_insecure_http("http://10.0.0.1").unwrap().is_insecure_http());
+    /// ```
+    pub fn is_insecure_http(&self) -> bool {
+        self.insecure_http
+    }
+
+    /// [`Endpoint::new`], and with `insecure_http` [`Endpoint::new_insecure_http`].
+    fn parse(base: &str, insecure_http: bool) -> Result<Self, Error> {
         let invalid = |reason| Err(Error::invalid("base URI", reason));
         if base.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return invalid("contains whitespace or control characters");
@@ -94,6 +182,10 @@ impl Endpoint {
             return invalid("path prefix has an empty segment");
         }
         let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTPS);
+        let cleartext_abroad = scheme == Scheme::HTTP && !is_loopback(authority.host());
+        if cleartext_abroad && !insecure_http {
+            return invalid(CLEARTEXT_REFUSED);
+        }
         Ok(Self {
             base: Arc::new(Base {
                 text: format!("{scheme}://{authority}{prefix}"),
@@ -103,6 +195,7 @@ impl Endpoint {
             }),
             body_limit: DEFAULT_BODY_LIMIT,
             strict: false,
+            insecure_http: cleartext_abroad,
         })
     }
 
@@ -242,8 +335,16 @@ impl Endpoint {
                 Err(_) => Err(Error::malformed(step, "body", "is not UTF-8")),
             },
             400..=599 => Ok(Reply::Refused(ApiError::from_body(status, body))),
-            // 1xx and 3xx never answer these requests: the caller's client should have
-            // handled them (e.g. followed the redirect).
+            // A redirect is refused, never followed: the request it answers carries a
+            // password, a code or a token, and following it (a 307/308 sends the body
+            // again) would hand them to wherever `Location` points. The caller's client
+            // must not follow it either (README, "Threat model").
+            300..=399 => Err(Error::malformed(
+                step,
+                "status",
+                format!("HTTP {status} is a redirect, which is never followed"),
+            )),
+            // 1xx (and what is not a status) never answers these requests.
             _ => Err(Error::malformed(
                 step,
                 "status",
@@ -251,6 +352,19 @@ impl Endpoint {
             )),
         }
     }
+}
+
+/// True when `host` (a URI's host: without the port, an IPv6 address in brackets) is the
+/// loopback interface by the rule [`Endpoint::new`] documents. Addresses are read by
+/// `std::net`, so `127.0.0.1.host.name` is a name (and not `localhost`).
+fn is_loopback(host: &str) -> bool {
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return v6.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
+    }
+    host.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A JSON body, written in one pass. The buffer starts large enough for every documented
@@ -297,7 +411,12 @@ pub(crate) enum Reply<'a> {
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let strict = if self.strict { ", strict" } else { "" };
-        write!(f, "Endpoint({}{strict})", self.base.text)
+        let insecure = if self.insecure_http {
+            ", insecure http"
+        } else {
+            ""
+        };
+        write!(f, "Endpoint({}{strict}{insecure})", self.base.text)
     }
 }
 
@@ -315,12 +434,18 @@ struct EndpointRepr {
     /// Absent in flows parked before strict mode existed (and when off).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     strict: bool,
+    /// Made by [`Endpoint::new_insecure_http`] for `http://` to a host that is not
+    /// loopback: without it such a base is refused, as [`Endpoint::new`] refuses it.
+    /// Absent when off (and so in flows parked before the rule existed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    insecure_http: bool,
 }
 
 impl TryFrom<EndpointRepr> for Endpoint {
     type Error = Error;
     fn try_from(repr: EndpointRepr) -> Result<Self, Error> {
-        let endpoint = Self::new(&repr.base)?.with_body_limit(repr.body_limit);
+        let endpoint =
+            Self::parse(&repr.base, repr.insecure_http)?.with_body_limit(repr.body_limit);
         Ok(if repr.strict {
             endpoint.strict()
         } else {
@@ -335,6 +460,7 @@ impl From<Endpoint> for EndpointRepr {
             base: e.base.text.clone(),
             body_limit: e.body_limit,
             strict: e.strict,
+            insecure_http: e.insecure_http,
         }
     }
 }
@@ -403,6 +529,197 @@ mod tests {
                 }),
                 "{input:?}"
             );
+        }
+    }
+
+    /// What `Endpoint::new` answers for `base`: `Ok(true)` accepted (and the opt-in
+    /// accepts it too, unchanged), `Ok(false)` refused as cleartext to a host that is not
+    /// loopback (and the opt-in accepts it, flagged).
+    fn cleartext_verdict(base: &str) -> Result<bool, Error> {
+        let opted = Endpoint::new_insecure_http(base)?;
+        match Endpoint::new(base) {
+            Ok(endpoint) => {
+                assert_eq!(endpoint, opted, "{base}: nothing to opt into");
+                assert!(!endpoint.is_insecure_http(), "{base}");
+                Ok(true)
+            }
+            Err(e) => {
+                assert_eq!(e, Error::invalid("base URI", CLEARTEXT_REFUSED), "{base}");
+                assert!(opted.is_insecure_http(), "{base}");
+                Ok(false)
+            }
+        }
+    }
+
+    #[test]
+    fn cleartext_is_accepted_for_loopback_hosts_only() {
+        for (base, loopback) in [
+            // Names: `localhost` in any case, nothing else (not its subdomains).
+            ("http://localhost", true),
+            ("http://LOCALHOST", true),
+            ("http://LocalHost:8080", true),
+            ("http://localhost.example.com", false),
+            ("http://app.localhost", false),
+            ("http://localhost.", false),
+            ("http://example.com", false),
+            ("http://host.name", false),
+            // IPv4: 127.0.0.0/8 as dotted quads, read by std::net.
+            ("http://127.0.0.1", true),
+            ("http://127.255.255.254", true),
+            ("http://127.0.0.0", true),
+            ("http://128.0.0.1", false),
+            ("http://126.255.255.255", false),
+            ("http://10.0.0.1", false),
+            ("http://0.0.0.0", false),
+            ("http://127.0.0.1.evil.com", false),
+            ("http://127.0.0.1.", false),
+            ("http://127.1", false),
+            ("http://0177.0.0.1", false),
+            ("http://0x7f.0.0.1", false),
+            ("http://2130706433", false),
+            // IPv6: [::1] only.
+            ("http://[::1]", true),
+            ("http://[0:0:0:0:0:0:0:1]", true),
+            ("http://[::2]", false),
+            ("http://[::]", false),
+            ("http://[::ffff:127.0.0.1]", false),
+            ("http://[::127.0.0.1]", false),
+            // Any port, any path prefix.
+            ("http://localhost:1", true),
+            ("http://127.0.0.1:65535", true),
+            ("http://[::1]:8080", true),
+            ("http://127.0.0.1:8080/b2core/", true),
+            ("http://localhost/a/b/c", true),
+            ("http://[::1]:8443/b2core", true),
+            ("http://host.name:8080", false),
+            ("http://10.0.0.1:80/b2core", false),
+            ("http://[::2]:8080/b2core", false),
+            // The scheme in any case is still cleartext.
+            ("HTTP://host.name", false),
+            ("HTTP://127.0.0.1", true),
+        ] {
+            assert_eq!(cleartext_verdict(base), Ok(loopback), "{base}");
+        }
+    }
+
+    #[test]
+    fn tls_is_accepted_for_every_host() {
+        for base in [
+            "https://host.name",
+            "https://example.com:8443/b2core",
+            "https://10.0.0.1",
+            "https://128.0.0.1",
+            "https://[::2]",
+            "https://[::ffff:127.0.0.1]",
+            "https://localhost.example.com",
+            "https://127.0.0.1",
+            "https://[::1]:8443/a/b",
+        ] {
+            assert_eq!(cleartext_verdict(base), Ok(true), "{base}");
+        }
+    }
+
+    #[test]
+    fn the_cleartext_refusal_names_the_opt_in() {
+        let e = Endpoint::new("http://host.name").unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with("invalid base URI: http:// sends passwords"),
+            "{text}"
+        );
+        assert!(text.contains("Endpoint::new_insecure_http"), "{text}");
+        // The opt-in checks everything else as `new` does.
+        for (base, reason) in [
+            ("host.name", "not absolute (expected http:// or https://)"),
+            ("ftp://host.name", "scheme must be http or https"),
+            ("http://user:pw@host.name", "has user info"),
+            ("http://host.name/?q=1", "has a query"),
+        ] {
+            assert_eq!(
+                Endpoint::new_insecure_http(base),
+                Err(Error::invalid("base URI", reason)),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_opt_in_shows_in_debug_and_keeps_every_other_setting() {
+        let e = Endpoint::new_insecure_http("http://staging.lan/b2core")
+            .unwrap()
+            .strict()
+            .with_body_limit(10);
+        assert!(e.is_insecure_http() && e.is_strict());
+        assert_eq!(
+            format!("{e:?}"),
+            "Endpoint(http://staging.lan/b2core, strict, insecure http)"
+        );
+        assert_eq!(e.to_string(), "http://staging.lan/b2core");
+        let r = e.get("/api/v2/my/signin/wizard").unwrap();
+        assert_eq!(r.uri(), "http://staging.lan/b2core/api/v2/my/signin/wizard");
+    }
+
+    #[test]
+    fn a_parked_cleartext_endpoint_to_another_host_needs_the_opt_in() {
+        let read = |json: &str| serde_json::from_str::<Endpoint>(json);
+        // Parked with the opt-in: the flag is in the parked form, and reads back.
+        let e = Endpoint::new_insecure_http("http://staging.lan").unwrap();
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"base":"http://staging.lan","body_limit":1048576,"insecure_http":true}"#
+        );
+        assert_eq!(read(&json).unwrap(), e);
+        // Without it (a parked form edited, or from before the rule): refused, naming why.
+        let refused = read(r#"{"base":"http://staging.lan","body_limit":1048576}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("Endpoint::new_insecure_http"), "{refused}");
+        let refused = read(r#"{"base":"http://staging.lan","body_limit":1,"insecure_http":false}"#);
+        assert!(refused.is_err());
+        // Loopback and TLS endpoints park as before (no member) and read back, with the
+        // flag or without it (it changes nothing for them).
+        for base in [
+            "http://127.0.0.1:8080",
+            "http://localhost",
+            "https://host.name",
+        ] {
+            let e = Endpoint::new(base).unwrap();
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(json, format!(r#"{{"base":"{base}","body_limit":1048576}}"#));
+            assert_eq!(read(&json).unwrap(), e);
+            let flagged = json.replace('}', r#","insecure_http":true}"#);
+            assert_eq!(read(&flagged).unwrap(), e, "{flagged}");
+        }
+        // The flag does not turn the other checks off.
+        assert!(read(r#"{"base":"ftp://host.name","body_limit":1,"insecure_http":true}"#).is_err());
+    }
+
+    #[test]
+    fn a_redirect_is_refused_never_followed() {
+        let e = Endpoint::new("https://host.name").unwrap();
+        for status in [300, 301, 302, 303, 304, 307, 308] {
+            let r = Response::builder()
+                .status(status)
+                .header("location", "https://elsewhere.example/")
+                .body(Vec::new())
+                .unwrap();
+            assert_eq!(
+                e.classify("POST /api/v2/my/signin", &r, UNIX_EPOCH, Duration::ZERO)
+                    .unwrap_err(),
+                Error::malformed(
+                    "POST /api/v2/my/signin",
+                    "status",
+                    format!("HTTP {status} is a redirect, which is never followed")
+                ),
+            );
+        }
+        for status in [100, 101, 103] {
+            let r = Response::builder().status(status).body(Vec::new()).unwrap();
+            assert!(matches!(
+                e.classify("t", &r, UNIX_EPOCH, Duration::ZERO),
+                Err(Error::Malformed { field: "status", reason, .. }) if reason.ends_with("is not an answer")
+            ));
         }
     }
 

@@ -108,6 +108,9 @@
 //!   `Debug` and `Display`, in every build. Serialized (parked) flows do contain them.
 //! - Field names, paths and limits follow the vendor's pages letter for letter; the few
 //!   bodies the vendor does not publish are inferred in one marked place.
+//! - Cleartext only on purpose: [`Endpoint::new`] takes `http://` for a loopback host
+//!   alone; any other needs [`Endpoint::new_insecure_http`], and a parked endpoint keeps
+//!   that choice.
 //!
 //! ## Strict out, tolerant in
 //!

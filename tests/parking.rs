@@ -1561,6 +1561,61 @@ fn an_endpoint_is_checked_as_endpoint_new_checks_it() {
     );
 }
 
+/// The endpoint object of a parked flow or session (the one object with a `base`).
+fn endpoint_of(value: &mut Value) -> Option<&mut serde_json::Map<String, Value>> {
+    if value.get("base").is_some() {
+        return value.as_object_mut();
+    }
+    match value {
+        Value::Object(map) => map.values_mut().find_map(endpoint_of),
+        Value::Array(items) => items.iter_mut().find_map(endpoint_of),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_cleartext_endpoint_to_another_host_reads_back_only_with_its_opt_in() {
+    // Every fixture of every format, moved to `http://` on a host that is not loopback:
+    // refused without the opt-in, as `Endpoint::new` refuses it; read with it.
+    for n in [1, 2] {
+        for name in fixture_names(n) {
+            let mut parked: Value = serde_json::from_str(&fixture(n, &name)).expect("JSON");
+            let endpoint = endpoint_of(&mut parked).unwrap_or_else(|| panic!("{name}"));
+            endpoint.insert("base".into(), json!("http://staging.lan/b2core"));
+            let without = serde_json::to_string(&parked).expect("JSON");
+            let error = read_as(&name, &without).expect_err(&name).to_string();
+            assert!(
+                error.contains("cleartext") && error.contains("Endpoint::new_insecure_http"),
+                "v{n}/{name}: {error}"
+            );
+            let endpoint = endpoint_of(&mut parked).expect("still there");
+            endpoint.insert("insecure_http".into(), json!(true));
+            let with = serde_json::to_string(&parked).expect("JSON");
+            read_as(&name, &with).unwrap_or_else(|e| panic!("v{n}/{name}: {e}"));
+            // Loopback needs no opt-in.
+            let endpoint = endpoint_of(&mut parked).expect("still there");
+            endpoint.remove("insecure_http");
+            endpoint.insert("base".into(), json!("http://127.0.0.1:8080/b2core"));
+            let loopback = serde_json::to_string(&parked).expect("JSON");
+            read_as(&name, &loopback).unwrap_or_else(|e| panic!("v{n}/{name}: {e}"));
+        }
+    }
+
+    // A sign-in on an endpoint that opted in parks with the choice and resumes with it.
+    let endpoint = Endpoint::new_insecure_http("http://staging.lan").expect("opted in");
+    let mut flow = SignIn::new(endpoint);
+    let request = flow.start(t(0)).sent();
+    assert_eq!(request.uri(), "http://staging.lan/api/v2/my/signin/wizard");
+    let parked = parks_again(&flow);
+    assert_eq!(parked["driver"]["endpoint"]["insecure_http"], json!(true));
+    let mut stripped = parked.clone();
+    endpoint_of(&mut stripped)
+        .expect("an endpoint")
+        .remove("insecure_http");
+    let stripped = serde_json::to_string(&stripped).expect("JSON");
+    assert!(serde_json::from_str::<SignIn>(&stripped).is_err());
+}
+
 #[test]
 fn a_token_pair_is_checked_as_an_answer_s_is() {
     const ACCESS: &str = "/driver/phase/At/stage/Active/accessToken";

@@ -15,7 +15,9 @@
 //!    and its `conformance` against the `sim_server` binary in every dialect
 //!    (`--dialect NAME`), whose table must report exactly that dialect's deviations (exit
 //!    0 or 4);
-//! 3. the `sim_server` and `async_tokio` example binaries as they are run by people.
+//! 3. the `sim_server` and `async_tokio` example binaries as they are run by people;
+//! 4. a host that answers with redirects: both clients hand the 3xx back unfollowed, the
+//!    CLI fails on it, and nothing reaches where `Location` points.
 //!
 //! The example binaries are the ones `cargo test` builds next to this test
 //! (`target/<profile>/examples/`).
@@ -1207,6 +1209,13 @@ fn cli_usage_and_unreachable_host() {
             2,
             "--host ftp://host.name: invalid base URI: scheme must be http or https",
         );
+    // Cleartext to a host that is not loopback: refused before anything is sent.
+    cli.run_on("http://host.name", &["client-refresh"], &[], vec![])
+        .fails(
+            2,
+            "--host http://host.name: invalid base URI: http:// sends passwords and tokens \
+             in cleartext",
+        );
     cli.run(&[], &[], vec![]).fails(2, "no command given");
     cli.run(&["client-login"], &[], vec![])
         .fails(2, "unknown command `client-login`");
@@ -1977,4 +1986,189 @@ fn async_example_signs_in_against_its_own_simulator() {
         stderr.ends_with("the simulator recorded no protocol violation\n"),
         "{stderr}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Redirects: never followed, so no password, code or token goes where they point.
+
+/// A listener that must never be reached: where the redirects point. It never accepts; a
+/// client that connected left a connection in its queue, which `assert_untouched` finds.
+struct Trap {
+    listener: std::net::TcpListener,
+}
+
+impl Trap {
+    fn new() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Self { listener }
+    }
+
+    fn base_uri(&self) -> String {
+        format!("http://{}", self.listener.local_addr().unwrap())
+    }
+
+    fn assert_untouched(&self, what: &str) {
+        match self.listener.accept() {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Ok((_, peer)) => panic!("{what}: {peer} followed the redirect"),
+            Err(e) => panic!("{what}: {e}"),
+        }
+    }
+}
+
+/// A host that answers the client sign-in wizard's init as the pages show (so a sign-in
+/// gets as far as sending the password) and every other request with
+/// `307 Temporary Redirect` to the same path on `to`: a 307 asks for the same method and
+/// body again, password and all.
+struct Redirector {
+    http: std::sync::Arc<tiny_http::Server>,
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Redirector {
+    fn new(to: &str) -> Self {
+        use std::sync::{Arc, Mutex};
+        let http = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let addr = http.server_addr().to_ip().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let (http, seen, to) = (Arc::clone(&http), Arc::clone(&seen), to.to_owned());
+            std::thread::spawn(move || {
+                for request in http.incoming_requests() {
+                    let line = format!("{} {}", request.method(), request.url());
+                    seen.lock().unwrap().push(line.clone());
+                    let response = if line == "GET /api/v2/my/signin/wizard" {
+                        let body = serde_json::json!({
+                            "code": 200,
+                            "data": {"recaptcha": {"enabled": false}, "is_qr_available": false},
+                            "done": false,
+                            "uuid": "7b5b4b4e-2c29-4b9e-9f4e-2a0d4b8c1f00",
+                            "workflow": "login",
+                        });
+                        tiny_http::Response::from_data(body.to_string().into_bytes()).with_header(
+                            tiny_http::Header::from_bytes("Content-Type", "application/json")
+                                .unwrap(),
+                        )
+                    } else {
+                        let location = format!("{to}{}", request.url());
+                        tiny_http::Response::from_data(Vec::new())
+                            .with_status_code(307)
+                            .with_header(
+                                tiny_http::Header::from_bytes("Location", location).unwrap(),
+                            )
+                    };
+                    let _ = request.respond(response);
+                }
+            })
+        };
+        Self {
+            http,
+            addr,
+            seen,
+            thread: Some(thread),
+        }
+    }
+
+    fn base_uri(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The request lines answered so far, and forgets them.
+    fn take_seen(&self) -> Vec<String> {
+        std::mem::take(&mut self.seen.lock().unwrap())
+    }
+}
+
+impl Drop for Redirector {
+    fn drop(&mut self) {
+        self.http.unblock();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn both_clients_hand_a_redirect_back_unfollowed() {
+    let trap = Trap::new();
+    let redirector = Redirector::new(&trap.base_uri());
+    let request = || {
+        http::Request::post(format!("{}/api/v2/my/signin", redirector.base_uri()))
+            .header("content-type", "application/json")
+            .body(br#"{"password":"not-to-be-resent"}"#.to_vec())
+            .unwrap()
+    };
+    let response = blocking_http::Client::new().send(request()).unwrap();
+    assert_eq!(response.status(), 307);
+    trap.assert_untouched("the blocking client");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = async_http::Client::new().unwrap();
+    let response = runtime.block_on(http.send(request())).unwrap();
+    assert_eq!(response.status(), 307);
+    trap.assert_untouched("the async client");
+    assert_eq!(
+        redirector.take_seen(),
+        ["POST /api/v2/my/signin", "POST /api/v2/my/signin"]
+    );
+}
+
+#[test]
+fn cli_fails_on_a_redirect_and_sends_nothing_where_it_points() {
+    let cli = Cli::new();
+    let trap = Trap::new();
+    let redirector = Redirector::new(&trap.base_uri());
+    let host = redirector.base_uri();
+    for (args, env, redirected) in [
+        // The password (in the sign-in request's body), after the wizard's init.
+        (
+            vec!["client-signin", "--email", "plain@example.com"],
+            ("B2CORE_PASSWORD", PASSWORD),
+            "POST /api/v2/my/signin",
+        ),
+        // A refresh token in the body, an access token in the `Authorization` header.
+        (
+            vec!["client-refresh"],
+            ("B2CORE_REFRESH_TOKEN", "refresh.token.value"),
+            "POST /api/v2/my/refresh",
+        ),
+        (
+            vec!["client-signout"],
+            ("B2CORE_ACCESS_TOKEN", "access.token.value"),
+            "POST /api/v2/my/signout",
+        ),
+        (
+            vec!["bo-signin", "--email", "staff@example.com"],
+            ("B2CORE_PASSWORD", PASSWORD),
+            "POST /api/v2/signin",
+        ),
+    ] {
+        let run = cli.run_on(&host, &args, &[env], vec![]);
+        run.fails(
+            1,
+            &format!(
+                "malformed response to {redirected}: status: HTTP 307 is a redirect, which \
+                 is never followed"
+            ),
+        );
+        assert!(
+            run.stderr.contains(&format!("{redirected} -> 307\n")),
+            "{}",
+            run.stderr
+        );
+        trap.assert_untouched(args[0]);
+        let seen = redirector.take_seen();
+        assert_eq!(
+            seen.last().map(String::as_str),
+            Some(redirected),
+            "{seen:?}"
+        );
+        assert!(seen.len() <= 2, "{seen:?}");
+    }
 }

@@ -4,6 +4,11 @@
 //! `http::Response<Vec<u8>>` the flow reads. Every status is an answer; only a failure to
 //! reach the host or to read its answer is an `Err`.
 //!
+//! Redirects are never followed: hyper's connection-level client sends exactly the one
+//! request it is given, so a 3xx comes back as the answer, for the flow to refuse (every
+//! request of a flow carries a password, a code or a token). Keep it so if you put a
+//! higher-level client (reqwest, a tower `FollowRedirect` layer) in its place.
+//!
 //! One connection per request: the flows send a handful of requests, one at a time, so a
 //! pool would add code and nothing else.
 //!

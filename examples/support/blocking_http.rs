@@ -1,7 +1,8 @@
 //! A blocking HTTP client for the flows: the `http::Request` a flow returns goes to
 //! [`ureq`] as it is, and the answer comes back as the `http::Response<Vec<u8>>` the flow
 //! reads. Every status is an answer (a 4xx is for the flow to judge, not a transport
-//! error); only a failure to reach the host or to read its answer is an `Err`.
+//! error; a 3xx is not followed); only a failure to reach the host or to read its answer
+//! is an `Err`.
 //!
 //! Used by `examples/b2core.rs` and `tests/sockets.rs` (`#[path = ...] mod blocking_http;`).
 
@@ -21,9 +22,14 @@ pub struct Client {
 
 impl Client {
     /// Plain HTTP and HTTPS (rustls, the Mozilla roots of `webpki-roots`), 30 s per request.
+    ///
+    /// Redirects are never followed: every request of a flow carries a password, a code or
+    /// a token (a 307/308 would send the body again, wherever `Location` points), so a 3xx
+    /// comes back as the answer, for the flow to refuse. ureq follows up to 10 by default.
     pub fn new() -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .max_redirects(0)
             .timeout_global(Some(Duration::from_secs(30)))
             .user_agent("b2core-auth-example/0.1")
             .build()

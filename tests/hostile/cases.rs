@@ -948,7 +948,7 @@ fn a_finished_sign_up_cannot_start_again() {
 // ---------------------------------------------------------------------------------------
 // Secret hygiene over the simulator
 
-/// Every request the crate emits carries exactly these headers.
+/// Every request the crate emits carries exactly these headers, a bearer marked sensitive.
 fn check_headers(request: &Request<Vec<u8>>) {
     let mut names: Vec<&str> = request.headers().keys().map(|k| k.as_str()).collect();
     names.sort_unstable();
@@ -958,6 +958,15 @@ fn check_headers(request: &Request<Vec<u8>>) {
         &["accept", "content-type"]
     };
     assert_eq!(names, expected, "{} {}", request.method(), request.uri());
+    // A token in a header is marked sensitive, for loggers that honour it.
+    if let Some(bearer) = request.headers().get("authorization") {
+        assert!(
+            bearer.is_sensitive(),
+            "{} {}",
+            request.method(),
+            request.uri()
+        );
+    }
 }
 
 /// The simulator, a clock, and everything the crate printed.
