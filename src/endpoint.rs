@@ -234,6 +234,18 @@ impl Endpoint {
         &self.base.text
     }
 
+    /// Whether `uri` is on this host: the same scheme and authority (host names compared
+    /// without case), or a relative URI, which names no other host.
+    pub(crate) fn is_own(&self, uri: &Uri) -> bool {
+        match (uri.scheme(), uri.authority()) {
+            (None, None) => true,
+            (Some(scheme), Some(authority)) => {
+                *scheme == self.base.scheme && *authority == self.base.authority
+            }
+            _ => false,
+        }
+    }
+
     /// `scheme://authority/prefix` + `path`, from the parts parsed once in [`Endpoint::new`]:
     /// without a prefix the path is used as it is (no copy, no parse).
     #[inline]

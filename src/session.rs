@@ -1071,12 +1071,26 @@ impl Session {
     /// A sign-out outstanding or rate limited: [`Error::OutOfOrder`] (the tokens are being
     /// revoked). Signed out or ended: [`Error::SessionEnded`].
     ///
+    /// The access token goes to the session's host only: a request whose URI names another
+    /// scheme or host is refused (a relative URI, path only, is taken as the host's).
+    ///
     /// On `Err` the request is dropped (and the session is unchanged).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `request URI`) for a request to another host;
+    /// [`Error::SessionEnded`] and [`Error::OutOfOrder`] as above.
     pub fn authorize<B>(
         &mut self,
         mut request: Request<B>,
         now: SystemTime,
     ) -> Result<Authorized<B>, Error> {
+        if !self.driver.endpoint().is_own(request.uri()) {
+            return Err(Error::invalid(
+                "request URI",
+                "is not on the session's host: its access token goes there only",
+            ));
+        }
         match self.plan_authorize(now)? {
             Plan::Use(bearer) => {
                 request.headers_mut().insert(AUTHORIZATION, bearer.clone());

@@ -345,6 +345,35 @@ fn authorize_while_valid_sets_exactly_the_bearer() {
 }
 
 #[test]
+fn the_access_token_goes_to_the_sessions_host_only() {
+    let mut session = client();
+    let before = session.clone();
+    let get = |uri: &str| Request::get(uri).body(Vec::<u8>::new()).unwrap();
+    for elsewhere in [
+        "https://evil.example/api/v2/my/accounts",
+        "http://host.name/api/v2/my/accounts", // cleartext to the same name
+        "https://host.name:8443/api/v2/my/accounts",
+        "https://host.name.evil.example/api",
+    ] {
+        let error = session.authorize(get(elsewhere), at(0)).unwrap_err();
+        assert_eq!(
+            error,
+            Error::InvalidInput {
+                field: "request URI",
+                reason: "is not on the session's host: its access token goes there only",
+            },
+            "{elsewhere}"
+        );
+        assert_eq!(session, before, "{elsewhere}: an error changes nothing");
+    }
+    // The host's own name in another case, and a relative URI, are the host's.
+    for own in ["https://HOST.name/api/v2/my/accounts", "/api/v2/my/accounts"] {
+        let request = ready(session.authorize(get(own), at(0)).unwrap());
+        assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")], "{own}");
+    }
+}
+
+#[test]
 fn authorize_inside_the_leeway_refreshes_first_then_uses_the_new_token() {
     let mut session = client();
     // 31 s before expiry: still fresh; 30 s before: inside the default leeway.
