@@ -217,7 +217,7 @@ fn rate_limited(at: SystemTime) -> Fail {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    b2core_auth::time::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
+    b2core_auth::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
 }
 
 /// Text from the host made safe for one line of a terminal: control characters (a

@@ -195,11 +195,11 @@ fn describe(step: &SignInStep) -> String {
     match step {
         SignInStep::Done(tokens) => format!(
             "Done (access token valid until {})",
-            b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
+            b2core_auth::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
         ),
         SignInStep::RetryAt(at) => format!(
             "RetryAt({})",
-            b2core_auth::time::format_rfc3339(*at).unwrap_or_default()
+            b2core_auth::format_rfc3339(*at).unwrap_or_default()
         ),
         other => format!("{other:?}"),
     }

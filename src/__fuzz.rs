@@ -7,6 +7,8 @@ use crate::error::{ApiError, Error};
 use crate::token::TokenPair;
 use crate::{decode, wire};
 
+pub use crate::time::{format_rfc3339, parse_http_date, parse_rfc3339};
+
 const STEP: &str = "fuzz";
 
 /// The body as text, checked as `Endpoint::classify` checks a 2xx body.

@@ -137,7 +137,7 @@ pub mod session;
 #[cfg(feature = "sim")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
-pub mod time;
+mod time;
 mod token;
 mod wire;
 
@@ -160,5 +160,5 @@ pub use input::MAX_FIELD_LEN;
 pub use machine::Transition;
 pub use secret::Secret;
 pub use session::{Authorized, Realm, Session, SessionStep};
-pub use time::TimestampError;
+pub use time::{format_rfc3339, TimestampError};
 pub use token::{Token, TokenPair, MAX_TOKEN_LEN};

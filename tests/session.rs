@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use b2core_auth::time::format_rfc3339;
+use b2core_auth::format_rfc3339;
 use b2core_auth::Flow;
 use b2core_auth::{
     ApiError, Authorized, Endpoint, Error, Realm, Session, SessionStep, Token, TokenPair,
