@@ -19,6 +19,7 @@ use crate::error::Error;
 /// One loop for any flow, here answering with the simulator:
 ///
 /// ```
+/// # #[cfg(feature = "sim")] {
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 /// use b2core_auth::sim::{Server, SimConfig, StaffAccount};
@@ -45,6 +46,7 @@ use crate::error::Error;
 /// let step = exchange(&mut flow, &mut server, request, now).unwrap();
 /// assert!(matches!(step, StaffStep::Done(_)));
 /// assert_eq!(flow.state(), "signed in");
+/// # }
 /// ```
 pub trait Flow: sealed::Sealed {
     /// What the flow needs next from the caller (its `...Step` enum).
