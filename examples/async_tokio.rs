@@ -4,8 +4,8 @@
 //! whole sign-in runs as a spawned task.
 //!
 //! ```text
-//! cargo run --example async_tokio                       # against the simulator, in-process
-//! cargo run --example async_tokio -- --host URL --email E   # against a real host
+//! cargo run --features sim --example async_tokio                         # against the simulator, in-process
+//! cargo run --features sim --example async_tokio -- --host URL --email E  # against a real host
 //! ```
 //!
 //! Without `--host`, the example serves the crate's simulator on an ephemeral loopback port

@@ -8,7 +8,7 @@
 //! recorded are exactly those the dialect implies (none for `pages`; the rule is in
 //! `support/dialects.rs`).
 //!
-//! Run it with `cargo run --example walkthrough`.
+//! Run it with `cargo run --features sim --example walkthrough`.
 
 #[path = "support/dialects.rs"]
 mod dialects;
