@@ -30,7 +30,6 @@ use b2core_auth::backoffice::{StaffSignIn, StaffStep};
 use b2core_auth::client::{Credentials, Method as TfaMethod, SignIn, SignInStep, SignUp};
 use b2core_auth::client::{SignUpForm, SignUpStep};
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
-use b2core_auth::time::parse_rfc3339;
 use b2core_auth::{
     Authorized, DeviceFingerprint, Endpoint, Error, Flow, Outgoing, Session, SessionStep, TokenPair,
 };
@@ -39,6 +38,13 @@ use http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{Request, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use time::parse_rfc3339;
+
+/// The crate's own RFC 3339 reader, compiled into the bench (it is not the crate's API), so
+/// that the floor and the peer parse the same timestamps the same way as the crate.
+#[allow(dead_code)]
+#[path = "../src/time.rs"]
+mod time;
 
 // ---------------------------------------------------------------------------------------
 // Counting allocator

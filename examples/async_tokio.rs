@@ -4,8 +4,8 @@
 //! whole sign-in runs as a spawned task.
 //!
 //! ```text
-//! cargo run --example async_tokio                       # against the simulator, in-process
-//! cargo run --example async_tokio -- --host URL --email E   # against a real host
+//! cargo run --features sim --example async_tokio                         # against the simulator, in-process
+//! cargo run --features sim --example async_tokio -- --host URL --email E  # against a real host
 //! ```
 //!
 //! Without `--host`, the example serves the crate's simulator on an ephemeral loopback port
@@ -265,7 +265,7 @@ async fn run(host: Option<String>, email: Option<String>) -> Result<(), String> 
     let tokens = task
         .await
         .map_err(|e| format!("the sign-in task failed: {e}"))??;
-    let until = b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default();
+    let until = b2core_auth::format_rfc3339(tokens.access().expires_at()).unwrap_or_default();
     eprintln!("signed in; the access token is valid until {until}");
     if let Answers::Simulator(running) = answers {
         let violations = running.sim().violations().to_vec();

@@ -278,7 +278,7 @@ fn wait_and_retry<F: Flow>(flow: &mut F, at: SystemTime) -> Result<Outgoing, Fai
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    b2core_auth::time::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
+    b2core_auth::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
 }
 
 /// Text from the host made safe for one line of a terminal: control characters (a

@@ -2,7 +2,7 @@
 //! HTTP on 127.0.0.1, so that any client, in any language, can be tested against it.
 //!
 //! ```text
-//! cargo run --example sim_server -- [--port PORT] [--accounts FILE] [--dialect NAME]
+//! cargo run --features sim --example sim_server -- [--port PORT] [--accounts FILE] [--dialect NAME]
 //! ```
 //!
 //! - `--port PORT` (default 8080). With `--port 0` the system picks a free port. Either

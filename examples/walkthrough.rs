@@ -14,7 +14,7 @@
 //! sends the held request. A program on the wall clock sleeps until `t` instead (see
 //! `examples/b2core.rs` and `examples/async_tokio.rs`).
 //!
-//! Run it with `cargo run --example walkthrough`.
+//! Run it with `cargo run --features sim --example walkthrough`.
 
 #[path = "support/dialects.rs"]
 mod dialects;
@@ -234,15 +234,18 @@ fn describe(step: &SignInStep) -> String {
     match step {
         SignInStep::Done(tokens) => format!(
             "Done (access token valid until {})",
-            b2core_auth::time::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
+            b2core_auth::format_rfc3339(tokens.access().expires_at()).unwrap_or_default()
         ),
-        SignInStep::RetryAt(at) => format!("RetryAt({})", rfc3339(*at)),
+        SignInStep::RetryAt(at) => format!(
+            "RetryAt({})",
+            b2core_auth::format_rfc3339(*at).unwrap_or_default()
+        ),
         other => format!("{other:?}"),
     }
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    b2core_auth::time::format_rfc3339(t).unwrap_or_default()
+    b2core_auth::format_rfc3339(t).unwrap_or_default()
 }
 
 fn google(world: &mut World, email: &str) -> Answer {

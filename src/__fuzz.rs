@@ -1,11 +1,13 @@
 //! **Not public API.** Thin wrappers that let the fuzz targets in `fuzz/` reach the
-//! private body decoders. Compiled only with the `fuzzing` feature (off by default);
+//! private body decoders. Compiled only under `--cfg fuzzing` (which `cargo fuzz` sets);
 //! no stability promise of any kind. Each wrapper runs one decoder as a flow would.
 
 use crate::deviation::Answer;
 use crate::error::{ApiError, Error};
 use crate::token::TokenPair;
 use crate::{decode, wire};
+
+pub use crate::time::{format_rfc3339, parse_http_date, parse_rfc3339};
 
 const STEP: &str = "fuzz";
 

@@ -25,6 +25,7 @@ use crate::error::Error;
 /// One loop for any flow, here answering with the simulator:
 ///
 /// ```
+/// # #[cfg(feature = "sim")] mod with_sim {
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
 /// use b2core_auth::sim::{Server, SimConfig, StaffAccount};
@@ -47,7 +48,7 @@ use crate::error::Error;
 ///     Ok(Some(step))
 /// }
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # pub fn main() -> Result<(), b2core_auth::Error> {
 /// let mut server = Server::new(SimConfig::default());
 /// server.add_staff(StaffAccount::new("foo@bar.com", "Secret123"));
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
@@ -57,7 +58,9 @@ use crate::error::Error;
 /// assert!(matches!(step, Some(StaffStep::Done(_))));
 /// assert_eq!(flow.state(), StaffState::SignedIn);
 /// assert_eq!(flow.state().to_string(), "signed in");
-/// # Ok(()) }
+/// # Ok(()) } }
+/// # #[cfg(feature = "sim")] fn main() -> Result<(), b2core_auth::Error> { with_sim::main() }
+/// # #[cfg(not(feature = "sim"))] fn main() {}
 /// ```
 pub trait Flow: sealed::Sealed {
     /// What the flow needs next from the caller (its `...Step` enum).

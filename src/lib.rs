@@ -168,16 +168,16 @@ pub mod session;
 #[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
 pub mod sim;
 mod table;
-pub mod time;
+mod time;
 mod token;
 mod wire;
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (they drive the simulator).
+#[cfg(all(doctest, feature = "sim"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-#[cfg(feature = "fuzzing")]
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod __fuzz;
 
@@ -191,5 +191,5 @@ pub use input::MAX_FIELD_LEN;
 pub use secret::Secret;
 pub use session::{Authorized, Realm, Session, SessionStep};
 pub use table::{Event, Transition};
-pub use time::TimestampError;
+pub use time::{format_rfc3339, TimestampError};
 pub use token::{Token, TokenPair, MAX_TOKEN_LEN};

@@ -25,17 +25,7 @@ pub enum TimestampError {
 
 const SECS_PER_DAY: i64 = 86_400;
 
-/// Parses a strict RFC 3339 timestamp.
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::time::parse_rfc3339;
-///
-/// let t = parse_rfc3339("2024-04-22T11:07:24+00:00").unwrap();
-/// assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1_713_784_044));
-/// assert_eq!(parse_rfc3339("2024-04-22T13:07:24.5+02:00").unwrap(), t + Duration::from_millis(500));
-/// assert!(parse_rfc3339("yesterday").is_err());
-/// ```
+/// Parses a strict RFC 3339 timestamp (examples: the unit test `examples`).
 pub fn parse_rfc3339(text: &str) -> Result<SystemTime, TimestampError> {
     let (secs, nanos) = rfc3339_unix(text)?;
     from_unix(secs, nanos)
@@ -112,11 +102,12 @@ fn rfc3339_unix(text: &str) -> Result<(i64, u32), TimestampError> {
 }
 
 /// Writes an instant the way the vendor's pages do: `2024-04-22T11:07:24+00:00`, with a
-/// fractional part only when the instant has one.
+/// fractional part only when the instant has one. Parked tokens carry their times so; a
+/// caller may use it to show one (`tokens.access().expires_at()`).
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::time::format_rfc3339;
+/// use b2core_auth::format_rfc3339;
 ///
 /// let t = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 /// assert_eq!(format_rfc3339(t).unwrap(), "2024-04-22T11:07:24+00:00");
@@ -195,24 +186,7 @@ fn utc(t: SystemTime) -> Result<Utc, TimestampError> {
 /// that appears to be more than 50 years in the future is in the past century: the year is
 /// taken as the latest one ending in those two digits that puts the date at most 50 years
 /// after `now` (to the second, by the calendar). A year outside 0000–9999 is
-/// [`TimestampError::Unrepresentable`].
-///
-/// ```
-/// use std::time::{Duration, UNIX_EPOCH};
-/// use b2core_auth::time::parse_http_date;
-///
-/// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
-/// let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
-/// assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", now), Ok(t));
-/// assert_eq!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", now), Ok(t));
-/// assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994", now), Ok(t));
-/// // 2094 would be more than 50 years after `now`; 2025 is not.
-/// assert_eq!(
-///     parse_http_date("Wednesday, 01-Jan-25 00:00:00 GMT", now),
-///     Ok(UNIX_EPOCH + Duration::from_secs(1_735_689_600))
-/// );
-/// assert!(parse_http_date("Sun, 06 Nov 94 08:49:37 GMT", now).is_err());
-/// ```
+/// [`TimestampError::Unrepresentable`]. Examples: the unit test `examples`.
 pub fn parse_http_date(text: &str, now: SystemTime) -> Result<SystemTime, TimestampError> {
     let b = text.as_bytes();
     // The three forms differ from the start: a comma after a short weekday name, after a
@@ -567,6 +541,33 @@ mod tests {
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// The examples of the parsers' docs, from when they were public API.
+    #[test]
+    fn examples() {
+        let t = parse_rfc3339("2024-04-22T11:07:24+00:00").unwrap();
+        assert_eq!(t, UNIX_EPOCH + Duration::from_secs(1_713_784_044));
+        assert_eq!(
+            parse_rfc3339("2024-04-22T13:07:24.5+02:00").unwrap(),
+            t + Duration::from_millis(500)
+        );
+        assert!(parse_rfc3339("yesterday").is_err());
+
+        let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
+        let t = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT", now), Ok(t));
+        assert_eq!(
+            parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT", now),
+            Ok(t)
+        );
+        assert_eq!(parse_http_date("Sun Nov  6 08:49:37 1994", now), Ok(t));
+        // 2094 would be more than 50 years after `now`; 2025 is not.
+        assert_eq!(
+            parse_http_date("Wednesday, 01-Jan-25 00:00:00 GMT", now),
+            Ok(UNIX_EPOCH + Duration::from_secs(1_735_689_600))
+        );
+        assert!(parse_http_date("Sun, 06 Nov 94 08:49:37 GMT", now).is_err());
     }
 
     #[test]

@@ -44,8 +44,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::signin::{SignInState, TRANSITIONS};
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::format_rfc3339;
 use b2core_auth::sim::{ClientAccount, Dialect, Server, WizardInit};
-use b2core_auth::time::format_rfc3339;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error, Outgoing, TokenPair};
 use http::{Request, Response};
 use proptest::prelude::*;

@@ -37,8 +37,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::signup::{SignUpState, TRANSITIONS};
 use b2core_auth::client::{Credentials, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep};
+use b2core_auth::format_rfc3339;
 use b2core_auth::sim::{ClientAccount, Dialect, Server, StatusLine, WizardInit};
-use b2core_auth::time::format_rfc3339;
 use b2core_auth::{DeviceFingerprint, Endpoint, Error, Outgoing};
 use http::{Request, Response};
 use proptest::prelude::*;

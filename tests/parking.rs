@@ -81,7 +81,7 @@ fn too_many(secs: u64) -> Response<Vec<u8>> {
 
 /// A token pair in the vendor's shape, made at `T0 + secs`.
 fn pair_json(access: &str, refresh: &str, secs: u64) -> Value {
-    let time = |s| b2core_auth::time::format_rfc3339(t(s)).expect("in range");
+    let time = |s| b2core_auth::format_rfc3339(t(s)).expect("in range");
     json!({
         "accessToken": {"token": access, "createdAt": time(secs), "expiresAt": time(secs + 900)},
         "refreshToken": {"token": refresh, "createdAt": time(secs), "expiresAt": time(secs + 3600)},

@@ -3,8 +3,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use b2core_auth::format_rfc3339;
 use b2core_auth::session::SessionState;
-use b2core_auth::time::format_rfc3339;
 use b2core_auth::Flow;
 use b2core_auth::{
     ApiError, Authorized, Endpoint, Error, Outgoing, Realm, Session, SessionStep, Token, TokenPair,
@@ -367,7 +367,10 @@ fn the_access_token_goes_to_the_sessions_host_only() {
         assert_eq!(session, before, "{elsewhere}: an error changes nothing");
     }
     // The host's own name in another case, and a relative URI, are the host's.
-    for own in ["https://HOST.name/api/v2/my/accounts", "/api/v2/my/accounts"] {
+    for own in [
+        "https://HOST.name/api/v2/my/accounts",
+        "/api/v2/my/accounts",
+    ] {
         let request = ready(session.authorize(get(own), at(0)).unwrap());
         assert_eq!(bearer_of(&request), [format!("Bearer {ACCESS_1}")], "{own}");
     }

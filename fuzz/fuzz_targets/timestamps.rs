@@ -3,7 +3,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use b2core_auth::time::{format_rfc3339, parse_http_date, parse_rfc3339};
+use b2core_auth::__fuzz::{format_rfc3339, parse_http_date, parse_rfc3339};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -96,7 +96,7 @@ impl Time {
         match self {
             Time::Good(offset, form) => {
                 let t = (T0 as i64 + i64::from(*offset)).max(0) as u64;
-                let text = b2core_auth::time::format_rfc3339(UNIX_EPOCH + Duration::from_secs(t))
+                let text = b2core_auth::format_rfc3339(UNIX_EPOCH + Duration::from_secs(t))
                     .unwrap_or_default();
                 match form % 3 {
                     0 => text,
@@ -394,8 +394,8 @@ const MONTHS: [&str; 12] = [
 /// An IMF-fixdate for `T0 + offset` (via the crate's RFC 3339 writer).
 fn http_date(offset: i32) -> String {
     let secs = (T0 as i64 + i64::from(offset)).max(0) as u64;
-    let rfc = b2core_auth::time::format_rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
-        .unwrap_or_default();
+    let rfc =
+        b2core_auth::format_rfc3339(UNIX_EPOCH + Duration::from_secs(secs)).unwrap_or_default();
     let (y, mo, d, hms) = (&rfc[0..4], &rfc[5..7], &rfc[8..10], &rfc[11..19]);
     let month = MONTHS[mo.parse::<usize>().unwrap_or(1).saturating_sub(1) % 12];
     format!(
