@@ -102,6 +102,11 @@ impl Endpoint {
     ///     assert!(refused.to_string().contains("Endpoint::new_insecure_http"));
     /// }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `base URI`) for a base refused as above, naming
+    /// [`Endpoint::new_insecure_http`] for `http://` to a host that is not loopback.
     pub fn new(base: &str) -> Result<Self, Error> {
         Self::parse(base, false)
     }
@@ -128,6 +133,11 @@ impl Endpoint {
     /// assert_eq!(tls, Endpoint::new("https://host.name").unwrap());
     /// assert!(!tls.is_insecure_http());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `base URI`) for a base [`Endpoint::new`] refuses for
+    /// any other reason than cleartext.
     pub fn new_insecure_http(base: &str) -> Result<Self, Error> {
         Self::parse(base, true)
     }

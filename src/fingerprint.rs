@@ -50,6 +50,11 @@ struct Fields<'a> {
 
 impl DeviceFingerprint {
     /// The fingerprint `{"user_agent": ...}`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an empty user agent or one with control characters, or
+    /// an encoded fingerprint over [`MAX_FINGERPRINT_LEN`] bytes.
     pub fn from_user_agent(user_agent: &str) -> Result<Self, Error> {
         Self::from_fields(user_agent, &serde_json::Map::new())
     }
@@ -65,6 +70,11 @@ impl DeviceFingerprint {
     /// let fp = DeviceFingerprint::from_fields("curl/8.0", &extra).unwrap();
     /// assert_eq!(fp.user_agent(), "curl/8.0");
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] as [`DeviceFingerprint::from_user_agent`], and for an `extra`
+    /// key named `user_agent`.
     pub fn from_fields(
         user_agent: &str,
         extra: &serde_json::Map<String, serde_json::Value>,
@@ -92,6 +102,11 @@ impl DeviceFingerprint {
 
     /// Accepts a fingerprint made elsewhere (e.g. by a browser), after checking that it is
     /// standard padded Base64 of a JSON object with a string `user_agent`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for text that is not such Base64, or longer than
+    /// [`MAX_FINGERPRINT_LEN`].
     pub fn from_encoded(encoded: &str) -> Result<Self, Error> {
         let invalid = |reason| Err(Error::invalid("fingerprint", reason));
         if encoded.len() > MAX_FINGERPRINT_LEN {

@@ -112,6 +112,11 @@ fn rfc3339_unix(text: &str) -> Result<(i64, u32), TimestampError> {
 /// let t = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 /// assert_eq!(format_rfc3339(t).unwrap(), "2024-04-22T11:07:24+00:00");
 /// ```
+///
+/// # Errors
+///
+/// [`TimestampError`] for an instant outside the years 0000–9999 (UTC), which RFC 3339
+/// cannot write.
 pub fn format_rfc3339(t: SystemTime) -> Result<String, TimestampError> {
     let Utc {
         date: (year, month, day),

@@ -41,6 +41,10 @@ impl Token {
     /// assert!(token.is_expired(t0 + Duration::from_secs(900)));
     /// assert!(Token::new("".into(), t0, t0).is_err());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `token`) for a value or times that break those rules.
     pub fn new(
         value: Secret<String>,
         created_at: SystemTime,
@@ -187,6 +191,11 @@ struct Pair {
 
 impl TokenPair {
     /// Pairs an access and a refresh token.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `token`) when `Bearer <access token>` cannot be a
+    /// header value (a token made by [`Token::new`] always can).
     pub fn new(access: Token, refresh: Token) -> Result<Self, Error> {
         const PREFIX: &str = "Bearer ";
         // Exactly sized, so the header value takes the text over without a copy.
