@@ -62,9 +62,11 @@ crate::table::states! {
     /// use b2core_auth::backoffice::{StaffSignIn, StaffState};
     /// use b2core_auth::{Endpoint, Flow};
     ///
-    /// let flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let flow = StaffSignIn::new(Endpoint::new("https://host.name")?);
     /// assert_eq!(flow.state(), StaffState::Credentials);
     /// assert_eq!(flow.state().to_string(), "asking for credentials");
+    /// # Ok(()) }
     /// ```
     pub enum StaffState {
         /// [`StaffStep::Credentials`]: call [`StaffSignIn::sign_in`].
@@ -182,9 +184,11 @@ impl Default for StaffGuards {
 /// use b2core_auth::{backoffice::{StaffSignIn, StaffStep}, Endpoint};
 /// use b2core_auth::Flow;
 ///
-/// let flow = StaffSignIn::new(Endpoint::new("https://host.name").unwrap());
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let flow = StaffSignIn::new(Endpoint::new("https://host.name")?);
 /// // A new flow asks for credentials.
 /// assert_eq!(flow.current_step(), Some(StaffStep::Credentials { rejected: None }));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
@@ -445,7 +449,7 @@ impl Protocol for State {
 /// use b2core_auth::backoffice::{StaffSignIn, StaffState, StaffStep};
 /// use b2core_auth::{Endpoint, Flow, Outgoing};
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let now = UNIX_EPOCH + Duration::from_secs(1_640_995_000); // before 2022-01-01
 /// let mut flow = StaffSignIn::new(Endpoint::new("https://host.name")?);
 /// let Outgoing::Request(request) = flow.sign_in("foo@bar.com", "Secret123", now)? else {
@@ -458,7 +462,7 @@ impl Protocol for State {
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"2faRequired":true,"2faDetails":{"token":"b2fcf999-2b0b-451d-9888-094a79117aa5",
 ///         "provider":"email","expiresAt":"2022-01-01T00:00:00+00:00"}}"#,
-/// ).expect("a valid response");
+/// )?;
 /// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, StaffStep::EmailCode { ref provider, .. } if provider == "email"));
 ///

@@ -31,14 +31,14 @@ pub const MAX_DEVIATIONS: usize = 32;
 /// use b2core_auth::{client::{SignIn, SignInStep}, Endpoint};
 /// use b2core_auth::Flow;
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 /// let mut flow = SignIn::new(Endpoint::new("https://host.name")?);
 /// let _request = flow.start(now)?;
 /// // Another published version of the page answers the wizard init with code 202.
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"code":202,"data":{"recaptcha":{"enabled":false}},"done":true,"uuid":"u-1","workflow":"login"}"#,
-/// ).expect("a valid response");
+/// )?;
 /// assert!(matches!(flow.handle_response(&answer, now)?, SignInStep::Credentials { .. }));
 /// let fields: Vec<&str> = flow.deviations().iter().map(|d| d.field()).collect();
 /// assert_eq!(fields, ["code", "code", "done"]);

@@ -40,13 +40,15 @@ const CLEARTEXT_REFUSED: &str = "http:// sends passwords and tokens in cleartext
 /// ```
 /// use b2core_auth::Endpoint;
 ///
-/// let endpoint = Endpoint::new("https://host.name/b2core/").unwrap();
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let endpoint = Endpoint::new("https://host.name/b2core/")?;
 /// assert_eq!(endpoint.to_string(), "https://host.name/b2core");
 /// assert!(Endpoint::new("http://127.0.0.1:8080").is_ok());  // cleartext, loopback
 /// assert!(Endpoint::new("http://host.name").is_err());      // cleartext, not loopback
 /// assert!(Endpoint::new("host.name").is_err());             // not absolute
 /// assert!(Endpoint::new("https://host.name/?a=1").is_err()); // a query
 /// assert!(Endpoint::new("ftp://host.name").is_err());        // not http(s)
+/// # Ok(()) }
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "EndpointRepr", into = "EndpointRepr")]
@@ -124,14 +126,16 @@ impl Endpoint {
     /// ```
     /// use b2core_auth::Endpoint;
     ///
-    /// let endpoint = Endpoint::new_insecure_http("http://staging.lan:8080").unwrap();
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let endpoint = Endpoint::new_insecure_http("http://staging.lan:8080")?;
     /// assert!(endpoint.is_insecure_http());
     /// assert_eq!(format!("{endpoint:?}"), "Endpoint(http://staging.lan:8080, insecure http)");
     ///
     /// // Nothing to opt into: the same endpoint as `Endpoint::new` makes.
-    /// let tls = Endpoint::new_insecure_http("https://host.name").unwrap();
-    /// assert_eq!(tls, Endpoint::new("https://host.name").unwrap());
+    /// let tls = Endpoint::new_insecure_http("https://host.name")?;
+    /// assert_eq!(tls, Endpoint::new("https://host.name")?);
     /// assert!(!tls.is_insecure_http());
+    /// # Ok(()) }
     /// ```
     ///
     /// # Errors
@@ -148,8 +152,10 @@ impl Endpoint {
     /// ```
     /// use b2core_auth::Endpoint;
     ///
-    /// assert!(!Endpoint::new("http://localhost:8080").unwrap().is_insecure_http());
-    /// assert!(Endpoint::new_insecure_http("http://10.0.0.1").unwrap().is_insecure_http());
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// assert!(!Endpoint::new("http://localhost:8080")?.is_insecure_http());
+    /// assert!(Endpoint::new_insecure_http("http://10.0.0.1")?.is_insecure_http());
+    /// # Ok(()) }
     /// ```
     pub fn is_insecure_http(&self) -> bool {
         self.insecure_http
@@ -224,9 +230,11 @@ impl Endpoint {
     /// ```
     /// use b2core_auth::Endpoint;
     ///
-    /// let endpoint = Endpoint::new("https://host.name").unwrap();
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let endpoint = Endpoint::new("https://host.name")?;
     /// assert!(!endpoint.is_strict());
     /// assert!(endpoint.strict().is_strict());
+    /// # Ok(()) }
     /// ```
     #[must_use]
     pub fn strict(mut self) -> Self {

@@ -21,11 +21,13 @@ pub const MAX_FINGERPRINT_LEN: usize = 64 * 1024;
 /// ```
 /// use b2core_auth::DeviceFingerprint;
 ///
+/// # fn main() -> Result<(), b2core_auth::Error> {
 /// let ua = "Mozilla/5.0 (Windows NT 6.1; Win64; x64; rv:47.0) Gecko/20100101 Firefox/47.0";
-/// let fp = DeviceFingerprint::from_user_agent(ua).unwrap();
-/// let again = DeviceFingerprint::from_encoded(fp.encoded()).unwrap();
+/// let fp = DeviceFingerprint::from_user_agent(ua)?;
+/// let again = DeviceFingerprint::from_encoded(fp.encoded())?;
 /// assert_eq!(again.user_agent(), ua);
 /// assert_eq!(format!("{fp:?}"), "DeviceFingerprint([redacted])");
+/// # Ok(()) }
 /// ```
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -65,10 +67,12 @@ impl DeviceFingerprint {
     /// ```
     /// use b2core_auth::DeviceFingerprint;
     ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
     /// let mut extra = serde_json::Map::new();
     /// extra.insert("timezone".into(), "UTC".into());
-    /// let fp = DeviceFingerprint::from_fields("curl/8.0", &extra).unwrap();
+    /// let fp = DeviceFingerprint::from_fields("curl/8.0", &extra)?;
     /// assert_eq!(fp.user_agent(), "curl/8.0");
+    /// # Ok(()) }
     /// ```
     ///
     /// # Errors

@@ -77,6 +77,15 @@ pub trait Flow: sealed::Sealed {
     /// waiting (call [`Flow::retry`] to send the request again). A departure from the pages
     /// on a point they leave open is recorded ([`Flow::deviations`]), or refused on a
     /// [strict](Endpoint::strict) endpoint.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] when no request is outstanding; [`Error::Refused`] for a 5xx,
+    /// or a 4xx the flow has no step to return to; [`Error::Malformed`] for an answer that
+    /// breaks the protocol (a body over the endpoint's
+    /// [limit](Endpoint::with_body_limit), a redirect, a body the step cannot read, a
+    /// deviation on a strict endpoint); [`Error::Internal`] for a bug in this crate. Each
+    /// leaves the flow unchanged.
     fn handle_response<B: AsRef<[u8]>>(
         &mut self,
         response: &Response<B>,
@@ -88,6 +97,16 @@ pub trait Flow: sealed::Sealed {
     /// rate-limited request counts as a new attempt. Before the `RetryAt` instant (or when
     /// the attempt limit still allows none) it is [`Outgoing::RetryAt`] again, and nothing
     /// changes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::OutOfOrder`] when no request is outstanding or held. A
+    /// [`Session`](crate::Session) says [`Error::SessionEnded`] instead once it is signed
+    /// out or ended, and for a refresh whose refresh token has expired at `now`; a
+    /// [`StaffSignIn`](crate::backoffice::StaffSignIn) says [`Error::InvalidInput`]
+    /// (field `2FA token`) for a code confirmation whose 2FA token has expired (call
+    /// [`StaffSignIn::sign_in`](crate::backoffice::StaffSignIn::sign_in) again).
+    /// [`Error::Internal`] for a bug in this crate. Each leaves the flow unchanged.
     fn retry(&mut self, now: SystemTime) -> Result<Outgoing, Error>;
 
     /// What the flow waits for from the caller: `None` while a request is outstanding,

@@ -42,8 +42,11 @@
 //! #         "/api/v2/my/signin/wizard" => br#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,"uuid":"u-1","workflow":"login"}"#,
 //! #         _ => br#"{"code":202,"data":{"accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},"refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"},"tfaProviders":[]},"done":true,"uuid":"u-1","workflow":"Terminate"}"#,
 //! #     };
-//! #     let status = if body.starts_with(br#"{"code":202"#) { 202 } else { 200 };
-//! #     http::Response::builder().status(status).body(body.to_vec()).unwrap()
+//! #     let mut response = http::Response::new(body.to_vec()); // HTTP 200
+//! #     if body.starts_with(br#"{"code":202"#) {
+//! #         *response.status_mut() = http::StatusCode::ACCEPTED;
+//! #     }
+//! #     response
 //! # }
 //! # fn ask_code() -> String { "678562".into() }
 //! # fn main() -> Result<(), Error> {

@@ -235,31 +235,33 @@ pub enum SessionStep {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::{Authorized, Endpoint, Session, TokenPair};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let tokens: TokenPair = serde_json::from_str(r#"{
 ///     "accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
-///     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#).unwrap();
-/// let mut session = Session::client(Endpoint::new("https://host.name").unwrap(), tokens);
+///     "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#)?;
+/// let mut session = Session::client(Endpoint::new("https://host.name")?, tokens);
 /// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
-/// let request = || http::Request::get("https://host.name/api/v2/my/accounts").body(()).unwrap();
+/// let request = || http::Request::get("https://host.name/api/v2/my/accounts").body(());
 ///
-/// match session.authorize(request(), now).unwrap() {
+/// match session.authorize(request()?, now)? {
 ///     Authorized::Ready(request) => assert_eq!(request.headers()["authorization"], "Bearer a.b.c"),
 ///     _ => unreachable!("the access token is fresh"),
 /// }
 ///
 /// // 20 s before `expiresAt`: inside the leeway, so this call starts the refresh...
 /// let soon = now + Duration::from_secs(15 * 60 - 20);
-/// let Authorized::RefreshFirst { refresh, original } = session.authorize(request(), soon).unwrap()
+/// let Authorized::RefreshFirst { refresh, original } = session.authorize(request()?, soon)?
 /// else { unreachable!() };
 /// assert_eq!(refresh.uri(), "https://host.name/api/v2/my/refresh");
 /// // ...and, while it is outstanding, the token still serves until it expires:
-/// assert!(matches!(session.authorize(original, soon).unwrap(), Authorized::Ready(_)));
+/// assert!(matches!(session.authorize(original, soon)?, Authorized::Ready(_)));
 /// // After `expiresAt`, a request waits for the refresh answer.
 /// let late = now + Duration::from_secs(15 * 60);
-/// match session.authorize(request(), late).unwrap() {
+/// match session.authorize(request()?, late)? {
 ///     Authorized::Wait { until: None, original } => assert!(original.headers().is_empty()),
 ///     _ => unreachable!("the refresh is in flight"),
 /// }
+/// # Ok(()) }
 /// ```
 #[must_use]
 #[non_exhaustive]
@@ -831,7 +833,7 @@ impl Session {
     /// use b2core_auth::{Authorized, Endpoint, Realm, Session, Token};
     /// use b2core_auth::Flow;
     ///
-    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
     /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
     /// let endpoint = Endpoint::new("https://host.name")?;
@@ -841,8 +843,7 @@ impl Session {
     /// assert!(session.tokens().is_none());
     ///
     /// let request = http::Request::get("https://host.name/api/v2/accounts")
-    ///     .body(())
-    ///     .expect("a valid request");
+    ///     .body(())?;
     /// let Authorized::RefreshFirst { refresh, .. } = session.authorize(request, t0)? else {
     ///     unreachable!("no access token yet")
     /// };
@@ -929,12 +930,14 @@ impl Session {
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use b2core_auth::{Endpoint, Realm, Session, Token};
     ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900)).unwrap();
-    /// let session = Session::from_access_token(Realm::Client, Endpoint::new("https://host.name").unwrap(), access.clone());
+    /// let access = Token::new("a.b.c".into(), t0, t0 + Duration::from_secs(900))?;
+    /// let session = Session::from_access_token(Realm::Client, Endpoint::new("https://host.name")?, access.clone());
     /// assert_eq!(session.access_token(), Some(&access));
     /// assert_eq!(session.refresh_token(), None);
     /// assert_eq!(session.tokens(), None);
+    /// # Ok(()) }
     /// ```
     pub fn access_token(&self) -> Option<&Token> {
         self.driver.latest_state().held().and_then(Held::access)
@@ -947,11 +950,13 @@ impl Session {
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use b2core_auth::{Endpoint, Realm, Session, Token};
     ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600)).unwrap();
-    /// let session = Session::from_refresh_token(Realm::Client, Endpoint::new("https://host.name").unwrap(), refresh.clone());
+    /// let refresh = Token::new("d.e.f".into(), t0, t0 + Duration::from_secs(3600))?;
+    /// let session = Session::from_refresh_token(Realm::Client, Endpoint::new("https://host.name")?, refresh.clone());
     /// assert_eq!(session.refresh_token(), Some(&refresh));
     /// assert_eq!(session.access_token(), None);
+    /// # Ok(()) }
     /// ```
     pub fn refresh_token(&self) -> Option<&Token> {
         self.driver.latest_state().held().and_then(Held::refresh)

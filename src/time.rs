@@ -109,8 +109,10 @@ fn rfc3339_unix(text: &str) -> Result<(i64, u32), TimestampError> {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::format_rfc3339;
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let t = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-/// assert_eq!(format_rfc3339(t).unwrap(), "2024-04-22T11:07:24+00:00");
+/// assert_eq!(format_rfc3339(t)?, "2024-04-22T11:07:24+00:00");
+/// # Ok(()) }
 /// ```
 ///
 /// # Errors

@@ -35,11 +35,13 @@ impl Token {
     /// use std::time::{Duration, UNIX_EPOCH};
     /// use b2core_auth::Token;
     ///
+    /// # fn main() -> Result<(), b2core_auth::Error> {
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
-    /// let token = Token::new("eyJ0eXAi.x.y".into(), t0, t0 + Duration::from_secs(900)).unwrap();
+    /// let token = Token::new("eyJ0eXAi.x.y".into(), t0, t0 + Duration::from_secs(900))?;
     /// assert!(!token.is_expired(t0));
     /// assert!(token.is_expired(t0 + Duration::from_secs(900)));
     /// assert!(Token::new("".into(), t0, t0).is_err());
+    /// # Ok(()) }
     /// ```
     ///
     /// # Errors
@@ -167,12 +169,14 @@ impl fmt::Debug for Token {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::TokenPair;
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let json = r#"{"accessToken":{"token":"a.b.c","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T11:22:24+00:00"},
 ///                "refreshToken":{"token":"d.e.f","createdAt":"2024-04-22T11:07:24+00:00","expiresAt":"2024-04-22T12:07:24+00:00"}}"#;
-/// let pair: TokenPair = serde_json::from_str(json).unwrap();
+/// let pair: TokenPair = serde_json::from_str(json)?;
 /// assert_eq!(pair.bearer(), "Bearer a.b.c");
 /// assert!(pair.is_expired(UNIX_EPOCH + Duration::from_secs(1_713_784_944)));
 /// assert!(!format!("{pair:?}").contains("a.b.c"));
+/// # Ok(()) }
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenPair {

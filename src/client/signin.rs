@@ -65,9 +65,11 @@ crate::table::states! {
     /// use b2core_auth::client::{signin::SignInState, SignIn};
     /// use b2core_auth::{Endpoint, Flow};
     ///
-    /// let flow = SignIn::new(Endpoint::new("https://host.name").unwrap());
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let flow = SignIn::new(Endpoint::new("https://host.name")?);
     /// assert_eq!(flow.state(), SignInState::New);
     /// assert_eq!(flow.state().to_string(), "not started");
+    /// # Ok(()) }
     /// ```
     pub enum SignInState {
         /// Before [`SignIn::start`].
@@ -254,9 +256,11 @@ impl Method {
 /// ```
 /// use b2core_auth::{client::Credentials, DeviceFingerprint};
 ///
-/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 /// let creds = Credentials::new("username@example.com", "QAzqw123!", fp).with_recaptcha("03AGdBq2...");
 /// assert!(!format!("{creds:?}").contains("QAzqw123!"));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
@@ -761,7 +765,7 @@ impl Protocol for State {
 /// use b2core_auth::client::{signin::SignInState, SignIn, SignInStep};
 /// use b2core_auth::{Endpoint, Flow, Outgoing};
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
 /// let mut flow = SignIn::new(Endpoint::new("https://host.name")?);
 /// let Outgoing::Request(request) = flow.start(now)? else {
@@ -775,7 +779,7 @@ impl Protocol for State {
 ///     r#"{"code":200,"data":{"recaptcha":{"enabled":false},"is_qr_available":true,
 ///         "is_password_recovery_available":true},"done":false,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
-/// ).expect("a valid response");
+/// )?;
 /// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, SignInStep::Credentials { rejected: None, .. }));
 /// assert_eq!(flow.state(), SignInState::Credentials);
@@ -792,7 +796,7 @@ impl Protocol for State {
 /// use b2core_auth::client::{signin::SignInState, Credentials, SignIn, SignInStep};
 /// use b2core_auth::{AttemptGuard, DeviceFingerprint, Endpoint, Flow, Outgoing};
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
 /// let mut guard = AttemptGuard::client_sign_in();
 /// for _ in 0..5 {
@@ -803,13 +807,13 @@ impl Protocol for State {
 /// let answer = http::Response::builder().status(200).body(
 ///     r#"{"code":200,"data":{"recaptcha":{"enabled":false}},"done":false,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
-/// ).expect("a valid response");
+/// )?;
 /// let _credentials_step = flow.handle_response(&answer, now)?;
 ///
 /// let fingerprint = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 /// let creds = Credentials::new("username@example.com", "QAzqw123!", fingerprint);
 /// let held = flow.submit_credentials(creds, now)?;
-/// let at = held.retry_at().expect("the sixth attempt is held, not sent");
+/// let at = held.retry_at().ok_or("the sixth attempt is held, not sent")?;
 /// assert_eq!(flow.state(), SignInState::RateLimited);
 /// assert_eq!(flow.current_step(), Some(SignInStep::RetryAt(at)));
 /// assert_eq!(flow.next_deadline(), Some(at));
@@ -817,7 +821,7 @@ impl Protocol for State {
 /// // Too early: the same instant, nothing changes.
 /// assert_eq!(flow.retry(now)?.retry_at(), Some(at));
 /// // From then on, the held attempt is sent.
-/// let request = flow.retry(at)?.into_request().expect("the wait is over");
+/// let request = flow.retry(at)?.into_request().ok_or("the wait is over")?;
 /// assert_eq!(request.uri(), "https://host.name/api/v2/my/signin");
 /// assert_eq!(flow.state(), SignInState::AwaitCredentials);
 /// # Ok(()) }

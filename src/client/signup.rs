@@ -58,9 +58,11 @@ crate::table::states! {
     /// use b2core_auth::client::{signup::SignUpState, SignUp};
     /// use b2core_auth::{Endpoint, Flow};
     ///
-    /// let flow = SignUp::new(Endpoint::new("https://host.name").unwrap());
+    /// # fn main() -> Result<(), b2core_auth::Error> {
+    /// let flow = SignUp::new(Endpoint::new("https://host.name")?);
     /// assert_eq!(flow.state(), SignUpState::New);
     /// assert_eq!(flow.state().to_string(), "not started");
+    /// # Ok(()) }
     /// ```
     pub enum SignUpState {
         /// Before [`SignUp::start`].
@@ -120,7 +122,8 @@ const SIGN_UP: &str = "/api/v2/my/signup";
 /// ```
 /// use b2core_auth::{client::SignUpForm, DeviceFingerprint};
 ///
-/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0").unwrap();
+/// # fn main() -> Result<(), b2core_auth::Error> {
+/// let fp = DeviceFingerprint::from_user_agent("my-app/1.0")?;
 /// let form = SignUpForm::new("foo@bar.com", "Secret123", "Secret123", fp)
 ///     .with_country_code("16")
 ///     .with_given_name("John")
@@ -128,6 +131,7 @@ const SIGN_UP: &str = "/api/v2/my/signup";
 ///     .with_recaptcha("ut nu");
 /// assert_eq!(form.country_codes(), ["16"]);
 /// assert!(!format!("{form:?}").contains("Secret123"));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignUpForm {
@@ -565,7 +569,7 @@ impl Protocol for State {
 /// use b2core_auth::client::{signup::SignUpState, SignUp, SignUpForm, SignUpStep};
 /// use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing};
 ///
-/// # fn main() -> Result<(), b2core_auth::Error> {
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044); // the caller's clock
 /// let mut flow = SignUp::new(Endpoint::new("https://host.name")?);
 /// let template = "https://host.name/register/{registration}/{code}";
@@ -579,7 +583,7 @@ impl Protocol for State {
 /// let answer = http::Response::builder().status(202).body(
 ///     r#"{"code":202,"data":{"fields":{}},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"basic_register_form"}"#,
-/// ).expect("a valid response");
+/// )?;
 /// let step = flow.handle_response(&answer, now)?;
 /// assert!(matches!(step, SignUpStep::Form { rejected: None, .. }));
 /// assert_eq!(flow.uuid(), Some("36f59381-5b54-48bd-a0c7-3b908c476732"));
@@ -595,7 +599,7 @@ impl Protocol for State {
 /// let answer = http::Response::builder().status(202).body(
 ///     r#"{"code":202,"data":{},"done":true,
 ///         "uuid":"36f59381-5b54-48bd-a0c7-3b908c476732","workflow":"login"}"#,
-/// ).expect("a valid response");
+/// )?;
 /// let step = flow.handle_response(&answer, now)?;
 /// assert_eq!(step, SignUpStep::SignInRequired); // now sign in with the same credentials
 /// assert_eq!(flow.state(), SignUpState::SignInRequired);

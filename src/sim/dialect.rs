@@ -22,10 +22,11 @@ use crate::time::format_rfc3339;
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::sim::{Dialect, RetryAfter, Server, SimConfig, StatusLine};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// assert_eq!(Dialect::default(), Dialect::PAGES);
 /// assert_eq!(Dialect::PAGES.name(), Some("pages"));
 ///
-/// let mut dialect = Dialect::named("status-200").unwrap();
+/// let mut dialect = Dialect::named("status-200").ok_or("a named dialect")?;
 /// assert_eq!(dialect.status, StatusLine::Always200);
 /// dialect.retry_after = RetryAfter::ImfDate;
 /// assert_eq!(dialect.name(), None, "not one of the named dialects");
@@ -35,12 +36,12 @@ use crate::time::format_rfc3339;
 /// let sign_up_wizard = http::Request::post("https://host.name/api/v2/my/signup/wizard")
 ///     .header("Accept", "application/json")
 ///     .header("Content-Type", "application/json")
-///     .body(br#"{"url": "https://host.name/register/{registration}/{code}"}"#.to_vec())
-///     .unwrap();
+///     .body(br#"{"url": "https://host.name/register/{registration}/{code}"}"#.to_vec())?;
 /// let response = server.handle(&sign_up_wizard, now);
 /// assert_eq!(response.status(), 200, "HTTP 200 ...");
-/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// let body: serde_json::Value = serde_json::from_slice(response.body())?;
 /// assert_eq!(body["code"], 202, "... for a body whose code is 202");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -91,8 +92,11 @@ pub struct Dialect {
 /// ```
 /// use b2core_auth::sim::{Dialect, StatusLine};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// assert_eq!(Dialect::PAGES.status, StatusLine::MirrorCode);
-/// assert_eq!(Dialect::named("status-200").unwrap().status, StatusLine::Always200);
+/// let status_200 = Dialect::named("status-200").ok_or("a named dialect")?;
+/// assert_eq!(status_200.status, StatusLine::Always200);
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -118,19 +122,20 @@ pub enum StatusLine {
 /// use std::time::UNIX_EPOCH;
 /// use b2core_auth::sim::{Dialect, Server, SimConfig, WizardInit};
 ///
-/// let dialect = Dialect::named("done-at-init").unwrap();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dialect = Dialect::named("done-at-init").ok_or("a named dialect")?;
 /// assert_eq!(dialect.wizard_init, WizardInit::DoneAtInit);
 /// let mut server = Server::new(SimConfig { dialect, ..SimConfig::default() });
 /// let init = http::Request::get("https://host.name/api/v2/my/signin/wizard")
 ///     .header("Accept", "application/json")
 ///     .header("Content-Type", "application/json")
-///     .body(Vec::new())
-///     .unwrap();
+///     .body(Vec::new())?;
 /// let response = server.handle(&init, UNIX_EPOCH);
 /// assert_eq!(response.status(), 202);
-/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// let body: serde_json::Value = serde_json::from_slice(response.body())?;
 /// assert_eq!((&body["code"], &body["done"]), (&202.into(), &true.into()));
 /// assert_eq!(body["workflow"], "login");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -156,9 +161,11 @@ pub enum WizardInit {
 /// ```
 /// use b2core_auth::sim::{Dialect, RefreshAnswer};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// assert_eq!(Dialect::PAGES.refresh_answer, RefreshAnswer::Bare);
-/// let dialect = Dialect::named("refresh-envelope-no-uuid").unwrap();
+/// let dialect = Dialect::named("refresh-envelope-no-uuid").ok_or("a named dialect")?;
 /// assert_eq!(dialect.refresh_answer, RefreshAnswer::EnvelopeNoUuid);
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -189,21 +196,20 @@ pub enum RefreshAnswer {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::sim::{Dialect, RetryAfter, Server, SimConfig};
 ///
-/// let dialect = Dialect::named("retry-after-asctime").unwrap();
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dialect = Dialect::named("retry-after-asctime").ok_or("a named dialect")?;
 /// assert_eq!(dialect.retry_after, RetryAfter::Asctime);
 /// let mut server = Server::new(SimConfig { dialect, ..SimConfig::default() });
-/// let staff_sign_in = || {
-///     http::Request::post("https://host.name/api/v2/signin")
-///         .body(br#"{"email": "foo@bar.com", "password": "Secret123"}"#.to_vec())
-///         .unwrap()
-/// };
+/// let staff_sign_in = http::Request::post("https://host.name/api/v2/signin")
+///     .body(br#"{"email": "foo@bar.com", "password": "Secret123"}"#.to_vec())?;
 /// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // Mon, 22 Apr 2024 11:07:24
 /// for _ in 0..5 {
-///     assert_eq!(server.handle(&staff_sign_in(), now).status(), 400, "no such account");
+///     assert_eq!(server.handle(&staff_sign_in, now).status(), 400, "no such account");
 /// }
-/// let limited = server.handle(&staff_sign_in(), now);
+/// let limited = server.handle(&staff_sign_in, now);
 /// assert_eq!(limited.status(), 429);
 /// assert_eq!(limited.headers()["retry-after"], "Mon Apr 22 11:08:24 2024");
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
@@ -364,9 +370,12 @@ impl Dialect {
     /// ```
     /// use b2core_auth::sim::{Dialect, RetryAfter};
     ///
-    /// assert_eq!(Dialect::named("retry-after-imf-date").unwrap().retry_after, RetryAfter::ImfDate);
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let imf_date = Dialect::named("retry-after-imf-date").ok_or("a named dialect")?;
+    /// assert_eq!(imf_date.retry_after, RetryAfter::ImfDate);
     /// assert_eq!(Dialect::named("pages"), Some(Dialect::default()));
     /// assert_eq!(Dialect::named("Pages"), None);
+    /// # Ok(()) }
     /// ```
     pub fn named(name: &str) -> Option<Dialect> {
         Self::ALL

@@ -198,7 +198,7 @@
 //! use b2core_auth::sim::{ClientAccount, Server, SimConfig};
 //! use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing};
 //!
-//! # fn main() -> Result<(), b2core_auth::Error> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let mut server = Server::new(SimConfig::default());
 //! server.add_client(ClientAccount::new("username@example.com", "QAzqw123!").with_google());
 //! let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044);
@@ -217,7 +217,7 @@
 //!             flow.submit_credentials(creds, now)?
 //!         }
 //!         SignInStep::Code { .. } => {
-//!             let code = server.google_code("username@example.com", now).expect("a Google account");
+//!             let code = server.google_code("username@example.com", now).ok_or("a Google account")?;
 //!             flow.submit_code(code, now)?
 //!         }
 //!         SignInStep::Done(tokens) => break tokens,
@@ -269,6 +269,7 @@ const MAX_LABEL_PATH: usize = 200;
 /// use std::time::Duration;
 /// use b2core_auth::sim::{Dialect, SimConfig};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = SimConfig { seed: 42, ..SimConfig::default() };
 /// assert_eq!(config.access_lifetime, Duration::from_secs(15 * 60));
 /// assert_eq!(config.refresh_lifetime, Duration::from_secs(60 * 60));
@@ -276,10 +277,11 @@ const MAX_LABEL_PATH: usize = 200;
 /// assert_eq!(config.dialect, Dialect::PAGES);
 ///
 /// let other_host = SimConfig {
-///     dialect: Dialect::named("everything").unwrap(),
+///     dialect: Dialect::named("everything").ok_or("a named dialect")?,
 ///     ..SimConfig::default()
 /// };
 /// assert_eq!(other_host.dialect.name(), Some("everything"));
+/// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -361,6 +363,7 @@ pub struct Violation {
 /// use std::time::{Duration, UNIX_EPOCH};
 /// use b2core_auth::sim::{ClientAccount, Server, SimConfig};
 ///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let mut server = Server::new(SimConfig::default());
 /// server.add_client(ClientAccount::new("username@example.com", "QAzqw123!"));
 /// let now = UNIX_EPOCH + Duration::from_secs(1_713_784_044); // 2024-04-22T11:07:24Z
@@ -368,11 +371,10 @@ pub struct Violation {
 /// let wizard = http::Request::get("https://host.name/api/v2/my/signin/wizard")
 ///     .header("Accept", "application/json")
 ///     .header("Content-Type", "application/json")
-///     .body(Vec::new())
-///     .unwrap();
+///     .body(Vec::new())?;
 /// let response = server.handle(&wizard, now);
 /// assert_eq!(response.status(), 200);
-/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// let body: serde_json::Value = serde_json::from_slice(response.body())?;
 /// assert_eq!(body["workflow"], "login");
 ///
 /// let sign_in = serde_json::json!({
@@ -384,14 +386,14 @@ pub struct Violation {
 /// let request = http::Request::post("https://host.name/api/v2/my/signin")
 ///     .header("Accept", "application/json")
 ///     .header("Content-Type", "application/json")
-///     .body(serde_json::to_vec(&sign_in).unwrap())
-///     .unwrap();
+///     .body(serde_json::to_vec(&sign_in)?)?;
 /// let response = server.handle(&request, now);
 /// assert_eq!(response.status(), 202);
-/// let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+/// let body: serde_json::Value = serde_json::from_slice(response.body())?;
 /// assert_eq!(body["workflow"], "Terminate");
 /// assert_eq!(body["data"]["accessToken"]["expiresAt"], "2024-04-22T11:22:24+00:00");
 /// assert!(server.violations().is_empty());
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Server {
