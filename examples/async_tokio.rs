@@ -1,33 +1,52 @@
-//! The client sign-in on tokio, with an async HTTP client (hyper, see
-//! `support/async_http.rs`). The flow is the same sans-IO `SignIn` as everywhere else: it
-//! lives across every `.await` (it is `Send`, checked at compile time below), and the
-//! whole sign-in runs as a spawned task.
+//! The flows on tokio with reqwest: a client sign-in, then ONE [`Session`] shared by 50
+//! tasks that call the API at once, straight through a refresh of the access token, then
+//! a sign-out. One `reqwest::Client` (`support/async_http.rs`) sends every request, so
+//! its connections are opened once and reused.
 //!
 //! ```text
-//! cargo run --features sim --example async_tokio                         # against the simulator, in-process
-//! cargo run --features sim --example async_tokio -- --host URL --email E  # against a real host
+//! cargo run --features sim --example async_tokio                 # against the simulator, in-process
+//! cargo run --features sim --example async_tokio -- --leeway 0   # the same, refreshing only at expiry
+//! cargo run --features sim --example async_tokio -- --host URL --email E --api /api/PATH
 //! ```
 //!
-//! Without `--host`, the example serves the crate's simulator on an ephemeral loopback port
-//! (a real socket, in this process) and signs in to its demo account `both@example.com`,
-//! which has Google Authenticator and SMS on: it picks SMS and reads the code from the
-//! simulator's outbox, as a phone would. Exit 0 only if it signed in and the simulator saw
-//! no protocol violation.
+//! Without `--host`, the example serves the crate's simulator on an ephemeral loopback
+//! port (a real socket, in this process), with access tokens that live 3 s, and signs in
+//! to its demo account `both@example.com`, which has Google Authenticator and SMS on: it
+//! picks SMS and reads the code from the simulator's outbox, as a phone would. The
+//! simulator has no account API, so the tasks call its read-only `GET /_sim/violations`
+//! (which ignores the token). The session starts its refresh 1 s before the access token
+//! expires (`--leeway SECS` to change it): each task calls every 100 ms, all of them in
+//! the same instant, until it has made 2 calls with the refreshed token.
 //!
-//! With `--host`, the password comes from `B2CORE_PASSWORD` (or one line of stdin), and a
-//! 2FA method choice and code from stdin, after a prompt on stderr. Secrets are never
-//! printed; on success the access token's expiry is. Each request line and status goes to
-//! stderr, followed by a `deviation: ...` line for each way the answer departs from the
-//! vendor's pages on a point they leave open (`b2core_auth::Deviation`).
+//! With `--host`, the password comes from `B2CORE_PASSWORD` (or one line of stdin), a 2FA
+//! method choice and code from stdin after a prompt on stderr, and the tasks `GET` the
+//! `--api` path 3 times each; the session refreshes only if the token comes within the
+//! leeway (default 30 s) of its expiry meanwhile.
+//!
+//! Secrets are never printed. Each request line of the flows (sign-in, refresh, sign-out)
+//! and its status go to stderr, followed by a `deviation: ...` line for each way the answer
+//! departs from the vendor's pages on a point they leave open (`b2core_auth::Deviation`).
+//! Stdout gets one line, `summary: tasks=50 calls=N failed=0 refreshes=1 ...`. Exit 0 only
+//! if no call failed and, against the simulator, exactly one refresh was sent and the
+//! simulator saw no protocol violation.
+//!
+//! The session is shared as `Arc<Mutex<Session>>`, locked only for `authorize` and
+//! `handle_response` (and `retry`), never across an `.await`: a std `MutexGuard` is not
+//! `Send`, so the compiler refuses a spawned task that would hold it across one. What a
+//! task does with what `authorize` says:
+//!
+//! - `Authorized::Ready`: send it. The access token serves until it expires, also while a
+//!   refresh is in flight.
+//! - `Authorized::RefreshFirst`: this task alone sends the refresh (single flight), hands
+//!   the answer to the session, wakes the waiting tasks, then authorizes its own call again.
+//! - `Authorized::Wait`: the token has expired and the refresh is someone else's: wait
+//!   on a `tokio::sync::Notify` until the answer is handed in (or until `until`), then
+//!   authorize again.
 //!
 //! Every call gets the clock's `SystemTime::now()`. A rate limit is waited out with
-//! `tokio::time::sleep` (the runtime goes on with other tasks meanwhile), whether the host
-//! answered 429 (a `RetryAt` step) or the crate's own attempt limit held the request
-//! (`Outgoing::RetryAt`, nothing sent); then `retry` sends the request the flow held.
-//!
-//! No redirect is followed: hyper's connection-level client sends the one request it is
-//! given (`support/async_http.rs`), so a 3xx is the answer, which the flow refuses, and
-//! the password or token in the request goes nowhere else.
+//! `tokio::time::sleep`, whether the host answered 429 (a `RetryAt` step) or the crate's
+//! own attempt limit held the request (`Outgoing::RetryAt`, nothing sent); then `retry`
+//! sends the request the flow held. No redirect is followed (see `support/async_http.rs`).
 
 #[path = "support/async_http.rs"]
 mod async_http;
@@ -35,31 +54,54 @@ mod async_http;
 mod sim_http;
 
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
+use b2core_auth::session::SessionState;
 use b2core_auth::sim::{ClientAccount, Server, SimConfig};
-use b2core_auth::{DeviceFingerprint, Endpoint, Flow, Outgoing, Secret, TokenPair};
+use b2core_auth::{
+    Authorized, DeviceFingerprint, Endpoint, Flow, Outgoing, Secret, Session, SessionStep,
+    TokenPair,
+};
+use tokio::sync::Notify;
 
 const DEMO_EMAIL: &str = "both@example.com";
 const DEMO_PASSWORD: &str = "QAzqw123!";
 const DEMO_PHONE: &str = "+15550000002";
+/// The simulator's access tokens live this long, so that a refresh comes within seconds.
+const SIM_ACCESS_LIFETIME: Duration = Duration::from_secs(3);
+/// What the tasks call on the simulator.
+const SIM_API: &str = "/_sim/violations";
+/// How many tasks share the session, and how often each calls.
+const TASKS: usize = 50;
+const TICK: Duration = Duration::from_millis(100);
+/// Against the simulator: the calls each task makes with the refreshed token, and the
+/// longest the refresh may take to come.
+const CALLS_AFTER_REFRESH: u32 = 2;
+const SIM_RUN_LIMIT: Duration = Duration::from_secs(20);
+/// Against a host: the calls each task makes.
+const HOST_CALLS: u32 = 3;
 
-/// Everything the flow holds between two `.await`s must be `Send` for a multi-threaded
-/// runtime (and for `tokio::spawn` on any runtime). This fails to compile if it is not.
+/// Everything held between two `.await`s must be `Send` for a multi-threaded runtime (and
+/// for `tokio::spawn` on any runtime). This fails to compile if it is not.
 const _: () = {
     const fn is_send<T: Send + 'static>() {}
     is_send::<SignIn>();
     is_send::<SignInStep>();
     is_send::<TokenPair>();
-    is_send::<b2core_auth::Session>();
+    is_send::<Session>();
+    is_send::<Authorized<Vec<u8>>>();
 };
 
 /// The same, for a whole future: it compiles only if `future` is `Send`.
 fn assert_send<F: std::future::Future + Send>(future: F) -> F {
     future
 }
+
+// ---------------------------------------------------------------------------------------
+// The sign-in.
 
 /// Where answers come from: the in-process simulator, or the person at the terminal.
 #[derive(Clone)]
@@ -118,13 +160,18 @@ async fn read_line(prompt: String) -> Result<String, String> {
     .map_err(|e| format!("the stdin task failed: {e}"))?
 }
 
-/// Sleeps until `at`, the end of a rate limit (a notice on stderr), then asks the flow to
-/// send again. Early by the wall clock (the runtime's timer runs on its own clock), the
-/// flow says `RetryAt` again and the caller waits again.
+/// Sleeps until `at` (the end of a rate limit, or a deadline). The runtime's timer runs
+/// on its own clock: early by the wall clock, a flow says `RetryAt` again and the caller
+/// waits again.
+async fn sleep_until(at: SystemTime) {
+    tokio::time::sleep(at.duration_since(SystemTime::now()).unwrap_or_default()).await;
+}
+
+/// Waits out a rate limit (a notice on stderr), then asks the flow to send again.
 async fn wait_and_retry<F: Flow>(flow: &mut F, at: SystemTime) -> Result<Outgoing, String> {
     let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
     eprintln!("rate limited: waiting {} s", round_up(wait));
-    tokio::time::sleep(wait).await;
+    sleep_until(at).await;
     flow.retry(SystemTime::now()).map_err(|e| e.to_string())
 }
 
@@ -145,6 +192,10 @@ async fn request_of<F: Flow>(
     }
 }
 
+fn line_of(request: &http::Request<Vec<u8>>) -> String {
+    format!("{} {}", request.method(), request.uri().path())
+}
+
 /// The whole sign-in. `flow`, `outgoing` and `step` are held across the `.await`s.
 async fn sign_in(
     http: async_http::Client,
@@ -153,13 +204,13 @@ async fn sign_in(
     password: Secret<String>,
     answers: Answers,
 ) -> Result<TokenPair, String> {
-    let fingerprint = DeviceFingerprint::from_user_agent("b2core-auth-async-example/0.1")
+    let fingerprint = DeviceFingerprint::from_user_agent("b2core-auth-async-example/0.2")
         .map_err(|e| e.to_string())?;
     let mut flow = SignIn::new(endpoint);
     let mut outgoing = flow.start(SystemTime::now()).map_err(|e| e.to_string())?;
     loop {
         let request = request_of(&mut flow, outgoing).await?;
-        let line = format!("{} {}", request.method(), request.uri().path());
+        let line = line_of(&request);
         let response = http.send(request).await?;
         eprintln!("{line} -> {}", response.status().as_u16());
         let step = flow
@@ -200,8 +251,269 @@ async fn sign_in(
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// One session, many tasks.
+
+/// What every task shares: the session, the HTTP client (its pool), and the counts.
+struct Shared {
+    session: Mutex<Session>,
+    /// Woken each time a refresh answer is handed to the session (or the refresh failed).
+    changed: Notify,
+    /// Set (before `changed` wakes anyone) when the refresh's owner gave up on it.
+    refresh_failed: AtomicBool,
+    http: async_http::Client,
+    /// The full URI of the API call.
+    api: String,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct Stats {
+    calls: AtomicU32,
+    failed: AtomicU32,
+    /// Refresh requests sent (a resend after a 429 or a transport error counts again).
+    refreshes: AtomicU32,
+    /// Refresh answers handed in that brought new tokens (changed under the session's lock).
+    refreshed: AtomicU32,
+    /// Calls sent with the old access token while a refresh was outstanding.
+    during_refresh: AtomicU32,
+    /// Calls that waited for a refresh answer (`Authorized::Wait`).
+    waited: AtomicU32,
+    /// Calls sent with an access token a refresh brought.
+    after_refresh: AtomicU32,
+}
+
+fn count(counter: &AtomicU32) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A panic in one task must not take the session from the others: the session is
+/// consistent after every call (an `Err` changes nothing), so a poisoned lock is usable.
+fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
+    session.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// When a task stops calling.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// After this many calls with a refreshed token (the simulator's tokens are short-lived).
+    AfterRefresh(u32),
+    /// After this many calls (a real host's tokens live long: a refresh may not come).
+    Calls(u32),
+}
+
+/// One task: a call every `TICK`, on the same instants as every other task (so that they
+/// all meet the refresh together, the hard case for single flight), until `stop`.
+async fn caller(
+    shared: Arc<Shared>,
+    start: tokio::time::Instant,
+    stop: Stop,
+) -> Result<(), String> {
+    let (mut calls, mut after_refresh) = (0, 0);
+    for round in 0u32.. {
+        tokio::time::sleep_until(start + TICK * round).await;
+        count(&shared.stats.calls);
+        let refreshed = call(&shared)
+            .await
+            .inspect_err(|_| count(&shared.stats.failed))?;
+        (calls, after_refresh) = (calls + 1, after_refresh + u32::from(refreshed));
+        match stop {
+            Stop::AfterRefresh(n) if after_refresh >= n => return Ok(()),
+            Stop::AfterRefresh(_) if TICK * round > SIM_RUN_LIMIT => {
+                return Err(format!("no refresh within {SIM_RUN_LIMIT:?}"))
+            }
+            Stop::Calls(n) if calls >= n => return Ok(()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One API call, authorized by the shared session. True if a refreshed token carried it.
+async fn call(shared: &Shared) -> Result<bool, String> {
+    let mut request = http::Request::get(&shared.api)
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    loop {
+        // The lock is held for `authorize` only, never across an `.await`.
+        let (authorized, changed, refreshed) = {
+            let mut session = lock(&shared.session);
+            // Registered before the lock is let go, so that a refresh answer handed in
+            // from then on wakes it (`Notify::notify_waiters` wakes only registered ones).
+            let changed = shared.changed.notified();
+            let authorized = session
+                .authorize(request, SystemTime::now())
+                .map_err(|e| format!("authorize: {e}"))?;
+            if let Authorized::Ready(_) = authorized {
+                if matches!(
+                    session.state(),
+                    SessionState::AwaitRefresh | SessionState::RateLimited
+                ) {
+                    count(&shared.stats.during_refresh);
+                }
+            }
+            let refreshed = shared.stats.refreshed.load(Ordering::Relaxed) > 0;
+            (authorized, changed, refreshed)
+        };
+        match authorized {
+            Authorized::Ready(request) => {
+                let line = line_of(&request);
+                let response = shared.http.send(request).await?;
+                if !response.status().is_success() {
+                    return Err(format!("{line} -> {}", response.status().as_u16()));
+                }
+                if refreshed {
+                    count(&shared.stats.after_refresh);
+                }
+                return Ok(refreshed);
+            }
+            // This task owns the refresh: no other gets one until its answer is in. Then its
+            // own call is authorized again, with the new token. (Inside the leeway the old
+            // token still serves: a caller in a hurry may send `original` at once instead.)
+            Authorized::RefreshFirst { refresh, original } => {
+                let result = refresh_session(shared, refresh).await;
+                if result.is_err() {
+                    shared.refresh_failed.store(true, Ordering::SeqCst);
+                }
+                shared.changed.notify_waiters();
+                result?;
+                request = original;
+            }
+            Authorized::Wait { until, original } => {
+                count(&shared.stats.waited);
+                if shared.refresh_failed.load(Ordering::SeqCst) {
+                    return Err("the refresh failed".to_owned());
+                }
+                match until {
+                    Some(at) => tokio::select! {
+                        () = changed => {}
+                        () = sleep_until(at) => {}
+                    },
+                    None => changed.await,
+                }
+                request = original;
+            }
+            other => return Err(format!("unexpected {other:?}")),
+        }
+    }
+}
+
+/// Sends the refresh and hands its answer to the session: waits out a rate limit, and
+/// resends (`retry`) after a transport error, twice at most. `Ok` once new tokens are in.
+async fn refresh_session(shared: &Shared, refresh: http::Request<Vec<u8>>) -> Result<(), String> {
+    let mut outgoing = Outgoing::Request(refresh);
+    let mut resends = 0;
+    loop {
+        let request = match outgoing {
+            Outgoing::Request(request) => request,
+            Outgoing::RetryAt(at) => {
+                let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+                eprintln!("refresh rate limited: waiting {} s", round_up(wait));
+                sleep_until(at).await;
+                outgoing = lock(&shared.session)
+                    .retry(SystemTime::now())
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+        };
+        let line = line_of(&request);
+        count(&shared.stats.refreshes);
+        let response = match shared.http.send(request).await {
+            Ok(response) => response,
+            Err(e) if resends < 2 => {
+                eprintln!("{line}: {e}; sending it again");
+                resends += 1;
+                outgoing = lock(&shared.session)
+                    .retry(SystemTime::now())
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        eprintln!("{line} -> {}", response.status().as_u16());
+        let step = {
+            let mut session = lock(&shared.session);
+            let step = session.handle_response(&response, SystemTime::now());
+            for deviation in session.take_deviations() {
+                eprintln!("deviation: {deviation}");
+            }
+            if step == Ok(SessionStep::Active) {
+                count(&shared.stats.refreshed); // under the lock: `call` reads it there
+            }
+            step.map_err(|e| format!("{line}: {e}"))?
+        };
+        match step {
+            SessionStep::Active => return Ok(()),
+            SessionStep::RetryAt(at) => outgoing = Outgoing::RetryAt(at),
+            SessionStep::Ended => return Err("the refresh token was refused: sign in again".into()),
+            other => return Err(format!("{line}: unexpected {other:?}")),
+        }
+    }
+}
+
+/// `TASKS` tasks calling through `session` until `stop`; the session comes back.
+async fn call_concurrently(
+    http: &async_http::Client,
+    session: Session,
+    api: String,
+    stop: Stop,
+) -> Result<(Session, Stats), String> {
+    let shared = Arc::new(Shared {
+        session: Mutex::new(session),
+        changed: Notify::new(),
+        refresh_failed: AtomicBool::new(false),
+        http: http.clone(),
+        api,
+        stats: Stats::default(),
+    });
+    let start = tokio::time::Instant::now();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|_| tokio::spawn(assert_send(caller(Arc::clone(&shared), start, stop))))
+        .collect();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("a task failed: {e}"),
+            Err(e) => return Err(format!("a task panicked: {e}")),
+        }
+    }
+    let shared = Arc::into_inner(shared).ok_or("every task has ended")?;
+    let session = shared
+        .session
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((session, shared.stats))
+}
+
+/// Signs the session out: its tokens are revoked.
+async fn sign_out(http: &async_http::Client, mut session: Session) -> Result<(), String> {
+    let mut outgoing = session
+        .sign_out(SystemTime::now())
+        .map_err(|e| e.to_string())?;
+    loop {
+        let request = request_of(&mut session, outgoing).await?;
+        let line = line_of(&request);
+        let response = http.send(request).await?;
+        eprintln!("{line} -> {}", response.status().as_u16());
+        let step = session
+            .handle_response(&response, SystemTime::now())
+            .map_err(|e| e.to_string())?;
+        outgoing = match step {
+            SessionStep::SignedOut { .. } => return Ok(()),
+            SessionStep::RetryAt(at) => wait_and_retry(&mut session, at).await?,
+            other => return Err(format!("sign-out: unexpected {other:?}")),
+        };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The command line.
+
 fn demo_server() -> Server {
-    let mut server = Server::new(SimConfig::default());
+    let mut server = Server::new(SimConfig {
+        access_lifetime: SIM_ACCESS_LIFETIME,
+        ..SimConfig::default()
+    });
     server.add_client(
         ClientAccount::new(DEMO_EMAIL, DEMO_PASSWORD)
             .with_google()
@@ -219,7 +531,15 @@ async fn main() -> ExitCode {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    match run(flag("--host"), flag("--email")).await {
+    let leeway = match flag("--leeway").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(secs)) => Some(Duration::from_secs(secs)),
+        Some(Err(_)) => {
+            eprintln!("async_tokio: --leeway takes whole seconds");
+            return ExitCode::from(2);
+        }
+    };
+    match run(flag("--host"), flag("--email"), flag("--api"), leeway).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("async_tokio: {e}");
@@ -228,16 +548,31 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(host: Option<String>, email: Option<String>) -> Result<(), String> {
+async fn run(
+    host: Option<String>,
+    email: Option<String>,
+    api: Option<String>,
+    leeway: Option<Duration>,
+) -> Result<(), String> {
     let http = async_http::Client::new()?;
-    let (base, email, password, answers) = match host {
+    let (base, email, password, answers, api, stop) = match host {
         Some(host) => {
-            let email = email.ok_or("--host needs --email")?;
+            let (email, api) = email.zip(api).ok_or("--host needs --email and --api")?;
+            if !api.starts_with('/') {
+                return Err("--api takes a path, like /api/...".into());
+            }
             let password = match std::env::var("B2CORE_PASSWORD") {
                 Ok(p) => p,
                 Err(_) => read_line("password (B2CORE_PASSWORD is unset)".into()).await?,
             };
-            (host, email, password, Answers::Stdin)
+            (
+                host,
+                email,
+                password,
+                Answers::Stdin,
+                api,
+                Stop::Calls(HOST_CALLS),
+            )
         }
         None => {
             let running = sim_http::Running::start("127.0.0.1:0", demo_server(), |_| {})
@@ -245,19 +580,24 @@ async fn run(host: Option<String>, email: Option<String>) -> Result<(), String> 
             eprintln!("the simulator listens on {}", running.base_uri());
             let base = running.base_uri();
             let answers = Answers::Simulator(Arc::new(running));
+            let stop = Stop::AfterRefresh(CALLS_AFTER_REFRESH);
             (
                 base,
                 DEMO_EMAIL.to_owned(),
                 DEMO_PASSWORD.to_owned(),
                 answers,
+                SIM_API.to_owned(),
+                stop,
             )
         }
     };
+    let simulated = matches!(answers, Answers::Simulator(_));
     let endpoint = Endpoint::new(&base).map_err(|e| e.to_string())?;
+
     // A spawned task must be `Send`: the compiler checks the whole sign-in here.
     let task = tokio::spawn(assert_send(sign_in(
-        http,
-        endpoint,
+        http.clone(),
+        endpoint.clone(),
         email,
         Secret::new(password),
         answers.clone(),
@@ -267,6 +607,39 @@ async fn run(host: Option<String>, email: Option<String>) -> Result<(), String> 
         .map_err(|e| format!("the sign-in task failed: {e}"))??;
     let until = b2core_auth::format_rfc3339(tokens.access().expires_at()).unwrap_or_default();
     eprintln!("signed in; the access token is valid until {until}");
+
+    let mut session = Session::client(endpoint.clone(), tokens);
+    // The simulator's tokens live 3 s: start the refresh 1 s before, not the default 30 s.
+    match (leeway, simulated) {
+        (Some(leeway), _) => session = session.with_leeway(leeway),
+        (None, true) => session = session.with_leeway(Duration::from_secs(1)),
+        (None, false) => {}
+    }
+    eprintln!(
+        "{TASKS} tasks call GET {api} through one session (refresh {} s before expiry)",
+        session.leeway().as_secs()
+    );
+    let api = format!("{}{api}", endpoint.as_str());
+    let (session, stats) = call_concurrently(&http, session, api, stop).await?;
+    let n = |counter: &AtomicU32| counter.load(Ordering::Relaxed);
+    let (failed, refreshes) = (n(&stats.failed), n(&stats.refreshes));
+    println!(
+        "summary: tasks={TASKS} calls={} failed={failed} refreshes={refreshes} \
+         served-during-refresh={} waited={} after-refresh={}",
+        n(&stats.calls),
+        n(&stats.during_refresh),
+        n(&stats.waited),
+        n(&stats.after_refresh),
+    );
+    if failed > 0 {
+        return Err(format!("{failed} calls failed"));
+    }
+    if simulated && refreshes != 1 {
+        return Err(format!("{refreshes} refreshes were sent, not 1"));
+    }
+    sign_out(&http, session).await?;
+    eprintln!("signed out");
+
     if let Answers::Simulator(running) = answers {
         let violations = running.sim().violations().to_vec();
         if !violations.is_empty() {

@@ -1,80 +1,54 @@
-//! `b2core`: a blocking command-line client for real B2Core hosts, on the crate's flows
-//! and [`ureq`] (see `support/blocking_http.rs`).
+//! `b2core`: a blocking command-line client for real B2Core hosts, on the crate's flows,
+//! [`ureq`] (`support/blocking_http.rs`) and [`clap`].
 //!
 //! ```text
-//! b2core --host URL [--strict] COMMAND [OPTIONS]
-//!
-//! b2core --host URL client-signin --email E [--method google|sms] [--code C]
-//!                                 [--user-agent UA] [--recaptcha R]
-//! b2core --host URL client-signup --email E --given-name G --family-name F
-//!                                 [--country-code C] [--referral R] [--url TEMPLATE]
-//! b2core --host URL client-refresh
-//! b2core --host URL client-signout
-//! b2core --host URL bo-signin --email E [--code C]
-//! b2core --host URL bo-refresh
-//! b2core --host URL bo-signout
-//! b2core --host URL conformance [--method google|sms] [--user-agent UA] [--recaptcha R]
-//!                               [--given-name G] [--family-name F]
+//! cargo run --example b2core -- --help                 # the subcommands, variables, exit codes
+//! cargo run --example b2core -- client-signin --help   # one subcommand's options
+//! cargo run --example b2core -- --host https://host.name client-signin --email E
 //! ```
 //!
-//! Run it with `cargo run --example b2core -- --host https://host.name client-signin --email E`.
+//! The command line is [`Cli`] below and its `--help` the [`AFTER_HELP`] text: the
+//! secrets' variables and the exit codes are listed there, once.
 //!
-//! `--host` is `https://`, or `http://` to a loopback host only (`localhost`,
-//! `127.0.0.0/8`, `[::1]`): cleartext to any other host is refused (exit 2), as
-//! `Endpoint::new` refuses it. No redirect is followed (`support/blocking_http.rs`): a 3xx
-//! answer fails the run (exit 1), and the request's password or token goes nowhere else.
+//! **The host.** `--host` is taken as `Endpoint::new` takes it: `https://`, or `http://` to
+//! a loopback host. `http://` to another host is a usage error that names
+//! `--insecure-http`; with that flag the endpoint is `Endpoint::new_insecure_http`'s and a
+//! warning on stderr says that every secret crosses the network in cleartext. No redirect
+//! is followed (a 3xx fails the run, and the request's secret goes nowhere else) and a body
+//! is read up to the endpoint's limit and one byte more, for the flow to refuse the excess
+//! (`support/blocking_http.rs`).
 //!
-//! **Secrets never come from flags** (flags show up in `ps` and shell history):
+//! **Secrets never come from flags** (flags show up in `ps` and shell history), only from
+//! the environment or standard input, and are never written out, stderr included. A
+//! prompt on stderr names what it asks for; on a terminal, a password, token or code is
+//! typed without echo (`rpassword`); from a pipe, one line is read.
 //!
-//! | variable | what | used by |
-//! |---|---|---|
-//! | `B2CORE_PASSWORD` | the password | `client-signin`, `client-signup`, `bo-signin` |
-//! | `B2CORE_NEW_PASSWORD` | the new password when the host forces a reset | `client-signin`, `conformance` |
-//! | `B2CORE_REFRESH_TOKEN` | the refresh token | `client-refresh`, `bo-refresh` |
-//! | `B2CORE_ACCESS_TOKEN` | the access token | `client-signout`, `bo-signout` |
-//! | `B2CORE_CLIENT_EMAIL`, `B2CORE_CLIENT_PASSWORD` | a client test account | `conformance` |
-//! | `B2CORE_STAFF_EMAIL`, `B2CORE_STAFF_PASSWORD` | a Back Office test account | `conformance` |
-//! | `B2CORE_SIGNUP_EMAIL`, `B2CORE_SIGNUP_PASSWORD` | an account to create | `conformance` |
+//! **Output.** On success, the token pair on stdout as one line of the vendor's JSON
+//! (`{"accessToken":{"token","createdAt","expiresAt"},"refreshToken":{...}}`; a sign-out
+//! prints nothing). On stderr: each request line and status (no header, no body), then one
+//! line per deviation of the answer from the vendor's pages on a point they leave open,
+//! `deviation: STEP: `FIELD`: WHAT THE PAGES SAY; found WHAT CAME` (`--strict` makes it a
+//! failure instead), and a failure as `b2core: WHY`. Every refusal is final (exit 1).
 //!
-//! An unset variable is read from standard input (one line, after a prompt on stderr;
-//! the line is echoed if stdin is a terminal). So are a 2FA code not given by `--code`,
-//! the code of a forced password reset, and, without `--method`, the choice between
-//! `google` and `sms` when the account has both. (`conformance` reads no email from
-//! stdin: an unset `*_EMAIL` skips that flow.)
+//! **Rate limits.** A 429 (a `RetryAt` step) or a request held by the crate's own attempt
+//! limit (`Outgoing::RetryAt`) is waited out with a countdown on stderr, `rate limited
+//! until T: waiting N s before sending again` (on a terminal one line rewritten each
+//! second, else the line again every 10 seconds), then `retry(now)` sends the held request.
+//! A wait over 15 minutes (the documented limits are at most 10), or any with `--no-wait`,
+//! fails at once with exit 5, saying until when. Every call gets `SystemTime::now()`.
 //!
-//! **Output.** On success the token pair goes to stdout as one line of JSON in the
-//! vendor's shape, `{"accessToken":{"token","createdAt","expiresAt"},"refreshToken":{...}}`
-//! (sign-out prints nothing on stdout); progress (each request line and status, never a
-//! body) goes to stderr. A failure is one line on stderr. No password, token or code is
-//! ever written to stderr.
+//! **One token alone.** `*-refresh` and `*-signout` start a session from the one token
+//! (`Session::from_refresh_token`, `Session::from_access_token`), taken as valid for the one
+//! request made now (`expiresAt` a minute ahead): the host decides (a refused refresh token
+//! is exit 1, a revoked or expired access token exit 3) and the pair printed after a
+//! refresh is the host's. A sign-up that ends without tokens (the vendor's documented
+//! answer) signs in with the same email and password.
 //!
-//! **Deviations.** An answer that departs from the vendor's pages on a point the pages
-//! leave open (the body's `code` against the HTTP status, `code`/`done` against the
-//! `workflow`, a wizard answer without its `uuid`, a sign-out answered with another 2xx
-//! than 200) does not stop a run: each is printed on stderr, one line after the request's
-//! progress line, as `deviation: STEP: `FIELD`: WHAT THE PAGES SAY; found WHAT CAME`.
-//! With `--strict` (before or after the command) every deviation is an error instead:
-//! the run fails with exit 1, as for any answer that breaks the protocol.
-//!
-//! **Conformance.** `b2core --host URL conformance` checks a host against the pages with
-//! test accounts, running every flow it has an account for, one after the other:
-//!
-//! | flow | needs | runs |
-//! |---|---|---|
-//! | `client` | `B2CORE_CLIENT_EMAIL` (+ `B2CORE_CLIENT_PASSWORD`) | client sign-in, refresh and sign-out with the pair it got |
-//! | `back-office` | `B2CORE_STAFF_EMAIL` (+ `B2CORE_STAFF_PASSWORD`) | Back Office sign-in, refresh, sign-out |
-//! | `sign-up` | `B2CORE_SIGNUP_EMAIL` (+ `B2CORE_SIGNUP_PASSWORD`, else `B2CORE_CLIENT_PASSWORD`) | sign-up (**it creates the account**), the sign-in the host asks for after it, sign-out |
-//!
-//! A flow whose email variable is unset is skipped (listed, never prompted for); a
-//! password variable that is unset is read from stdin before anything is sent (the
-//! sign-up takes the client account's password when it has none of its own). 2FA codes,
-//! a method choice and a forced reset are read from stdin when asked for, as for the other
-//! commands; progress and each deviation go to stderr as they happen. The table names no
-//! account. It is lenient by default, so that it sees every deviation; with `--strict`,
-//! the first deviation fails its flow (and the run goes on with the next flow). A rate
-//! limit is waited out as by the other commands: a 429 is a row of the table, and the
-//! request sent again after the wait is another. On stdout, once all flows have run, one
-//! table and a summary line:
+//! **Conformance.** `conformance` runs every flow it has a test account for
+//! ([`CONFORMANCE_HELP`]): `client` (sign-in, refresh, sign-out), `back-office` (the same)
+//! and `sign-up` (**it creates the account**, then the sign-in the host asks for, then
+//! sign-out). Lenient by default, to see every deviation; with `--strict` the first one
+//! fails its flow and the next flow runs. On stdout, once all have run:
 //!
 //! ```text
 //! flow         request                       status  deviations
@@ -87,46 +61,18 @@
 //! summary: 4 requests, 1 deviation; flows: 1 run, 2 skipped, 0 failed; deviates
 //! ```
 //!
-//! Columns are separated by at least two spaces. The `deviations` cell holds
-//! `FIELD: FOUND` for each deviation of that answer (`; ` between them), `-` for none,
-//! `failed: WHY` when the answer could not be read (or the request not sent), and a flow
-//! that fails after a readable answer (a refusal, say) gets a row of its own with
-//! `failed: WHY`. The last word is `conforms` (no deviation, no failure), `deviates` or
-//! `failed`.
-//!
-//! **Rate limits are waited out.** When the host answers 429 (a `RetryAt` step) or the
-//! crate's own attempt limit holds a request instead of sending it (a call returns
-//! `Outgoing::RetryAt`), the CLI writes `rate limited until T: waiting N s before sending
-//! again` on stderr, sleeps until `T` and calls `retry` with the clock's `now`: the held
-//! request goes out again (it counts as an attempt). A wait longer than 15 minutes (the
-//! documented limits are at most 10) fails the run instead, exit 1: the host's
-//! `Retry-After` cannot hang it. Every call gets `SystemTime::now()`.
-//!
-//! **Exit codes.** 0 success; 1 refused or failed (wrong credentials or code, a rate
-//! limit longer than 15 minutes, host unreachable, an answer that breaks the protocol, a
-//! deviation with `--strict`); 2 usage error (bad or missing arguments or input; nothing
-//! was sent for the step at fault); 3 sign-out of a token the host says is already revoked
-//! or expired (its 401). `conformance`: 0 every flow it ran completed and no answer
-//! deviated; 4 they all completed but the host deviates; 1 a flow failed; 2 usage (no test
-//! account given, a bad option, an input stdin did not give).
-//!
-//! **Refresh and sign-out from one token.** `client-refresh` and `bo-refresh` start a
-//! session from the refresh token alone (`Session::from_refresh_token`), `client-signout`
-//! and `bo-signout` from the access token alone (`Session::from_access_token`): nothing
-//! else is made up or sent. The command line gives the token without its times, and only
-//! the host knows when it expires: the CLI takes it as valid for the one request it makes
-//! now (`createdAt` now, `expiresAt` a minute later), so the session sends it and the host
-//! decides (a refused refresh token is exit 1, a revoked or expired access token exit 3).
-//! The pair printed after a refresh is the host's, with its real times.
-//!
-//! Every refusal is final: a wrong password or code ends the run with exit 1 (run it again).
-//! A sign-up that ends without tokens (the vendor's documented answer) signs in with the
-//! same email and password.
+//! Columns are at least two spaces apart. A `deviations` cell holds `FIELD: FOUND` per
+//! deviation (`; ` between them), `-` for none, or `failed: WHY` when the answer could not
+//! be read or the request not sent; a flow that fails after a readable answer (a refusal)
+//! gets a row of its own. A 429 is a row, and so is the request sent again after the wait.
+//! The table names no account. The last word is `conforms` (exit 0), `deviates` (exit 4)
+//! or `failed` (exit 1).
 
 #[path = "support/blocking_http.rs"]
 mod blocking_http;
 
 use std::cell::{Cell, RefCell};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
@@ -138,79 +84,202 @@ use b2core_auth::{
     ApiError, Deviation, DeviceFingerprint, Endpoint, Error, Flow, Outgoing, Realm, Secret,
     Session, SessionStep, Token, TokenPair,
 };
-
-const USAGE: &str = "\
-usage: b2core --host URL [--strict] COMMAND [OPTIONS]
-
-commands:
-  client-signin --email E [--method google|sms] [--code C] [--user-agent UA] [--recaptcha R]
-  client-signup --email E --given-name G --family-name F [--country-code C] [--referral R]
-                [--url TEMPLATE]
-  client-refresh
-  client-signout
-  bo-signin --email E [--code C]
-  bo-refresh
-  bo-signout
-  conformance [--method google|sms] [--user-agent UA] [--recaptcha R]
-              [--given-name G] [--family-name F]
-      runs every flow it has a test account for and reports how the host's answers
-      depart from the vendor's pages; accounts from the environment (a flow whose
-      email is unset is skipped; an unset password is read from standard input):
-        B2CORE_CLIENT_EMAIL, B2CORE_CLIENT_PASSWORD: client sign-in, refresh, sign-out
-        B2CORE_STAFF_EMAIL, B2CORE_STAFF_PASSWORD: Back Office sign-in, refresh, sign-out
-        B2CORE_SIGNUP_EMAIL, B2CORE_SIGNUP_PASSWORD (else B2CORE_CLIENT_PASSWORD):
-          sign-up (it creates the account), sign-in, sign-out
-      stdout: a table (flow, request, status, deviations) and a summary line
-
---strict: a deviation from the vendor's pages is an error (exit 1) instead of a line
-  `deviation: ...` on stderr; with conformance, the first deviation fails its flow
-
-secrets come from the environment, or one line of standard input when unset:
-  B2CORE_PASSWORD, B2CORE_NEW_PASSWORD (forced reset), B2CORE_REFRESH_TOKEN, B2CORE_ACCESS_TOKEN
-
-rate limits (the host's 429, the crate's own attempt limits) are waited out, up to 15 minutes,
-  with a notice on stderr; then the request is sent again
-
-stdout: the token pair as JSON (nothing for sign-out); stderr: progress and errors.
-exit: 0 ok, 1 refused or failed, 2 usage error, 3 sign-out of a token already revoked/expired,
-  4 conformance: every flow completed but the host deviates from the pages";
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// The user agent of the device fingerprint when `--user-agent` is not given.
 const DEFAULT_USER_AGENT: &str = "b2core-auth-cli/0.1";
-/// How long a token given alone on the command line is taken to be valid: long enough for
-/// the one request made with it at once (its real expiry is the host's to know).
+/// How long a token given alone is taken to be valid: the one request made with it now.
 const ONE_REQUEST: Duration = Duration::from_secs(60);
-/// The longest rate limit the CLI waits out; a longer one fails the run (exit 1). The
-/// documented limits are at most 10 minutes (the client sign-in block).
+/// The longest rate limit waited out (the documented limits are at most 10 minutes).
 const MAX_WAIT: Duration = Duration::from_secs(15 * 60);
-/// The names a conformance sign-up gives when `--given-name` / `--family-name` are not.
-const CONFORMANCE_GIVEN_NAME: &str = "Conformance";
-const CONFORMANCE_FAMILY_NAME: &str = "Check";
+/// How often the countdown repeats its line when stderr is not a terminal.
+const REPORT_EVERY: u64 = 10;
 
-/// Why a run failed: the message (one line, no secret) and so the exit code.
-enum Fail {
-    /// Exit 1.
-    Failed(String),
-    /// Exit 2.
-    Usage(String),
-    /// Exit 3.
-    AlreadyRevoked(String),
+/// Exit codes besides 0, as [`AFTER_HELP`] lists them.
+const FAILED: u8 = 1;
+const USAGE: u8 = 2;
+const ALREADY_REVOKED: u8 = 3;
+const DEVIATES: u8 = 4;
+const RATE_LIMITED: u8 = 5;
+
+/// The heading of the options that go before or after the subcommand.
+const GLOBAL: &str = "Global options";
+
+const AFTER_HELP: &str = "\
+Secrets never come from flags: each is read from its variable, else from standard input
+(without echo on a terminal):
+  B2CORE_PASSWORD       the password (client-signin, client-signup, bo-signin)
+  B2CORE_NEW_PASSWORD   the new password when the host forces a reset
+  B2CORE_REFRESH_TOKEN  the refresh token (client-refresh, bo-refresh)
+  B2CORE_ACCESS_TOKEN   the access token (client-signout, bo-signout)
+
+Rate limits (the host's 429, the crate's own attempt limits) are waited out with a
+countdown on stderr, up to 15 minutes, then the held request is sent again.
+
+stdout: the token pair as JSON (nothing for a sign-out); stderr: progress, one
+`deviation: ...` line for each way an answer departs from the vendor's pages, errors.
+
+Exit: 0 ok, 1 refused or failed, 2 usage error, 3 sign-out of a token already revoked or
+expired, 4 conformance: every flow completed but the host deviates from the pages,
+5 rate limited and not waited out (--no-wait, or longer than 15 minutes).";
+
+const CONFORMANCE_HELP: &str = "\
+Test accounts come from the environment; a flow whose email is unset is skipped, an unset
+password is read from standard input before anything is sent:
+  B2CORE_CLIENT_EMAIL, B2CORE_CLIENT_PASSWORD: client sign-in, refresh, sign-out
+  B2CORE_STAFF_EMAIL, B2CORE_STAFF_PASSWORD: Back Office sign-in, refresh, sign-out
+  B2CORE_SIGNUP_EMAIL, B2CORE_SIGNUP_PASSWORD (else B2CORE_CLIENT_PASSWORD):
+    sign-up (it creates the account), sign-in, sign-out
+
+stdout: a table (flow, request, status, deviations) and a summary line.
+Exit: 0 the host conforms, 4 it deviates, 1 a flow failed, 2 usage.";
+
+/// A blocking client for B2Core hosts: sign in, sign up, refresh and sign out, and check
+/// a host against the vendor's pages.
+#[derive(Parser)]
+#[command(name = "b2core", version, after_help = AFTER_HELP, disable_help_subcommand = true)]
+struct Cli {
+    /// The host's base URI: https://, or http:// to a loopback host (localhost,
+    /// 127.0.0.0/8, [::1])
+    #[arg(long, value_name = "URL", global = true, help_heading = GLOBAL)]
+    host: Option<String>,
+    /// Make a deviation from the vendor's pages an error (exit 1) instead of a
+    /// `deviation:` line (conformance: the first one fails its flow)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    strict: bool,
+    /// Fail on a rate limit (exit 5) instead of waiting it out
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    no_wait: bool,
+    /// Allow http:// to a host that is not loopback: every password, code and token then
+    /// crosses the network in cleartext (a test host on a network you trust only)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    insecure_http: bool,
+    #[command(subcommand)]
+    command: Command,
 }
 
-impl Fail {
-    fn message(&self) -> &str {
-        match self {
-            Fail::Failed(m) | Fail::Usage(m) | Fail::AlreadyRevoked(m) => m,
-        }
-    }
+#[derive(Subcommand)]
+enum Command {
+    /// Client sign-in (2FA, forced password reset); prints the token pair
+    ///
+    /// The password comes from B2CORE_PASSWORD, the new one of a forced reset from
+    /// B2CORE_NEW_PASSWORD, each else from standard input; a code from --code or stdin.
+    ClientSignin {
+        /// The client's email
+        #[arg(long)]
+        email: String,
+        /// The 2FA code (else asked for when needed)
+        #[arg(long)]
+        code: Option<String>,
+        #[command(flatten)]
+        choices: Choices,
+    },
+    /// Client sign-up, then the sign-in the host asks for; prints the token pair
+    ///
+    /// The password comes from B2CORE_PASSWORD, else from standard input.
+    ClientSignup(SignUpArgs),
+    /// New client tokens for B2CORE_REFRESH_TOKEN; prints the host's pair
+    ClientRefresh,
+    /// Signs out the client access token B2CORE_ACCESS_TOKEN
+    ClientSignout,
+    /// Back Office sign-in (email 2FA); prints the token pair
+    ///
+    /// The password comes from B2CORE_PASSWORD, else from standard input; the emailed
+    /// code from --code or stdin.
+    BoSignin {
+        /// The staff member's email
+        #[arg(long)]
+        email: String,
+        /// The emailed 2FA code (else asked for when needed)
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// New Back Office tokens for B2CORE_REFRESH_TOKEN; prints the host's pair
+    BoRefresh,
+    /// Signs out the Back Office access token B2CORE_ACCESS_TOKEN
+    BoSignout,
+    /// Runs every flow there is a test account for and reports how the host's answers
+    /// depart from the vendor's pages
+    #[command(after_help = CONFORMANCE_HELP)]
+    Conformance {
+        #[command(flatten)]
+        choices: Choices,
+        /// The given name of the account the sign-up creates
+        #[arg(long, value_name = "G", default_value = "Conformance")]
+        given_name: String,
+        /// The family name of the account the sign-up creates
+        #[arg(long, value_name = "F", default_value = "Check")]
+        family_name: String,
+    },
+}
+
+/// What a client sign-in is told beyond the email.
+#[derive(Args, Clone)]
+struct Choices {
+    /// The 2FA method, when the account has both (else asked for)
+    #[arg(long, value_parser = method_parser())]
+    method: Option<Method>,
+    /// The user agent of the device fingerprint
+    #[arg(
+        long = "user-agent",
+        value_name = "UA",
+        default_value = DEFAULT_USER_AGENT,
+        value_parser = |ua: &str| DeviceFingerprint::from_user_agent(ua)
+    )]
+    fingerprint: DeviceFingerprint,
+    /// The reCAPTCHA response, for a host that requires one
+    #[arg(long, value_name = "RESPONSE")]
+    recaptcha: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct SignUpArgs {
+    /// The new account's email
+    #[arg(long)]
+    email: String,
+    /// The new client's given name
+    #[arg(long, value_name = "G")]
+    given_name: String,
+    /// The new client's family name
+    #[arg(long, value_name = "F")]
+    family_name: String,
+    /// The new client's country code
+    #[arg(long, value_name = "C")]
+    country_code: Option<String>,
+    /// The referral code
+    #[arg(long, value_name = "R")]
+    referral: Option<String>,
+    /// The registration URL template [default: HOST/register/{registration}/{code}]
+    #[arg(long, value_name = "TEMPLATE")]
+    url: Option<String>,
+}
+
+fn method_parser() -> impl TypedValueParser<Value = Method> {
+    PossibleValuesParser::new(["google", "sms"]).map(|name| match name.as_str() {
+        "sms" => Method::Sms,
+        _ => Method::Google,
+    })
+}
+
+/// Why a run failed: one line, no secret, and the exit code.
+struct Fail {
+    exit: u8,
+    message: String,
+}
+
+fn fail(exit: u8, message: impl Into<String>) -> Fail {
+    let message = message.into();
+    Fail { exit, message }
 }
 
 fn failed(message: impl Into<String>) -> Fail {
-    Fail::Failed(message.into())
+    fail(FAILED, message)
 }
 
 fn usage(message: impl Into<String>) -> Fail {
-    Fail::Usage(message.into())
+    fail(USAGE, message)
 }
 
 /// A flow's error as a failure. Errors never hold a secret (the crate promises it).
@@ -227,290 +296,116 @@ fn refused(what: &str, error: &ApiError) -> Fail {
     failed(format!("{what} refused: {error}"))
 }
 
-/// Sleeps until `at`, the end of a rate limit, after a notice on stderr; a wait longer
-/// than [`MAX_WAIT`] fails instead.
-fn wait_until(at: SystemTime) -> Result<(), Fail> {
-    let left = at.duration_since(SystemTime::now()).unwrap_or_default();
-    if left > MAX_WAIT {
-        return Err(failed(format!(
-            "rate limited until {}: longer than the {} minutes this client waits",
-            rfc3339(at),
-            MAX_WAIT.as_secs() / 60
-        )));
-    }
-    let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-    eprintln!(
-        "rate limited until {}: waiting {secs} s before sending again",
-        rfc3339(at)
-    );
-    // Until the clock says so: a sleep may end early by the wall clock's reckoning.
-    while let Some(left) = at
-        .duration_since(SystemTime::now())
-        .ok()
-        .filter(|d| !d.is_zero())
-    {
-        std::thread::sleep(left);
-    }
-    Ok(())
-}
-
-/// The request a call of `flow` returned; when the flow holds it for a rate limit
-/// (`Outgoing::RetryAt`), after waiting until then and asking the flow to send it.
-fn request_of<F: Flow>(
-    flow: &mut F,
-    mut outgoing: Outgoing,
-) -> Result<http::Request<Vec<u8>>, Fail> {
-    loop {
-        match outgoing {
-            Outgoing::Request(request) => return Ok(request),
-            Outgoing::RetryAt(at) => {
-                wait_until(at)?;
-                outgoing = flow.retry(SystemTime::now()).map_err(flow_error)?;
-            }
-        }
-    }
-}
-
-/// After a `RetryAt(at)` step (the host's 429): waits until then and sends again.
-fn wait_and_retry<F: Flow>(flow: &mut F, at: SystemTime) -> Result<Outgoing, Fail> {
-    wait_until(at)?;
-    flow.retry(SystemTime::now()).map_err(flow_error)
-}
-
-fn rfc3339(t: SystemTime) -> String {
-    b2core_auth::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
-}
-
-/// Text from the host made safe for one line of a terminal: control characters (a
-/// newline, an escape sequence) are written as escapes.
-fn one_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// How a run ended well.
-enum Done {
-    /// Exit 0, the pair on stdout.
-    Tokens(TokenPair),
-    /// Exit 0, nothing (more) on stdout.
-    Quiet,
-    /// Exit 4: `conformance` completed every flow and the host deviates.
-    Deviates,
-}
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(args) {
-        Ok(Done::Tokens(tokens)) => match serde_json::to_string(&tokens) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("b2core: cannot write the tokens: {e}");
-                ExitCode::from(1)
-            }
-        },
-        Ok(Done::Quiet) => ExitCode::SUCCESS,
-        Ok(Done::Deviates) => ExitCode::from(4),
-        Err(Fail::Failed(message)) => {
-            eprintln!("b2core: {message}");
-            ExitCode::from(1)
-        }
-        Err(Fail::Usage(message)) => {
-            eprintln!("b2core: {message} (see b2core --help)");
-            ExitCode::from(2)
-        }
-        Err(Fail::AlreadyRevoked(message)) => {
-            eprintln!("b2core: {message}");
-            ExitCode::from(3)
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Arguments, by hand: `--name value` or `--name=value`, `--host` and `--strict` anywhere.
-
-/// The options of one command: taken one by one; any left over is a usage error.
-struct Options {
-    command: String,
-    given: Vec<(String, String)>,
-}
-
-impl Options {
-    fn take(&mut self, name: &str) -> Option<String> {
-        let at = self.given.iter().position(|(n, _)| n == name)?;
-        Some(self.given.remove(at).1)
-    }
-
-    fn require(&mut self, name: &str) -> Result<String, Fail> {
-        self.take(name)
-            .ok_or_else(|| usage(format!("{} needs --{name}", self.command)))
-    }
-
-    fn finish(self) -> Result<(), Fail> {
-        match self.given.first() {
-            None => Ok(()),
-            Some((name, _)) => Err(usage(format!("{} does not take --{name}", self.command))),
-        }
-    }
-}
-
-fn run(args: Vec<String>) -> Result<Done, Fail> {
-    let mut host = None;
-    let mut strict = false;
-    let mut command = None;
-    let mut given: Vec<(String, String)> = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        if arg == "--help" || arg == "-h" {
-            println!("{USAGE}");
-            return Ok(Done::Quiet);
-        }
-        if arg == "--strict" {
-            if strict {
-                return Err(usage("--strict is given twice"));
-            }
-            strict = true;
-            continue;
-        }
-        if let Some(flag) = arg.strip_prefix("--") {
-            let (name, value) = match flag.split_once('=') {
-                Some(("strict", _)) => return Err(usage("--strict takes no value")),
-                Some((name, value)) => (name.to_owned(), value.to_owned()),
-                None => {
-                    let value = args
-                        .next()
-                        .ok_or_else(|| usage(format!("--{flag} needs a value")))?;
-                    (flag.to_owned(), value)
-                }
-            };
-            if given.iter().any(|(n, _)| *n == name) || (name == "host" && host.is_some()) {
-                return Err(usage(format!("--{name} is given twice")));
-            }
-            if name == "host" {
-                host = Some(value);
+    // Clap's errors (exit 2) and `--help`/`--version` (exit 0) end the process here.
+    let cli = Cli::parse();
+    let endpoint = cli.endpoint().unwrap_or_else(|e| e.exit());
+    match run(cli, endpoint) {
+        Ok(exit) => ExitCode::from(exit),
+        Err(fail) => {
+            let hint = if fail.exit == USAGE {
+                " (see b2core --help)"
             } else {
-                given.push((name, value));
+                ""
+            };
+            eprintln!("b2core: {}{hint}", fail.message);
+            ExitCode::from(fail.exit)
+        }
+    }
+}
+
+impl Cli {
+    /// The endpoint of `--host`, or clap's usage error (`--host` is global, so that it may
+    /// come after the subcommand, and clap does not require a global argument).
+    fn endpoint(&self) -> Result<Endpoint, clap::Error> {
+        let Some(host) = &self.host else {
+            return Err(Cli::command().error(
+                ErrorKind::MissingRequiredArgument,
+                "the following required argument was not provided: --host <URL>",
+            ));
+        };
+        // The value is not repeated: a URI with user info (refused) may hold a password.
+        let refused = |why: String| {
+            let message = format!("invalid value for '--host <URL>': {why}");
+            Cli::command().error(ErrorKind::ValueValidation, message)
+        };
+        let endpoint = match Endpoint::new(host) {
+            Ok(endpoint) => endpoint,
+            // Refused by `new` and not by `new_insecure_http`: cleartext to a remote host.
+            Err(_) if self.insecure_http => {
+                Endpoint::new_insecure_http(host).map_err(|e| refused(e.to_string()))?
             }
-        } else if command.is_none() {
-            command = Some(arg);
-        } else {
-            return Err(usage(format!("unexpected argument `{arg}`")));
-        }
-    }
-    let command = command.ok_or_else(|| usage("no command given"))?;
-    let host = host.ok_or_else(|| usage("--host URL is required"))?;
-    let mut endpoint = Endpoint::new(&host).map_err(|e| usage(format!("--host {host}: {e}")))?;
-    if strict {
-        endpoint = endpoint.strict();
-    }
-    let cli = Cli::new(endpoint);
-    let mut opts = Options {
-        command: command.clone(),
-        given,
-    };
-    match command.as_str() {
-        "client-signin" => {
-            let email = opts.require("email")?;
-            let choices = SignInChoices {
-                method: opts.take("method").map(|m| parse_method(&m)).transpose()?,
-                code: opts.take("code"),
-                user_agent: opts.take("user-agent"),
-                recaptcha: opts.take("recaptcha"),
-            };
-            opts.finish()?;
-            let password = secret("B2CORE_PASSWORD", "password")?;
-            cli.client_sign_in(&email, password, choices)
-                .map(Done::Tokens)
-        }
-        "client-signup" => {
-            let form = SignUpArgs {
-                email: opts.require("email")?,
-                given_name: opts.require("given-name")?,
-                family_name: opts.require("family-name")?,
-                country_code: opts.take("country-code"),
-                referral: opts.take("referral"),
-                url: opts.take("url"),
-            };
-            opts.finish()?;
-            let password = secret("B2CORE_PASSWORD", "password")?;
-            cli.client_sign_up(form, password, SignInChoices::default())
-                .map(Done::Tokens)
-        }
-        "client-refresh" | "bo-refresh" => {
-            opts.finish()?;
-            let realm = realm_of(&command);
-            let token = secret("B2CORE_REFRESH_TOKEN", "refresh token")?;
-            cli.refresh(realm, token).map(Done::Tokens)
-        }
-        "client-signout" | "bo-signout" => {
-            opts.finish()?;
-            let realm = realm_of(&command);
-            let token = secret("B2CORE_ACCESS_TOKEN", "access token")?;
-            cli.sign_out(realm, token).map(|()| Done::Quiet)
-        }
-        "bo-signin" => {
-            let email = opts.require("email")?;
-            let code = opts.take("code");
-            opts.finish()?;
-            let password = secret("B2CORE_PASSWORD", "password")?;
-            cli.staff_sign_in(&email, password, code).map(Done::Tokens)
-        }
-        "conformance" => {
-            let choices = SignInChoices {
-                method: opts.take("method").map(|m| parse_method(&m)).transpose()?,
-                code: None,
-                user_agent: opts.take("user-agent"),
-                recaptcha: opts.take("recaptcha"),
-            };
-            let names = (
-                opts.take("given-name")
-                    .unwrap_or_else(|| CONFORMANCE_GIVEN_NAME.into()),
-                opts.take("family-name")
-                    .unwrap_or_else(|| CONFORMANCE_FAMILY_NAME.into()),
+            Err(_) if Endpoint::new_insecure_http(host).is_ok() => {
+                return Err(refused(
+                    "http:// to a host that is not loopback sends passwords and tokens in \
+                     cleartext: use https://, or --insecure-http for a test host on a network \
+                     you trust"
+                        .into(),
+                ))
+            }
+            Err(e) => return Err(refused(e.to_string())),
+        };
+        if endpoint.is_insecure_http() {
+            eprintln!(
+                "b2core: warning: --insecure-http: passwords, codes and tokens go to {host} \
+                 in cleartext"
             );
-            opts.finish()?;
-            let accounts = TestAccounts::from_env()?;
-            cli.conformance(accounts, choices, names)
         }
-        other => Err(usage(format!("unknown command `{other}`"))),
+        Ok(if self.strict {
+            endpoint.strict()
+        } else {
+            endpoint
+        })
     }
 }
 
-fn realm_of(command: &str) -> Realm {
-    if command.starts_with("bo-") {
-        Realm::BackOffice
-    } else {
-        Realm::Client
-    }
-}
-
-fn parse_method(name: &str) -> Result<Method, Fail> {
-    match name.trim() {
-        "google" => Ok(Method::Google),
-        "sms" => Ok(Method::Sms),
-        other => Err(usage(format!(
-            "unknown 2FA method `{other}` (google or sms)"
-        ))),
-    }
+/// Runs the subcommand: its exit code, or why it failed.
+fn run(cli: Cli, endpoint: Endpoint) -> Result<u8, Fail> {
+    let runner = Runner::new(endpoint, cli.no_wait);
+    let tokens = match cli.command {
+        Command::ClientSignin {
+            email,
+            code,
+            choices,
+        } => {
+            let password = secret("B2CORE_PASSWORD", "password")?;
+            runner.client_sign_in(&email, password, code, choices)?
+        }
+        Command::ClientSignup(args) => {
+            let password = secret("B2CORE_PASSWORD", "password")?;
+            runner.client_sign_up(&args, password, None)?
+        }
+        Command::BoSignin { email, code } => {
+            let password = secret("B2CORE_PASSWORD", "password")?;
+            runner.staff_sign_in(&email, password, code)?
+        }
+        Command::ClientRefresh => runner.refresh(Realm::Client)?,
+        Command::BoRefresh => runner.refresh(Realm::BackOffice)?,
+        Command::ClientSignout => return runner.sign_out(Realm::Client).map(|()| 0),
+        Command::BoSignout => return runner.sign_out(Realm::BackOffice).map(|()| 0),
+        Command::Conformance {
+            choices,
+            given_name,
+            family_name,
+        } => {
+            let accounts = TestAccounts::from_env()?;
+            return runner.conformance(accounts, &choices, given_name, family_name);
+        }
+    };
+    let json = serde_json::to_string(&tokens)
+        .map_err(|e| failed(format!("cannot write the tokens: {e}")))?;
+    println!("{json}");
+    Ok(0)
 }
 
 // ---------------------------------------------------------------------------------------
 // Input: secrets from the environment or stdin, answers from stdin.
 
-/// A secret from `var`, or from one line of stdin when `var` is unset.
+/// A secret from `var`, or from standard input when `var` is unset.
 fn secret(var: &str, what: &str) -> Result<Secret<String>, Fail> {
     match optional_var(var)? {
         Some(value) => Ok(Secret::new(value)),
-        None => ask(&format!("{what} ({var} is unset)")).map(Secret::new),
+        None => ask_secret(&format!("{what} ({var} is unset)")),
     }
 }
 
@@ -523,11 +418,29 @@ fn optional_var(var: &str) -> Result<Option<String>, Fail> {
     }
 }
 
-/// One line of stdin after a prompt on stderr (the prompt names what, never a value).
+/// A password, token or code from standard input: typed without echo on a terminal.
+fn ask_secret(what: &str) -> Result<Secret<String>, Fail> {
+    if !std::io::stdin().is_terminal() {
+        return ask(what).map(Secret::new);
+    }
+    eprint!("{what}: ");
+    match rpassword::read_password() {
+        Ok(line) if !line.is_empty() => Ok(Secret::new(line)),
+        Ok(_) => Err(usage(format!("no {what}: nothing was typed"))),
+        Err(e) => Err(usage(format!("cannot read {what} from the terminal: {e}"))),
+    }
+}
+
+/// One line of standard input, after a prompt on stderr that names what (never a value).
 fn ask(what: &str) -> Result<String, Fail> {
-    eprintln!("{what}: reading one line from standard input");
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{what}: ");
+    } else {
+        eprintln!("{what}: reading one line from standard input");
+    }
     let mut line = String::new();
-    match std::io::stdin().read_line(&mut line) {
+    match stdin.read_line(&mut line) {
         Ok(0) => Err(usage(format!("no {what}: standard input ended"))),
         Ok(_) => Ok(line.trim_end_matches(['\r', '\n']).to_owned()),
         Err(e) => Err(usage(format!(
@@ -537,11 +450,58 @@ fn ask(what: &str) -> Result<String, Fail> {
 }
 
 // ---------------------------------------------------------------------------------------
+// Rate limits: waited out with a countdown, or a failure.
+
+fn rfc3339(t: SystemTime) -> String {
+    b2core_auth::format_rfc3339(t).unwrap_or_else(|_| "a time out of range".into())
+}
+
+/// Sleeps until `at` (by the clock: a sleep may end early by its reckoning), counting down
+/// on stderr: one line rewritten each second on a terminal, else a line every
+/// [`REPORT_EVERY`] seconds.
+fn count_down(at: SystemTime) {
+    let terminal = std::io::stderr().is_terminal();
+    let (mut shown, mut width) = (None, 0);
+    while let Some(left) = at
+        .duration_since(SystemTime::now())
+        .ok()
+        .filter(|d| !d.is_zero())
+    {
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        if shown != Some(secs) {
+            let until = rfc3339(at);
+            let notice =
+                format!("rate limited until {until}: waiting {secs} s before sending again");
+            if terminal {
+                let back = if shown.is_some() { "\r" } else { "" };
+                eprint!("{back}{notice:<width$}");
+                width = notice.len();
+            } else if shown.is_none() || secs % REPORT_EVERY == 0 {
+                eprintln!("{notice}");
+            }
+            shown = Some(secs);
+        }
+        // To the next whole second left, when the count changes.
+        let fraction = left - Duration::from_secs(left.as_secs());
+        std::thread::sleep(if fraction.is_zero() {
+            Duration::from_secs(1)
+        } else {
+            fraction
+        });
+    }
+    if terminal && shown.is_some() {
+        eprintln!();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // The flows, each a loop over the crate's steps.
 
-struct Cli {
+struct Runner {
     endpoint: Endpoint,
     http: blocking_http::Client,
+    /// `--no-wait`: a rate limit fails the run.
+    no_wait: bool,
     /// The name of the flow running (for the conformance table).
     flow: Cell<&'static str>,
     /// Every request sent, its status and the deviations of its answer.
@@ -562,49 +522,52 @@ struct Row {
     failure: Option<String>,
 }
 
-/// What `client-signin` was told beyond the email.
-#[derive(Default, Clone)]
-struct SignInChoices {
-    method: Option<Method>,
-    code: Option<String>,
-    user_agent: Option<String>,
-    recaptcha: Option<String>,
-}
-
-struct SignUpArgs {
-    email: String,
-    given_name: String,
-    family_name: String,
-    country_code: Option<String>,
-    referral: Option<String>,
-    url: Option<String>,
-}
-
-impl Cli {
-    fn new(endpoint: Endpoint) -> Self {
+impl Runner {
+    fn new(endpoint: Endpoint, no_wait: bool) -> Self {
         Self {
             endpoint,
             http: blocking_http::Client::new(),
+            no_wait,
             flow: Cell::new("-"),
             log: RefCell::new(Vec::new()),
         }
     }
 
-    /// Sends what a call of `flow` returned (after waiting out a rate limit, see
-    /// [`request_of`]) and reports its line and status on stderr (no header, no body).
+    /// Waits out a rate limit until `at` and asks `flow` to send its held request again;
+    /// with `--no-wait`, or past [`MAX_WAIT`], fails (exit 5).
+    fn wait_and_retry<F: Flow>(&self, flow: &mut F, at: SystemTime) -> Result<Outgoing, Fail> {
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        let until = format!("rate limited until {}", rfc3339(at));
+        if self.no_wait && !left.is_zero() {
+            return Err(fail(RATE_LIMITED, format!("{until} (--no-wait)")));
+        }
+        if left > MAX_WAIT {
+            let why = "longer than the 15 minutes this client waits";
+            return Err(fail(RATE_LIMITED, format!("{until}: {why}")));
+        }
+        count_down(at);
+        flow.retry(SystemTime::now()).map_err(flow_error)
+    }
+
+    /// Sends what a call of `flow` returned (when the flow held it for a rate limit, after
+    /// the wait) and reports its line and status on stderr (no header, no body).
     fn send<F: Flow>(
         &self,
         flow: &mut F,
-        outgoing: Outgoing,
+        mut outgoing: Outgoing,
     ) -> Result<http::Response<Vec<u8>>, Fail> {
-        let request = request_of(flow, outgoing)?;
+        let request = loop {
+            match outgoing {
+                Outgoing::Request(request) => break request,
+                Outgoing::RetryAt(at) => outgoing = self.wait_and_retry(flow, at)?,
+            }
+        };
         let line = format!("{} {}", request.method(), request.uri().path());
         let result = self.http.send(request);
-        let status = result.as_ref().ok().map(|r| r.status().as_u16());
         self.log.borrow_mut().push(Row {
             flow: self.flow.get(),
             request: line.clone(),
-            status,
+            status: result.as_ref().ok().map(|r| r.status().as_u16()),
             deviations: Vec::new(),
             read: false,
             failure: None,
@@ -630,11 +593,9 @@ impl Cli {
         &self,
         email: &str,
         mut password: Secret<String>,
-        mut choices: SignInChoices,
+        mut code: Option<String>,
+        choices: Choices,
     ) -> Result<TokenPair, Fail> {
-        let user_agent = choices.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT);
-        let fingerprint = DeviceFingerprint::from_user_agent(user_agent)
-            .map_err(|e| usage(format!("--user-agent: {e}")))?;
         let mut flow = SignIn::new(self.endpoint.clone());
         let mut outgoing = flow.start(SystemTime::now()).map_err(flow_error)?;
         loop {
@@ -649,7 +610,7 @@ impl Cli {
                 } => return Err(refused("sign-in", &e)),
                 SignInStep::Credentials { options, .. } => {
                     let mut credentials =
-                        Credentials::new(email, password.clone(), fingerprint.clone());
+                        Credentials::new(email, password.clone(), choices.fingerprint.clone());
                     match &choices.recaptcha {
                         Some(r) => credentials = credentials.with_recaptcha(r.clone()),
                         None if options.recaptcha_enabled => {
@@ -674,9 +635,11 @@ impl Cli {
                     rejected: Some(e), ..
                 } => return Err(refused("the 2FA code", &e)),
                 SignInStep::Code { method, .. } => {
-                    let code = match choices.code.take() {
+                    let code = match code.take() {
                         Some(code) => code,
-                        None => ask(&format!("the {} code", label(method)))?,
+                        None => ask_secret(&format!("the {} code", label(method)))?
+                            .expose()
+                            .clone(),
                     };
                     flow.submit_code(code, SystemTime::now())
                 }
@@ -691,15 +654,16 @@ impl Cli {
                     rejected: Some(e), ..
                 } => return Err(refused("the password reset", &e)),
                 SignInStep::ResetCode { .. } => {
-                    let code = ask(&format!("the code sent to {email}"))?;
+                    let code = ask_secret(&format!("the code sent to {email}"))?;
                     password = secret("B2CORE_NEW_PASSWORD", "new password")?;
+                    let code = code.expose().clone();
                     flow.reset_password(code, password.clone(), SystemTime::now())
                 }
                 SignInStep::PasswordChanged => {
                     eprintln!("password changed: signing in with the new one");
                     flow.start(SystemTime::now())
                 }
-                SignInStep::RetryAt(at) => Ok(wait_and_retry(&mut flow, at)?),
+                SignInStep::RetryAt(at) => Ok(self.wait_and_retry(&mut flow, at)?),
                 SignInStep::Unsupported { workflow, .. } => {
                     return Err(failed(format!(
                         "the host asks for workflow `{}`, which this client does not drive",
@@ -717,12 +681,12 @@ impl Cli {
     }
 
     /// A sign-up; when the host then asks for a sign-in (the documented answer), the
-    /// sign-in with the same email and password, told `then`.
+    /// sign-in with the same email and password, told `then` (else the defaults).
     fn client_sign_up(
         &self,
-        args: SignUpArgs,
+        args: &SignUpArgs,
         password: Secret<String>,
-        then: SignInChoices,
+        then: Option<&Choices>,
     ) -> Result<TokenPair, Fail> {
         let fingerprint =
             DeviceFingerprint::from_user_agent(DEFAULT_USER_AGENT).map_err(flow_error)?;
@@ -767,9 +731,17 @@ impl Cli {
                 }
                 SignUpStep::SignInRequired => {
                     eprintln!("signed up: signing in with the same credentials");
-                    return self.client_sign_in(&args.email, password, then);
+                    let choices = match then {
+                        Some(choices) => choices.clone(),
+                        None => Choices {
+                            method: None,
+                            fingerprint: fingerprint.clone(),
+                            recaptcha: None,
+                        },
+                    };
+                    return self.client_sign_in(&args.email, password, None, choices);
                 }
-                SignUpStep::RetryAt(at) => wait_and_retry(&mut flow, at)?,
+                SignUpStep::RetryAt(at) => self.wait_and_retry(&mut flow, at)?,
                 SignUpStep::Done(tokens) => {
                     eprintln!("signed up and signed in");
                     return Ok(tokens);
@@ -810,16 +782,18 @@ impl Cli {
                 } => {
                     let code = match code.take() {
                         Some(code) => code,
-                        None => ask(&format!(
+                        None => ask_secret(&format!(
                             "the code sent by {} (valid until {})",
                             one_line(&provider),
                             rfc3339(expires_at)
-                        ))?,
+                        ))?
+                        .expose()
+                        .clone(),
                     };
                     flow.submit_code(code, SystemTime::now())
                         .map_err(flow_error)?
                 }
-                StaffStep::RetryAt(at) => wait_and_retry(&mut flow, at)?,
+                StaffStep::RetryAt(at) => self.wait_and_retry(&mut flow, at)?,
                 StaffStep::Done(tokens) => {
                     eprintln!("signed in");
                     return Ok(tokens);
@@ -831,14 +805,15 @@ impl Cli {
 
     /// A token given alone, for the one request made with it now; see "Refresh and
     /// sign-out from one token" in the module docs.
-    fn lone_token(value: Secret<String>) -> Result<Token, Fail> {
+    fn lone_token(var: &str, what: &str) -> Result<Token, Fail> {
+        let value = secret(var, what)?;
         let now = SystemTime::now();
         let until = now.checked_add(ONE_REQUEST).unwrap_or(now);
         Token::new(value, now, until).map_err(flow_error)
     }
 
-    fn refresh(&self, realm: Realm, refresh_token: Secret<String>) -> Result<TokenPair, Fail> {
-        let token = Self::lone_token(refresh_token)?;
+    fn refresh(&self, realm: Realm) -> Result<TokenPair, Fail> {
+        let token = Self::lone_token("B2CORE_REFRESH_TOKEN", "refresh token")?;
         let mut session = Session::from_refresh_token(realm, self.endpoint.clone(), token);
         self.refresh_session(&mut session)?;
         session
@@ -865,14 +840,14 @@ impl Cli {
                     "refresh refused (HTTP {}): the refresh token is unknown, expired or revoked; sign in again",
                     response.status().as_u16()
                 ))),
-                SessionStep::RetryAt(at) => wait_and_retry(session, at)?,
+                SessionStep::RetryAt(at) => self.wait_and_retry(session, at)?,
                 other => return Err(failed(format!("unexpected step {other:?}"))),
             };
         }
     }
 
-    fn sign_out(&self, realm: Realm, access_token: Secret<String>) -> Result<(), Fail> {
-        let token = Self::lone_token(access_token)?;
+    fn sign_out(&self, realm: Realm) -> Result<(), Fail> {
+        let token = Self::lone_token("B2CORE_ACCESS_TOKEN", "access token")?;
         let mut session = Session::from_access_token(realm, self.endpoint.clone(), token);
         self.sign_out_session(&mut session)
     }
@@ -895,15 +870,61 @@ impl Cli {
                 }
                 SessionStep::SignedOut {
                     already_revoked: true,
-                } => return Err(Fail::AlreadyRevoked(
-                    "sign-out: the host answered 401: the access token was already revoked or has expired"
-                        .into(),
+                } => return Err(fail(
+                    ALREADY_REVOKED,
+                    "sign-out: the host answered 401: the access token was already revoked or has expired",
                 )),
-                SessionStep::RetryAt(at) => wait_and_retry(session, at)?,
+                SessionStep::RetryAt(at) => self.wait_and_retry(session, at)?,
                 other => return Err(failed(format!("unexpected step {other:?}"))),
             };
         }
     }
+}
+
+/// The method to use: `--method` if the account offers it, the only one offered, or the
+/// user's choice on stdin.
+fn pick_method(offered: &[Method], wanted: Option<Method>) -> Result<Method, Fail> {
+    let names: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
+    match (wanted, offered) {
+        (Some(m), _) if offered.contains(&m) => Ok(m),
+        (Some(m), _) => Err(failed(format!(
+            "the account does not offer 2FA by {} (it offers: {})",
+            m.as_str(),
+            names.join(", ")
+        ))),
+        (None, [only]) => Ok(*only),
+        (None, _) => {
+            let choice = ask(&format!("choose a 2FA method ({})", names.join(" or ")))?;
+            match offered.iter().find(|m| m.as_str() == choice.trim()) {
+                Some(method) => Ok(*method),
+                None => Err(usage(format!(
+                    "`{}` is not offered",
+                    one_line(choice.trim())
+                ))),
+            }
+        }
+    }
+}
+
+fn label(method: Method) -> &'static str {
+    match method {
+        Method::Sms => "SMS",
+        _ => "Google Authenticator",
+    }
+}
+
+/// Text from the host made safe for one line of a terminal: control characters (a
+/// newline, an escape sequence) are written as escapes.
+fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -915,7 +936,7 @@ struct Account {
     password: Secret<String>,
 }
 
-/// The accounts of a conformance run, `None` for a flow to skip (and the variable why).
+/// The accounts of a conformance run; for a flow to skip, the variable that is unset.
 struct TestAccounts {
     client: Result<Account, &'static str>,
     staff: Result<Account, &'static str>,
@@ -934,36 +955,40 @@ impl TestAccounts {
                 "conformance needs a test account: set B2CORE_CLIENT_EMAIL, B2CORE_STAFF_EMAIL or B2CORE_SIGNUP_EMAIL",
             ));
         }
-        let client = match client_email {
-            Some(email) => Ok(Account {
+        let account = |email: Option<String>, var: &'static str, pw_var, what| match email {
+            Some(email) => Ok(Ok(Account {
                 email,
-                password: secret("B2CORE_CLIENT_PASSWORD", "client password")?,
-            }),
-            None => Err("B2CORE_CLIENT_EMAIL"),
+                password: secret(pw_var, what)?,
+            })),
+            None => Ok(Err(var)),
         };
-        let staff = match staff_email {
-            Some(email) => Ok(Account {
-                email,
-                password: secret("B2CORE_STAFF_PASSWORD", "Back Office password")?,
-            }),
-            None => Err("B2CORE_STAFF_EMAIL"),
-        };
+        let client = account(
+            client_email,
+            "B2CORE_CLIENT_EMAIL",
+            "B2CORE_CLIENT_PASSWORD",
+            "client password",
+        )?;
+        let staff = account(
+            staff_email,
+            "B2CORE_STAFF_EMAIL",
+            "B2CORE_STAFF_PASSWORD",
+            "Back Office password",
+        )?;
         let signup = match signup_email {
-            Some(email) => {
-                // Its own, else the client account's (however that was given).
-                let own = optional_var("B2CORE_SIGNUP_PASSWORD")?;
-                let password = match (own, &client) {
+            // Its own password, else the client account's (however that was given).
+            Some(email) => Ok(Account {
+                email,
+                password: match (optional_var("B2CORE_SIGNUP_PASSWORD")?, &client) {
                     (Some(own), _) => Secret::new(own),
                     (None, Ok(client)) => client.password.clone(),
                     (None, Err(_)) => match optional_var("B2CORE_CLIENT_PASSWORD")? {
                         Some(value) => Secret::new(value),
-                        None => Secret::new(ask(
+                        None => ask_secret(
                             "sign-up password (B2CORE_SIGNUP_PASSWORD and B2CORE_CLIENT_PASSWORD are unset)",
-                        )?),
+                        )?,
                     },
-                };
-                Ok(Account { email, password })
-            }
+                },
+            }),
             None => Err("B2CORE_SIGNUP_EMAIL"),
         };
         Ok(Self {
@@ -981,46 +1006,45 @@ enum FlowEnd {
     Failed(Fail),
 }
 
-impl Cli {
+impl Runner {
     fn conformance(
         &self,
         accounts: TestAccounts,
-        choices: SignInChoices,
-        (given_name, family_name): (String, String),
-    ) -> Result<Done, Fail> {
-        let mut ends: Vec<(&'static str, FlowEnd)> = Vec::new();
-
-        let end = self.conformance_flow("client", &accounts.client, |account| {
-            let tokens =
-                self.client_sign_in(&account.email, account.password.clone(), choices.clone())?;
+        choices: &Choices,
+        given_name: String,
+        family_name: String,
+    ) -> Result<u8, Fail> {
+        let client = self.conformance_flow("client", &accounts.client, |account| {
+            let password = account.password.clone();
+            let tokens = self.client_sign_in(&account.email, password, None, choices.clone())?;
             let mut session = Session::client(self.endpoint.clone(), tokens);
             self.refresh_session(&mut session)?;
             self.sign_out_session(&mut session)
         });
-        ends.push(("client", end));
-
-        let end = self.conformance_flow("back-office", &accounts.staff, |account| {
+        let staff = self.conformance_flow("back-office", &accounts.staff, |account| {
             let tokens = self.staff_sign_in(&account.email, account.password.clone(), None)?;
             let mut session = Session::back_office(self.endpoint.clone(), tokens);
             self.refresh_session(&mut session)?;
             self.sign_out_session(&mut session)
         });
-        ends.push(("back-office", end));
-
-        let end = self.conformance_flow("sign-up", &accounts.signup, |account| {
+        let signup = self.conformance_flow("sign-up", &accounts.signup, |account| {
             let args = SignUpArgs {
                 email: account.email.clone(),
-                given_name: given_name.clone(),
-                family_name: family_name.clone(),
+                given_name,
+                family_name,
                 country_code: None,
                 referral: None,
                 url: None,
             };
-            let tokens = self.client_sign_up(args, account.password.clone(), choices.clone())?;
+            let tokens = self.client_sign_up(&args, account.password.clone(), Some(choices))?;
             let mut session = Session::client(self.endpoint.clone(), tokens);
             self.sign_out_session(&mut session)
         });
-        ends.push(("sign-up", end));
+        let ends = [
+            ("client", client),
+            ("back-office", staff),
+            ("sign-up", signup),
+        ];
 
         self.print_table(&ends);
         let failures: Vec<&str> = ends
@@ -1032,15 +1056,15 @@ impl Cli {
         let deviations: usize = self.log.borrow().iter().map(|r| r.deviations.len()).sum();
         if ends
             .iter()
-            .any(|(_, end)| matches!(end, FlowEnd::Failed(Fail::Usage(_))))
+            .any(|(_, end)| matches!(end, FlowEnd::Failed(Fail { exit: USAGE, .. })))
         {
             Err(usage(message))
         } else if !failures.is_empty() {
             Err(failed(message))
         } else if deviations > 0 {
-            Ok(Done::Deviates)
+            Ok(DEVIATES)
         } else {
-            Ok(Done::Quiet)
+            Ok(0)
         }
     }
 
@@ -1062,20 +1086,18 @@ impl Cli {
         let end = match run(account) {
             Ok(()) => FlowEnd::Completed,
             Err(fail) => {
-                eprintln!("conformance: {name} failed: {}", fail.message());
+                eprintln!("conformance: {name} failed: {}", fail.message);
                 let mut log = self.log.borrow_mut();
                 let sent = log.len() > rows_before;
                 match log.last_mut() {
-                    Some(row) if sent && !row.read => {
-                        row.failure = Some(fail.message().to_owned());
-                    }
+                    Some(row) if sent && !row.read => row.failure = Some(fail.message.clone()),
                     _ => log.push(Row {
                         flow: name,
                         request: "-".into(),
                         status: None,
                         deviations: Vec::new(),
                         read: true,
-                        failure: Some(fail.message().to_owned()),
+                        failure: Some(fail.message.clone()),
                     }),
                 }
                 FlowEnd::Failed(fail)
@@ -1088,20 +1110,12 @@ impl Cli {
     /// The table and the summary line, on stdout.
     fn print_table(&self, ends: &[(&'static str, FlowEnd)]) {
         let log = self.log.borrow();
-        let mut rows: Vec<[String; 4]> = vec![[
-            "flow".into(),
-            "request".into(),
-            "status".into(),
-            "deviations".into(),
-        ]];
+        let mut rows: Vec<[String; 4]> =
+            vec![["flow", "request", "status", "deviations"].map(String::from)];
         for (name, end) in ends {
             if let FlowEnd::Skipped(var) = end {
-                rows.push([
-                    (*name).into(),
-                    "-".into(),
-                    "-".into(),
-                    format!("skipped: {var} is unset"),
-                ]);
+                let skipped = format!("skipped: {var} is unset");
+                rows.push([(*name).into(), "-".into(), "-".into(), skipped]);
                 continue;
             }
             for row in log.iter().filter(|row| row.flow == *name) {
@@ -1120,14 +1134,9 @@ impl Cli {
             }
         }
         let width = |column: usize| rows.iter().map(|r| r[column].len()).max().unwrap_or(0);
-        let widths = [width(0), width(1), width(2)];
+        let (w0, w1, w2) = (width(0), width(1), width(2));
         for [flow, request, status, cell] in &rows {
-            println!(
-                "{flow:<w0$}  {request:<w1$}  {status:<w2$}  {cell}",
-                w0 = widths[0],
-                w1 = widths[1],
-                w2 = widths[2]
-            );
+            println!("{flow:<w0$}  {request:<w1$}  {status:<w2$}  {cell}");
         }
 
         let requests = log.iter().filter(|r| r.request != "-").count();
@@ -1135,57 +1144,17 @@ impl Cli {
         let count = |f: fn(&FlowEnd) -> bool| ends.iter().filter(|(_, end)| f(end)).count();
         let skipped = count(|e| matches!(e, FlowEnd::Skipped(_)));
         let failures = count(|e| matches!(e, FlowEnd::Failed(_)));
-        let verdict = if failures > 0 {
-            "failed"
-        } else if deviations > 0 {
-            "deviates"
-        } else {
-            "conforms"
+        let verdict = match (failures, deviations) {
+            (0, 0) => "conforms",
+            (0, _) => "deviates",
+            _ => "failed",
         };
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         println!(
             "summary: {requests} request{}, {deviations} deviation{}; flows: {} run, {skipped} skipped, {failures} failed; {verdict}",
             plural(requests),
             plural(deviations),
             ends.len() - skipped,
         );
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// The method to use: `--method` if the account offers it, the only one offered, or the
-/// user's choice on stdin.
-fn pick_method(offered: &[Method], wanted: Option<Method>) -> Result<Method, Fail> {
-    let names: Vec<&str> = offered.iter().map(|m| m.as_str()).collect();
-    match (wanted, offered) {
-        (Some(m), _) if offered.contains(&m) => Ok(m),
-        (Some(m), _) => Err(failed(format!(
-            "the account does not offer 2FA by {} (it offers: {})",
-            m.as_str(),
-            names.join(", ")
-        ))),
-        (None, [only]) => Ok(*only),
-        (None, _) => {
-            let choice = ask(&format!("choose a 2FA method ({})", names.join(" or ")))?;
-            let method = parse_method(&choice)?;
-            if offered.contains(&method) {
-                Ok(method)
-            } else {
-                Err(usage(format!("`{}` is not offered", method.as_str())))
-            }
-        }
-    }
-}
-
-fn label(method: Method) -> &'static str {
-    match method {
-        Method::Sms => "SMS",
-        _ => "Google Authenticator",
     }
 }

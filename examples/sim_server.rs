@@ -36,11 +36,12 @@
 //! person or a harness can type it in), and each protocol violation (a request a
 //! conforming client would never send). Never a password or a token.
 //!
-//! The simulator is sans-IO: this server hands it each request with the wall clock
-//! (`SystemTime::now()`) as `now`. Its answers, limits and every assumption beyond the
-//! vendor's pages are in the `b2core_auth::sim` docs. Read-only control paths
-//! (`GET /_sim/violations`, `/_sim/outbox`, `/_sim/google-code?email=E`) are described in
-//! `examples/support/sim_http.rs`.
+//! The simulator is sans-IO: this server (axum on tokio, `examples/support/sim_http.rs`)
+//! hands it each request as it came, with the wall clock (`SystemTime::now()`) as `now`.
+//! Its answers, limits and every assumption beyond the vendor's pages are in the
+//! `b2core_auth::sim` docs. Read-only control paths (`GET /_sim/violations`,
+//! `/_sim/outbox`, `/_sim/google-code?email=E`, `E` percent-encoded: `%40` for `@`, `%2B`
+//! for `+`) are described in `examples/support/sim_http.rs`.
 //!
 //! # The accounts file
 //!

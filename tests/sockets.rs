@@ -1,21 +1,25 @@
 //! The flows over real sockets: the simulator served on an ephemeral loopback port (the
 //! HTTP glue of `examples/support/`, in a thread of this test), driven
 //!
-//! 1. in-process by the blocking client (ureq) and by the async client (hyper on tokio),
+//! 1. in-process by the blocking client (ureq) and by the async client (reqwest on tokio),
 //!    through every flow: client sign-in without 2FA, with Google, with SMS after a method
 //!    choice, with a forced password reset; sign-up then sign-in; staff sign-in with email
 //!    2FA; refresh and sign-out of both realms. Each client runs them against the
 //!    simulator in every dialect of `sim::Dialect::ALL`, and the deviations the flows
 //!    record must be exactly those the dialect implies (`examples/support/dialects.rs`);
 //! 2. by the `b2core` example binary as a subprocess, for every subcommand, success and
-//!    failure: its stdout (the JSON pair), its exit code (0/1/2/3), its deviation lines,
-//!    `--strict`, that it waits out a 429 (a notice on stderr, then the same request
-//!    again; `sim_http::Running::throttle_next` makes a short one) and gives up on one
-//!    longer than it waits, and that no password, token or code ever reaches its stderr;
+//!    failure: its stdout (the JSON pair), its exit code (0/1/2/3/5), clap's usage errors
+//!    and `--help`, its deviation lines, `--strict`, `--insecure-http`, that it waits out a
+//!    429 (a countdown on stderr, then the same request again;
+//!    `sim_http::Running::throttle_next` makes a short one), fails on one with `--no-wait`
+//!    and on one longer than it waits, that no password, token or code ever reaches its
+//!    stderr, and, on a pseudo-terminal (`script`), that a password typed is not echoed and
+//!    the countdown rewrites one line;
 //!    and its `conformance` against the `sim_server` binary in every dialect
 //!    (`--dialect NAME`), whose table must report exactly that dialect's deviations (exit
 //!    0 or 4);
-//! 3. the `sim_server` and `async_tokio` example binaries as they are run by people;
+//! 3. the `sim_server` and `async_tokio` example binaries as they are run by people, and
+//!    the simulator's HTTP glue (query strings, the body cap) over raw sockets;
 //! 4. a host that answers with redirects: both clients hand the 3xx back unfollowed, the
 //!    CLI fails on it, and nothing reaches where `Location` points.
 //!
@@ -444,6 +448,37 @@ fn an_unreachable_host_is_an_error_for_both_clients() {
     );
 }
 
+#[test]
+fn the_async_client_reads_an_answer_to_one_byte_past_the_limit() {
+    // A host whose answer is twice the flows' limit: the client stops reading one byte
+    // past it (never more), so that the flow sees the excess and refuses the answer.
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let addr = server.server_addr().to_ip().unwrap();
+    let thread = std::thread::spawn(move || {
+        if let Ok(request) = server.recv() {
+            let body = vec![b' '; 2 * b2core_auth::DEFAULT_BODY_LIMIT];
+            // The client hangs up before the end: nothing to do about it here.
+            let _ = request.respond(tiny_http::Response::from_data(body));
+        }
+    });
+    let mut flow = SignIn::new(Endpoint::new(&format!("http://{addr}")).unwrap());
+    let request = flow.start(SystemTime::now()).sent();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let http = async_http::Client::new().unwrap();
+    let response = runtime.block_on(http.send(request)).unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.body().len(), b2core_auth::DEFAULT_BODY_LIMIT + 1);
+    let e = flow
+        .handle_response(&response, SystemTime::now())
+        .unwrap_err();
+    assert!(e.to_string().contains("larger than the"), "{e}");
+    drop(runtime);
+    thread.join().unwrap();
+}
+
 // ---------------------------------------------------------------------------------------
 // 2. The `b2core` CLI as a subprocess.
 
@@ -559,6 +594,25 @@ impl Run {
         assert!(last.starts_with("b2core: "), "{last}");
         assert!(last.contains(why), "`{last}` should say `{why}`");
     }
+
+    /// Refused by the argument parser (clap): exit 2, nothing on stdout, and on stderr
+    /// clap's `error: ...` saying `why` (often with the usage) and the pointer to `--help`.
+    fn rejects_arguments(&self, why: &str) {
+        assert_eq!(self.code, 2, "stderr: {}", self.stderr);
+        assert_eq!(self.stdout, "");
+        assert!(self.stderr.starts_with("error: "), "{}", self.stderr);
+        assert!(
+            self.stderr.contains(why),
+            "`{}` should say `{why}`",
+            self.stderr
+        );
+        assert!(
+            self.stderr
+                .ends_with("\nFor more information, try '--help'.\n"),
+            "{}",
+            self.stderr
+        );
+    }
 }
 
 /// Runs the CLI against the served simulator and checks that no secret the simulator
@@ -620,9 +674,10 @@ impl Cli {
         run
     }
 
-    /// Runs the CLI until a line of its stderr ends with `notice` (a rate limit it waits
-    /// out), checks that it is still running, stops it and returns its stderr so far.
-    fn run_until_waiting(&self, args: &[&str], env: &[(&str, &str)], notice: &str) -> String {
+    /// Runs the CLI until lines of its stderr have ended with each of `notices` in turn (a
+    /// rate limit it waits out), checks that it is still running, stops it and returns its
+    /// stderr so far.
+    fn run_until_waiting(&self, args: &[&str], env: &[(&str, &str)], notices: &[&str]) -> String {
         let mut command = Command::new(example("b2core"));
         command.arg("--host").arg(self.server.base_uri()).args(args);
         for var in SECRET_VARS.iter().chain(&CONFORMANCE_VARS) {
@@ -646,14 +701,16 @@ impl Cli {
             }
         });
         let mut text = String::new();
-        loop {
-            let line = seen
-                .recv_timeout(Duration::from_secs(20))
-                .unwrap_or_else(|e| panic!("no `{notice}` on stderr ({e}):\n{text}"));
-            text.push_str(&line);
-            text.push('\n');
-            if line.ends_with(notice) {
-                break;
+        for notice in notices {
+            loop {
+                let line = seen
+                    .recv_timeout(Duration::from_secs(20))
+                    .unwrap_or_else(|e| panic!("no `{notice}` on stderr ({e}):\n{text}"));
+                text.push_str(&line);
+                text.push('\n');
+                if line.ends_with(notice) {
+                    break;
+                }
             }
         }
         // Still waiting: not exited, nothing more on stderr for a moment.
@@ -828,8 +885,9 @@ fn cli_client_signin() {
     );
     run.fails(1, "the 2FA code refused: HTTP 400");
     // The host's limit: the 6th attempt in a minute is answered 429 and the documented
-    // 10-minute block. The CLI waits it out: a notice, then nothing is sent (it is
-    // stopped here, still waiting).
+    // 10-minute block. The CLI waits it out: a notice, the same line again 10 seconds
+    // later (stderr is not a terminal), and nothing is sent (it is stopped here, still
+    // waiting).
     for _ in 0..5 {
         let run = cli.run(
             &["client-signin", "--email", "nobody@example.com"],
@@ -841,7 +899,10 @@ fn cli_client_signin() {
     let stderr = cli.run_until_waiting(
         &["client-signin", "--email", "nobody@example.com"],
         &pw(),
-        ": waiting 600 s before sending again",
+        &[
+            ": waiting 600 s before sending again",
+            ": waiting 590 s before sending again",
+        ],
     );
     assert!(
         stderr.starts_with(
@@ -849,6 +910,13 @@ fn cli_client_signin() {
              POST /api/v2/my/signin -> 429\nrate limited until 20"
         ),
         "{stderr}"
+    );
+    let notices: Vec<&str> = stderr.lines().skip(3).collect();
+    assert_eq!(notices.len(), 2, "{stderr}");
+    assert_eq!(
+        notices[0].replace("600 s", "590 s"),
+        notices[1],
+        "the same line, counted down"
     );
 
     // A 429 it can wait out here (one second): the same request again after the wait.
@@ -880,27 +948,54 @@ fn cli_client_signin() {
         lines[3]
     );
     assert_eq!(lines[4..], ["POST /api/v2/my/signin -> 202", "signed in"]);
-    // A wait longer than the CLI waits (15 minutes): exit 1 at once, nothing sent again.
-    cli.server.throttle_next("POST /api/v2/my/signin", "3600");
-    let run = cli.run(
-        &["client-signin", "--email", "plain@example.com"],
+    // A wait longer than the CLI waits (15 minutes): exit 5 at once, nothing sent again.
+    // So with --no-wait (before or after the subcommand) for any wait, one second too.
+    for (args, retry_after, why) in [
+        (
+            vec!["client-signin", "--email", "plain@example.com"],
+            "3600",
+            ": longer than the 15 minutes this client waits",
+        ),
+        (
+            vec!["--no-wait", "client-signin", "--email", "plain@example.com"],
+            "1",
+            " (--no-wait)",
+        ),
+        (
+            vec!["client-signin", "--email", "plain@example.com", "--no-wait"],
+            "1",
+            " (--no-wait)",
+        ),
+    ] {
+        cli.server
+            .throttle_next("POST /api/v2/my/signin", retry_after);
+        let run = cli.run(&args, &pw(), vec![]);
+        run.fails(5, "b2core: rate limited until 20");
+        assert!(run.stderr.ends_with(&format!("{why}\n")), "{}", run.stderr);
+        assert!(!run.stderr.contains("waiting"), "{}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("POST /api/v2/my/signin -> ").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("POST /api/v2/my/signin -> 429"));
+    }
+    // Without a rate limit, --no-wait changes nothing.
+    cli.run(
+        &["--no-wait", "client-signin", "--email", "plain@example.com"],
         &pw(),
         vec![],
-    );
-    run.fails(1, "longer than the 15 minutes this client waits");
-    assert_eq!(
-        run.stderr.matches("POST /api/v2/my/signin -> ").count(),
-        1,
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("POST /api/v2/my/signin -> 429"));
+    )
+    .tokens();
 
     // Usage errors: exit 2, nothing sent.
     let sent = |cli: &Cli| cli.server.sim().outbox().len();
     let before = sent(&cli);
     cli.run(&["client-signin"], &pw(), vec![])
-        .fails(2, "client-signin needs --email");
+        .rejects_arguments(
+            "the following required arguments were not provided:\n  --email <EMAIL>",
+        );
     cli.run(
         &[
             "client-signin",
@@ -912,7 +1007,9 @@ fn cli_client_signin() {
         &pw(),
         vec![],
     )
-    .fails(2, "unknown 2FA method `fax`");
+    .rejects_arguments(
+        "invalid value 'fax' for '--method <METHOD>'\n  [possible values: google, sms]",
+    );
     cli.run(
         &[
             "client-signin",
@@ -924,7 +1021,7 @@ fn cli_client_signin() {
         &pw(),
         vec![],
     )
-    .fails(2, "client-signin does not take --password");
+    .rejects_arguments("unexpected argument '--password' found");
     // No password anywhere: stdin ends.
     cli.run(
         &["client-signin", "--email", "plain@example.com"],
@@ -1006,7 +1103,7 @@ fn cli_client_signup() {
         &pw(),
         vec![],
     )
-    .fails(2, "client-signup needs --family-name");
+    .rejects_arguments("the following required arguments were not provided:\n  --family-name <F>");
     cli.run(
         &[
             "client-signup",
@@ -1087,7 +1184,7 @@ fn cli_bo_signin() {
         &pw(),
         vec![],
     )
-    .fails(2, "bo-signin does not take --method");
+    .rejects_arguments("unexpected argument '--method' found");
     assert_eq!(cli.violations(), []);
 }
 
@@ -1162,7 +1259,7 @@ fn cli_sessions_refresh_and_sign_out() {
             .fails(3, "the host answered 401");
         // Usage.
         cli.run(&[&signout, "--email", "x@example.com"], &[], vec![])
-            .fails(2, &format!("{signout} does not take --email"));
+            .rejects_arguments("unexpected argument '--email' found");
         cli.run(&[&refresh], &[("B2CORE_REFRESH_TOKEN", "")], vec![])
             .fails(2, "invalid token: is empty");
     }
@@ -1193,50 +1290,125 @@ fn cli_sessions_refresh_and_sign_out() {
 #[test]
 fn cli_usage_and_unreachable_host() {
     let cli = Cli::new();
-    // No --host, a bad one, no command, an unknown one, a flag without a value.
+    // No --host, a bad one, no command, an unknown one, a flag without a value: clap's
+    // errors, exit 2.
     let out = Command::new(example("b2core"))
         .args(["client-refresh"])
         .env("B2CORE_REFRESH_TOKEN", "a.b.c")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        "b2core: --host URL is required (see b2core --help)\n"
-    );
+    Run {
+        code: out.status.code().expect("an exit code"),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+    .rejects_arguments("error: the following required argument was not provided: --host <URL>\n");
     cli.run_on("ftp://host.name", &["client-refresh"], &[], vec![])
-        .fails(
-            2,
-            "--host ftp://host.name: invalid base URI: scheme must be http or https",
+        .rejects_arguments(
+            "invalid value for '--host <URL>': invalid base URI: scheme must be http or https",
         );
-    // Cleartext to a host that is not loopback: refused before anything is sent.
-    cli.run_on("http://host.name", &["client-refresh"], &[], vec![])
-        .fails(
+    // User info is refused, and a password in it is not repeated.
+    let run = cli.run_on(
+        "https://user:not-to-print@host.name",
+        &["client-refresh"],
+        &[],
+        vec![],
+    );
+    run.rejects_arguments("invalid value for '--host <URL>': invalid base URI: ");
+    assert!(!run.stderr.contains("not-to-print"), "{}", run.stderr);
+    // Cleartext to a host that is not loopback: refused before anything is sent, and the
+    // message names the flag that allows it.
+    let run = cli.run_on("http://host.name", &["client-refresh"], &[], vec![]);
+    run.rejects_arguments(
+        "invalid value for '--host <URL>': http:// to a host that is not loopback sends \
+         passwords and tokens in cleartext",
+    );
+    assert!(run.stderr.contains("--insecure-http"), "{}", run.stderr);
+    // With --insecure-http (before or after the subcommand) the host is taken, with a
+    // warning, and the run goes on: here to the refresh token, which stdin does not give
+    // (nothing is sent, the test has no such host).
+    for args in [
+        ["--insecure-http", "client-refresh"],
+        ["client-refresh", "--insecure-http"],
+    ] {
+        let run = cli.run_on("http://host.name", &args, &[], vec![]);
+        run.fails(
             2,
-            "--host http://host.name: invalid base URI: http:// sends passwords and tokens \
-             in cleartext",
+            "no refresh token (B2CORE_REFRESH_TOKEN is unset): standard input ended",
         );
-    cli.run(&[], &[], vec![]).fails(2, "no command given");
+        assert!(
+            run.stderr.starts_with(
+                "b2core: warning: --insecure-http: passwords, codes and tokens go to \
+                 http://host.name in cleartext\n"
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+    // To a loopback host, the flag changes nothing: no warning, the sign-in as without it.
+    let run = cli.run(
+        &[
+            "--insecure-http",
+            "client-signin",
+            "--email",
+            "plain@example.com",
+        ],
+        &pw(),
+        vec![],
+    );
+    run.tokens();
+    assert!(run
+        .stderr
+        .starts_with("GET /api/v2/my/signin/wizard -> 200\n"));
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+
+    cli.run(&[], &[], vec![])
+        .rejects_arguments("'b2core' requires a subcommand but one was not provided");
     cli.run(&["client-login"], &[], vec![])
-        .fails(2, "unknown command `client-login`");
+        .rejects_arguments("unrecognized subcommand 'client-login'");
     cli.run(&["client-signin", "--email"], &[], vec![])
-        .fails(2, "--email needs a value");
+        .rejects_arguments("a value is required for '--email <EMAIL>' but none was supplied");
     cli.run(
         &["client-signin", "--email=plain@example.com", "extra"],
         &[],
         vec![],
     )
-    .fails(2, "unexpected argument `extra`");
-    // --help: the usage on stdout, exit 0.
+    .rejects_arguments("unexpected argument 'extra' found");
+    // --help: the subcommands, the global options, the secrets' variables and the exit
+    // codes on stdout, exit 0; a subcommand's --help: its own options and the global ones.
     let run = cli.run(&["--help"], &[], vec![]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    for text in [
+        "\nUsage: b2core [OPTIONS] <COMMAND>\n",
+        "\n  client-signin   ",
+        "\n  bo-signout      ",
+        "\n  conformance     ",
+        "\nGlobal options:\n",
+        "--no-wait",
+        "--insecure-http",
+        "B2CORE_REFRESH_TOKEN",
+        "4 conformance: every flow completed but the host deviates",
+        "5 rate limited and not waited out (--no-wait, or longer than 15 minutes)",
+    ] {
+        assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
+    }
+    let run = cli.run(&["client-signin", "--help"], &[], vec![]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    for text in [
+        "\nUsage: b2core client-signin [OPTIONS] --email <EMAIL>\n",
+        "--method <METHOD>",
+        "[possible values: google, sms]",
+        "--user-agent <UA>",
+        "B2CORE_PASSWORD",
+        "\nGlobal options:\n",
+        "--strict",
+    ] {
+        assert!(run.stdout.contains(text), "{text}: {}", run.stdout);
+    }
+    assert!(!run.stdout.contains("--given-name"), "{}", run.stdout);
+    let run = cli.run(&["conformance", "--help"], &[], vec![]);
     assert_eq!(run.code, 0);
-    assert!(run
-        .stdout
-        .starts_with("usage: b2core --host URL [--strict] COMMAND [OPTIONS]"));
-    assert!(run.stdout.contains("  conformance [--method google|sms]"));
-    assert!(run
-        .stdout
-        .contains("4 conformance: every flow completed but the host deviates"));
+    assert!(run.stdout.contains("B2CORE_SIGNUP_EMAIL"), "{}", run.stdout);
 
     // Nothing listens: exit 1 for every command that gets as far as sending.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -1274,6 +1446,96 @@ fn cli_usage_and_unreachable_host() {
     ] {
         cli.run_on(&host, &args, &[env], vec![]).fails(1, &why);
     }
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`, which is stdin, stdout and
+/// stderr of the CLI): the password typed at the prompt is not echoed, and a rate limit's
+/// countdown rewrites one line (`\r`) each second.
+#[cfg(target_os = "linux")]
+#[test]
+fn cli_on_a_terminal_hides_the_password_typed_and_counts_down_in_place() {
+    let cli = Cli::new();
+    cli.server.throttle_next("POST /api/v2/my/signin", "2");
+    // `script -c` runs a shell command line: every word single-quoted.
+    let words = [
+        example("b2core").display().to_string(),
+        "--host".into(),
+        cli.server.base_uri(),
+        "client-signin".into(),
+        "--email".into(),
+        "plain@example.com".into(),
+    ];
+    let line: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', r"'\''")))
+        .collect();
+    let mut command = Command::new("script");
+    command.args([
+        "--quiet",
+        "--return",
+        "--command",
+        &line.join(" "),
+        "/dev/null",
+    ]);
+    for var in SECRET_VARS.iter().chain(&CONFORMANCE_VARS) {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux's `script` runs (this test needs it)");
+    let mut stdout = child.stdout.take().unwrap();
+    let (bytes, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buffer = [0; 1024];
+        while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+            if bytes.send(buffer[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut output = String::new();
+    let read_until = |what: &str, output: &mut String| {
+        while !output.contains(what) {
+            let chunk = seen
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|e| panic!("no `{what}` on the terminal ({e}):\n{output:?}"));
+            output.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    };
+    read_until("password (B2CORE_PASSWORD is unset): ", &mut output);
+    // Typed once the prompt is up (a terminal echoes what is typed ahead of the program).
+    std::thread::sleep(Duration::from_millis(500));
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{PASSWORD}").unwrap();
+    read_until("\"refreshToken\"", &mut output);
+    drop(stdin);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{output:?}");
+    assert!(
+        !output.contains(PASSWORD),
+        "the password was echoed: {output:?}"
+    );
+    // The terminal turns each `\n` into `\r\n`: a lone `\r` is the CLI's.
+    let countdown = output
+        .split("\r\n")
+        .find(|line| line.starts_with("rate limited until "))
+        .unwrap_or_else(|| panic!("no countdown: {output:?}"));
+    let counts: Vec<&str> = countdown.split('\r').map(str::trim_end).collect();
+    assert_eq!(counts.len(), 2, "{output:?}");
+    assert!(
+        counts[0].ends_with(": waiting 2 s before sending again"),
+        "{output:?}"
+    );
+    assert_eq!(counts[0].replace("2 s", "1 s"), counts[1], "{output:?}");
+    assert!(
+        output.contains("POST /api/v2/my/signin -> 429\r\nrate limited until ")
+            && output.contains(" before sending again\r\nPOST /api/v2/my/signin -> 202\r\n"),
+        "{output:?}"
+    );
 }
 
 /// `Dialect::named`, for a name the test knows.
@@ -1355,9 +1617,9 @@ fn cli_prints_each_deviation_and_strict_refuses_it() {
         &[("B2CORE_REFRESH_TOKEN", "a.b.c")],
         vec![],
     )
-    .fails(2, "--strict is given twice");
+    .rejects_arguments("the argument '--strict' cannot be used multiple times");
     cli.run(&["--strict=yes", "client-refresh"], &[], vec![])
-        .fails(2, "--strict takes no value");
+        .rejects_arguments("unexpected value 'yes' for '--strict' found");
     assert_eq!(cli.violations(), []);
 
     // The other version of the page: three deviations on the wizard init.
@@ -1794,22 +2056,29 @@ fn cli_conformance_strict_skipped_usage_and_unreachable() {
     let host = server.host.clone();
     drop(server);
 
-    // Usage: exit 2, nothing on stdout.
+    // Usage: exit 2, nothing on stdout. The arguments, by clap:
+    for (args, why) in [
+        (
+            vec!["conformance", "--email", "plain@example.com"],
+            "error: unexpected argument '--email' found",
+        ),
+        (
+            vec!["conformance", "--method", "fax"],
+            "error: invalid value 'fax' for '--method <METHOD>'",
+        ),
+    ] {
+        let env = [("B2CORE_CLIENT_EMAIL", "plain@example.com")];
+        let run = Conformance::run(&host, &args, &env, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.rows.is_empty() && run.summary.is_empty());
+        assert!(run.stderr.starts_with(why), "{args:?}: {}", run.stderr);
+    }
+    // the environment and stdin, by the CLI:
     for (args, env, why) in [
         (
             vec!["conformance"],
             vec![],
             "conformance needs a test account: set B2CORE_CLIENT_EMAIL, B2CORE_STAFF_EMAIL or B2CORE_SIGNUP_EMAIL",
-        ),
-        (
-            vec!["conformance", "--email", "plain@example.com"],
-            vec![("B2CORE_CLIENT_EMAIL", "plain@example.com")],
-            "conformance does not take --email",
-        ),
-        (
-            vec!["conformance", "--method", "fax"],
-            vec![("B2CORE_CLIENT_EMAIL", "plain@example.com")],
-            "unknown 2FA method `fax` (google or sms)",
         ),
         (
             vec!["conformance"],
@@ -1973,19 +2242,168 @@ fn sim_server_example_serves_a_client_and_reports_violations() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// One request on a fresh connection, written byte for byte (no client library to
+/// normalize the target), and the answer's status and body.
+fn raw_exchange(server: &Running, head: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let head = format!(
+        "{head}\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        server.addr()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8(answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+#[test]
+fn sim_http_parses_the_control_query_and_hands_the_simulator_the_raw_target() {
+    let server = serve_in(Dialect::PAGES);
+    server
+        .sim()
+        .add_client(ClientAccount::new("g+tag@example.com", PASSWORD).with_google());
+    let get = |target: &str| raw_exchange(&server, &format!("GET {target} HTTP/1.1"), b"");
+    let code = || {
+        server
+            .sim()
+            .google_code("g+tag@example.com", SystemTime::now())
+    };
+    // Percent-decoded, in values and keys alike (a code may turn over mid-request).
+    for target in [
+        "/_sim/google-code?email=g%2Btag%40example.com",
+        "/_sim/google-code?%65mail=g%2btag@example%2Ecom",
+    ] {
+        let before = code().unwrap();
+        let (status, body) = get(target);
+        let after = code().unwrap();
+        assert_eq!(status, 200, "{target}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let answered = answer["code"].as_str().unwrap();
+        assert!(answered == before || answered == after, "{target}: {body}");
+    }
+    // A `+` is a space: "g tag@example.com" has no account.
+    assert_eq!(get("/_sim/google-code?email=g+tag%40example.com").0, 404);
+    // No `email`, two of them, or another key: a bad request, not "no such account".
+    for target in [
+        "/_sim/google-code",
+        "/_sim/google-code?email=g%2Btag%40example.com&email=x",
+        "/_sim/google-code?email=g%2Btag%40example.com&emial=x",
+    ] {
+        let (status, body) = get(target);
+        assert_eq!(status, 400, "{target}: {body}");
+    }
+    let post = raw_exchange(
+        &server,
+        "POST /_sim/outbox HTTP/1.1\r\nContent-Length: 0",
+        b"",
+    );
+    assert_eq!(post.0, 405);
+    assert_eq!(get("/_sim/no-such-thing").0, 404);
+    assert_eq!(server.sim().violations(), []);
+
+    // Elsewhere the target reaches the simulator as it came, query string and all.
+    let (status, body) = get("/api/v2/my/signin/wizard?email=g%40example.com");
+    assert_eq!(status, 400, "{body}");
+    let violations = server.sim().violations().to_vec();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].request, "GET /api/v2/my/signin/wizard");
+    assert_eq!(violations[0].reason, "unexpected query string");
+
+    // Dropped, the server stops listening.
+    let addr = server.addr();
+    drop(server);
+    assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn sim_http_reads_no_more_of_a_body_than_its_cap() {
+    let server = serve_in(Dialect::PAGES);
+    // A body that says 1 GiB and stops at the cap: the simulator gets the cap's worth
+    // (over its own 64 KiB limit: a 413 and a violation) without waiting for the rest.
+    let (status, body) = raw_exchange(
+        &server,
+        "POST /api/v2/my/signin HTTP/1.1\r\nAccept: application/json\r\n\
+         Content-Type: application/json\r\nContent-Length: 1073741824",
+        &vec![b' '; sim_http::BODY_READ_LIMIT],
+    );
+    assert_eq!(status, 413, "{body}");
+    let violations = server.sim().violations().to_vec();
+    assert_eq!(violations.len(), 1);
+    assert_eq!(violations[0].reason, "body larger than 64 KiB");
+}
+
 #[test]
 fn async_example_signs_in_against_its_own_simulator() {
-    let out = Command::new(example("async_tokio")).output().unwrap();
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (summary, stderr) = run_async_example(&[]);
     assert!(
         stderr.contains("POST /api/v2/my/2fa/sms -> 202"),
         "{stderr}"
     );
-    assert!(
-        stderr.ends_with("the simulator recorded no protocol violation\n"),
+    // A proactive refresh (1 s before the 3 s access token expires): the task whose call
+    // came first after that point sent it, the 49 others of the same round were served by
+    // the old token while it was in flight, and no call ever had to wait.
+    assert!(summary["served-during-refresh"] >= 1, "{summary:?}");
+    assert_eq!(summary["waited"], 0, "{summary:?}");
+}
+
+#[test]
+fn async_example_tasks_wait_for_a_refresh_started_at_expiry() {
+    // No leeway: the refresh starts when the access token has expired, so the tasks that
+    // call while it is in flight cannot be authorized, wait for its answer, then go on.
+    let (summary, _) = run_async_example(&["--leeway", "0"]);
+    assert!(summary["waited"] >= 1, "{summary:?}");
+}
+
+/// Runs the `async_tokio` example against its own simulator: 50 tasks calling through one
+/// session across a refresh. Checks what must hold in every run and returns its summary
+/// (`key=number` pairs) and stderr.
+fn run_async_example(args: &[&str]) -> (std::collections::BTreeMap<String, u64>, String) {
+    let out = Command::new(example("async_tokio"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let line = stdout.strip_prefix("summary: ").expect("one summary line");
+    let summary: std::collections::BTreeMap<String, u64> = line
+        .split_whitespace()
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').expect("key=number");
+            (key.to_owned(), value.parse().expect("a number"))
+        })
+        .collect();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    // No call failed; single flight: exactly one refresh sent and answered for 50 tasks.
+    assert_eq!(summary["tasks"], 50, "{summary:?}");
+    assert_eq!(summary["failed"], 0, "{summary:?}");
+    assert_eq!(summary["refreshes"], 1, "{summary:?}");
+    assert_eq!(
+        stderr.matches("POST /api/v2/my/refresh -> 200\n").count(),
+        1,
         "{stderr}"
     );
+    // The run spanned the refresh: every task called with the first access token, then
+    // twice (and stopped) with the one the refresh brought.
+    assert_eq!(summary["after-refresh"], 100, "{summary:?}");
+    assert!(summary["calls"] >= 150, "{summary:?}");
+    assert!(!stderr.contains(PASSWORD), "{stderr}");
+    assert!(
+        stderr.ends_with(
+            "POST /api/v2/my/signout -> 200\nsigned out\n\
+             the simulator recorded no protocol violation\n"
+        ),
+        "{stderr}"
+    );
+    (summary, stderr)
 }
 
 // ---------------------------------------------------------------------------------------

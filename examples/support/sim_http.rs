@@ -1,13 +1,18 @@
-//! The simulator over real HTTP: a [`tiny_http`] server on a loopback port whose requests
-//! go to a shared [`b2core_auth::sim::Server`] with the wall clock as `now`.
+//! The simulator over real HTTP: an [`axum`] server on a loopback port whose requests go to
+//! a shared [`b2core_auth::sim::Server`] with the wall clock as `now`.
 //!
 //! Used by `examples/sim_server.rs`, `examples/async_tokio.rs` and `tests/sockets.rs`
 //! (`#[path = ...] mod sim_http;`). The simulator itself stays sans-IO: this file is the
-//! only place where its requests come from a socket and its `now` from the clock.
+//! only place where its requests come from a socket and its `now` from the clock. The
+//! server runs on a tokio runtime of its own, on a thread of its own, so a caller needs no
+//! runtime (and one inside a runtime, like `async_tokio`, can start and drop it freely).
 //!
-//! Besides the B2Core paths (handed to the simulator as they are), three read-only control
-//! paths under `/_sim/` (never passed to the simulator, so never a violation) let a test
-//! harness in any language look inside:
+//! Every request the simulator sees is the one that came in: method, request target (path
+//! and query string, still percent-encoded: the simulator judges them), headers and the
+//! body, of which at most [`BODY_READ_LIMIT`] bytes are read.
+//!
+//! Besides the B2Core paths, three read-only control paths under `/_sim/` (never passed to
+//! the simulator, so never a violation) let a test harness in any language look inside:
 //!
 //! | request | answer |
 //! |---|---|
@@ -15,23 +20,36 @@
 //! | `GET /_sim/outbox` | `[{"channel": "sms" or "email", "to": "...", "code": "123456"}]`, oldest first |
 //! | `GET /_sim/google-code?email=E` | `{"code": "123456"}`, the account's Google Authenticator code now; 404 if it has none |
 //!
+//! The query string is `application/x-www-form-urlencoded` (axum's [`Query`], that is
+//! `serde_urlencoded`): `E` is percent-decoded and `+` is a space, so an address with a `+`
+//! is sent as `%2B`. A query without `email`, with it twice or with another key is a 400.
+//! Another method on a control path is a 405, another path under `/_sim/` a 404.
+//!
 //! For tests in Rust, [`Running::throttle_next`] answers one request with a 429 of a given
 //! `Retry-After` before it reaches the simulator, as a host with a limit of its own would.
 
 #![allow(dead_code)] // each example and test uses the part it needs
 
-use std::io::Read;
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::SystemTime;
 
+use axum::body::{Body, HttpBody};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, Request, State};
+use axum::middleware::{self, Next};
+use axum::routing::get;
+use axum::Router;
 use b2core_auth::sim::{Channel, SentCode, Server, Violation};
+use serde::Deserialize;
 use serde_json::json;
 
-/// The most of a request body handed to the simulator. It answers bodies over 64 KiB with
-/// 413, so reading a little more than that is enough for it to see the excess.
-const BODY_READ_LIMIT: u64 = 128 * 1024;
+/// The most of a request body handed to the simulator; the rest is never read. The
+/// simulator answers bodies over 64 KiB with 413 (a violation), so reading a little more
+/// than that is enough for it to see the excess.
+pub const BODY_READ_LIMIT: usize = 128 * 1024;
 
 /// Something worth telling the person running the server (on stderr, say).
 pub enum Event<'a> {
@@ -44,40 +62,88 @@ pub enum Event<'a> {
 /// A running server: its address, the shared simulator and the thread serving it.
 pub struct Running {
     addr: SocketAddr,
-    sim: Arc<Mutex<Server>>,
-    http: Arc<tiny_http::Server>,
+    shared: Arc<Shared>,
+    /// Dropped to stop the server.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// What the handlers share.
+struct Shared {
+    sim: Mutex<Server>,
     /// Request lines to answer with a 429 instead of the simulator, and their
     /// `Retry-After` (see [`Running::throttle_next`]).
-    throttled: Arc<Mutex<Vec<(String, String)>>>,
+    throttled: Mutex<Vec<(String, String)>>,
+    reporter: Mutex<Reporter>,
+}
+
+/// How many codes and violations were reported so far, and to whom.
+struct Reporter {
+    codes_seen: usize,
+    violations_seen: usize,
+    on_event: Box<dyn FnMut(Event<'_>) + Send>,
 }
 
 impl Running {
-    /// Serves `sim` on `addr` (e.g. `127.0.0.1:0` for a free port) in a new thread.
-    /// `on_event` is called, on that thread, for each new code and violation.
+    /// Serves `sim` on `addr` (e.g. `127.0.0.1:0` for a free port) in a new thread, and
+    /// returns once it accepts connections. `on_event` is called, on that thread, for each
+    /// new code and violation.
     pub fn start(
         addr: &str,
         sim: Server,
         on_event: impl FnMut(Event<'_>) + Send + 'static,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let http = Arc::new(tiny_http::Server::http(addr)?);
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .ok_or("the server is not on an IP address")?;
-        let sim = Arc::new(Mutex::new(sim));
-        let throttled = Arc::new(Mutex::new(Vec::new()));
-        let thread = {
-            let (http, sim, throttled) =
-                (Arc::clone(&http), Arc::clone(&sim), Arc::clone(&throttled));
-            std::thread::spawn(move || serve(&http, &sim, &throttled, on_event))
-        };
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            sim: Mutex::new(sim),
+            throttled: Mutex::new(Vec::new()),
+            reporter: Mutex::new(Reporter {
+                codes_seen: 0,
+                violations_seen: 0,
+                on_event: Box::new(on_event),
+            }),
+        });
+        let app = router(Arc::clone(&shared));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ready, is_ready) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("sim_http".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                let runtime = match runtime {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            tokio::spawn(axum::serve(listener, app).into_future());
+                            let _ = ready.send(Ok(()));
+                            // Until `Running` is dropped.
+                            let _ = stopped.await;
+                        }
+                        Err(e) => {
+                            let _ = ready.send(Err(e));
+                        }
+                    }
+                });
+                // Dropping the runtime ends the server and every connection.
+            })?;
+        is_ready
+            .recv()
+            .map_err(|_| "the server thread stopped while starting")??;
         Ok(Self {
             addr,
-            sim,
-            http,
+            shared,
+            stop: Some(stop),
             thread: Some(thread),
-            throttled,
         })
     }
 
@@ -86,7 +152,7 @@ impl Running {
     /// the simulator: a host whose limit is not the simulator's, for a test of how a client
     /// waits (the simulator's own limits block for up to 10 minutes).
     pub fn throttle_next(&self, line: &str, retry_after: &str) {
-        lock(&self.throttled).push((line.to_owned(), retry_after.to_owned()));
+        lock(&self.shared.throttled).push((line.to_owned(), retry_after.to_owned()));
     }
 
     /// Where the server listens.
@@ -101,7 +167,7 @@ impl Running {
 
     /// The simulator, to read its outbox, codes and violations (or add accounts).
     pub fn sim(&self) -> MutexGuard<'_, Server> {
-        lock(&self.sim)
+        lock(&self.shared.sim)
     }
 
     /// Blocks the calling thread until the server stops (it never does on its own).
@@ -113,9 +179,9 @@ impl Running {
 }
 
 impl Drop for Running {
-    /// Stops the serving thread and waits for it.
+    /// Stops the server, closing every connection, and waits for its thread.
     fn drop(&mut self) {
-        self.http.unblock();
+        drop(self.stop.take());
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -123,62 +189,86 @@ impl Drop for Running {
 }
 
 /// A panic elsewhere must not stop the server from answering: the simulator's state is
-/// consistent after every `handle` (it never panics), and the throttle queue after every
-/// push and take, so a poisoned lock is still usable.
+/// consistent after every `handle` (it never panics), and the throttle queue and the
+/// counts after every change, so a poisoned lock is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn serve(
-    http: &tiny_http::Server,
-    sim: &Mutex<Server>,
-    throttled: &Mutex<Vec<(String, String)>>,
-    mut on_event: impl FnMut(Event<'_>),
-) {
-    let (mut codes_seen, mut violations_seen) = (0, 0);
-    for mut incoming in http.incoming_requests() {
-        let response = match to_http(&mut incoming) {
-            Ok(request) => match take_throttled(throttled, &request) {
-                Some(retry_after) => too_many(&retry_after),
-                None => {
-                    let mut sim = lock(sim);
-                    let response = match control(&sim, &request) {
-                        Some(response) => response,
-                        None => sim.handle(&request, SystemTime::now()),
-                    };
-                    for sent in &sim.outbox()[codes_seen..] {
-                        on_event(Event::Code(sent));
-                    }
-                    for violation in &sim.violations()[violations_seen..] {
-                        on_event(Event::Violation(violation));
-                    }
-                    (codes_seen, violations_seen) = (sim.outbox().len(), sim.violations().len());
-                    response
-                }
-            },
-            Err(reason) => plain(400, reason),
-        };
-        // The client may have gone away; nothing to do about it here.
-        let _ = incoming.respond(from_http(response));
+/// The control paths, the simulator for every other request, and the throttle before all.
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/_sim/violations", get(violations))
+        .route("/_sim/outbox", get(outbox))
+        .route("/_sim/google-code", get(google_code))
+        .route("/_sim/", get(unknown_control))
+        .route("/_sim/{*rest}", get(unknown_control))
+        .method_not_allowed_fallback(read_only)
+        .fallback(simulate)
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            throttle,
+        ))
+        .with_state(shared)
+}
+
+type Response = axum::response::Response;
+
+/// Hands the request to the simulator, then reports the codes and violations it added.
+async fn simulate(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = read_capped(body, BODY_READ_LIMIT).await else {
+        return plain(400, "the request body could not be read");
+    };
+    let request = http::Request::from_parts(parts, body);
+    let mut sim = lock(&shared.sim);
+    let response = sim.handle(&request, SystemTime::now());
+    let mut reporter = lock(&shared.reporter);
+    let Reporter {
+        codes_seen,
+        violations_seen,
+        on_event,
+    } = &mut *reporter;
+    for sent in sim.outbox().iter().skip(*codes_seen) {
+        on_event(Event::Code(sent));
     }
+    for violation in sim.violations().iter().skip(*violations_seen) {
+        on_event(Event::Violation(violation));
+    }
+    (*codes_seen, *violations_seen) = (sim.outbox().len(), sim.violations().len());
+    response.map(Body::from)
 }
 
-/// The `Retry-After` of a 429 queued for `request`'s line by [`Running::throttle_next`],
-/// taken off the queue.
-fn take_throttled(
-    throttled: &Mutex<Vec<(String, String)>>,
-    request: &http::Request<Vec<u8>>,
-) -> Option<String> {
+/// The body's first `limit` bytes (all of it if shorter); what follows is left unread.
+async fn read_capped(mut body: Body, limit: usize) -> Result<Vec<u8>, axum::Error> {
+    let mut read = Vec::new();
+    while read.len() < limit {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx));
+        let Some(frame) = frame.await else {
+            break;
+        };
+        if let Ok(data) = frame?.into_data() {
+            read.extend_from_slice(&data);
+        }
+    }
+    read.truncate(limit);
+    Ok(read)
+}
+
+/// Answers a request whose line was queued by [`Running::throttle_next`] with its 429
+/// (taking it off the queue); passes every other one on.
+async fn throttle(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
-    let mut queue = lock(throttled);
-    let at = queue.iter().position(|(queued, _)| *queued == line)?;
-    Some(queue.remove(at).1)
-}
-
-/// `429 Too Many Requests` with `Retry-After: retry_after`.
-fn too_many(retry_after: &str) -> http::Response<Vec<u8>> {
+    let retry_after = {
+        let mut queue = lock(&shared.throttled);
+        let at = queue.iter().position(|(queued, _)| *queued == line);
+        at.map(|at| queue.remove(at).1)
+    };
+    let Some(retry_after) = retry_after else {
+        return next.run(request).await;
+    };
     let mut response = json_response(429, &json!({"message": "Too Many Requests"}));
-    if let Ok(value) = http::HeaderValue::from_str(retry_after) {
+    if let Ok(value) = http::HeaderValue::from_str(&retry_after) {
         response
             .headers_mut()
             .insert(http::header::RETRY_AFTER, value);
@@ -186,45 +276,19 @@ fn too_many(retry_after: &str) -> http::Response<Vec<u8>> {
     response
 }
 
-/// The request as the simulator takes it: method, request target, headers and body.
-fn to_http(incoming: &mut tiny_http::Request) -> Result<http::Request<Vec<u8>>, &'static str> {
-    let mut body = Vec::new();
-    incoming
-        .as_reader()
-        .take(BODY_READ_LIMIT)
-        .read_to_end(&mut body)
-        .map_err(|_| "the request body could not be read")?;
-    let mut request = http::Request::builder()
-        .method(incoming.method().as_str())
-        .uri(incoming.url());
-    for header in incoming.headers() {
-        request = request.header(header.field.as_str().as_str(), header.value.as_str());
-    }
-    request
-        .body(body)
-        .map_err(|_| "the request line or a header is not valid HTTP")
-}
-
-fn from_http(response: http::Response<Vec<u8>>) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-    let (parts, body) = response.into_parts();
-    let mut out = tiny_http::Response::from_data(body).with_status_code(parts.status.as_u16());
-    for (name, value) in &parts.headers {
-        if let Ok(header) = tiny_http::Header::from_bytes(name.as_str(), value.as_bytes()) {
-            out.add_header(header);
-        }
-    }
-    out
-}
-
-fn plain(status: u16, text: &str) -> http::Response<Vec<u8>> {
-    let mut response = http::Response::new(text.as_bytes().to_vec());
+fn plain(status: u16, text: &str) -> Response {
+    let mut response = Response::new(Body::from(text.to_owned()));
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
-fn json_response(status: u16, body: &serde_json::Value) -> http::Response<Vec<u8>> {
+fn json_response(status: u16, body: &serde_json::Value) -> Response {
     let mut response = plain(status, "");
-    *response.body_mut() = body.to_string().into_bytes();
+    *response.body_mut() = Body::from(body.to_string());
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
@@ -232,48 +296,59 @@ fn json_response(status: u16, body: &serde_json::Value) -> http::Response<Vec<u8
     response
 }
 
-/// Answers the `/_sim/` control paths; `None` for every other path.
-fn control(sim: &Server, request: &http::Request<Vec<u8>>) -> Option<http::Response<Vec<u8>>> {
-    let path = request.uri().path();
-    if !path.starts_with("/_sim/") {
-        return None;
+async fn violations(State(shared): State<Arc<Shared>>) -> Response {
+    let sim = lock(&shared.sim);
+    let list: Vec<_> = sim
+        .violations()
+        .iter()
+        .map(|v| json!({"request": v.request, "reason": v.reason}))
+        .collect();
+    json_response(200, &json!(list))
+}
+
+async fn outbox(State(shared): State<Arc<Shared>>) -> Response {
+    let sim = lock(&shared.sim);
+    let list: Vec<_> = sim
+        .outbox()
+        .iter()
+        .map(|sent| json!({"channel": channel(sent.channel), "to": sent.to, "code": sent.code}))
+        .collect();
+    json_response(200, &json!(list))
+}
+
+/// The query of `GET /_sim/google-code`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoogleCodeQuery {
+    email: String,
+}
+
+async fn google_code(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<GoogleCodeQuery>, QueryRejection>,
+) -> Response {
+    let email = match query {
+        Ok(Query(query)) => query.email,
+        Err(rejection) => {
+            let reason = rejection.body_text();
+            return plain(
+                400,
+                &format!("want ?email=ADDRESS (percent-encoded): {reason}"),
+            );
+        }
+    };
+    match lock(&shared.sim).google_code(&email, SystemTime::now()) {
+        Some(code) => json_response(200, &json!({ "code": code })),
+        None => plain(404, "no client with Google Authenticator on has this email"),
     }
-    if request.method() != http::Method::GET {
-        return Some(plain(405, "the /_sim/ paths are read-only: use GET"));
-    }
-    Some(match path {
-        "/_sim/violations" => {
-            let list: Vec<_> = sim
-                .violations()
-                .iter()
-                .map(|v| json!({"request": v.request, "reason": v.reason}))
-                .collect();
-            json_response(200, &json!(list))
-        }
-        "/_sim/outbox" => {
-            let list: Vec<_> = sim
-                .outbox()
-                .iter()
-                .map(|sent| json!({"channel": channel(sent.channel), "to": sent.to, "code": sent.code}))
-                .collect();
-            json_response(200, &json!(list))
-        }
-        "/_sim/google-code" => {
-            let email = request
-                .uri()
-                .query()
-                .unwrap_or_default()
-                .split('&')
-                .find_map(|pair| pair.strip_prefix("email="))
-                .map(percent_decode)
-                .unwrap_or_default();
-            match sim.google_code(&email, SystemTime::now()) {
-                Some(code) => json_response(200, &json!({ "code": code })),
-                None => plain(404, "no client with Google Authenticator on has this email"),
-            }
-        }
-        _ => plain(404, "unknown control path"),
-    })
+}
+
+async fn unknown_control() -> Response {
+    plain(404, "unknown control path")
+}
+
+async fn read_only() -> Response {
+    plain(405, "the /_sim/ paths are read-only: use GET")
 }
 
 /// `sms` or `email`.
@@ -282,30 +357,4 @@ pub fn channel(channel: Channel) -> &'static str {
         Channel::Sms => "sms",
         _ => "email",
     }
-}
-
-/// Decodes `%XX` escapes and `+` (enough for an email in a query string).
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
