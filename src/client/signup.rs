@@ -323,30 +323,34 @@ enum State {
         referral: Option<String>,
     },
     Form {
-        uuid: String,
-        workflow: String,
-        fields: serde_json::Value,
+        uuid: Shared<str>,
+        workflow: Shared<str>,
+        fields: Shared<serde_json::Value>,
         email: Option<String>,
         rejected: Option<ApiError>,
     },
     AwaitSubmit {
-        uuid: String,
-        workflow: String,
-        fields: serde_json::Value,
+        uuid: Shared<str>,
+        workflow: Shared<str>,
+        fields: Shared<serde_json::Value>,
         form: Box<SignUpForm>,
     },
     Next {
-        uuid: String,
-        workflow: String,
+        uuid: Shared<str>,
+        workflow: Shared<str>,
         data: Secret<serde_json::Value>,
     },
     SignInRequired {
-        uuid: String,
+        uuid: Shared<str>,
     },
     Done {
-        uuid: String,
+        uuid: Shared<str>,
     },
 }
+
+/// What the states of one sign-up share (its `uuid`, the form's `workflow` and `fields`):
+/// a step costs a reference count, not a copy.
+type Shared<T> = std::sync::Arc<T>;
 
 impl State {
     fn uuid(&self) -> Option<&str> {
@@ -478,10 +482,12 @@ impl Protocol for State {
         let is_final = is_final(answer, &wizard);
         match self {
             Self::AwaitWizard { .. } => Ok(Advance::to(Self::Form {
-                fields: form_fields(step, wizard.data)?
-                    .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
-                uuid: wizard.uuid.into_owned(),
-                workflow: wizard.workflow.into_owned(),
+                fields: Shared::new(
+                    form_fields(step, wizard.data)?
+                        .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+                ),
+                uuid: Shared::from(&*wizard.uuid),
+                workflow: Shared::from(&*wizard.workflow),
                 email: None,
                 rejected: None,
             })),
@@ -508,10 +514,11 @@ impl Protocol for State {
                         },
                     );
                 }
-                if wizard.workflow == *workflow {
+                if *wizard.workflow == **workflow {
                     // The form's own workflow again: the server shows the form once more.
                     return Ok(Advance::to(Self::Form {
-                        fields: form_fields(step, wizard.data)?.unwrap_or_else(|| fields.clone()),
+                        fields: form_fields(step, wizard.data)?
+                            .map_or_else(|| fields.clone(), Shared::new),
                         uuid: uuid.clone(),
                         workflow: workflow.clone(),
                         email: Some(form.email.clone()),
@@ -522,7 +529,7 @@ impl Protocol for State {
                 Ok(Advance::to(Self::Next {
                     uuid: uuid.clone(),
                     data: Secret::new(wizard.data.free(step)?),
-                    workflow: wizard.workflow.into_owned(),
+                    workflow: Shared::from(&*wizard.workflow),
                 })
                 .on(Event::Answer("`code` 200, other workflow")))
             }
@@ -540,12 +547,12 @@ impl Protocol for State {
                 rejected,
                 ..
             } => SignUpStep::Form {
-                workflow: workflow.clone(),
-                fields: fields.clone(),
+                workflow: workflow.to_string(),
+                fields: (**fields).clone(),
                 rejected: rejected.clone(),
             },
             Self::Next { workflow, data, .. } => SignUpStep::Next {
-                workflow: workflow.clone(),
+                workflow: workflow.to_string(),
                 data: data.clone(),
             },
             Self::SignInRequired { .. } => SignUpStep::SignInRequired,
