@@ -149,7 +149,7 @@ pub trait Flow: sealed::Sealed {
 /// ```
 /// use std::time::{Duration, SystemTime};
 /// use b2core_auth::backoffice::StaffSignIn;
-/// use b2core_auth::{AttemptGuard, Endpoint, Flow, Outgoing};
+/// use b2core_auth::{Endpoint, Outgoing};
 ///
 /// # fn main() -> Result<(), b2core_auth::Error> {
 /// let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_713_784_044);
