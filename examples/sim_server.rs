@@ -27,6 +27,7 @@
 //!   | `retry-after-rfc850` | `Retry-After: Monday, 22-Apr-24 12:07:24 GMT` |
 //!   | `retry-after-asctime` | `Retry-After: Mon Apr 22 12:07:24 2024` |
 //!   | `null-optionals` | `null` for optional fields that hold nothing |
+//!   | `access-outlives-refresh` | a refresh revokes only the old refresh token: the old access token stays live until its `expiresAt` |
 //!   | `everything` | all of them at once |
 //!
 //!   Requests are judged alike in every dialect. An unknown name is a usage error (exit
@@ -41,7 +42,8 @@
 //! Its answers, limits and every assumption beyond the vendor's pages are in the
 //! `b2core_auth::sim` docs. Read-only control paths (`GET /_sim/violations`,
 //! `/_sim/outbox`, `/_sim/google-code?email=E`, `E` percent-encoded: `%40` for `@`, `%2B`
-//! for `+`) are described in `examples/support/sim_http.rs`.
+//! for `+`) and a stand-in resource API (`GET /_sim/api/whoami`: the email of the client
+//! whose access token the request carries) are described in `examples/support/sim_http.rs`.
 //!
 //! # The accounts file
 //!

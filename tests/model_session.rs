@@ -5,7 +5,8 @@
 //! the session should be at, a virtual clock, access tokens of 15 minutes and refresh
 //! tokens of an hour (the access token counts as expired `leeway` early), 5 refreshes a
 //! minute (the session's guard and the server's window per chain of pairs), rotation on
-//! refresh and revocation on sign-out. The system under test is the real [`Session`]
+//! refresh (revoking the old access token too, but in the dialects where it outlives the
+//! refresh) and revocation on sign-out. The system under test is the real [`Session`]
 //! (client tokens from a client sign-in, staff tokens from a staff sign-in, both against
 //! `b2core_auth::sim::Server` in-process) through a network that loses requests and
 //! answers, a proxy that answers 429 or 503 itself, garbage and answers from elsewhere.
@@ -145,7 +146,9 @@ const STAFF: (&str, &str) = ("clerk@example.com", "Clerk-Pass-1");
 // ---------------------------------------------------------------------------------------
 // The reference model
 
-/// One sign-in's chain of pairs on the server; only generation `gen` is live.
+/// One sign-in's chain of pairs on the server; only generation `gen` is live (but for the
+/// access tokens of earlier generations, until their expiry, in the dialects where the
+/// access token outlives a refresh).
 #[derive(Clone, Debug)]
 struct Chain {
     gen: u32,
@@ -680,7 +683,11 @@ impl Model {
                 Reply::Ok
             }
             Stage::AwaitSignOut => {
-                if !live || now >= c.access_exp {
+                // A refresh revokes the access token it replaces, but in the dialects where
+                // it outlives the refresh: there a stale copy's access token still signs
+                // the chain out until its own expiry.
+                let outlives = self.dialect.access_outlives_refresh && !chain.ended;
+                if !(live || outlives) || now >= c.access_exp {
                     return Reply::Unauthorized;
                 }
                 chain.ended = true;

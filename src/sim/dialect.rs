@@ -1,8 +1,9 @@
 //! Host dialects: how the simulator answers where the vendor's pages leave room.
 //!
-//! What clients send is judged the same way in every dialect; a dialect changes only how
-//! the server writes its answers. The crate's own reading is [`Dialect::PAGES`], the
-//! default.
+//! What clients send is judged the same way in every dialect (the same violations); a
+//! dialect changes only how the server answers: how it writes its answers and, with
+//! [`Dialect::access_outlives_refresh`], whether a refresh revokes the old access token.
+//! The crate's own reading is [`Dialect::PAGES`], the default.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -81,6 +82,30 @@ pub struct Dialect {
     /// `false` (the default) writes the values above, and leaves the Back Office fields
     /// out, as the pages' examples do.
     pub null_optionals: bool,
+    /// A refresh revokes the old refresh token at once but leaves the old access token a
+    /// live access token of its session until its own `expiresAt`: it still authorizes
+    /// [`Server::bearer_holder`](super::Server::bearer_holder), and a sign-out with it
+    /// signs the session out. Both realms.
+    ///
+    /// The pages say a refresh gives "a new set of access and refresh tokens" and that a
+    /// sign-out answers 401 to a revoked access token; they never say whether a refresh
+    /// revokes the old access token. `false` (the default) revokes it with the old
+    /// refresh token. A client that keeps using the old access token while a refresh is
+    /// in flight meets a 401 only under `false`.
+    ///
+    /// ```
+    /// use b2core_auth::sim::Dialect;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// assert!(!Dialect::PAGES.access_outlives_refresh);
+    /// let dialect = Dialect::named("access-outlives-refresh").ok_or("a named dialect")?;
+    /// assert!(dialect.access_outlives_refresh);
+    /// let mut pages = Dialect::PAGES;
+    /// pages.access_outlives_refresh = true;
+    /// assert_eq!(pages, dialect, "one knob turned");
+    /// # Ok(()) }
+    /// ```
+    pub access_outlives_refresh: bool,
 }
 
 /// The HTTP status line of a client wizard's successful answer.
@@ -236,8 +261,9 @@ impl Default for Dialect {
 impl Dialect {
     /// The crate's reading of the pages, the default: the status line mirrors `code`, the
     /// current sign-in page's init, a bare client refresh pair, only the documented
-    /// fields, `Content-Type: application/json`, `Retry-After` in seconds, and no `null`
-    /// where a value meaning "nothing" fits.
+    /// fields, `Content-Type: application/json`, `Retry-After` in seconds, no `null`
+    /// where a value meaning "nothing" fits, and a refresh that revokes the old access
+    /// token with the old refresh token.
     ///
     /// ```
     /// use b2core_auth::sim::{Dialect, RefreshAnswer, RetryAfter, StatusLine, WizardInit};
@@ -247,6 +273,7 @@ impl Dialect {
     /// assert_eq!(pages.wizard_init, WizardInit::CurrentPage);
     /// assert_eq!(pages.refresh_answer, RefreshAnswer::Bare);
     /// assert!(!pages.extra_fields && !pages.charset && !pages.null_optionals);
+    /// assert!(!pages.access_outlives_refresh);
     /// assert_eq!(pages.retry_after, RetryAfter::Seconds);
     /// ```
     pub const PAGES: Dialect = Dialect {
@@ -257,11 +284,13 @@ impl Dialect {
         charset: false,
         retry_after: RetryAfter::Seconds,
         null_optionals: false,
+        access_outlives_refresh: false,
     };
 
     /// Every named dialect, the default ("pages") first: one knob turned per entry, plus
     /// "everything" with every knob turned at once (`Always200`, `DoneAtInit`,
-    /// `EnvelopeNullUuid`, extra fields, charset, `Rfc850`, nulls).
+    /// `EnvelopeNullUuid`, extra fields, charset, `Rfc850`, nulls, the old access token
+    /// outliving a refresh).
     ///
     /// ```
     /// use b2core_auth::sim::Dialect;
@@ -352,6 +381,13 @@ impl Dialect {
             },
         ),
         (
+            "access-outlives-refresh",
+            Dialect {
+                access_outlives_refresh: true,
+                ..Self::PAGES
+            },
+        ),
+        (
             "everything",
             Dialect {
                 status: StatusLine::Always200,
@@ -361,6 +397,7 @@ impl Dialect {
                 charset: true,
                 retry_after: RetryAfter::Rfc850,
                 null_optionals: true,
+                access_outlives_refresh: true,
             },
         ),
     ];

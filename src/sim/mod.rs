@@ -36,11 +36,15 @@
 //! | `POST /api/v2/signin` | 200 `{"2faRequired":false, accessToken, refreshToken}` or `{"2faRequired":true,"2faDetails":{..}}` |
 //! | `POST /api/v2/2fa/confirm` | 200 `{accessToken, refreshToken}`; 400 wrong code; 401 expired, used or unknown 2FA token |
 //! | `POST /api/v2/refresh`, `/api/v2/my/refresh` | 200 `{accessToken, refreshToken}`, the old pair revoked; 401 unknown, expired or revoked |
-//! | `POST /api/v2/signout`, `/api/v2/my/signout` | 200 (empty body), the pair revoked; 401 unknown, expired or revoked |
+//! | `POST /api/v2/signout`, `/api/v2/my/signout` | 200 (empty body), the session's tokens revoked; 401 unknown, expired or revoked |
 //!
 //! The rate limits are in the `limits` table of the assumptions below; a refused request
 //! is answered 429 with `Retry-After: <seconds>` (or an HTTP date, in the `retry-after-*`
 //! dialects).
+//!
+//! No other path is served: the pages document no resource API (accounts, wallets, ...).
+//! A stand-in for one can ask [`Server::bearer_holder`] which client's live access token a
+//! request carries, without a request to [`Server::handle`].
 //!
 //! # Dialects
 //!
@@ -61,6 +65,7 @@
 //! | `retry-after-rfc850` | `Retry-After: Monday, 22-Apr-24 12:07:24 GMT` |
 //! | `retry-after-asctime` | `Retry-After: Mon Apr 22 12:07:24 2024` |
 //! | `null-optionals` | `null` for the optional fields that hold nothing (listed at **Optional fields** below) |
+//! | `access-outlives-refresh` | a refresh revokes the old refresh token only: the old access token stays live until its own `expiresAt` (see **Revocation** below) |
 //! | `everything` | all of the above at once, the refresh as `refresh-envelope-null-uuid` and `Retry-After` as `retry-after-rfc850` |
 //!
 //! # Assumptions
@@ -126,11 +131,20 @@
 //!   Bearer <access>` (a body is ignored) and answers 200 with an empty body (no
 //!   `Content-Type`), in every dialect. A token is valid strictly before its
 //!   `expiresAt`. Tokens of one realm are unknown to the other.
-//! - **Revocation**: a refresh revokes the old access **and** refresh token; a sign-out
-//!   revokes the access and refresh token of that pair. Other sessions of the same
-//!   account are untouched, and a password reset does not revoke anything.
+//! - **Revocation**: the pages never say whether a refresh revokes the old access token
+//!   (only that it gives "a new set of access and refresh tokens", and that a sign-out
+//!   answers 401 to a revoked access token). `pages`: a refresh revokes the old access
+//!   **and** refresh token. `access-outlives-refresh` (and `everything`): a refresh
+//!   revokes the old refresh token at once, but the old access token stays a live access
+//!   token of its session until its own `expiresAt`: it authorizes
+//!   [`Server::bearer_holder`], and a sign-out with it signs the session out (200); from
+//!   its `expiresAt` on it is refused as expired, never as revoked. Both realms. In every
+//!   dialect a sign-out ends the session: it revokes the session's refresh token and
+//!   every access token of the session (its pair's, and in `access-outlives-refresh` the
+//!   earlier ones, expired or not), whichever of them signed it out. Other sessions of
+//!   the same account are untouched, and a password reset does not revoke anything.
 //!   [`Server::is_revoked`] is true only for tokens revoked this way (not for expired or
-//!   never-issued ones). In every dialect.
+//!   never-issued ones, nor for an old access token a refresh left live).
 //! - **Headers**: the sign-in page shows `Accept: application/json` and `Content-Type:
 //!   application/json` on every wizard request; the simulator requires both on every
 //!   client sign-in wizard request (sign-in, 2FA, restore/reset). The sign-up page's curl
@@ -532,7 +546,9 @@ impl Server {
     }
 
     /// True if `token` (access or refresh) was issued and then revoked by a refresh or a
-    /// sign-out. Expired and never-issued tokens are not "revoked".
+    /// sign-out. Expired and never-issued tokens are not "revoked", nor is an old access
+    /// token that a refresh left live under [`Dialect::access_outlives_refresh`] (see
+    /// **Revocation** in the [module docs](self)).
     pub fn is_revoked(&self, token: &str) -> bool {
         self.sessions.is_revoked(token)
     }

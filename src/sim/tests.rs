@@ -1200,6 +1200,407 @@ fn staff_sign_out() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Bearer holder (the stand-in resource API)
+
+/// A request to no B2Core path with these `Authorization` headers.
+fn upstream(authorizations: &[&str]) -> Request<Vec<u8>> {
+    let mut builder = Request::get("https://api.example/whoami");
+    for value in authorizations {
+        builder = builder.header("Authorization", *value);
+    }
+    builder.body(Vec::new()).unwrap()
+}
+
+#[test]
+fn bearer_holder_names_the_client_of_a_live_access_token() {
+    let mut server = server_with(ClientAccount::new(EMAIL, PASSWORD));
+    server.add_client(ClientAccount::new("Other@Example.com", PASSWORD));
+    let (access, refresh_token) = signed_in_client(&mut server);
+    let uuid = start(&mut server, t0());
+    let (other, _) = pair_of(&credentials(
+        &mut server,
+        &uuid,
+        "other@example.com",
+        PASSWORD,
+        t0(),
+    ));
+    let before = format!("{server:?}");
+    let bearer = format!("Bearer {access}");
+    assert_eq!(server.bearer_holder(&upstream(&[&bearer]), t0()), Ok(EMAIL));
+    // As the sign-out endpoints read it: the scheme in any case, spaces around the token.
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&format!("bEARER   {access} ")]), t0()),
+        Ok(EMAIL)
+    );
+    // The email as the account was added, whoever the token's session is.
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&format!("Bearer {other}")]), t0()),
+        Ok("Other@Example.com")
+    );
+    // Only headers matter: the method, URI and body are not read.
+    let mut post = wizard_request("POST", "/api/v2/my/signout", "{}");
+    post.headers_mut()
+        .insert("Authorization", bearer.parse().unwrap());
+    assert_eq!(server.bearer_holder(&post, t0()), Ok(EMAIL));
+    // A refresh token is not an access token.
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&format!("Bearer {refresh_token}")]), t0()),
+        Err("unknown access token")
+    );
+    assert_eq!(
+        server.bearer_holder(&upstream(&["Bearer not-a-token"]), t0()),
+        Err("unknown access token")
+    );
+    // Nothing changed, nothing recorded: the token still signs out.
+    assert_eq!(format!("{server:?}"), before);
+    assert!(server.violations().is_empty());
+    let a = call(
+        &mut server,
+        &bearer_post("/api/v2/my/signout", &bearer),
+        t0(),
+    );
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&bearer]), t0()),
+        Err("access token revoked")
+    );
+}
+
+#[test]
+fn bearer_holder_refuses_the_access_token_a_refresh_replaced() {
+    let mut server = server_with(ClientAccount::new(EMAIL, PASSWORD));
+    let (access, refresh_token) = signed_in_client(&mut server);
+    let a = refresh(
+        &mut server,
+        "/api/v2/my/refresh",
+        &refresh_token,
+        at(T0 + 60),
+    );
+    assert_eq!(a.status, 200);
+    let (new_access, _) = pair_of(&a);
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&format!("Bearer {access}")]), at(T0 + 60)),
+        Err("access token revoked")
+    );
+    assert_eq!(
+        server.bearer_holder(&upstream(&[&format!("Bearer {new_access}")]), at(T0 + 60)),
+        Ok(EMAIL)
+    );
+}
+
+#[test]
+fn bearer_holder_refuses_an_expired_access_token_from_its_expires_at() {
+    let mut server = server_with(ClientAccount::new(EMAIL, PASSWORD));
+    let (access, _) = signed_in_client(&mut server);
+    let request = upstream(&[&format!("Bearer {access}")]);
+    // expiresAt is 2024-04-22T11:22:24+00:00, 15 minutes after T0.
+    assert_eq!(server.bearer_holder(&request, at(T0 + 899)), Ok(EMAIL));
+    assert_eq!(
+        server.bearer_holder(&request, at(T0 + 900)),
+        Err("access token expired")
+    );
+    assert_eq!(
+        server.bearer_holder(&request, at(T0 + 3600)),
+        Err("access token expired")
+    );
+    assert!(
+        !server.is_revoked(&access),
+        "expired is not revoked, and asking revokes nothing"
+    );
+}
+
+#[test]
+fn bearer_holder_refuses_a_staff_token() {
+    let mut server = staff_server();
+    server.add_client(ClientAccount::new(EMAIL, PASSWORD));
+    let (access, _) = pair_of(&staff_sign_in(
+        &mut server,
+        "foo@bar.com",
+        "Secret123",
+        t0(),
+    ));
+    let request = upstream(&[&format!("Bearer {access}")]);
+    assert_eq!(
+        server.bearer_holder(&request, t0()),
+        Err("not a client token")
+    );
+    assert_eq!(
+        server.bearer_holder(&request, at(T0 + 900)),
+        Err("not a client token")
+    );
+    // Live all along: the Back Office signs it out.
+    let a = call(
+        &mut server,
+        &bearer_post("/api/v2/signout", &format!("Bearer {access}")),
+        t0(),
+    );
+    assert_eq!(a.status, 200);
+}
+
+#[test]
+fn bearer_holder_refuses_a_missing_or_malformed_header() {
+    let mut server = server_with(ClientAccount::new(EMAIL, PASSWORD));
+    let (access, _) = signed_in_client(&mut server);
+    let bearer = format!("Bearer {access}");
+    assert_eq!(server.bearer_holder(&upstream(&[&bearer]), t0()), Ok(EMAIL));
+    let malformed = [
+        upstream(&[]),
+        upstream(&[&bearer, &bearer]),
+        upstream(&[&bearer, "Basic x"]),
+        upstream(&["Basic x"]),
+        upstream(&[&format!("Basic {access}")]),
+        upstream(&["Bearer"]),
+        upstream(&["Bearer    "]),
+        upstream(&[&format!("Bearer{access}")]),
+        upstream(&[access.as_str()]),
+    ];
+    for request in &malformed {
+        assert_eq!(
+            server.bearer_holder(request, t0()),
+            Err("missing or malformed Authorization header"),
+            "{:?}",
+            request.headers()
+        );
+    }
+    // Not a violation, unlike the same header at a sign-out.
+    assert!(server.violations().is_empty());
+    let a = call(
+        &mut server,
+        &bearer_post("/api/v2/my/signout", "Basic x"),
+        t0(),
+    );
+    assert_eq!(a.status, 401);
+    assert_eq!(server.violations().len(), 1);
+}
+
+#[test]
+fn bearer_holder_refuses_a_token_of_a_replaced_account() {
+    let mut server = server_with(ClientAccount::new(EMAIL, PASSWORD));
+    let (access, _) = signed_in_client(&mut server);
+    let request = upstream(&[&format!("Bearer {access}")]);
+    assert_eq!(server.bearer_holder(&request, t0()), Ok(EMAIL));
+    server.add_client(ClientAccount::new(EMAIL, "Another1!"));
+    assert_eq!(
+        server.bearer_holder(&request, t0()),
+        Err("no such client account")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The access token a refresh replaced, in each reading (`access_outlives_refresh`)
+
+/// The default dialect with the old access token outliving a refresh.
+fn outliving() -> Dialect {
+    let dialect = Dialect::named("access-outlives-refresh").unwrap();
+    assert!(dialect.access_outlives_refresh);
+    dialect
+}
+
+fn client_server_in(dialect: Dialect) -> Server {
+    let mut server = Server::new(SimConfig {
+        dialect,
+        ..SimConfig::default()
+    });
+    server.add_client(ClientAccount::new(EMAIL, PASSWORD));
+    server
+}
+
+/// A client sign-in without 2FA at T0, answered in any dialect.
+fn signed_in_client_in(server: &mut Server) -> (String, String) {
+    let init = wizard_request("GET", "/api/v2/my/signin/wizard", "");
+    let uuid = call(server, &init, t0()).body["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    pair_of(&credentials(server, &uuid, EMAIL, PASSWORD, t0()))
+}
+
+fn sign_out(server: &mut Server, path: &str, access: &str, now: SystemTime) -> Answer {
+    call(server, &bearer_post(path, &format!("Bearer {access}")), now)
+}
+
+#[test]
+fn the_old_access_token_after_a_refresh_in_every_named_dialect() {
+    for &(name, dialect) in Dialect::ALL {
+        let mut server = client_server_in(dialect);
+        // Signed in at T0: the access token's expiresAt is T0 + 900.
+        let (old_access, old_refresh) = signed_in_client_in(&mut server);
+        let a = refresh(&mut server, "/api/v2/my/refresh", &old_refresh, at(T0 + 60));
+        assert_eq!(a.status, 200, "{name}");
+        let (new_access, _) = pair_of(&a);
+        let old = upstream(&[&format!("Bearer {old_access}")]);
+        let new = upstream(&[&format!("Bearer {new_access}")]);
+
+        // The old refresh token: revoked at once, in every dialect.
+        assert!(server.is_revoked(&old_refresh), "{name}");
+        let again = refresh(&mut server, "/api/v2/my/refresh", &old_refresh, at(T0 + 60));
+        assert_eq!(again.status, 401, "{name}");
+        assert_eq!(
+            again.body["error"]["details"][0]["issue"], "refresh token revoked",
+            "{name}"
+        );
+        // The new access token: live in every dialect.
+        assert_eq!(
+            server.bearer_holder(&new, at(T0 + 899)),
+            Ok(EMAIL),
+            "{name}"
+        );
+
+        if dialect.access_outlives_refresh {
+            // Live until its own expiresAt, then expired; never revoked.
+            for t in [T0 + 60, T0 + 899] {
+                assert_eq!(server.bearer_holder(&old, at(t)), Ok(EMAIL), "{name}");
+            }
+            for t in [T0 + 900, T0 + 3600] {
+                assert_eq!(
+                    server.bearer_holder(&old, at(t)),
+                    Err("access token expired"),
+                    "{name}"
+                );
+            }
+            assert!(!server.is_revoked(&old_access), "{name}");
+        } else {
+            assert_eq!(
+                server.bearer_holder(&old, at(T0 + 60)),
+                Err("access token revoked"),
+                "{name}"
+            );
+            assert!(server.is_revoked(&old_access), "{name}");
+        }
+        assert!(server.violations().is_empty(), "{name}");
+    }
+    // Both readings are among the named dialects, and `pages` revokes.
+    assert!(!Dialect::default().access_outlives_refresh);
+    assert!(
+        Dialect::named("everything")
+            .unwrap()
+            .access_outlives_refresh
+    );
+}
+
+#[test]
+fn an_old_access_token_signs_the_session_out_and_every_token_of_it_is_revoked() {
+    let mut server = client_server_in(outliving());
+    let (a1, r1) = signed_in_client(&mut server);
+    let (other_access, other_refresh) = signed_in_client(&mut server);
+    let (a2, r2) = pair_of(&refresh(
+        &mut server,
+        "/api/v2/my/refresh",
+        &r1,
+        at(T0 + 60),
+    ));
+    let (a3, r3) = pair_of(&refresh(
+        &mut server,
+        "/api/v2/my/refresh",
+        &r2,
+        at(T0 + 120),
+    ));
+    assert!(server.is_revoked(&r1) && server.is_revoked(&r2));
+    for access in [&a1, &a2, &a3] {
+        let request = upstream(&[&format!("Bearer {access}")]);
+        assert_eq!(server.bearer_holder(&request, at(T0 + 120)), Ok(EMAIL));
+        assert!(!server.is_revoked(access));
+    }
+
+    // The oldest access token signs the whole session out.
+    let a = sign_out(&mut server, "/api/v2/my/signout", &a1, at(T0 + 120));
+    assert_eq!((a.status, a.body), (200, Value::Null));
+    for token in [&a1, &a2, &a3, &r3] {
+        assert!(server.is_revoked(token));
+    }
+    for access in [&a1, &a2, &a3] {
+        let request = upstream(&[&format!("Bearer {access}")]);
+        assert_eq!(
+            server.bearer_holder(&request, at(T0 + 120)),
+            Err("access token revoked")
+        );
+        let again = sign_out(&mut server, "/api/v2/my/signout", access, at(T0 + 120));
+        assert_eq!(
+            (again.status, again.body),
+            (401, error(401, "access token revoked"))
+        );
+    }
+    let a = refresh(&mut server, "/api/v2/my/refresh", &r3, at(T0 + 120));
+    assert_eq!(
+        (a.status, a.body),
+        (401, error(401, "refresh token revoked"))
+    );
+
+    // Another session of the same account is untouched.
+    assert!(!server.is_revoked(&other_access) && !server.is_revoked(&other_refresh));
+    let request = upstream(&[&format!("Bearer {other_access}")]);
+    assert_eq!(server.bearer_holder(&request, at(T0 + 120)), Ok(EMAIL));
+    assert!(server.violations().is_empty());
+}
+
+#[test]
+fn an_expired_old_access_token_signs_nothing_out() {
+    let mut server = client_server_in(outliving());
+    let (a1, r1) = signed_in_client(&mut server);
+    let (a2, r2) = pair_of(&refresh(
+        &mut server,
+        "/api/v2/my/refresh",
+        &r1,
+        at(T0 + 60),
+    ));
+    // a1 expires at T0 + 900, a2 at T0 + 960.
+    let a = sign_out(&mut server, "/api/v2/my/signout", &a1, at(T0 + 900));
+    assert_eq!(
+        (a.status, a.body),
+        (401, error(401, "access token expired"))
+    );
+    assert!(!server.is_revoked(&a1) && !server.is_revoked(&a2) && !server.is_revoked(&r2));
+    let request = upstream(&[&format!("Bearer {a2}")]);
+    assert_eq!(server.bearer_holder(&request, at(T0 + 959)), Ok(EMAIL));
+    // The current access token signs out, and the expired one is revoked with the session.
+    let a = sign_out(&mut server, "/api/v2/my/signout", &a2, at(T0 + 959));
+    assert_eq!(a.status, 200);
+    assert!(server.is_revoked(&a1) && server.is_revoked(&a2) && server.is_revoked(&r2));
+    assert!(server.violations().is_empty());
+}
+
+#[test]
+fn back_office_old_access_token_after_a_refresh_in_each_reading() {
+    for (dialect, outlives) in [(Dialect::PAGES, false), (outliving(), true)] {
+        let mut server = Server::new(SimConfig {
+            dialect,
+            ..SimConfig::default()
+        });
+        server.add_staff(StaffAccount::new("foo@bar.com", "Secret123"));
+        server.add_client(ClientAccount::new(EMAIL, PASSWORD));
+        let (old_access, old_refresh) = pair_of(&staff_sign_in(
+            &mut server,
+            "foo@bar.com",
+            "Secret123",
+            t0(),
+        ));
+        let a = refresh(&mut server, "/api/v2/refresh", &old_refresh, at(T0 + 60));
+        let (new_access, new_refresh) = pair_of(&a);
+        let again = refresh(&mut server, "/api/v2/refresh", &old_refresh, at(T0 + 60));
+        assert_eq!(again.status, 401, "{outlives}");
+        // Never a client token, in either reading.
+        let request = upstream(&[&format!("Bearer {old_access}")]);
+        let holder = server
+            .bearer_holder(&request, at(T0 + 60))
+            .map(str::to_owned);
+        let old = sign_out(&mut server, "/api/v2/signout", &old_access, at(T0 + 60));
+        if outlives {
+            assert_eq!(holder, Err("not a client token"), "a live staff token");
+            assert_eq!((old.status, old.body), (200, Value::Null));
+            assert!(server.is_revoked(&new_access) && server.is_revoked(&new_refresh));
+        } else {
+            assert_eq!(holder, Err("access token revoked"));
+            assert_eq!(
+                (old.status, old.body),
+                (401, error(401, "access token revoked"))
+            );
+            assert!(!server.is_revoked(&new_access) && !server.is_revoked(&new_refresh));
+        }
+        assert!(server.violations().is_empty());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Violations
 
 #[test]

@@ -60,7 +60,8 @@ fn limited_at() -> SystemTime {
 /// choice of 2FA method and an SMS code; a forced password reset; sign-up; Back Office
 /// sign-in without and with email 2FA, its refresh; five refused sign-ins and a 429; a
 /// client refresh (the last answer that draws from the generator, so every earlier uuid,
-/// token and code is the same in every dialect) and a sign-out.
+/// token and code is the same in every dialect), a sign-out with the access token it
+/// replaced, and one with the new access token.
 fn run(dialect: Dialect) -> Script {
     let mut server = Server::new(SimConfig {
         dialect,
@@ -78,7 +79,8 @@ fn run(dialect: Dialect) -> Script {
     };
 
     let uuid = uuid_of(s.send("init", init(), t0()));
-    let (_, client_refresh) = pair_of(s.send("terminate", sign_in(&uuid, EMAIL, PASSWORD), t0()));
+    let (client_access, client_refresh) =
+        pair_of(s.send("terminate", sign_in(&uuid, EMAIL, PASSWORD), t0()));
 
     let uuid = uuid_of(s.send("init", init(), t0()));
     s.send("refused", sign_in(&uuid, EMAIL, "wrong"), t0());
@@ -151,6 +153,8 @@ fn run(dialect: Dialect) -> Script {
         t0(),
     );
     let (access, _) = pair_of(answer);
+    let old = bearer_post("/api/v2/my/signout", &format!("Bearer {client_access}"));
+    s.send("old access sign-out", old, t0());
     let bearer = bearer_post("/api/v2/my/signout", &format!("Bearer {access}"));
     s.send("sign-out", bearer, t0());
     s
@@ -205,6 +209,14 @@ fn expected(pages: &Step, dialect: Dialect, got: &Answer) -> (u16, Value) {
                 }),
                 RefreshAnswer::EnvelopeNoUuid => json!({"code": 200, "data": body, "done": true}),
             }
+        }
+        // The access token the refresh replaced is still live and signs the session out,
+        // revoking the new pair with it.
+        "old access sign-out" if dialect.access_outlives_refresh => {
+            (status, body) = (200, Value::Null);
+        }
+        "sign-out" if dialect.access_outlives_refresh => {
+            (status, body) = (401, error(401, "access token revoked"));
         }
         _ => {}
     }
@@ -278,7 +290,7 @@ fn every_named_dialect_differs_from_the_pages_exactly_as_its_knobs_say() {
     let pages = run(Dialect::PAGES);
     assert_eq!(pages.server.violations(), []);
     let labels: HashSet<&str> = pages.steps.iter().map(|s| s.label).collect();
-    assert_eq!(labels.len(), 14, "every kind of answer is in the script");
+    assert_eq!(labels.len(), 15, "every kind of answer is in the script");
     let earlier_uuids = uuids(&pages.steps);
     assert!(earlier_uuids.len() >= 6);
 
@@ -319,7 +331,7 @@ fn every_named_dialect_differs_from_the_pages_exactly_as_its_knobs_say() {
             assert!(instant >= base.now + Duration::from_secs(600));
         }
         if dialect.refresh_answer == RefreshAnswer::Envelope {
-            let refreshed = &run.steps.iter().rev().nth(1).unwrap().answer;
+            let refreshed = &run.steps.iter().rev().nth(2).unwrap().answer;
             let uuid = refreshed.body["uuid"].as_str().unwrap();
             assert_eq!(uuid.len(), 36, "{name}");
             assert_eq!(uuid.matches('-').count(), 4, "{name}");
@@ -371,7 +383,7 @@ fn everything_at_once_written_out() {
     assert_eq!(a.body["data"]["tfaProviders"], Value::Null);
     assert_eq!(a.body["data"]["accessToken"]["x_sim_extra"], x);
     assert_eq!(a.body["data"].as_object().unwrap().len(), 4);
-    let (_, refresh_token) = pair_of(&a);
+    let (old_access, refresh_token) = pair_of(&a);
 
     let a = call(
         &mut server,
@@ -388,6 +400,10 @@ fn everything_at_once_written_out() {
         json!({"code": 200, "data": data, "done": true, "uuid": null, "workflow": null, "x_sim_extra": x})
     );
     assert_eq!(data["refreshToken"]["x_sim_extra"], x);
+    // The access token the refresh replaced stays live until its own expiresAt.
+    let old = upstream(&[&format!("Bearer {old_access}")]);
+    assert_eq!(server.bearer_holder(&old, t0()), Ok(EMAIL));
+    assert!(!server.is_revoked(&old_access) && server.is_revoked(&refresh_token));
 
     let two = json!({"email": "two@bar.com", "password": "Secret123"}).to_string();
     let a = call(&mut server, &plain_post("/api/v2/signin", &two), t0());
@@ -514,6 +530,7 @@ fn the_named_dialects() {
             "retry-after-rfc850",
             "retry-after-asctime",
             "null-optionals",
+            "access-outlives-refresh",
             "everything",
         ]
     );
@@ -536,6 +553,7 @@ fn the_named_dialects() {
         charset: false,
         retry_after: RetryAfter::Seconds,
         null_optionals: false,
+        access_outlives_refresh: false,
     };
     assert_eq!(Dialect::PAGES, pages);
     assert_eq!(Dialect::default(), pages);
@@ -568,6 +586,9 @@ fn the_named_dialects() {
         d.retry_after = RetryAfter::Asctime
     });
     turned("null-optionals", |d| d.null_optionals = true);
+    turned("access-outlives-refresh", |d| {
+        d.access_outlives_refresh = true
+    });
     turned("everything", |d| {
         *d = Dialect {
             status: StatusLine::Always200,
@@ -577,6 +598,7 @@ fn the_named_dialects() {
             charset: true,
             retry_after: RetryAfter::Rfc850,
             null_optionals: true,
+            access_outlives_refresh: true,
         }
     });
     let mut unnamed = pages;
