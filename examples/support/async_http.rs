@@ -14,7 +14,7 @@
 //!   `rustls-tls`); no proxy from the environment (`no_proxy`): requests go straight to
 //!   the host, loopback included.
 //!
-//! Used by `examples/async_tokio.rs` and `tests/sockets.rs` (`#[path = ...] mod async_http;`).
+//! Used by `examples/async_tokio.rs`, the gateway (`examples/gateway/app/`) and `tests/sockets.rs` (`#[path = ...] mod async_http;`).
 
 #![allow(dead_code)] // each example and test uses the part it needs
 
@@ -51,6 +51,16 @@ impl Client {
         &self,
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, SendError> {
+        self.send_capped(request, BODY_READ_LIMIT).await
+    }
+
+    /// [`Client::send`] with another cap on the body read (a gateway relaying API answers,
+    /// which no flow reads, needs more than the flows' limit).
+    pub async fn send_capped(
+        &self,
+        request: http::Request<Vec<u8>>,
+        body_read_limit: usize,
+    ) -> Result<http::Response<Vec<u8>>, SendError> {
         let host = request
             .uri()
             .authority()
@@ -66,9 +76,9 @@ impl Client {
         let mut response = self.http.execute(request).await.map_err(fail)?;
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(fail)? {
-            let room = BODY_READ_LIMIT - body.len();
+            let room = body_read_limit - body.len();
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if body.len() == BODY_READ_LIMIT {
+            if body.len() == body_read_limit {
                 break; // the rest is never read (nor the connection reused)
             }
         }

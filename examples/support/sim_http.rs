@@ -11,7 +11,7 @@
 //! and query string, still percent-encoded: the simulator judges them), headers and the
 //! body, of which at most [`BODY_READ_LIMIT`] bytes are read.
 //!
-//! Besides the B2Core paths, three read-only control paths under `/_sim/` (never passed to
+//! Besides the B2Core paths, four read-only control paths under `/_sim/` (never passed to
 //! the simulator, so never a violation) let a test harness in any language look inside:
 //!
 //! | request | answer |
@@ -19,6 +19,14 @@
 //! | `GET /_sim/violations` | `[{"request": "POST /api/v2/...", "reason": "..."}]`, oldest first |
 //! | `GET /_sim/outbox` | `[{"channel": "sms" or "email", "to": "...", "code": "123456"}]`, oldest first |
 //! | `GET /_sim/google-code?email=E` | `{"code": "123456"}`, the account's Google Authenticator code now; 404 if it has none |
+//! | `GET /_sim/api/whoami` | `{"email": "..."}` if the request's one `Authorization: Bearer <token>` holds a live client access token (`Server::bearer_holder`); 401 `{"error": "<reason>"}` with `WWW-Authenticate: Bearer` otherwise |
+//!
+//! `/_sim/api/whoami` is not a B2Core path (the vendor's pages document no resource API):
+//! it stands in for the API a gateway proxies to, so that a test can see which client's
+//! token, if any, the gateway sent. Only its headers are read (a query string is ignored);
+//! a refusal's reason never quotes the token: `missing or malformed Authorization header`,
+//! `unknown access token`, `access token revoked`, `access token expired`, `not a client
+//! token`, `no such client account`.
 //!
 //! The query string is `application/x-www-form-urlencoded` (axum's [`Query`], that is
 //! `serde_urlencoded`): `E` is percent-decoded and `+` is a space, so an address with a `+`
@@ -30,10 +38,15 @@
 
 #![allow(dead_code)] // each example and test uses the part it needs
 
+// A program with both the simulator and the gateway has two copies of this small file
+// (each is self-contained, so either can be included alone).
+#[allow(clippy::duplicate_mod)]
+#[path = "background.rs"]
+mod background;
+
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::SystemTime;
 
 use axum::body::{Body, HttpBody};
@@ -45,6 +58,8 @@ use axum::Router;
 use b2core_auth::sim::{Channel, SentCode, Server, Violation};
 use serde::Deserialize;
 use serde_json::json;
+
+use background::Background;
 
 /// The most of a request body handed to the simulator; the rest is never read. The
 /// simulator answers bodies over 64 KiB with 413 (a violation), so reading a little more
@@ -59,13 +74,10 @@ pub enum Event<'a> {
     Violation(&'a Violation),
 }
 
-/// A running server: its address, the shared simulator and the thread serving it.
+/// A running server (dropping it stops it) and the shared simulator.
 pub struct Running {
-    addr: SocketAddr,
+    server: Background,
     shared: Arc<Shared>,
-    /// Dropped to stop the server.
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 /// What the handlers share.
@@ -93,9 +105,6 @@ impl Running {
         sim: Server,
         on_event: impl FnMut(Event<'_>) + Send + 'static,
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        let listener = std::net::TcpListener::bind(addr)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             sim: Mutex::new(sim),
             throttled: Mutex::new(Vec::new()),
@@ -106,45 +115,10 @@ impl Running {
             }),
         });
         let app = router(Arc::clone(&shared));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ready, is_ready) = std::sync::mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("sim_http".to_owned())
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build();
-                let runtime = match runtime {
-                    Ok(runtime) => runtime,
-                    Err(e) => {
-                        let _ = ready.send(Err(e));
-                        return;
-                    }
-                };
-                runtime.block_on(async move {
-                    match tokio::net::TcpListener::from_std(listener) {
-                        Ok(listener) => {
-                            tokio::spawn(axum::serve(listener, app).into_future());
-                            let _ = ready.send(Ok(()));
-                            // Until `Running` is dropped.
-                            let _ = stopped.await;
-                        }
-                        Err(e) => {
-                            let _ = ready.send(Err(e));
-                        }
-                    }
-                });
-                // Dropping the runtime ends the server and every connection.
-            })?;
-        is_ready
-            .recv()
-            .map_err(|_| "the server thread stopped while starting")??;
-        Ok(Self {
-            addr,
-            shared,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let server = Background::start("sim_http", addr, 0, move |listener| {
+            tokio::spawn(axum::serve(listener, app).into_future());
+        })?;
+        Ok(Self { server, shared })
     }
 
     /// The next request whose line is `line` (`METHOD /path`, e.g. `POST /api/v2/signin`)
@@ -157,12 +131,12 @@ impl Running {
 
     /// Where the server listens.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://<addr>`, the base URI for an `Endpoint`.
     pub fn base_uri(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The simulator, to read its outbox, codes and violations (or add accounts).
@@ -171,20 +145,8 @@ impl Running {
     }
 
     /// Blocks the calling thread until the server stops (it never does on its own).
-    pub fn wait(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Running {
-    /// Stops the server, closing every connection, and waits for its thread.
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    pub fn wait(self) {
+        self.server.wait();
     }
 }
 
@@ -201,6 +163,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/_sim/violations", get(violations))
         .route("/_sim/outbox", get(outbox))
         .route("/_sim/google-code", get(google_code))
+        .route("/_sim/api/whoami", get(whoami))
         .route("/_sim/", get(unknown_control))
         .route("/_sim/{*rest}", get(unknown_control))
         .method_not_allowed_fallback(read_only)
@@ -340,6 +303,27 @@ async fn google_code(
     match lock(&shared.sim).google_code(&email, SystemTime::now()) {
         Some(code) => json_response(200, &json!({ "code": code })),
         None => plain(404, "no client with Google Authenticator on has this email"),
+    }
+}
+
+/// `GET /_sim/api/whoami`: the stand-in resource API. The simulator is locked only while
+/// it looks the token up.
+async fn whoami(State(shared): State<Arc<Shared>>, headers: http::HeaderMap) -> Response {
+    let mut request = http::Request::new(Vec::new());
+    *request.headers_mut() = headers;
+    let holder = lock(&shared.sim)
+        .bearer_holder(&request, SystemTime::now())
+        .map(str::to_owned);
+    match holder {
+        Ok(email) => json_response(200, &json!({ "email": email })),
+        Err(reason) => {
+            let mut response = json_response(401, &json!({ "error": reason }));
+            response.headers_mut().insert(
+                http::header::WWW_AUTHENTICATE,
+                http::HeaderValue::from_static("Bearer"),
+            );
+            response
+        }
     }
 }
 
