@@ -14,7 +14,8 @@
 //! - `forced_password_reset`: reset-required → reset-code → password-changed → sign-in;
 //! - `rate_limit_wait_then_retry`: a 429 upstream shows `wait`; an early retry stays there;
 //! - `sign_up_then_sign_in`;
-//! - `fifty_concurrent_api_calls_across_refresh`: none fails, refreshes are single-flight;
+//! - `fifty_concurrent_api_calls_across_refresh_*`: none fails, whether the host revokes the
+//!   old access token at the refresh (`pages`) or lets it live (`access-outlives-refresh`);
 //! - `restart_mid_flow`: a new gateway on the same store continues the visitor's flow;
 //! - `unfinished_flow_expires`: `flow_ttl` ends an unfinished sign-in and its row;
 //! - `secure_cookie_is_host_prefixed`, `store_file_is_owner_only`.
