@@ -670,6 +670,29 @@ impl Rig {
             .await
     }
 
+    /// On the `code` page of the SMS method: the code the simulator texted to `phone` is
+    /// submitted and signs `email` in.
+    async fn sign_in_with_sms_code(&mut self, page: &Page, phone: &str, email: &str, after: &str) {
+        expect_step(page, "code", after);
+        assert_eq!(
+            element_text(&page.html, "method").as_deref(),
+            Some("sms"),
+            "after {after}, the code page should say <span id=\"method\">sms</span>"
+        );
+        let code = self
+            .running
+            .sim()
+            .last_code_to(phone)
+            .map(str::to_owned)
+            .unwrap_or_else(|| panic!("after {after}, the simulator should have texted a code"));
+        self.secrets.code("the SMS code", &code);
+        let page = self
+            .browser
+            .submit("/signin/code", &[("code", &code)])
+            .await;
+        self.expect_signed_in(&page, email, "the SMS code").await;
+    }
+
     /// On `signed-in`: the page names the account, `/api/whoami` answers its email, and the
     /// store holds its session (whose tokens the secrets learn).
     async fn expect_signed_in(&mut self, page: &Page, email: &str, after: &str) {
@@ -906,24 +929,14 @@ async fn google_code_wrong_then_right() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_code_sign_in() {
     let mut rig = Rig::start("sms", SimConfig::default(), Options::default());
-    let browser = Arc::clone(&rig.browser);
     let page = rig.sign_in("sms@example.com", PASSWORD).await;
-    expect_step(&page, "code", "the credentials of an SMS account");
-    assert_eq!(
-        element_text(&page.html, "method").as_deref(),
-        Some("sms"),
-        "the code page should say <span id=\"method\">sms</span>"
-    );
-    let code = rig
-        .running
-        .sim()
-        .last_code_to(SMS_PHONE)
-        .map(str::to_owned)
-        .expect("the simulator should have sent an SMS code to the account's phone");
-    rig.secrets.code("the SMS code", &code);
-    let page = browser.submit("/signin/code", &[("code", &code)]).await;
-    rig.expect_signed_in(&page, "sms@example.com", "the SMS code")
-        .await;
+    rig.sign_in_with_sms_code(
+        &page,
+        SMS_PHONE,
+        "sms@example.com",
+        "the credentials of an SMS account",
+    )
+    .await;
     rig.finish(false);
 }
 
@@ -949,21 +962,7 @@ async fn both_methods_choose_sms() {
         "the accepted password",
     );
     let page = browser.submit("/signin/method", &[("method", "sms")]).await;
-    expect_step(&page, "code", "choosing sms");
-    assert_eq!(
-        element_text(&page.html, "method").as_deref(),
-        Some("sms"),
-        "after choosing sms the code page should say <span id=\"method\">sms</span>"
-    );
-    let code = rig
-        .running
-        .sim()
-        .last_code_to(BOTH_PHONE)
-        .map(str::to_owned)
-        .expect("the simulator should have sent an SMS code after the choice");
-    rig.secrets.code("the SMS code", &code);
-    let page = browser.submit("/signin/code", &[("code", &code)]).await;
-    rig.expect_signed_in(&page, "both@example.com", "the SMS code")
+    rig.sign_in_with_sms_code(&page, BOTH_PHONE, "both@example.com", "choosing sms")
         .await;
     rig.finish(false);
 }
