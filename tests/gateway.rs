@@ -545,6 +545,32 @@ fn assert_browser_never_saw(browser: &Browser, secrets: &Secrets) {
     }
 }
 
+/// Every answer is kept by no cache, and every page refuses to be framed by another site
+/// (no clickjacking of the sign-in form).
+fn assert_private_and_unframed(browser: &Browser) {
+    for received in browser.received() {
+        assert_eq!(
+            received.header("cache-control").as_deref(),
+            Some("no-store"),
+            "the answer to {} ({}) should say Cache-Control: no-store",
+            received.request,
+            received.status
+        );
+        let html = received
+            .header("content-type")
+            .is_some_and(|t| t.starts_with("text/html"));
+        if html {
+            assert_eq!(
+                received.header("content-security-policy").as_deref(),
+                Some("frame-ancestors 'none'"),
+                "the page answering {} ({}) should forbid framing",
+                received.request,
+                received.status
+            );
+        }
+    }
+}
+
 /// None of `kinds` of the secrets in the SQLite file's bytes.
 fn assert_store_lacks(db: &Path, secrets: &Secrets, kinds: &[Kind], after: &str) {
     let bytes = store_bytes(db);
@@ -736,6 +762,7 @@ impl Rig {
             "the browser should have received answers to scan"
         );
         assert_browser_never_saw(&self.browser, &self.secrets);
+        assert_private_and_unframed(&self.browser);
         assert_store_lacks(
             &self.db,
             &self.secrets,
@@ -1073,6 +1100,42 @@ async fn rate_limit_wait_then_retry() {
         "the retried credentials were accepted",
     );
     rig.finish(false);
+}
+
+/// The registration link the host emails is on the gateway's own address: a request's
+/// `Host` header (whoever sends it chooses it) must not make the host email a link to
+/// another site.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_link_is_the_gateways_whatever_the_host_header() {
+    let rig = Rig::start("signup-link", SimConfig::default(), Options::default());
+    let base = rig.browser.base.lock().unwrap().clone();
+    rig.running.capture_next("POST /api/v2/my/signup/wizard");
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("a reqwest client")
+        .post(format!("{base}/signup"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .expect("the gateway should answer");
+    assert_eq!(
+        response.status(),
+        303,
+        "POST /signup should start the sign-up and send the browser to GET /"
+    );
+    let body = rig
+        .running
+        .captured("POST /api/v2/my/signup/wizard")
+        .expect("the gateway should have started the sign-up wizard upstream");
+    let body: serde_json::Value =
+        serde_json::from_slice(&body).expect("the wizard request's body should be JSON");
+    assert_eq!(
+        body["url"],
+        format!("{base}/register/{{registration}}/{{code}}"),
+        "the registration link template should be on the gateway's address, not the Host header's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

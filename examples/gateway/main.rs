@@ -20,7 +20,8 @@
 //! store is a temporary file, removed when the gateway stops (Ctrl-C).
 //!
 //! Served as plain HTTP: behind a TLS proxy, pass `--secure-cookie` so the cookie is
-//! `Secure` (and named `__Host-gw`). The code is in `examples/gateway/app/`.
+//! `Secure` (and named `__Host-gw`), and `--public-url https://...` for the links the
+//! host emails. The code is in `examples/gateway/app/`.
 
 #[path = "app/mod.rs"]
 mod app;
@@ -58,6 +59,10 @@ struct Args {
     /// The gateway is reached over https (a TLS proxy in front): mark the cookie `Secure`.
     #[arg(long)]
     secure_cookie: bool,
+    /// Where browsers reach the gateway, for the links the host emails (default:
+    /// `http://` and the address it listens on).
+    #[arg(long)]
+    public_url: Option<String>,
     /// Allow a `--host` of plain `http://` that is not loopback (passwords and tokens in
     /// cleartext on the network).
     #[arg(long)]
@@ -112,6 +117,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     };
     let mut config = app::Config::new(endpoint, api_base, db);
     config.secure_cookie = args.secure_cookie;
+    config.public_url = args.public_url;
     config.flow_ttl = Duration::from_secs(args.flow_ttl);
     let gateway = app::Gateway::start(&args.listen, config)?;
     say(&format!("open: http://{}/", gateway.addr()))?;

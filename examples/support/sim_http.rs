@@ -34,7 +34,8 @@
 //! Another method on a control path is a 405, another path under `/_sim/` a 404.
 //!
 //! For tests in Rust, [`Running::throttle_next`] answers one request with a 429 of a given
-//! `Retry-After` before it reaches the simulator, as a host with a limit of its own would.
+//! `Retry-After` before it reaches the simulator, as a host with a limit of its own would,
+//! and [`Running::capture_next`] keeps the body of one request for the test to read.
 
 #![allow(dead_code)] // each example and test uses the part it needs
 
@@ -86,6 +87,9 @@ struct Shared {
     /// Request lines to answer with a 429 instead of the simulator, and their
     /// `Retry-After` (see [`Running::throttle_next`]).
     throttled: Mutex<Vec<(String, String)>>,
+    /// Request lines whose next body to keep, and the body once it came (see
+    /// [`Running::capture_next`]).
+    captures: Mutex<Vec<(String, Option<Vec<u8>>)>>,
     reporter: Mutex<Reporter>,
 }
 
@@ -108,6 +112,7 @@ impl Running {
         let shared = Arc::new(Shared {
             sim: Mutex::new(sim),
             throttled: Mutex::new(Vec::new()),
+            captures: Mutex::new(Vec::new()),
             reporter: Mutex::new(Reporter {
                 codes_seen: 0,
                 violations_seen: 0,
@@ -127,6 +132,23 @@ impl Running {
     /// waits (the simulator's own limits block for up to 10 minutes).
     pub fn throttle_next(&self, line: &str, retry_after: &str) {
         lock(&self.shared.throttled).push((line.to_owned(), retry_after.to_owned()));
+    }
+
+    /// Keeps the body of the next request whose line is `line` (as for
+    /// [`Running::throttle_next`]), for a test to read with [`Running::captured`]: what a
+    /// client really sent. Only what a test asks for is kept.
+    pub fn capture_next(&self, line: &str) {
+        lock(&self.shared.captures).push((line.to_owned(), None));
+    }
+
+    /// The body [`Running::capture_next`] kept for `line`, once that request came (taken
+    /// off the list).
+    pub fn captured(&self, line: &str) -> Option<Vec<u8>> {
+        let mut captures = lock(&self.shared.captures);
+        let at = captures
+            .iter()
+            .position(|(queued, body)| queued == line && body.is_some())?;
+        captures.remove(at).1
     }
 
     /// Where the server listens.
@@ -222,6 +244,10 @@ async fn read_capped(mut body: Body, limit: usize) -> Result<Vec<u8>, axum::Erro
 /// (taking it off the queue); passes every other one on.
 async fn throttle(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let line = format!("{} {}", request.method(), request.uri().path());
+    let request = match capture(&shared, &line, request).await {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
     let retry_after = {
         let mut queue = lock(&shared.throttled);
         let at = queue.iter().position(|(queued, _)| *queued == line);
@@ -237,6 +263,29 @@ async fn throttle(State(shared): State<Arc<Shared>>, request: Request, next: Nex
             .insert(http::header::RETRY_AFTER, value);
     }
     response
+}
+
+/// Keeps the body of a request a test asked for ([`Running::capture_next`]), and hands
+/// the request on unchanged.
+async fn capture(shared: &Shared, line: &str, request: Request) -> Result<Request, Response> {
+    let wanted = lock(&shared.captures)
+        .iter()
+        .any(|(queued, body)| queued == line && body.is_none());
+    if !wanted {
+        return Ok(request);
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(body) = read_capped(body, BODY_READ_LIMIT).await else {
+        return Err(plain(400, "the request body could not be read"));
+    };
+    let mut captures = lock(&shared.captures);
+    if let Some((_, slot)) = captures
+        .iter_mut()
+        .find(|(queued, body)| queued == line && body.is_none())
+    {
+        *slot = Some(body.clone());
+    }
+    Ok(Request::from_parts(parts, Body::from(body)))
 }
 
 fn plain(status: u16, text: &str) -> Response {

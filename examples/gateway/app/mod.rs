@@ -37,8 +37,10 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use b2core_auth::{Endpoint, Session};
 use background::Background;
-use http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue};
+use http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, COOKIE, REFERRER_POLICY, SET_COOKIE, X_FRAME_OPTIONS,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 pub use store::{Parked, Row, Store};
 
@@ -59,6 +61,9 @@ pub struct Config {
     pub flow_ttl: Duration,
     /// How long before its access token expires a session refreshes it.
     pub leeway: Duration,
+    /// Where browsers reach the gateway (`https://...` behind a TLS proxy), for the links
+    /// the host emails (sign-up). `None`: `http://` and the address it listens on.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             secure_cookie: false,
             flow_ttl: Duration::from_secs(15 * 60),
             leeway: Duration::from_secs(30),
+            public_url: None,
         }
     }
 }
@@ -78,6 +84,8 @@ impl Config {
 /// What every handler shares.
 struct App {
     config: Config,
+    /// [`Config::public_url`], or the address the gateway listens on.
+    public_url: String,
     store: Store,
     http: async_http::Client,
     /// One wizard step at a time per visitor (a double click must not send twice).
@@ -99,14 +107,21 @@ impl Gateway {
     /// tokio runtime of its own, and returns once it accepts connections.
     pub fn start(addr: &str, config: Config) -> Result<Self, background::StartError> {
         check_api_base(&config)?;
-        let app = Arc::new(App {
-            http: async_http::Client::new()?,
-            store: Store::open(&config.db)?,
-            visitors: wizard::Locks::default(),
-            sessions: api::Sessions::default(),
-            config,
-        });
+        let http = async_http::Client::new()?;
+        let store = Store::open(&config.db)?;
         let server = Background::start("gateway", addr, 2, move |listener| {
+            let public_url = config.public_url.clone().unwrap_or_else(|| {
+                let addr = listener.local_addr().map(|a| a.to_string());
+                format!("http://{}", addr.unwrap_or_default())
+            });
+            let app = Arc::new(App {
+                http,
+                store,
+                visitors: wizard::Locks::default(),
+                sessions: api::Sessions::default(),
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                config,
+            });
             tokio::spawn(sweep_every_minute(Arc::clone(&app)));
             tokio::spawn(axum::serve(listener, router(app)).into_future());
         })?;
@@ -175,16 +190,16 @@ async fn sweep_every_minute(app: Shared) {
 async fn page(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let now = SystemTime::now();
     let Some(id) = visitor_id(&app.config, &headers) else {
-        return html(&pages::render(&pages::View::Home, None));
+        return html(StatusCode::OK, pages::render(&pages::View::Home, None));
     };
     let row = match app.store.load(&id, now) {
         Ok(row) => row,
         Err(e) => return failure(&e),
     };
     let Some(row) = row else {
-        return html(&pages::render(&pages::View::Home, None));
+        return html(StatusCode::OK, pages::render(&pages::View::Home, None));
     };
-    html(&wizard::render(&row, now))
+    html(StatusCode::OK, wizard::render(&row, now))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,9 +266,18 @@ fn set_cookie(config: &Config, id: Option<&str>) -> HeaderValue {
 // ---------------------------------------------------------------------------------------
 // Answers.
 
-fn html(page: &str) -> Response {
-    let mut response = Html(page.to_owned()).into_response();
+/// A page, with `status`. Pages are never framed by another site (no clickjacking of the
+/// sign-in form) and send no `Referer` on.
+fn html(status: StatusCode, page: String) -> Response {
+    let mut response = (status, Html(page)).into_response();
     no_store(&mut response);
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
 }
 
@@ -270,14 +294,11 @@ fn to_page(cookie: Option<HeaderValue>) -> Response {
 /// The gateway itself failed (its store): a page that says so, nothing more.
 fn failure(message: &str) -> Response {
     eprintln!("gateway: {message}");
-    let mut response = Html(pages::render(
+    let page = pages::render(
         &pages::View::Home,
         Some("The gateway could not do that just now. Please try again."),
-    ))
-    .into_response();
-    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-    no_store(&mut response);
-    response
+    );
+    html(StatusCode::INTERNAL_SERVER_ERROR, page)
 }
 
 /// Pages and API answers are the visitor's own: no cache keeps them.

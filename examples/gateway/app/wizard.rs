@@ -12,12 +12,12 @@
 use std::time::SystemTime;
 
 use axum::extract::{Form, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
 use b2core_auth::{DeviceFingerprint, Error, Flow, Outgoing, Secret, TokenPair};
-use http::header::{HOST, USER_AGENT};
+use http::header::USER_AGENT;
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
@@ -171,17 +171,9 @@ pub async fn retry(State(app): State<Shared>, headers: HeaderMap) -> Response {
 }
 
 pub async fn start_sign_up(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    // The template of the registration link the host emails: this gateway's address.
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let scheme = if app.config.secure_cookie {
-        "https"
-    } else {
-        "http"
-    };
-    let url = format!("{scheme}://{host}/register/{{registration}}/{{code}}");
+    // The template of the registration link the host emails: on the gateway's configured
+    // address, never on the request's `Host` (which whoever sends the request chooses).
+    let url = format!("{}/register/{{registration}}/{{code}}", app.public_url);
     step(&app, &headers, Act::StartSignUp { url }).await
 }
 
@@ -478,22 +470,14 @@ fn refusal_of_sign_in(step: Option<&SignInStep>) -> Option<String> {
 
 /// The page of the step the visitor is still at, with what went wrong.
 fn page_with(row: &Row, now: SystemTime, status: StatusCode, message: &str) -> Response {
-    let mut response = Html(render_with(row, now, Some(message))).into_response();
-    *response.status_mut() = status;
-    super::no_store(&mut response);
-    response
+    super::html(status, render_with(row, now, Some(message)))
 }
 
 /// Nothing was written: the visitor's stored step, with `message`.
 fn stay(app: &Shared, id: &str, now: SystemTime, status: StatusCode, message: &str) -> Response {
     match app.store.load(id, now) {
         Ok(Some(row)) => page_with(&row, now, status, message),
-        Ok(None) => {
-            let mut response = Html(pages::render(&View::Home, Some(message))).into_response();
-            *response.status_mut() = status;
-            super::no_store(&mut response);
-            response
-        }
+        Ok(None) => super::html(status, pages::render(&View::Home, Some(message))),
         Err(e) => super::failure(&e),
     }
 }
