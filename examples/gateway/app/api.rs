@@ -38,21 +38,26 @@ pub struct Slot {
     email: Option<String>,
 }
 
-/// The sessions in use, by visitor id.
+/// The sessions in use, by visitor id. An async lock: writing a refreshed session to the
+/// store happens under it (so that a sign-out meanwhile cannot be undone by it).
 #[derive(Default)]
-pub struct Sessions(Mutex<HashMap<String, Arc<Slot>>>);
+pub struct Sessions(tokio::sync::Mutex<HashMap<String, Arc<Slot>>>);
 
 impl Sessions {
     /// The visitor's session: the one in use, or the one the store holds.
-    fn get(&self, app: &Shared, id: &str, now: SystemTime) -> Result<Option<Arc<Slot>>, String> {
-        let mut slots = lock(&self.0);
-        if let Some(slot) = slots.get(id) {
+    async fn get(
+        &self,
+        app: &Shared,
+        id: &str,
+        now: SystemTime,
+    ) -> Result<Option<Arc<Slot>>, String> {
+        if let Some(slot) = self.0.lock().await.get(id) {
             return Ok(Some(Arc::clone(slot)));
         }
         let Some(Row {
             parked: Parked::Session(session),
             email,
-        }) = app.store.load(id, now)?
+        }) = app.store.load(id, now).await?
         else {
             return Ok(None);
         };
@@ -61,14 +66,16 @@ impl Sessions {
             changed: tokio::sync::Notify::new(),
             email,
         });
-        slots.insert(id.to_owned(), Arc::clone(&slot));
-        Ok(Some(slot))
+        // Another call may have loaded it meanwhile: all of them share the first.
+        let mut slots = self.0.lock().await;
+        let slot = slots.entry(id.to_owned()).or_insert(slot);
+        Ok(Some(Arc::clone(slot)))
     }
 
     /// Writes the slot's session to the store, unless the visitor signed out (or the
     /// session ended) meanwhile: a refresh that comes back late must not bring it back.
-    fn save(&self, app: &Shared, id: &str, slot: &Arc<Slot>) -> Result<(), String> {
-        let slots = lock(&self.0);
+    async fn save(&self, app: &Shared, id: &str, slot: &Arc<Slot>) -> Result<(), String> {
+        let slots = self.0.lock().await;
         if !is_current(&slots, id, slot) {
             return Ok(());
         }
@@ -80,15 +87,15 @@ impl Sessions {
             parked: Parked::Session(session),
             email: slot.email.clone(),
         };
-        app.store.save(id, &row, expires_at)
+        app.store.save(id, &row, expires_at).await
     }
 
     /// The host refused the refresh token: the session and its row go.
-    fn end(&self, app: &Shared, id: &str, slot: &Arc<Slot>) {
-        let mut slots = lock(&self.0);
+    async fn end(&self, app: &Shared, id: &str, slot: &Arc<Slot>) {
+        let mut slots = self.0.lock().await;
         if is_current(&slots, id, slot) {
             slots.remove(id);
-            if let Err(e) = app.store.delete(id) {
+            if let Err(e) = app.store.delete(id).await {
                 eprintln!("gateway: {e}");
             }
         }
@@ -96,12 +103,12 @@ impl Sessions {
 
     /// A refresh failed on the way: back to the tokens the store holds (the next call
     /// refreshes again).
-    fn reload(&self, app: &Shared, id: &str, slot: &Arc<Slot>) {
-        let mut slots = lock(&self.0);
+    async fn reload(&self, app: &Shared, id: &str, slot: &Arc<Slot>) {
+        let mut slots = self.0.lock().await;
         if !is_current(&slots, id, slot) {
             return;
         }
-        match app.store.load(id, SystemTime::now()) {
+        match app.store.load(id, SystemTime::now()).await {
             Ok(Some(Row {
                 parked: Parked::Session(stored),
                 ..
@@ -112,13 +119,13 @@ impl Sessions {
         }
     }
 
-    fn forget(&self, id: &str) {
-        lock(&self.0).remove(id);
+    async fn forget(&self, id: &str) {
+        self.0.lock().await.remove(id);
     }
 
     /// Lets go of the sessions whose refresh token has expired (their rows are swept).
-    pub fn forget_expired(&self, now: SystemTime) {
-        lock(&self.0).retain(|_, slot| {
+    pub async fn forget_expired(&self, now: SystemTime) {
+        self.0.lock().await.retain(|_, slot| {
             lock(&slot.session)
                 .refresh_token()
                 .is_some_and(|token| !token.is_expired(now))
@@ -132,8 +139,8 @@ fn is_current(slots: &HashMap<String, Arc<Slot>>, id: &str, slot: &Arc<Slot>) ->
         .is_some_and(|current| Arc::ptr_eq(current, slot))
 }
 
-/// Every lock here is held for a few statements, never across an `.await`; what it guards
-/// is consistent after each (a session after every call), so a poisoned one is usable.
+/// A session's lock is held for a few statements, never across an `.await`; a session is
+/// consistent after every call, so a poisoned lock is usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -151,7 +158,7 @@ pub async fn proxy(
 ) -> Response {
     let now = SystemTime::now();
     let slot = match super::visitor_id(&app.config, &headers) {
-        Some(id) => match app.sessions.get(&app, &id, now) {
+        Some(id) => match app.sessions.get(&app, &id, now).await {
             Ok(slot) => slot.map(|slot| (id, slot)),
             Err(e) => {
                 eprintln!("gateway: {e}");
@@ -312,7 +319,7 @@ async fn refresh_session(
     refresh: http::Request<Vec<u8>>,
 ) -> Result<(), Failed> {
     match refresh_once(app, slot, refresh).await {
-        Ok(()) => app.sessions.save(app, id, slot).map_err(|e| {
+        Ok(()) => app.sessions.save(app, id, slot).await.map_err(|e| {
             eprintln!("gateway: {e}");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -320,12 +327,12 @@ async fn refresh_session(
             )
         }),
         Err(Refresh::Ended) => {
-            app.sessions.end(app, id, slot);
+            app.sessions.end(app, id, slot).await;
             let message = "the session ended: sign in again".to_owned();
             Err((StatusCode::UNAUTHORIZED, message))
         }
         Err(Refresh::Failed(message)) => {
-            app.sessions.reload(app, id, slot);
+            app.sessions.reload(app, id, slot).await;
             Err((StatusCode::BAD_GATEWAY, message))
         }
     }
@@ -410,7 +417,7 @@ pub async fn sign_out(State(app): State<Shared>, headers: HeaderMap) -> Response
         return super::to_page(None);
     };
     let _one_at_a_time = app.visitors.lock(&id).await;
-    match app.sessions.get(&app, &id, SystemTime::now()) {
+    match app.sessions.get(&app, &id, SystemTime::now()).await {
         Ok(Some(slot)) => {
             if let Err(e) = sign_out_upstream(&app, &slot).await {
                 // The row goes anyway: nobody holds the tokens any more.
@@ -420,8 +427,8 @@ pub async fn sign_out(State(app): State<Shared>, headers: HeaderMap) -> Response
         Ok(None) => {}
         Err(e) => eprintln!("gateway: {e}"),
     }
-    app.sessions.forget(&id);
-    if let Err(e) = app.store.delete(&id) {
+    app.sessions.forget(&id).await;
+    if let Err(e) = app.store.delete(&id).await {
         return super::failure(&e);
     }
     super::to_page(Some(super::set_cookie(&app.config, None)))

@@ -179,10 +179,10 @@ async fn sweep_every_minute(app: Shared) {
     loop {
         tick.tick().await;
         let now = SystemTime::now();
-        if let Err(e) = app.store.sweep(now) {
+        if let Err(e) = app.store.sweep(now).await {
             eprintln!("gateway: {e}");
         }
-        app.sessions.forget_expired(now);
+        app.sessions.forget_expired(now).await;
     }
 }
 
@@ -192,7 +192,7 @@ async fn page(State(app): State<Shared>, headers: HeaderMap) -> Response {
     let Some(id) = visitor_id(&app.config, &headers) else {
         return html(StatusCode::OK, pages::render(&pages::View::Home, None));
     };
-    let row = match app.store.load(&id, now) {
+    let row = match app.store.load(&id, now).await {
         Ok(row) => row,
         Err(e) => return failure(&e),
     };

@@ -13,7 +13,7 @@
 //!   refresh token does. An expired row reads as absent, and [`Store::sweep`] deletes it.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use b2core_auth::client::{SignIn, SignUp};
@@ -65,8 +65,10 @@ pub struct Row {
     pub email: Option<String>,
 }
 
+/// The store. Each call runs its statement on tokio's blocking pool: a commit waits for
+/// the disk, and the runtime's threads go on serving meanwhile.
 pub struct Store {
-    db: Mutex<Connection>,
+    db: Arc<Mutex<Connection>>,
 }
 
 impl Store {
@@ -92,26 +94,31 @@ impl Store {
              CREATE INDEX IF NOT EXISTS visitors_expiry ON visitors (expires_at);",
         )
         .map_err(|e| fail("cannot set it up", &e))?;
-        Ok(Self { db: Mutex::new(db) })
+        Ok(Self {
+            db: Arc::new(Mutex::new(db)),
+        })
     }
 
     /// The visitor's row, unless there is none or it has expired at `now`.
-    pub fn load(&self, id: &str, now: SystemTime) -> Result<Option<Row>, String> {
+    pub async fn load(&self, id: &str, now: SystemTime) -> Result<Option<Row>, String> {
+        let id = id.to_owned();
         let row = self
-            .db()
-            .query_row(
-                "SELECT kind, parked, email FROM visitors WHERE id = ?1 AND expires_at > ?2",
-                params![id, unix(now)],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, Option<String>>(2)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(|e| format!("store: cannot read a row: {e}"))?;
+            .run(move |db| {
+                db.query_row(
+                    "SELECT kind, parked, email FROM visitors WHERE id = ?1 AND expires_at > ?2",
+                    params![id, unix(now)],
+                    |row| {
+                        Ok((
+                            row.get::<_, String>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, Option<String>>(2)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(|e| format!("store: cannot read a row: {e}"))
+            })
+            .await?;
         let Some((kind, json, email)) = row else {
             return Ok(None);
         };
@@ -122,44 +129,60 @@ impl Store {
     }
 
     /// Writes the visitor's row, to expire at `expires_at`.
-    pub fn save(&self, id: &str, row: &Row, expires_at: SystemTime) -> Result<(), String> {
+    pub async fn save(&self, id: &str, row: &Row, expires_at: SystemTime) -> Result<(), String> {
         let json = row
             .parked
             .to_json()
             .map_err(|e| format!("store: cannot park the {}: {e}", row.parked.kind()))?;
-        self.db()
-            .execute(
+        let (id, kind, email) = (id.to_owned(), row.parked.kind(), row.email.clone());
+        self.run(move |db| {
+            db.execute(
                 "INSERT INTO visitors (id, kind, parked, email, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (id) DO UPDATE SET kind = ?2, parked = ?3, email = ?4,
                      expires_at = ?5",
-                params![id, row.parked.kind(), json, row.email, unix(expires_at)],
+                params![id, kind, json, email, unix(expires_at)],
             )
             .map(drop)
             .map_err(|e| format!("store: cannot write a row: {e}"))
+        })
+        .await
     }
 
-    pub fn delete(&self, id: &str) -> Result<(), String> {
-        self.db()
-            .execute("DELETE FROM visitors WHERE id = ?1", params![id])
-            .map(drop)
-            .map_err(|e| format!("store: cannot delete a row: {e}"))
+    pub async fn delete(&self, id: &str) -> Result<(), String> {
+        let id = id.to_owned();
+        self.run(move |db| {
+            db.execute("DELETE FROM visitors WHERE id = ?1", params![id])
+                .map(drop)
+                .map_err(|e| format!("store: cannot delete a row: {e}"))
+        })
+        .await
     }
 
     /// Deletes every row expired at `now`; returns how many.
-    pub fn sweep(&self, now: SystemTime) -> Result<usize, String> {
-        self.db()
-            .execute(
+    pub async fn sweep(&self, now: SystemTime) -> Result<usize, String> {
+        self.run(move |db| {
+            db.execute(
                 "DELETE FROM visitors WHERE expires_at <= ?1",
                 params![unix(now)],
             )
             .map_err(|e| format!("store: cannot delete expired rows: {e}"))
+        })
+        .await
     }
 
-    /// Each statement is short and never awaits: a std mutex is enough. A panic elsewhere
-    /// leaves the connection usable (SQLite rolls back an unfinished statement).
-    fn db(&self) -> MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `statement` on the connection, on the blocking pool. A panic elsewhere leaves
+    /// the connection usable (SQLite rolls back an unfinished statement).
+    async fn run<T: Send + 'static>(
+        &self,
+        statement: impl FnOnce(&Connection) -> Result<T, String> + Send + 'static,
+    ) -> Result<T, String> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            statement(&db.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+        .await
+        .map_err(|e| format!("store: the statement's task failed: {e}"))?
     }
 }
 

@@ -114,7 +114,7 @@ pub async fn credentials(
 ) -> Response {
     match fingerprint(&headers) {
         Ok(fingerprint) => step(&app, &headers, Act::Credentials(form, fingerprint)).await,
-        Err(message) => refused(&app, &headers, StatusCode::BAD_REQUEST, &message),
+        Err(message) => refused(&app, &headers, StatusCode::BAD_REQUEST, &message).await,
     }
 }
 
@@ -133,6 +133,7 @@ pub async fn method(
                 StatusCode::BAD_REQUEST,
                 "Choose one of the methods offered.",
             )
+            .await
         }
     };
     step(&app, &headers, Act::Method(method)).await
@@ -161,7 +162,8 @@ pub async fn reset(
             &headers,
             StatusCode::BAD_REQUEST,
             "The two new passwords differ.",
-        );
+        )
+        .await;
     }
     step(&app, &headers, Act::Reset(form)).await
 }
@@ -184,7 +186,7 @@ pub async fn sign_up(
 ) -> Response {
     match fingerprint(&headers) {
         Ok(fingerprint) => step(&app, &headers, Act::SignUp(form, fingerprint)).await,
-        Err(message) => refused(&app, &headers, StatusCode::BAD_REQUEST, &message),
+        Err(message) => refused(&app, &headers, StatusCode::BAD_REQUEST, &message).await,
     }
 }
 
@@ -216,7 +218,7 @@ async fn step(app: &Shared, headers: &HeaderMap, act: Act) -> Response {
         None => return super::to_page(None),
     };
     let _one_at_a_time = app.visitors.lock(&id).await;
-    let row = match app.store.load(&id, now) {
+    let row = match app.store.load(&id, now).await {
         Ok(row) => row,
         Err(e) => return super::failure(&e),
     };
@@ -253,12 +255,12 @@ async fn step(app: &Shared, headers: &HeaderMap, act: Act) -> Response {
     // The form, applied to the flow: the request to send, or why not.
     let outgoing = match apply(&mut row, act, now) {
         Ok(outgoing) => outgoing,
-        Err(message) => return stay(app, &id, now, StatusCode::BAD_REQUEST, &message),
+        Err(message) => return stay(app, &id, now, StatusCode::BAD_REQUEST, &message).await,
     };
     // The exchange with the host.
     let tokens = match exchange(app, &mut row.parked, outgoing, now).await {
         Ok(tokens) => tokens,
-        Err(message) => return stay(app, &id, now, StatusCode::BAD_GATEWAY, &message),
+        Err(message) => return stay(app, &id, now, StatusCode::BAD_GATEWAY, &message).await,
     };
     let now = SystemTime::now();
     let expires_at = match tokens {
@@ -275,7 +277,7 @@ async fn step(app: &Shared, headers: &HeaderMap, act: Act) -> Response {
             deadline + ttl
         }
     };
-    if let Err(e) = app.store.save(&id, &row, expires_at) {
+    if let Err(e) = app.store.save(&id, &row, expires_at).await {
         return super::failure(&e);
     }
     super::to_page(cookie)
@@ -474,8 +476,14 @@ fn page_with(row: &Row, now: SystemTime, status: StatusCode, message: &str) -> R
 }
 
 /// Nothing was written: the visitor's stored step, with `message`.
-fn stay(app: &Shared, id: &str, now: SystemTime, status: StatusCode, message: &str) -> Response {
-    match app.store.load(id, now) {
+async fn stay(
+    app: &Shared,
+    id: &str,
+    now: SystemTime,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    match app.store.load(id, now).await {
         Ok(Some(row)) => page_with(&row, now, status, message),
         Ok(None) => super::html(status, pages::render(&View::Home, Some(message))),
         Err(e) => super::failure(&e),
@@ -483,10 +491,10 @@ fn stay(app: &Shared, id: &str, now: SystemTime, status: StatusCode, message: &s
 }
 
 /// A form the gateway refused before any flow saw it.
-fn refused(app: &Shared, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
+async fn refused(app: &Shared, headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
     let now = SystemTime::now();
     match super::visitor_id(&app.config, headers) {
-        Some(id) => stay(app, &id, now, status, message),
+        Some(id) => stay(app, &id, now, status, message).await,
         None => super::to_page(None),
     }
 }
