@@ -13,10 +13,11 @@
 //! port (a real socket, in this process), with access tokens that live 3 s, and signs in
 //! to its demo account `both@example.com`, which has Google Authenticator and SMS on: it
 //! picks SMS and reads the code from the simulator's outbox, as a phone would. The
-//! simulator has no account API, so the tasks call its read-only `GET /_sim/violations`
-//! (which ignores the token). The session starts its refresh 1 s before the access token
-//! expires (`--leeway SECS` to change it): each task calls every 100 ms, all of them in
-//! the same instant, until it has made 2 calls with the refreshed token.
+//! simulator has no account API, so the tasks call its stand-in `GET /_sim/api/whoami`,
+//! which answers 200 only to a live access token of the account. The session starts its
+//! refresh 1 s before the access token expires (`--leeway SECS` to change it): each task
+//! calls every 100 ms, all of them in the same instant, until it has made 2 calls with the
+//! refreshed token.
 //!
 //! With `--host`, the password comes from `B2CORE_PASSWORD` (or one line of stdin), a 2FA
 //! method choice and code from stdin after a prompt on stderr, and the tasks `GET` the
@@ -30,18 +31,20 @@
 //! if no call failed and, against the simulator, exactly one refresh was sent and the
 //! simulator saw no protocol violation.
 //!
-//! The session is shared as `Arc<Mutex<Session>>`, locked only for `authorize` and
-//! `handle_response` (and `retry`), never across an `.await`: a std `MutexGuard` is not
-//! `Send`, so the compiler refuses a spawned task that would hold it across one. What a
-//! task does with what `authorize` says:
+//! The session is shared as `Arc<SharedSession>` (`support/shared_session.rs`): a std
+//! mutex locked only for `authorize` and `handle_response` (and `retry`), never across an
+//! `.await` (a std `MutexGuard` is not `Send`, so the compiler refuses a spawned task that
+//! would hold it across one), and a `tokio::sync::Notify`. What a task does with what
+//! `authorize` says:
 //!
 //! - `Authorized::Ready`: send it. The access token serves until it expires, also while a
-//!   refresh is in flight.
+//!   refresh is in flight. The pages do not say whether a refresh revokes the old access
+//!   token: the simulator's default reading does, so a call still on its way with it comes
+//!   back 401; once the new token is in, that call goes once more (`sent-again` counts them).
 //! - `Authorized::RefreshFirst`: this task alone sends the refresh (single flight), hands
 //!   the answer to the session, wakes the waiting tasks, then authorizes its own call again.
 //! - `Authorized::Wait`: the token has expired and the refresh is someone else's: wait
-//!   on a `tokio::sync::Notify` until the answer is handed in (or until `until`), then
-//!   authorize again.
+//!   on the `Notify` until the answer is handed in (or until `until`), then authorize again.
 //!
 //! Every call gets the clock's `SystemTime::now()`. A rate limit is waited out with
 //! `tokio::time::sleep`, whether the host answered 429 (a `RetryAt` step) or the crate's
@@ -50,12 +53,14 @@
 
 #[path = "support/async_http.rs"]
 mod async_http;
+#[path = "support/shared_session.rs"]
+mod shared_session;
 #[path = "support/sim_http.rs"]
 mod sim_http;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use b2core_auth::client::{Credentials, Method, SignIn, SignInStep};
@@ -65,7 +70,7 @@ use b2core_auth::{
     Authorized, DeviceFingerprint, Endpoint, Flow, Outgoing, Secret, Session, SessionStep,
     TokenPair,
 };
-use tokio::sync::Notify;
+use shared_session::{bearer_of, SharedSession};
 
 const DEMO_EMAIL: &str = "both@example.com";
 const DEMO_PASSWORD: &str = "QAzqw123!";
@@ -73,7 +78,7 @@ const DEMO_PHONE: &str = "+15550000002";
 /// The simulator's access tokens live this long, so that a refresh comes within seconds.
 const SIM_ACCESS_LIFETIME: Duration = Duration::from_secs(3);
 /// What the tasks call on the simulator.
-const SIM_API: &str = "/_sim/violations";
+const SIM_API: &str = "/_sim/api/whoami";
 /// How many tasks share the session, and how often each calls.
 const TASKS: usize = 50;
 const TICK: Duration = Duration::from_millis(100);
@@ -256,10 +261,9 @@ async fn sign_in(
 
 /// What every task shares: the session, the HTTP client (its pool), and the counts.
 struct Shared {
-    session: Mutex<Session>,
-    /// Woken each time a refresh answer is handed to the session (or the refresh failed).
-    changed: Notify,
-    /// Set (before `changed` wakes anyone) when the refresh's owner gave up on it.
+    session: SharedSession,
+    /// Set (before the session's waiting calls are woken) when the refresh's owner gave up
+    /// on it.
     refresh_failed: AtomicBool,
     http: async_http::Client,
     /// The full URI of the API call.
@@ -281,16 +285,12 @@ struct Stats {
     waited: AtomicU32,
     /// Calls sent with an access token a refresh brought.
     after_refresh: AtomicU32,
+    /// Calls sent once more after a 401 to a token a refresh replaced.
+    sent_again: AtomicU32,
 }
 
 fn count(counter: &AtomicU32) {
     counter.fetch_add(1, Ordering::Relaxed);
-}
-
-/// A panic in one task must not take the session from the others: the session is
-/// consistent after every call (an `Err` changes nothing), so a poisoned lock is usable.
-fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
-    session.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// When a task stops calling.
@@ -334,31 +334,37 @@ async fn call(shared: &Shared) -> Result<bool, String> {
     let mut request = http::Request::get(&shared.api)
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
+    let give_up = SystemTime::now() + SIM_RUN_LIMIT;
+    let mut sent_again = false;
     loop {
+        let refreshed = shared.stats.refreshed.load(Ordering::SeqCst) > 0;
         // The lock is held for `authorize` only, never across an `.await`.
-        let (authorized, changed, refreshed) = {
-            let mut session = lock(&shared.session);
-            // Registered before the lock is let go, so that a refresh answer handed in
-            // from then on wakes it (`Notify::notify_waiters` wakes only registered ones).
-            let changed = shared.changed.notified();
-            let authorized = session
-                .authorize(request, SystemTime::now())
-                .map_err(|e| format!("authorize: {e}"))?;
-            if let Authorized::Ready(_) = authorized {
+        let (authorized, changed) = shared.session.authorize(request, SystemTime::now());
+        let authorized = authorized.map_err(|e| format!("authorize: {e}"))?;
+        match authorized {
+            Authorized::Ready(ready) => {
                 if matches!(
-                    session.state(),
+                    shared.session.lock().state(),
                     SessionState::AwaitRefresh | SessionState::RateLimited
                 ) {
                     count(&shared.stats.during_refresh);
                 }
-            }
-            let refreshed = shared.stats.refreshed.load(Ordering::Relaxed) > 0;
-            (authorized, changed, refreshed)
-        };
-        match authorized {
-            Authorized::Ready(request) => {
-                let line = line_of(&request);
-                let response = shared.http.send(request).await?;
+                let line = line_of(&ready);
+                let used = bearer_of(&ready);
+                let again = (!sent_again).then(|| ready.clone());
+                let response = shared.http.send(ready).await?;
+                if response.status() == http::StatusCode::UNAUTHORIZED {
+                    // A host that revokes the old access token at the refresh refused a
+                    // call still on its way with it: once the new one is in, once more.
+                    if let Some(again) = again {
+                        if shared.session.worth_resending(used.as_ref(), give_up).await {
+                            count(&shared.stats.sent_again);
+                            sent_again = true;
+                            request = again;
+                            continue;
+                        }
+                    }
+                }
                 if !response.status().is_success() {
                     return Err(format!("{line} -> {}", response.status().as_u16()));
                 }
@@ -375,7 +381,7 @@ async fn call(shared: &Shared) -> Result<bool, String> {
                 if result.is_err() {
                     shared.refresh_failed.store(true, Ordering::SeqCst);
                 }
-                shared.changed.notify_waiters();
+                shared.session.refreshed();
                 result?;
                 request = original;
             }
@@ -410,7 +416,9 @@ async fn refresh_session(shared: &Shared, refresh: http::Request<Vec<u8>>) -> Re
                 let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
                 eprintln!("refresh rate limited: waiting {} s", round_up(wait));
                 sleep_until(at).await;
-                outgoing = lock(&shared.session)
+                outgoing = shared
+                    .session
+                    .lock()
                     .retry(SystemTime::now())
                     .map_err(|e| e.to_string())?;
                 continue;
@@ -423,7 +431,9 @@ async fn refresh_session(shared: &Shared, refresh: http::Request<Vec<u8>>) -> Re
             Err(e) if resends < 2 => {
                 eprintln!("{line}: {e}; sending it again");
                 resends += 1;
-                outgoing = lock(&shared.session)
+                outgoing = shared
+                    .session
+                    .lock()
                     .retry(SystemTime::now())
                     .map_err(|e| e.to_string())?;
                 continue;
@@ -432,7 +442,7 @@ async fn refresh_session(shared: &Shared, refresh: http::Request<Vec<u8>>) -> Re
         };
         eprintln!("{line} -> {}", response.status().as_u16());
         let step = {
-            let mut session = lock(&shared.session);
+            let mut session = shared.session.lock();
             let step = session.handle_response(&response, SystemTime::now());
             for deviation in session.take_deviations() {
                 eprintln!("deviation: {deviation}");
@@ -459,8 +469,7 @@ async fn call_concurrently(
     stop: Stop,
 ) -> Result<(Session, Stats), String> {
     let shared = Arc::new(Shared {
-        session: Mutex::new(session),
-        changed: Notify::new(),
+        session: SharedSession::new(session),
         refresh_failed: AtomicBool::new(false),
         http: http.clone(),
         api,
@@ -478,11 +487,7 @@ async fn call_concurrently(
         }
     }
     let shared = Arc::into_inner(shared).ok_or("every task has ended")?;
-    let session = shared
-        .session
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner);
-    Ok((session, shared.stats))
+    Ok((shared.session.into_inner(), shared.stats))
 }
 
 /// Signs the session out: its tokens are revoked.
@@ -625,11 +630,12 @@ async fn run(
     let (failed, refreshes) = (n(&stats.failed), n(&stats.refreshes));
     println!(
         "summary: tasks={TASKS} calls={} failed={failed} refreshes={refreshes} \
-         served-during-refresh={} waited={} after-refresh={}",
+         served-during-refresh={} waited={} after-refresh={} sent-again={}",
         n(&stats.calls),
         n(&stats.during_refresh),
         n(&stats.waited),
         n(&stats.after_refresh),
+        n(&stats.sent_again),
     );
     if failed > 0 {
         return Err(format!("{failed} calls failed"));

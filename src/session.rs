@@ -270,6 +270,12 @@ pub enum SessionStep {
 pub enum Authorized<B> {
     /// The request carries `Authorization: Bearer <access token>` (replacing any
     /// `Authorization` it had), and the token has not expired at the `now` given: send it.
+    ///
+    /// The pages do not say whether a refresh revokes the access token it replaces. A host
+    /// that does answers 401 to a call still on its way with the old token while a refresh
+    /// is in flight: when [`Session::tokens`] shows another token by the time that answer
+    /// comes (or once the refresh is in), authorize the request again and send it once
+    /// more (`examples/support/shared_session.rs` does).
     Ready(Request<B>),
     /// The access token is expired or inside the leeway (or the session holds only a
     /// refresh token), and this call started the refresh: the caller now owns it, and no

@@ -11,18 +11,18 @@
 //! a header of the host's, never the request the gateway sent.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use b2core_auth::session::SessionState;
-use b2core_auth::{Authorized, Flow, Outgoing, Session, SessionStep};
-use http::header::{ACCEPT, ACCEPT_LANGUAGE, AUTHORIZATION, CONTENT_TYPE};
+use b2core_auth::{Authorized, Flow, Outgoing, SessionStep};
+use http::header::{ACCEPT, ACCEPT_LANGUAGE, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use serde_json::json;
 
+use super::shared_session::{bearer_of, SharedSession};
 use super::{Parked, Row, Shared};
 
 /// The most of a browser's request body forwarded.
@@ -30,11 +30,9 @@ pub const BODY_LIMIT: usize = 1 << 20;
 /// The longest a call waits for a refresh it does not own, or for a rate limit to end.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-/// A visitor's session and what its concurrent calls share.
+/// A visitor's session, shared by its concurrent calls.
 pub struct Slot {
-    session: Mutex<Session>,
-    /// Woken when the refresh's owner is done with it (new tokens, or it failed).
-    changed: tokio::sync::Notify,
+    shared: SharedSession,
     email: Option<String>,
 }
 
@@ -62,8 +60,7 @@ impl Sessions {
             return Ok(None);
         };
         let slot = Arc::new(Slot {
-            session: Mutex::new(session),
-            changed: tokio::sync::Notify::new(),
+            shared: SharedSession::new(session),
             email,
         });
         // Another call may have loaded it meanwhile: all of them share the first.
@@ -79,7 +76,7 @@ impl Sessions {
         if !is_current(&slots, id, slot) {
             return Ok(());
         }
-        let session = lock(&slot.session).clone();
+        let session = slot.shared.lock().clone();
         let expires_at = session
             .refresh_token()
             .map_or_else(SystemTime::now, |token| token.expires_at());
@@ -112,7 +109,7 @@ impl Sessions {
             Ok(Some(Row {
                 parked: Parked::Session(stored),
                 ..
-            })) => *lock(&slot.session) = stored,
+            })) => *slot.shared.lock() = stored,
             _ => {
                 slots.remove(id);
             }
@@ -126,7 +123,8 @@ impl Sessions {
     /// Lets go of the sessions whose refresh token has expired (their rows are swept).
     pub async fn forget_expired(&self, now: SystemTime) {
         self.0.lock().await.retain(|_, slot| {
-            lock(&slot.session)
+            slot.shared
+                .lock()
                 .refresh_token()
                 .is_some_and(|token| !token.is_expired(now))
         });
@@ -137,12 +135,6 @@ fn is_current(slots: &HashMap<String, Arc<Slot>>, id: &str, slot: &Arc<Slot>) ->
     slots
         .get(id)
         .is_some_and(|current| Arc::ptr_eq(current, slot))
-}
-
-/// A session's lock is held for a few statements, never across an `.await`; a session is
-/// consistent after every call, so a poisoned lock is usable.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -228,20 +220,14 @@ async fn call(
     let gave_up = SystemTime::now() + MAX_WAIT;
     let mut sent_again = false;
     loop {
-        let (authorized, changed) = {
-            let mut session = lock(&slot.session);
-            // Registered before the lock is let go: a refresh handed in from now on wakes it.
-            let changed = slot.changed.notified();
-            let authorized = session.authorize(request, SystemTime::now());
-            (authorized, changed)
-        };
+        let (authorized, changed) = slot.shared.authorize(request, SystemTime::now());
         let authorized = authorized.map_err(|e| {
             let message = format!("the session cannot authorize this call: {e}");
             (StatusCode::UNAUTHORIZED, message)
         })?;
         match authorized {
             Authorized::Ready(ready) => {
-                let used = ready.headers().get(AUTHORIZATION).cloned();
+                let used = bearer_of(&ready);
                 let again = (!sent_again).then(|| ready.clone());
                 let response = app
                     .http
@@ -252,34 +238,15 @@ async fn call(
                 else {
                     return Ok(response);
                 };
-                // The pages do not say whether a refresh revokes the old access token. A
-                // host that does refuses calls still on their way with it: once the new
-                // token is in, such a call goes once more (`authorize` replaces the header).
-                let (replaced, refreshing, changed) = {
-                    let session = lock(&slot.session);
-                    let changed = slot.changed.notified();
-                    let current = session.tokens().map(|tokens| tokens.bearer().clone());
-                    let refreshing = matches!(
-                        session.state(),
-                        SessionState::AwaitRefresh | SessionState::RateLimited
-                    );
-                    (current != used, refreshing, changed)
-                };
-                if !replaced && !refreshing {
-                    return Ok(response); // refused for another reason: the browser sees it
-                }
-                if !replaced {
-                    tokio::select! {
-                        () = changed => {}
-                        () = sleep_until(gave_up) => {}
-                    }
+                if !slot.shared.worth_resending(used.as_ref(), gave_up).await {
+                    return Ok(response); // the current token refused: the browser sees it
                 }
                 sent_again = true;
                 request = again;
             }
             Authorized::RefreshFirst { refresh, original } => {
                 let refreshed = refresh_session(app, id, slot, refresh).await;
-                slot.changed.notify_waiters();
+                slot.shared.refreshed();
                 refreshed?;
                 request = original;
             }
@@ -361,14 +328,19 @@ async fn refresh_once(
             }
             Outgoing::RetryAt(at) => {
                 sleep_until(at).await;
-                outgoing = lock(&slot.session)
+                outgoing = slot
+                    .shared
+                    .lock()
                     .retry(SystemTime::now())
                     .map_err(|e| Refresh::Failed(e.to_string()))?;
                 continue;
             }
         };
         let response = app.http.send(request).await.map_err(Refresh::Failed)?;
-        let step = lock(&slot.session).handle_response(&response, SystemTime::now());
+        let step = slot
+            .shared
+            .lock()
+            .handle_response(&response, SystemTime::now());
         match step {
             Ok(SessionStep::Active) => return Ok(()),
             Ok(SessionStep::RetryAt(at)) => outgoing = Outgoing::RetryAt(at),
@@ -435,14 +407,20 @@ pub async fn sign_out(State(app): State<Shared>, headers: HeaderMap) -> Response
 }
 
 async fn sign_out_upstream(app: &Shared, slot: &Slot) -> Result<(), String> {
-    let outgoing = lock(&slot.session)
+    let outgoing = slot
+        .shared
+        .lock()
         .sign_out(SystemTime::now())
         .map_err(|e| e.to_string())?;
     let Outgoing::Request(request) = outgoing else {
         return Err("rate limited: the tokens expire on their own".to_owned());
     };
     let response = app.http.send(request).await?;
-    match lock(&slot.session).handle_response(&response, SystemTime::now()) {
+    match slot
+        .shared
+        .lock()
+        .handle_response(&response, SystemTime::now())
+    {
         Ok(SessionStep::SignedOut { .. }) => Ok(()),
         Ok(other) => Err(format!("it ended as {other:?}")),
         Err(e) => Err(e.to_string()),

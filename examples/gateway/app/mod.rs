@@ -22,6 +22,8 @@ mod async_http;
 #[path = "../../support/background.rs"]
 mod background;
 mod pages;
+#[path = "../../support/shared_session.rs"]
+mod shared_session;
 mod store;
 mod wizard;
 
