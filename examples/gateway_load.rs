@@ -28,6 +28,9 @@
 //!    simulator directly (no gateway, no token: a read of the simulator's state, about
 //!    as cheap as the stand-in API). The ratio gateway/direct is the gateway's cost per
 //!    call, and means more than the absolute times on a noisy machine.
+//! 4. **Calls during sign-ins**: the M proxied calls again, while the N sign-ins run once
+//!    more (the same accounts, the second attempt of each within the minute): whether a
+//!    visitor's call waits on another's sign-in being written to the store.
 //!
 //! Before 2 and 3, a short warm-up (4·C calls, not counted) of each. Stdout gets a
 //! markdown table of the numbers and the parameters; the exit status is 0 only if every
@@ -343,7 +346,7 @@ async fn run(args: Args) -> Result<bool, String> {
             .map(|(i, cookie)| (cookie, email(i)))
             .collect(),
     );
-    let (mut proxied, mut direct) = (None, None);
+    let (mut proxied, mut direct, mut during_sign_ins) = (None, None, None);
     if visitors.is_empty() {
         eprintln!("gateway_load: no visitor signed in: no /api calls");
     } else {
@@ -377,9 +380,15 @@ async fn run(args: Args) -> Result<bool, String> {
         )
         .await;
         proxied = Some(
-            pool("GET /api/whoami", calls, concurrency, &failures, api_call)
-                .await
-                .0,
+            pool(
+                "GET /api/whoami",
+                calls,
+                concurrency,
+                &failures,
+                api_call.clone(),
+            )
+            .await
+            .0,
         );
         pool(
             "warm-up /_sim/violations",
@@ -400,6 +409,19 @@ async fn run(args: Args) -> Result<bool, String> {
             .await
             .0,
         );
+        // 4. The proxied calls again, while the same sign-ins run once more: does a visitor's
+        // API call wait for another's sign-in being written to the store?
+        eprintln!("gateway_load: {calls} proxied calls while {signins} sign-ins run");
+        let sign_ins_again = {
+            let (http, base) = (http.clone(), gw_base.clone());
+            pool("sign-in", signins, concurrency, &failures, move |i, _| {
+                let (http, base) = (http.clone(), base.clone());
+                async move { sign_in(&http, &base, &email(i)).await }
+            })
+        };
+        let calls_meanwhile = pool("GET /api/whoami", calls, concurrency, &failures, api_call);
+        let ((_, _), (meanwhile, _)) = tokio::join!(sign_ins_again, calls_meanwhile);
+        during_sign_ins = Some(meanwhile);
     }
 
     let violations = sim.sim().violations().to_vec();
@@ -426,6 +448,9 @@ async fn run(args: Args) -> Result<bool, String> {
     if let Some(d) = &direct {
         row("`GET /_sim/violations` direct (baseline)", d);
     }
+    if let Some(m) = &during_sign_ins {
+        row("`GET /api/whoami` via the gateway, sign-ins running", m);
+    }
     if let (Some(p), Some(d)) = (&proxied, &direct) {
         let ratio = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
             (Some(a), Some(b)) if !b.is_zero() => {
@@ -451,6 +476,7 @@ async fn run(args: Args) -> Result<bool, String> {
         ("sign-ins", Some(&sign_ins)),
         ("proxied calls", proxied.as_ref()),
         ("direct calls", direct.as_ref()),
+        ("proxied calls during sign-ins", during_sign_ins.as_ref()),
     ] {
         if let Some(phase) = phase {
             if phase.stopped_early {

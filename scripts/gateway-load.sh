@@ -4,8 +4,9 @@
 # second (POST /signin, GET /, POST /signin/credentials, GET /, each with a fresh cookie),
 # the p50/p99/max latency of one proxied `GET /api/whoami` call, and the same loop of
 # `GET /_sim/violations` straight to the simulator as a baseline (the ratio gateway/direct
-# means more than the absolute times on a noisy machine). Prints a markdown table of that
-# ONE run; exits non-zero if any request failed.
+# means more than the absolute times on a noisy machine), and the proxied calls again while
+# the sign-ins run once more. Prints a markdown table of that ONE run; exits non-zero if
+# any request failed.
 #
 # Person-run, not CI: the numbers depend on the machine. With the defaults it takes well
 # under a minute once built.
