@@ -301,6 +301,28 @@ impl<P: Protocol> Driver<P> {
         Ok(Outgoing::Request(request))
     }
 
+    /// Replaces the attempt a rate limit holds with `next` (a flow started over while it
+    /// waits): the wait stays, since the host (or the guard) asked for it, so `next` is held
+    /// until the wait ends and sent from then on. Out of a rate limit, as [`Driver::send`].
+    pub(crate) fn replace_held(
+        &mut self,
+        next: P,
+        call: &'static str,
+        now: SystemTime,
+    ) -> Result<Outgoing, Error> {
+        match self.phase {
+            Phase::Waiting { retry_at, .. } if now < retry_at => {
+                self.check(Event::Call(call), P::RATE_LIMITED)?;
+                self.phase = Phase::Waiting {
+                    retry_at,
+                    resume: next,
+                };
+                Ok(Outgoing::RetryAt(retry_at))
+            }
+            _ => self.send(next, call, now),
+        }
+    }
+
     /// Sends the outstanding request again: after a rate limit once `now` has reached it
     /// (before that: `RetryAt` again, nothing changed), or while awaiting an answer that
     /// never came (a transport error).
@@ -689,6 +711,28 @@ mod tests {
         let request = sent(flow.retry(t(60)));
         assert_eq!(request.uri(), "https://host.name/ping");
         assert_eq!(flow.public_state(), FakeState::AwaitPing);
+    }
+
+    #[test]
+    fn replace_held_refuses_a_replacement_the_table_lacks_and_changes_nothing() {
+        let mut flow = driver(used_up(1), Fake::<true>::Idle);
+        let held = flow.send(Fake::AwaitPing, "ping", t(10));
+        assert!(
+            matches!(held, Ok(Outgoing::RetryAt(at)) if at == t(60)),
+            "{held:?}"
+        );
+        // `RateLimited --ping--> RateLimited` is not a row: held or sent, refused.
+        assert_refused(&mut flow, |d| d.replace_held(Fake::AwaitOff, "ping", t(30)));
+        assert_refused(&mut flow, |d| d.replace_held(Fake::AwaitOff, "ping", t(60)));
+        assert_eq!(flow.retry_at(), Some(t(60)));
+        // On the table, the replacement waits as long as what it replaced, then goes.
+        let replaced = flow.replace_held(Fake::AwaitPing, "retry", t(30));
+        assert!(
+            matches!(replaced, Ok(Outgoing::RetryAt(at)) if at == t(60)),
+            "{replaced:?}"
+        );
+        let request = sent(flow.retry(t(60)));
+        assert_eq!(request.uri(), "https://host.name/ping");
     }
 
     #[test]

@@ -875,16 +875,22 @@ impl Model {
         self.expect = Outcome::Ok(None);
         let now = self.now;
         match t {
-            T::Start => {
+            T::Start => match self.phase {
                 // A finished flow emits nothing more: `start` is refused once signed in.
-                if self.phase.is_awaiting()
-                    || matches!(self.phase, Phase::RateLimited { .. } | Phase::Done)
-                {
-                    self.expect = Outcome::OutOfOrder;
-                } else {
-                    self.send(Phase::AwaitWizard);
+                Phase::Done => self.expect = Outcome::OutOfOrder,
+                // Started over during a rate limit: the wizard replaces the held attempt,
+                // and waits as long as it would have.
+                Phase::RateLimited { until, .. } if now < until => {
+                    self.phase = Phase::RateLimited {
+                        until,
+                        resume: Box::new(Phase::AwaitWizard),
+                    };
+                    self.expect = Outcome::Held(at(until));
                 }
-            }
+                Phase::RateLimited { .. } => self.send(Phase::AwaitWizard),
+                ref phase if phase.is_awaiting() => self.expect = Outcome::OutOfOrder,
+                _ => self.send(Phase::AwaitWizard),
+            },
             T::Deliver(_) => {
                 let reply = self.server();
                 self.take(reply);
@@ -1227,6 +1233,7 @@ impl ReferenceStateMachine for Reference {
             ],
             Phase::RateLimited { .. } => vec![
                 (6, Just(T::Retry).boxed()),
+                (2, Just(T::Start).boxed()),
                 (
                     4,
                     prop_oneof![Just(T::Tick(WINDOW + 1)), Just(T::Tick(BLOCK + 1))].boxed(),
@@ -1548,7 +1555,20 @@ impl StateMachineTest for Test {
         let outcome = match t {
             T::Start => {
                 event = Some(Taken::Call("start"));
-                sut.call(|flow| flow.start(now))
+                match sut.flow.start(now) {
+                    // Started over during a rate limit: the new wizard is held, and `retry`
+                    // must send what a flow no wait holds sends, byte for byte.
+                    Ok(Outgoing::RetryAt(t)) => {
+                        let mut free = SignIn::new(sut.flow.endpoint().clone());
+                        sut.outstanding = Some(free.start(now).sent());
+                        Outcome::Held(t)
+                    }
+                    Ok(Outgoing::Request(request)) => {
+                        sut.outstanding = Some(request);
+                        Outcome::Ok(None)
+                    }
+                    Err(error) => outcome_of_error(&error),
+                }
             }
             T::Deliver(twist) => {
                 let request = sut.outstanding.clone().expect("an outstanding request");

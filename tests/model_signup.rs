@@ -381,19 +381,22 @@ impl Model {
         self.expect = Outcome::Ok(None);
         let awaiting = self.phase.is_awaiting();
         match t {
-            T::Start { .. } => {
+            T::Start { .. } => match self.phase {
                 // A finished sign-up emits nothing more: `start` is refused once signed up.
-                if awaiting
-                    || matches!(
-                        self.phase,
-                        Phase::RateLimited { .. } | Phase::Done | Phase::SignInRequired { .. }
-                    )
-                {
-                    self.expect = Outcome::OutOfOrder;
-                } else {
-                    self.send(Phase::AwaitWizard);
+                Phase::Done | Phase::SignInRequired { .. } => self.expect = Outcome::OutOfOrder,
+                // Started over during a 429's wait: the wizard replaces the held request,
+                // and waits as long as it would have.
+                Phase::RateLimited { until, .. } if self.now < until => {
+                    self.phase = Phase::RateLimited {
+                        until,
+                        resume: Box::new(Phase::AwaitWizard),
+                    };
+                    self.expect = Outcome::Held(at(until));
                 }
-            }
+                Phase::RateLimited { .. } => self.send(Phase::AwaitWizard),
+                _ if awaiting => self.expect = Outcome::OutOfOrder,
+                _ => self.send(Phase::AwaitWizard),
+            },
             T::Deliver(_) => {
                 let next = self.server();
                 self.answered(next);
@@ -561,6 +564,7 @@ impl ReferenceStateMachine for Reference {
             ],
             Phase::RateLimited { .. } => vec![
                 (6, Just(T::Retry).boxed()),
+                (2, start.boxed()),
                 (
                     3,
                     prop_oneof![(1u64..=30).prop_map(T::Tick), Just(T::Tick(121))].boxed(),
@@ -805,8 +809,16 @@ impl StateMachineTest for Test {
             T::Start { referral } => {
                 event = Some(Taken::Call("start"));
                 let referral = referral.then_some("29734fc149dc93809d18f49ae970810a");
-                let result = sut.flow.start(LINK, referral, now);
-                sut.called(result)
+                match sut.flow.start(LINK, referral, now) {
+                    // Started over during a 429's wait: the new wizard is held, and `retry`
+                    // must send what a flow no wait holds sends, byte for byte.
+                    Ok(Outgoing::RetryAt(t)) => {
+                        let mut free = SignUp::new(sut.flow.endpoint().clone());
+                        sut.outstanding = Some(free.start(LINK, referral, now).sent());
+                        Outcome::Held(t)
+                    }
+                    result => sut.called(result),
+                }
             }
             T::Deliver(twist) => {
                 let request = sut.outstanding.clone().expect("an outstanding request");

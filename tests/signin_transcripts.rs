@@ -509,6 +509,52 @@ fn attempt_guard_outlives_the_flow() {
     ));
 }
 
+/// A held attempt (a mistyped password, say) can be dropped: `start` puts a new wizard in
+/// its place, held as long as the attempt was (the limit still stands), then sent.
+#[test]
+fn starting_over_replaces_a_held_attempt_and_keeps_its_wait() {
+    let mut s = started();
+    five_refused_attempts(&mut s);
+    assert_eq!(
+        s.flow.submit_credentials(creds("mistyped"), t(30)).held(),
+        t(60)
+    );
+    let held = s.flow.start(t(30)).held();
+    assert_eq!(
+        held,
+        t(60),
+        "the new wizard waits as long as the held attempt"
+    );
+    assert_eq!(s.lines.len(), 6, "nothing was sent: {:?}", s.lines);
+    assert_waits(&mut s.flow, t(60), t(59));
+    // From the end of the wait, `retry` sends the wizard, not the dropped attempt.
+    let r = s.flow.retry(t(60));
+    let req = s.sent(r);
+    assert_eq!(line(&req), WIZARD);
+    assert_eq!(s.flow.state(), SignInState::AwaitWizard);
+    let _ = s.reply(login(UUID_B, false), t(60));
+    let r = s.flow.submit_credentials(creds(PASSWORD), t(61));
+    let req = s.sent(r);
+    assert_eq!(body_json(&req)["uuid"], UUID_B);
+    assert_eq!(body_json(&req)["password"], PASSWORD);
+    // Once the wait is over, starting over sends the wizard at once.
+    let mut flow = new_flow();
+    let _ = flow.start(t(0)).sent();
+    let _ = flow.handle_response(&login(U, false), t(0)).unwrap();
+    let _ = flow.submit_credentials(creds(PASSWORD), t(0)).sent();
+    let too_many = http::Response::builder()
+        .status(429)
+        .header("Retry-After", "5")
+        .body(Vec::new())
+        .unwrap();
+    assert_eq!(
+        flow.handle_response(&too_many, t(0)).unwrap(),
+        SignInStep::RetryAt(t(5))
+    );
+    assert_eq!(line(&flow.start(t(5)).sent()), WIZARD);
+    assert_eq!(flow.state(), SignInState::AwaitWizard);
+}
+
 #[test]
 fn too_many_requests_with_retry_after_seconds() {
     let mut s = started();

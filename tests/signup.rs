@@ -474,6 +474,32 @@ fn assert_waits(flow: &mut SignUp, until: SystemTime) {
     }
 }
 
+/// Started over while a 429's wait holds the form: the new wizard takes its place, held
+/// as long, then sent by `retry` (the form is never sent).
+#[test]
+fn starting_over_replaces_a_held_request_and_keeps_its_wait() {
+    let mut flow = at_form();
+    let _ = flow.submit(secret_form(), t0()).sent();
+    let limited = Response::builder()
+        .status(429)
+        .header(RETRY_AFTER, "30")
+        .body(Vec::new())
+        .unwrap();
+    let _ = flow.handle_response(&limited, t0()).unwrap();
+    let until = t0() + Duration::from_secs(30);
+    assert_eq!(flow.start(URL, None, t0()).held(), until);
+    assert_waits(&mut flow, until);
+    let wizard = flow.retry(until).sent();
+    assert_eq!(wizard.uri().path(), "/api/v2/my/signup/wizard");
+    assert_eq!(flow.state(), SignUpState::AwaitWizard);
+    let body: serde_json::Value = serde_json::from_slice(wizard.body()).unwrap();
+    assert_eq!(
+        body,
+        json!({ "url": URL }),
+        "a new wizard without the referral"
+    );
+}
+
 #[test]
 fn transcript_rate_limited_then_retried() {
     let mut flow = at_form();

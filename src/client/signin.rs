@@ -143,6 +143,10 @@ crate::table::transitions! {
         (ResetRequired, Call("start"), AwaitWizard),
         (ResetCode, Call("start"), AwaitWizard),
         (Unsupported, Call("start"), AwaitWizard),
+        // Started over while a rate limit holds an attempt: the wizard takes its place,
+        // held until the wait ends.
+        (RateLimited, Call("start"), RateLimited),
+        (RateLimited, Call("start"), AwaitWizard),
         (AwaitWizard, Answer("429"), RateLimited),
         (AwaitCredentials, Answer("429"), RateLimited),
         (AwaitMethod, Answer("429"), RateLimited),
@@ -932,23 +936,27 @@ impl SignIn {
         }
     }
 
-    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding,
-    /// no rate limit is being waited out and the flow is not signed in (a finished flow
-    /// emits nothing more); it abandons any wizard in progress and begins a new one (the
-    /// attempt count stays).
+    /// Step 1: `GET /api/v2/my/signin/wizard`. Allowed whenever no request is outstanding
+    /// and the flow is not signed in (a finished flow emits nothing more); it abandons any
+    /// wizard in progress and begins a new one (the attempt count stays). While a rate
+    /// limit holds an attempt (a mistyped password, say), the new wizard replaces it but
+    /// the wait stays: before it ends, `start` returns [`Outgoing::RetryAt`] with the same
+    /// instant and [`Flow::retry`](crate::Flow::retry) sends the wizard from then on.
     ///
     /// # Errors
     ///
-    /// [`Error::OutOfOrder`] while a request is outstanding or waits out a rate limit, and
-    /// once signed in.
+    /// [`Error::OutOfOrder`] while a request is outstanding, and once signed in.
     pub fn start(&mut self, now: SystemTime) -> Result<Outgoing, Error> {
         match self.driver.state() {
             // Signed in is final: the flow emits nothing more.
-            Some(State::Done) => return Err(self.driver.out_of_order("start")),
-            Some(state) if state.awaiting().is_none() => {}
-            _ => return Err(self.driver.out_of_order("start")),
+            Some(State::Done) => Err(self.driver.out_of_order("start")),
+            Some(state) if state.awaiting().is_none() => {
+                self.driver.send(State::AwaitWizard, "start", now)
+            }
+            // A rate limit holds an attempt: the new wizard replaces it, after the wait.
+            None => self.driver.replace_held(State::AwaitWizard, "start", now),
+            _ => Err(self.driver.out_of_order("start")),
         }
-        self.driver.send(State::AwaitWizard, "start", now)
     }
 
     /// Step 2: `POST /api/v2/my/signin` with the credentials and the device fingerprint.

@@ -99,6 +99,10 @@ crate::table::transitions! {
         // `start` abandons a sign-up at any step where no request is outstanding.
         (Form, Call("start"), AwaitWizard),
         (Next, Call("start"), AwaitWizard),
+        // Started over while a rate limit holds a request: the new wizard takes its place,
+        // held until the wait ends.
+        (RateLimited, Call("start"), RateLimited),
+        (RateLimited, Call("start"), AwaitWizard),
         (AwaitWizard, Answer("429"), RateLimited),
         (AwaitSubmit, Answer("429"), RateLimited),
         (RateLimited, Call("retry"), RateLimited),
@@ -705,29 +709,33 @@ impl SignUp {
     /// `utm.referral` when a referral code is given (`utm` is left out otherwise).
     ///
     /// Both must be non-empty, at most [`crate::MAX_FIELD_LEN`] bytes and free of control
-    /// characters. Allowed whenever no request is outstanding, no rate limit is being
-    /// waited out and the sign-up is not finished (`Done`, `SignInRequired`: a finished
-    /// flow emits nothing more); it abandons any sign-up in progress and begins a new one.
+    /// characters. Allowed whenever no request is outstanding and the sign-up is not
+    /// finished (`Done`, `SignInRequired`: a finished flow emits nothing more); it abandons
+    /// any sign-up in progress and begins a new one. While a 429 holds a request, the new
+    /// wizard replaces it but the wait stays: before it ends, `start` returns
+    /// [`Outgoing::RetryAt`] with the same instant and [`Flow::retry`](crate::Flow::retry)
+    /// sends the wizard from then on.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for a `url` or `referral` that fails those checks;
-    /// [`Error::OutOfOrder`] while a request is outstanding or waits out a rate limit, and
-    /// once the sign-up is finished.
+    /// [`Error::OutOfOrder`] while a request is outstanding, and once the sign-up is
+    /// finished.
     pub fn start(
         &mut self,
         url: &str,
         referral: Option<&str>,
         now: SystemTime,
     ) -> Result<Outgoing, Error> {
-        match self.driver.state() {
+        let rate_limited = match self.driver.state() {
             // Signed up is final: the flow emits nothing more.
             Some(State::Done { .. } | State::SignInRequired { .. }) => {
                 return Err(self.driver.out_of_order("start"))
             }
-            Some(state) if state.awaiting().is_none() => {}
+            Some(state) if state.awaiting().is_none() => false,
+            None => true,
             _ => return Err(self.driver.out_of_order("start")),
-        }
+        };
         input::text("url", url)?;
         if let Some(referral) = referral {
             input::text("utm.referral", referral)?;
@@ -736,7 +744,12 @@ impl SignUp {
             url: url.to_owned(),
             referral: referral.map(str::to_owned),
         };
-        self.driver.send(next, "start", now)
+        if rate_limited {
+            // A rate limit holds a request: the new wizard replaces it, after the wait.
+            self.driver.replace_held(next, "start", now)
+        } else {
+            self.driver.send(next, "start", now)
+        }
     }
 
     /// Step 2: `POST /api/v2/my/signup` with the form, the flow's `uuid` and the device
