@@ -1102,6 +1102,48 @@ async fn rate_limit_wait_then_retry() {
     rig.finish(false);
 }
 
+/// Starting over while a rate limit holds the credentials (a mistyped password): the held
+/// attempt is dropped, from the store too, but the wait stays (the host asked for it);
+/// after it, the new wizard asks for credentials again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_over_during_a_wait_drops_the_held_password_and_keeps_the_wait() {
+    let mut rig = Rig::start("wait-restart", SimConfig::default(), Options::default());
+    let browser = Arc::clone(&rig.browser);
+    rig.running.throttle_next("POST /api/v2/my/signin", "2");
+    rig.secrets
+        .password("the mistyped password", WRONG_PASSWORD);
+    let page = rig.sign_in("plain@example.com", WRONG_PASSWORD).await;
+    expect_step(&page, "wait", "credentials answered 429 Retry-After: 2");
+    let waited_from = Instant::now();
+    assert!(
+        contains(&store_bytes(&rig.db), WRONG_PASSWORD.as_bytes()),
+        "while the wait holds the attempt, the store holds its password (the scan's control)"
+    );
+
+    let page = browser.submit("/signin", &[]).await;
+    expect_step(&page, "wait", "starting over during the wait");
+    assert_store_lacks(
+        &rig.db,
+        &rig.secrets,
+        &[Kind::Password],
+        "starting over dropped the held attempt",
+    );
+
+    tokio::time::sleep(Duration::from_millis(2150).saturating_sub(waited_from.elapsed())).await;
+    let page = browser.submit("/retry", &[]).await;
+    expect_step(&page, "credentials", "POST /retry once the wait was over");
+    rig.secrets.password("the password", PASSWORD);
+    let page = browser
+        .submit(
+            "/signin/credentials",
+            &[("email", "plain@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    rig.expect_signed_in(&page, "plain@example.com", "the right password")
+        .await;
+    rig.finish(false);
+}
+
 /// The registration link the host emails is on the gateway's own address: a request's
 /// `Host` header (whoever sends it chooses it) must not make the host email a link to
 /// another site.

@@ -2357,9 +2357,15 @@ fn async_example_signs_in_against_its_own_simulator() {
 #[test]
 fn async_example_tasks_wait_for_a_refresh_started_at_expiry() {
     // No leeway: the refresh starts when the access token has expired, so the tasks that
-    // call while it is in flight cannot be authorized, wait for its answer, then go on.
+    // call while it is in flight cannot be authorized, wait for its answer, then go on. A
+    // round of calls that leaves just before the expiry reaches the host just after it:
+    // those calls come back 401 and go once more, the first of them starting the refresh
+    // (and the others of them waiting for it). Either way, none fails.
     let (summary, _) = run_async_example(&["--leeway", "0"]);
-    assert!(summary["waited"] >= 1, "{summary:?}");
+    assert!(
+        summary["waited"] + summary["sent-again"] >= 1,
+        "{summary:?}"
+    );
 }
 
 /// Runs the `async_tokio` example against its own simulator: 50 tasks calling through one

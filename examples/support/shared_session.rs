@@ -66,11 +66,13 @@ impl SharedSession {
     }
 
     /// After a 401 to a call sent with the `Authorization` header `used`: true if a refresh
-    /// has replaced that token since (send the call once more: `authorize` puts the new
-    /// one), waiting first, until `give_up` at the latest, for a refresh still in flight.
-    /// False if the host refused the current token: that 401 is the answer.
+    /// has replaced that token since, or is on its way, or the token expired while the call
+    /// was on its way (send the call once more: `authorize` puts the new token, refreshing
+    /// first if need be); a refresh in flight is waited for first, until `give_up` at the
+    /// latest. False if the host refused the current, unexpired token: that 401 is the
+    /// answer.
     pub async fn worth_resending(&self, used: Option<&HeaderValue>, give_up: SystemTime) -> bool {
-        let (replaced, refreshing, changed) = {
+        let (replaced, refreshing, expired, changed) = {
             let session = self.lock();
             let changed = self.changed.notified();
             let current = session.tokens().map(|tokens| tokens.bearer());
@@ -78,7 +80,10 @@ impl SharedSession {
                 session.state(),
                 SessionState::AwaitRefresh | SessionState::RateLimited
             );
-            (current != used, refreshing, changed)
+            let expired = session
+                .access_token()
+                .is_some_and(|token| token.is_expired(SystemTime::now()));
+            (current != used, refreshing, expired, changed)
         };
         if !replaced && refreshing {
             let wait = give_up
@@ -86,7 +91,7 @@ impl SharedSession {
                 .unwrap_or_default();
             let _ = tokio::time::timeout(wait, changed).await;
         }
-        replaced || refreshing
+        replaced || refreshing || expired
     }
 
     pub fn into_inner(self) -> Session {

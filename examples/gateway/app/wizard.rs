@@ -13,6 +13,7 @@ use std::time::SystemTime;
 
 use axum::extract::{Form, State};
 use axum::response::Response;
+use b2core_auth::client::signup::SignUpState;
 use b2core_auth::client::{
     Credentials, Method, SignIn, SignInStep, SignUp, SignUpForm, SignUpStep,
 };
@@ -229,15 +230,26 @@ async fn step(app: &Shared, headers: &HeaderMap, act: Act) -> Response {
             let message = "You are signed in: sign out first.";
             return page_with(&row, now, StatusCode::CONFLICT, message);
         }
-        // A new sign-in keeps the attempt counter of one this visitor started before.
+        // Starting over goes through the visitor's flow: it keeps its attempt counter, and
+        // a rate limit it waits out still holds the new wizard until the wait ends.
         (
             Some(Row {
-                parked: Parked::SignIn(old),
+                parked: Parked::SignIn(flow),
                 ..
             }),
             Act::StartSignIn,
         ) => Row {
-            parked: Parked::SignIn(SignIn::with_guard(endpoint, old.into_guard())),
+            parked: Parked::SignIn(flow),
+            email: None,
+        },
+        (
+            Some(Row {
+                parked: Parked::SignUp(flow),
+                ..
+            }),
+            Act::StartSignUp { .. },
+        ) if flow.state() != SignUpState::SignInRequired => Row {
+            parked: Parked::SignUp(flow),
             email: None,
         },
         (_, Act::StartSignIn) => Row {
