@@ -34,7 +34,8 @@
 //! abandons the wizard from any step where no request is outstanding. A rate limit (a 429,
 //! or the attempt guard refusing `submit_credentials`) waits in `RateLimited`; `retry`
 //! sends the request it holds once the wait is over, and also resends an outstanding
-//! request whose answer never came.
+//! request whose answer never came. A `start` meanwhile puts a new wizard in the held
+//! request's place, held until the same instant.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

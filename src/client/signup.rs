@@ -12,9 +12,11 @@
 //! The page documents no attempt limit for sign-up, so no client-side guard counts
 //! attempts; a server's 429 still gives [`SignUpStep::RetryAt`].
 //!
-//! Every call takes `now` last and returns an [`Outgoing`]: [`SignUp::start`] and
-//! [`SignUp::submit`] always the request to send (no attempt guard holds a sign-up call),
-//! [`SignUp::retry`](crate::Flow::retry) before a 429's instant [`Outgoing::RetryAt`].
+//! Every call takes `now` last and returns an [`Outgoing`]: [`SignUp::submit`] always the
+//! request to send (no attempt guard holds a sign-up call), [`SignUp::start`] too but while
+//! a 429's wait holds a request (the new wizard then takes its place, held until the same
+//! instant), [`SignUp::retry`](crate::Flow::retry) before a 429's instant
+//! [`Outgoing::RetryAt`].
 //! Every response goes to [`SignUp::handle_response`](crate::Flow::handle_response). An
 //! `Err` from any call leaves the flow exactly as it was.
 //!
