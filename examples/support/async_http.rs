@@ -55,10 +55,11 @@ impl Client {
     }
 
     /// [`Client::send`] with another cap on the body read (a gateway relaying API answers,
-    /// which no flow reads, needs more than the flows' limit).
-    pub async fn send_capped(
+    /// which no flow reads, needs more than the flows' limit), and any body reqwest takes
+    /// (a gateway's `Bytes`, which a resend clones without copying).
+    pub async fn send_capped<B: Into<reqwest::Body>>(
         &self,
-        request: http::Request<Vec<u8>>,
+        request: http::Request<B>,
         body_read_limit: usize,
     ) -> Result<http::Response<Vec<u8>>, SendError> {
         let host = request

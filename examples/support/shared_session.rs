@@ -49,11 +49,11 @@ impl SharedSession {
 
     /// [`Session::authorize`] at `now`, and the wake-up of the next change, registered
     /// before the lock is let go (so that a refresh handed in from then on wakes it).
-    pub fn authorize(
+    pub fn authorize<B>(
         &self,
-        request: http::Request<Vec<u8>>,
+        request: http::Request<B>,
         now: SystemTime,
-    ) -> (Result<Authorized<Vec<u8>>, Error>, Notified<'_>) {
+    ) -> (Result<Authorized<B>, Error>, Notified<'_>) {
         let mut session = self.lock();
         let changed = self.changed.notified();
         (session.authorize(request, now), changed)
@@ -102,6 +102,6 @@ impl SharedSession {
 }
 
 /// The `Authorization` header a ready request carries.
-pub fn bearer_of(request: &http::Request<Vec<u8>>) -> Option<HeaderValue> {
+pub fn bearer_of<B>(request: &http::Request<B>) -> Option<HeaderValue> {
     request.headers().get(AUTHORIZATION).cloned()
 }

@@ -181,7 +181,7 @@ fn upstream_request(
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
-) -> Result<http::Request<Vec<u8>>, &'static str> {
+) -> Result<http::Request<Bytes>, &'static str> {
     let rest = uri.path().strip_prefix("/api/").unwrap_or("");
     // A dot segment (or one spelled in percent-escapes, or an escaped slash) could lead the
     // host outside the API base.
@@ -203,7 +203,7 @@ fn upstream_request(
             request = request.header(&name, value);
         }
     }
-    request.body(body.to_vec()).map_err(|_| "not an API path")
+    request.body(body).map_err(|_| "not an API path")
 }
 
 type Failed = (StatusCode, String);
@@ -215,7 +215,7 @@ async fn call(
     app: &Shared,
     id: &str,
     slot: &Arc<Slot>,
-    mut request: http::Request<Vec<u8>>,
+    mut request: http::Request<Bytes>,
 ) -> Result<http::Response<Vec<u8>>, Failed> {
     let gave_up = SystemTime::now() + MAX_WAIT;
     let mut sent_again = false;
@@ -228,6 +228,7 @@ async fn call(
         match authorized {
             Authorized::Ready(ready) => {
                 let used = bearer_of(&ready);
+                // Kept for a resend: the body is `Bytes`, so the clone shares it.
                 let again = (!sent_again).then(|| ready.clone());
                 let response = app
                     .http

@@ -430,7 +430,8 @@ fn render_with(row: &Row, now: SystemTime, error: Option<&str>) -> String {
                     recaptcha: options.recaptcha_enabled,
                 },
                 Some(SignInStep::ChooseMethod { ref methods, .. }) => {
-                    return render_methods(methods, error.or(rejected.as_deref()))
+                    let view = View::ChooseMethod { methods };
+                    return pages::render(&view, error.or(rejected.as_deref()));
                 }
                 Some(SignInStep::Code { method, .. }) => View::Code { method },
                 Some(SignInStep::PasswordResetRequired { .. }) => View::ResetRequired,
@@ -463,10 +464,6 @@ fn render_with(row: &Row, now: SystemTime, error: Option<&str>) -> String {
         }
     };
     pages::render(&view, error.or(rejected.as_deref()))
-}
-
-fn render_methods(methods: &[Method], error: Option<&str>) -> String {
-    pages::render(&View::ChooseMethod { methods }, error)
 }
 
 /// The host's refusal of the visitor's last try at this step, if any.
